@@ -1,0 +1,568 @@
+//! `rule`: declarative matching of function calls (at any depth of the call tree), events and
+//! transaction fields, with an expression language over decoded values.
+//!
+//! A transaction matches when its transaction condition holds and at least one configured
+//! function call or event matches (or, with neither configured, when the transaction condition
+//! alone holds). One finding per matching transaction lists every call and event that matched.
+
+use crate::abi::{EvSig, FnSig};
+use crate::expr::{self, Expr, PathPart, Scope, Val};
+use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
+use alloy_json_abi::JsonAbi;
+use palisade_primitives::{
+    Address, BlockData, CallView, ChainSegment, Finding, Findings, Severity, Transaction, U256,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Config of one `rule`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Rule name, unique in the config (required); the detector id is `rule:<name>`.
+    pub name: String,
+    /// Limit to one chain (default: every chain).
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// Severity of the findings (default `medium`).
+    #[serde(default = "default_severity")]
+    pub severity: Severity,
+    /// Title of the findings (default: the rule name and what matched).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Contracts watched; empty means any address (default empty).
+    #[serde(default)]
+    pub addresses: Vec<Address>,
+    /// ABI JSON file, relative to the config file, to resolve bare function and event names.
+    #[serde(default)]
+    pub abi: Option<PathBuf>,
+    /// Function calls to match.
+    #[serde(default)]
+    pub functions: Vec<FunctionMatch>,
+    /// Events to match.
+    #[serde(default)]
+    pub events: Vec<EventMatch>,
+    /// Condition on the transaction.
+    #[serde(default)]
+    pub transaction: Option<TxMatch>,
+}
+
+fn default_severity() -> Severity {
+    Severity::Medium
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A function-call condition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionMatch {
+    /// Human-readable signature (`transfer(address to, uint256 amount)`) or a name from the ABI.
+    pub signature: String,
+    /// Condition over the decoded arguments (by name or `$0`, `$1`...), `call.*`, `tx.*`,
+    /// `block.*` (default: always true).
+    #[serde(default)]
+    pub expression: Option<String>,
+    /// Also match calls made inside other calls, from traces (default true).
+    #[serde(default = "yes")]
+    pub include_internal: bool,
+    /// Also match calls that reverted (default false).
+    #[serde(default)]
+    pub include_reverted: bool,
+}
+
+/// An event condition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventMatch {
+    /// Human-readable signature with `indexed` markers, or a name from the ABI.
+    pub signature: String,
+    /// Condition over the decoded fields, `log.*`, `tx.*`, `block.*` (default: always true).
+    #[serde(default)]
+    pub expression: Option<String>,
+}
+
+/// Transaction status filter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxStatus {
+    /// Any status (default).
+    #[default]
+    Any,
+    /// Successful transactions only.
+    Success,
+    /// Reverted transactions only.
+    Failure,
+}
+
+/// A transaction condition.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxMatch {
+    /// Status filter (default `any`).
+    #[serde(default)]
+    pub status: TxStatus,
+    /// Condition over `tx.*` and `block.*` (default: always true).
+    #[serde(default)]
+    pub expression: Option<String>,
+}
+
+/// Catalog entry.
+pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+    kind: "rule",
+    description: "Declarative matching of function calls (at any call depth, from traces), events and transaction fields, with expressions over decoded values.",
+    needs_no_config: false,
+    fields: &[
+        FieldInfo { name: "name", ty: "string", default: "required", doc: "Rule name; the detector id is rule:<name>." },
+        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
+        FieldInfo { name: "severity", ty: "severity", default: "medium", doc: "info | low | medium | high | critical." },
+        FieldInfo { name: "title", ty: "string", default: "rule name and what matched", doc: "Title of the alerts." },
+        FieldInfo { name: "addresses", ty: "array of addresses", default: "[] (any)", doc: "Contracts watched." },
+        FieldInfo { name: "abi", ty: "string", default: "none", doc: "ABI JSON file (relative to the config) to resolve bare names." },
+        FieldInfo { name: "functions", ty: "array of tables", default: "[]", doc: "{ signature, expression?, include_internal = true, include_reverted = false }." },
+        FieldInfo { name: "events", ty: "array of tables", default: "[]", doc: "{ signature (with indexed), expression? }." },
+        FieldInfo { name: "transaction", ty: "table", default: "none", doc: "{ status = any|success|failure, expression? } over tx.* and block.*." },
+    ],
+};
+
+#[derive(Debug)]
+struct CompiledFn {
+    sig: FnSig,
+    expr: Option<Expr>,
+    include_internal: bool,
+    include_reverted: bool,
+}
+
+#[derive(Debug)]
+struct CompiledEv {
+    sig: EvSig,
+    expr: Option<Expr>,
+}
+
+/// The `rule` detector. Stateless: commit and revert keep no state.
+#[derive(Debug)]
+pub struct Rule {
+    id: String,
+    chain: String,
+    cfg: RuleConfig,
+    functions: Vec<CompiledFn>,
+    events: Vec<CompiledEv>,
+    tx_expr: Option<Expr>,
+}
+
+const TX_ROOTS: &[&str] = &["tx", "block"];
+
+fn check_roots(
+    e: &Expr,
+    extra: &[&str],
+    names: &[String],
+    rule: &str,
+    field: &str,
+) -> Result<()> {
+    let mut roots = Vec::new();
+    e.roots(&mut roots);
+    for r in roots {
+        let ok = TX_ROOTS.contains(&r.as_str())
+            || extra.contains(&r.as_str())
+            || names.iter().any(|n| *n == r)
+            || r == "args"
+            || (r.starts_with('$') && r[1..].parse::<usize>().is_ok_and(|i| i < names.len()));
+        if !ok {
+            return Err(DetectError::Config {
+                detector: format!("rule:{rule}"),
+                field: field.into(),
+                reason: format!(
+                    "unknown variable `{r}` (known: {}{}tx.*, block.*{})",
+                    names.iter().filter(|n| !n.is_empty()).map(|n| format!("{n}, ")).collect::<String>(),
+                    if names.is_empty() { "" } else { "$0.., args, " },
+                    extra.iter().map(|x| format!(", {x}.*")).collect::<String>()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Rule {
+    /// Compiles a rule: parses signatures and expressions and checks variable names.
+    pub fn new(cfg: RuleConfig, chain: &str, abi_json: Option<&str>) -> Result<Self> {
+        let err = |field: String, reason: String| DetectError::Config {
+            detector: format!("rule:{}", cfg.name),
+            field,
+            reason,
+        };
+        if cfg.name.trim().is_empty() {
+            return Err(err("name".into(), "must not be empty".into()));
+        }
+        let abi: Option<JsonAbi> = abi_json
+            .map(|s| serde_json::from_str::<JsonAbi>(s).or_else(|_| {
+                // Hardhat/Truffle artifacts wrap the ABI in {"abi": [...]}.
+                #[derive(Deserialize)]
+                struct Artifact {
+                    abi: JsonAbi,
+                }
+                serde_json::from_str::<Artifact>(s).map(|a| a.abi)
+            }))
+            .transpose()
+            .map_err(|e| err("abi".into(), format!("not an ABI JSON file: {e}")))?;
+        let parse_expr = |field: String, src: &Option<String>| -> Result<Option<Expr>> {
+            src.as_deref()
+                .map(|s| expr::parse(s).map_err(|e| err(field.clone(), e.to_string())))
+                .transpose()
+        };
+        let mut functions = Vec::new();
+        for (i, f) in cfg.functions.iter().enumerate() {
+            let field = format!("functions[{i}]");
+            let sig = FnSig::parse(&f.signature, abi.as_ref())
+                .map_err(|e| err(format!("{field}.signature"), e))?;
+            let ex = parse_expr(format!("{field}.expression"), &f.expression)?;
+            if let Some(e) = &ex {
+                check_roots(e, &["call"], &sig.names, &cfg.name, &format!("{field}.expression"))?;
+            }
+            functions.push(CompiledFn {
+                sig,
+                expr: ex,
+                include_internal: f.include_internal,
+                include_reverted: f.include_reverted,
+            });
+        }
+        let mut events = Vec::new();
+        for (i, e) in cfg.events.iter().enumerate() {
+            let field = format!("events[{i}]");
+            let sig = EvSig::parse(&e.signature, abi.as_ref())
+                .map_err(|er| err(format!("{field}.signature"), er))?;
+            let ex = parse_expr(format!("{field}.expression"), &e.expression)?;
+            if let Some(x) = &ex {
+                let names: Vec<String> =
+                    sig.indexed_names.iter().chain(&sig.body_names).cloned().collect();
+                check_roots(x, &["log"], &names, &cfg.name, &format!("{field}.expression"))?;
+            }
+            events.push(CompiledEv { sig, expr: ex });
+        }
+        let tx_expr = parse_expr(
+            "transaction.expression".into(),
+            &cfg.transaction.as_ref().and_then(|t| t.expression.clone()),
+        )?;
+        if let Some(e) = &tx_expr {
+            check_roots(e, &[], &[], &cfg.name, "transaction.expression")?;
+        }
+        if functions.is_empty() && events.is_empty() && cfg.transaction.is_none() {
+            return Err(err(
+                "functions".into(),
+                "a rule needs at least one of functions, events or transaction".into(),
+            ));
+        }
+        Ok(Self {
+            id: format!("rule:{}", cfg.name),
+            chain: chain.into(),
+            cfg,
+            functions,
+            events,
+            tx_expr,
+        })
+    }
+
+    fn watched(&self, a: Option<Address>) -> bool {
+        self.cfg.addresses.is_empty() || a.is_some_and(|a| self.cfg.addresses.contains(&a))
+    }
+
+    fn tx_ok(&self, b: &BlockData, tx_index: u64) -> bool {
+        let Some(t) = &self.cfg.transaction else { return true };
+        let status = b.receipt(tx_index).and_then(|r| r.status);
+        let status_ok = match t.status {
+            TxStatus::Any => true,
+            TxStatus::Success => status == Some(true),
+            TxStatus::Failure => status == Some(false),
+        };
+        status_ok
+            && self.tx_expr.as_ref().is_none_or(|e| {
+                e.truthy(&RuleScope { block: b, tx_index, args: &[], call: None, log: None })
+            })
+    }
+
+    fn scan(&self, b: &BlockData, out: &mut Findings) {
+        // tx index -> matched items (BTreeMap: findings come out in block order).
+        let mut hits: BTreeMap<u64, Vec<Value>> = BTreeMap::new();
+        if !self.functions.is_empty() {
+            for c in b.calls() {
+                if !self.watched(c.to) {
+                    continue;
+                }
+                for f in &self.functions {
+                    if (c.depth > 0 && !f.include_internal) || (c.reverted && !f.include_reverted) {
+                        continue;
+                    }
+                    let Some(decoded) = f.sig.decode(c.input) else { continue };
+                    let Ok(vals) = decoded else { continue };
+                    let args: Vec<(String, Val)> = f
+                        .sig
+                        .names
+                        .iter()
+                        .cloned()
+                        .zip(vals)
+                        .collect();
+                    let scope = RuleScope { block: b, tx_index: c.tx_index, args: &args, call: Some(&c), log: None };
+                    if f.expr.as_ref().is_none_or(|e| e.truthy(&scope)) {
+                        hits.entry(c.tx_index).or_default().push(json!({
+                            "type": "function",
+                            "signature": f.sig.signature,
+                            "address": c.to,
+                            "caller": c.from,
+                            "depth": c.depth,
+                            "call_type": c.call_type,
+                            "value_wei": c.value.to_string(),
+                            "args": args_json(&args),
+                        }));
+                    }
+                }
+            }
+        }
+        if !self.events.is_empty() {
+            if let Some(receipts) = &b.receipts {
+                for (i, r) in receipts.iter().enumerate() {
+                    let tx_index = r.transaction_index.unwrap_or(i as u64);
+                    for (li, log) in r.logs.iter().enumerate() {
+                        if !self.watched(Some(log.address)) {
+                            continue;
+                        }
+                        for e in &self.events {
+                            let Some(decoded) = e.sig.decode(&log.topics, &log.data) else {
+                                continue;
+                            };
+                            let Ok(args) = decoded else { continue };
+                            let li = log.log_index.unwrap_or(li as u64);
+                            let scope = RuleScope {
+                                block: b,
+                                tx_index,
+                                args: &args,
+                                call: None,
+                                log: Some((log.address, li)),
+                            };
+                            if e.expr.as_ref().is_none_or(|x| x.truthy(&scope)) {
+                                hits.entry(tx_index).or_default().push(json!({
+                                    "type": "event",
+                                    "signature": e.sig.signature,
+                                    "address": log.address,
+                                    "log_index": li,
+                                    "args": args_json(&args),
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if self.functions.is_empty() && self.events.is_empty() {
+            for t in &b.transactions {
+                if self.watched(t.to) {
+                    hits.entry(t.index).or_default();
+                }
+            }
+        }
+        for (tx_index, matched) in hits {
+            if !self.tx_ok(b, tx_index) {
+                continue;
+            }
+            let what = matched
+                .first()
+                .and_then(|m| m["signature"].as_str())
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "transaction".into());
+            let title = self.cfg.title.clone().unwrap_or_else(|| {
+                format!("{}: {what} in tx {tx_index} of block {}", self.cfg.name, b.header.number)
+            });
+            let tx = b.transactions.get(tx_index as usize);
+            let mut ev = json!({
+                "rule": self.cfg.name,
+                "tx_index": tx_index,
+                "matched": matched,
+                "calls_from": b.call_source(),
+            });
+            if let Some(t) = tx {
+                ev["tx"] = tx_json(t, b);
+            }
+            let f = Finding::new(
+                &self.id,
+                "rule",
+                &self.chain,
+                b.block_ref(),
+                &format!("tx:{tx_index}"),
+                self.cfg.severity,
+                title,
+            )
+            .with_txs(b.tx_hash(tx_index))
+            .with_evidence(ev);
+            out.push(f);
+        }
+    }
+}
+
+fn args_json(args: &[(String, Val)]) -> Value {
+    let mut m = Map::new();
+    for (i, (n, v)) in args.iter().enumerate() {
+        let key = if n.is_empty() { format!("${i}") } else { n.clone() };
+        m.insert(key, v.to_json());
+    }
+    Value::Object(m)
+}
+
+fn tx_json(t: &Transaction, b: &BlockData) -> Value {
+    json!({
+        "from": t.from,
+        "to": t.to,
+        "value_wei": t.value.map(|v| v.to_string()),
+        "status": b.receipt(t.index).and_then(|r| r.status).map(|s| if s { "success" } else { "failure" }),
+    })
+}
+
+struct RuleScope<'a> {
+    block: &'a BlockData,
+    tx_index: u64,
+    args: &'a [(String, Val)],
+    call: Option<&'a CallView<'a>>,
+    log: Option<(Address, u64)>,
+}
+
+fn opt_addr(a: Option<Address>) -> Val {
+    a.map_or(Val::Null, Val::Addr)
+}
+
+fn opt_u(a: Option<u64>) -> Val {
+    a.map_or(Val::Null, |x| Val::Uint(U256::from(x)))
+}
+
+impl Scope for RuleScope<'_> {
+    fn knows(&self, root: &str) -> bool {
+        TX_ROOTS.contains(&root) || self.args.iter().any(|(n, _)| n == root)
+    }
+
+    fn lookup(&self, path: &[PathPart]) -> Val {
+        let Some(PathPart::Name(root)) = path.first() else { return Val::Null };
+        let field = match path.get(1) {
+            Some(PathPart::Name(n)) => n.as_str(),
+            _ => "",
+        };
+        let b = self.block;
+        let v = match root.as_str() {
+            "tx" => {
+                let t = b.transactions.get(self.tx_index as usize);
+                let r = b.receipt(self.tx_index);
+                match field {
+                    "hash" => b.tx_hash(self.tx_index).map_or(Val::Null, |h| Val::Bytes(h.0.to_vec().into())),
+                    "index" => Val::Uint(U256::from(self.tx_index)),
+                    "from" => opt_addr(t.and_then(|t| t.from)),
+                    "to" => opt_addr(t.and_then(|t| t.to)),
+                    "value" => t.and_then(|t| t.value).map_or(Val::Null, Val::Uint),
+                    "gas" => opt_u(t.and_then(|t| t.gas)),
+                    "nonce" => opt_u(t.and_then(|t| t.nonce)),
+                    "input" => t.and_then(|t| t.input.clone()).map_or(Val::Null, Val::Bytes),
+                    "gas_used" => opt_u(r.and_then(|r| r.gas_used)),
+                    "success" => r.and_then(|r| r.status).map_or(Val::Null, Val::Bool),
+                    "status" => r.and_then(|r| r.status).map_or(Val::Null, |s| {
+                        Val::Str(if s { "success" } else { "failure" }.into())
+                    }),
+                    _ => Val::Null,
+                }
+            }
+            "block" => match field {
+                "number" => Val::Uint(U256::from(b.header.number)),
+                "timestamp" => opt_u(b.header.timestamp),
+                "miner" => opt_addr(b.header.miner),
+                "base_fee" => b.header.base_fee_per_gas.map_or(Val::Null, |x| Val::Uint(U256::from(x))),
+                "gas_used" => opt_u(b.header.gas_used),
+                "gas_limit" => opt_u(b.header.gas_limit),
+                _ => Val::Null,
+            },
+            "call" => match (self.call, field) {
+                (Some(c), "from") => opt_addr(c.from),
+                (Some(c), "to") => opt_addr(c.to),
+                (Some(c), "value") => Val::Uint(c.value),
+                (Some(c), "depth") => Val::Uint(U256::from(c.depth)),
+                (Some(c), "type") => Val::Str(c.call_type.to_string()),
+                (Some(c), "reverted") => Val::Bool(c.reverted),
+                (Some(c), "input") => Val::Bytes(c.input.clone()),
+                _ => Val::Null,
+            },
+            "log" => match (self.log, field) {
+                (Some((a, _)), "address") => Val::Addr(a),
+                (Some((_, i)), "index") => Val::Uint(U256::from(i)),
+                _ => Val::Null,
+            },
+            "args" => {
+                let list = Val::List(self.args.iter().map(|(_, v)| v.clone()).collect());
+                return index_into(list, &path[1..]);
+            }
+            r if r.starts_with('$') => {
+                let v = r[1..]
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| self.args.get(i))
+                    .map_or(Val::Null, |(_, v)| v.clone());
+                return index_into(v, &path[1..]);
+            }
+            name => {
+                let v = self
+                    .args
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(Val::Null, |(_, v)| v.clone());
+                return index_into(v, &path[1..]);
+            }
+        };
+        if path.len() > 2 {
+            return index_into(v, &path[2..]);
+        }
+        v
+    }
+}
+
+fn index_into(mut v: Val, rest: &[PathPart]) -> Val {
+    for p in rest {
+        v = match (v, p) {
+            (Val::List(xs), PathPart::Index(i)) => xs.get(*i).cloned().unwrap_or(Val::Null),
+            _ => return Val::Null,
+        };
+    }
+    v
+}
+
+impl Detector for Rule {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> &'static str {
+        "rule"
+    }
+
+    fn needs(&self) -> Needs {
+        let status = self.cfg.transaction.as_ref().is_some_and(|t| t.status != TxStatus::Any);
+        Needs {
+            receipts: !self.events.is_empty() || status || self.tx_expr.is_some(),
+            traces: self.functions.iter().any(|f| f.include_internal),
+        }
+    }
+
+    fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {
+        for b in seg.blocks() {
+            self.scan(b, out);
+        }
+        Ok(())
+    }
+
+    fn revert(&mut self, _seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint { head: None, state: Value::Null }
+    }
+
+    fn restore(&mut self, _cp: &Checkpoint) -> Result<()> {
+        Ok(())
+    }
+}

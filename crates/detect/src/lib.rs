@@ -1,0 +1,107 @@
+//! Detectors: pure state machines over chain events.
+//!
+//! A [`Detector`] sees the canonical chain only through [`drive`], which the runtime calls for
+//! live blocks, backfill and replay alike, so all three give identical findings. Detectors do no
+//! I/O, read no clock and use no randomness; everything they know comes from the blocks.
+//!
+//! ```
+//! use palisade_detect::{drive, Detector, DetectorConfig};
+//! use palisade_primitives::{ChainEvent, Findings};
+//! let cfg: DetectorConfig = toml::from_str("type = \"chain_health\"").unwrap();
+//! let mut d = cfg.build("mainnet", None).unwrap();
+//! assert_eq!(d.kind(), "chain_health");
+//! ```
+//!
+//! # Invariants
+//! - `commit(s)` followed by `revert(s)` leaves [`Detector::checkpoint`] unchanged.
+//! - Committing a segment at once or one block at a time gives the same findings.
+//! - A reorg from A to B leaves the same active findings as a fresh run over B, apart from the
+//!   reorg notices emitted by [`Detector::reorg`].
+//! - Findings anchored in reverted blocks are retracted by [`drive`], never by the detector.
+
+mod abi;
+mod config;
+pub mod detectors;
+mod error;
+pub mod expr;
+
+pub use config::{DetectorConfig, DetectorInfo, FieldInfo, CATALOG};
+pub use error::{DetectError, Result};
+
+use palisade_primitives::{BlockRef, ChainEvent, ChainSegment, Findings};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What a detector needs attached to each block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Needs {
+    /// Receipts (logs, status).
+    pub receipts: bool,
+    /// Call traces (internal calls).
+    pub traces: bool,
+}
+
+impl Needs {
+    /// The union of two needs.
+    pub fn union(self, o: Self) -> Self {
+        Self { receipts: self.receipts || o.receipts, traces: self.traces || o.traces }
+    }
+}
+
+/// A detector's persisted state: the head it has applied and its serialized state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The newest block applied, if any.
+    pub head: Option<BlockRef>,
+    /// Detector-specific state, including whatever undo data it keeps.
+    pub state: Value,
+}
+
+/// A pure state machine over the canonical chain.
+///
+/// The runtime owns each detector in a single task and calls it only through [`drive`] (events)
+/// and [`Detector::finalize`]. Methods must not block, do I/O or read the clock. An error means
+/// the detector's state is no longer trustworthy; the runtime reports it and stops the chain.
+pub trait Detector: Send + std::fmt::Debug {
+    /// Instance id, unique in a config (for example `chain_health` or `rule:weth-whale`).
+    fn id(&self) -> &str;
+    /// Detector type as written in configs.
+    fn kind(&self) -> &'static str;
+    /// Data to attach to each block.
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+    /// Applies blocks, oldest first.
+    fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()>;
+    /// Undoes `commit` for exactly these blocks (the newest ones applied).
+    fn revert(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()>;
+    /// Told about a reorg (before the revert); may emit findings about the reorg itself, which
+    /// must be anchored below `old` (the fork point survives).
+    fn reorg(&mut self, old: &ChainSegment, new: Option<&ChainSegment>, out: &mut Findings) {
+        let _ = (old, new, out);
+    }
+    /// Blocks up to `upto` will not be reverted any more: drop their undo data.
+    fn finalize(&mut self, upto: BlockRef, out: &mut Findings) {
+        let _ = (upto, out);
+    }
+    /// The state to persist.
+    fn checkpoint(&self) -> Checkpoint;
+    /// Restores a state produced by [`Detector::checkpoint`].
+    fn restore(&mut self, cp: &Checkpoint) -> Result<()>;
+}
+
+/// Feeds one chain event to a detector: reorg notice, revert of the old blocks (with retraction
+/// of their findings), then commit of the new blocks. The only way the runtime drives detectors.
+pub fn drive(d: &mut dyn Detector, ev: &ChainEvent, out: &mut Findings) -> Result<()> {
+    if let Some(old) = ev.reverted() {
+        let before = out.emitted().len();
+        d.reorg(old, ev.committed(), out);
+        out.mark_notices_from(before);
+        d.revert(old, out)?;
+        out.retract_anchored_in(old);
+    }
+    if let Some(new) = ev.committed() {
+        d.commit(new, out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,699 @@
+//! Typed blocks, built leniently from the JSON shapes of the standard JSON-RPC methods.
+
+use crate::quantity as q;
+use crate::{Error, RecordedBlock, Result};
+use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A reference to one block of one chain: number and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BlockRef {
+    /// Block number (height).
+    pub number: u64,
+    /// Block hash. For recorded data without hashes this is a synthetic hash, see
+    /// [`BlockRef::hash_known`].
+    pub hash: B256,
+    /// False when the data carried no hash and `hash` was synthesized from the number.
+    pub hash_known: bool,
+}
+
+impl BlockRef {
+    /// A reference whose hash is known.
+    pub const fn new(number: u64, hash: B256) -> Self {
+        Self { number, hash, hash_known: true }
+    }
+
+    /// The deterministic stand-in used when recorded data has no block hash.
+    pub fn synthetic(number: u64) -> Self {
+        let mut buf = Vec::with_capacity(40);
+        buf.extend_from_slice(b"palisade:synthetic-block-hash:");
+        buf.extend_from_slice(&number.to_be_bytes());
+        Self { number, hash: keccak256(&buf), hash_known: false }
+    }
+
+    /// The hash, or `None` when it was synthesized.
+    pub fn known_hash(&self) -> Option<B256> {
+        self.hash_known.then_some(self.hash)
+    }
+}
+
+impl std::fmt::Display for BlockRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.hash_known {
+            write!(f, "#{} ({:#.8})", self.number, self.hash)
+        } else {
+            write!(f, "#{}", self.number)
+        }
+    }
+}
+
+/// The header fields Palisade uses. Everything but `number` may be absent in third-party data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Block number.
+    pub number: u64,
+    /// Block hash, when the data has it.
+    pub hash: Option<B256>,
+    /// Parent hash, when the data has it.
+    pub parent_hash: Option<B256>,
+    /// Unix timestamp in seconds.
+    pub timestamp: Option<u64>,
+    /// Fee recipient.
+    pub miner: Option<Address>,
+    /// Gas limit.
+    pub gas_limit: Option<u64>,
+    /// Gas used.
+    pub gas_used: Option<u64>,
+    /// EIP-1559 base fee in wei.
+    pub base_fee_per_gas: Option<u128>,
+    /// State root.
+    pub state_root: Option<B256>,
+    /// Transactions root.
+    pub transactions_root: Option<B256>,
+    /// Receipts root.
+    pub receipts_root: Option<B256>,
+}
+
+/// A transaction as far as the data describes it. Data that lists only hashes gives entries with
+/// just `hash` and `index`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Position in the block.
+    pub index: u64,
+    /// Transaction hash.
+    pub hash: Option<B256>,
+    /// Sender.
+    pub from: Option<Address>,
+    /// Recipient; `None` for contract creation or when unknown.
+    pub to: Option<Address>,
+    /// Value in wei.
+    pub value: Option<U256>,
+    /// Gas limit.
+    pub gas: Option<u64>,
+    /// Calldata.
+    pub input: Option<Bytes>,
+    /// Sender nonce.
+    pub nonce: Option<u64>,
+    /// EIP-2718 type.
+    pub tx_type: Option<u64>,
+}
+
+/// An event log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Log {
+    /// Emitting contract.
+    pub address: Address,
+    /// Topics, the first being the event signature hash for non-anonymous events.
+    pub topics: Vec<B256>,
+    /// Non-indexed data.
+    pub data: Bytes,
+    /// Index of the log in the block.
+    pub log_index: Option<u64>,
+}
+
+/// A transaction receipt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Hash of the transaction.
+    pub transaction_hash: Option<B256>,
+    /// Position of the transaction in the block.
+    pub transaction_index: Option<u64>,
+    /// True for success, false for revert; `None` for pre-Byzantium receipts or trimmed data.
+    pub status: Option<bool>,
+    /// Gas used by this transaction.
+    pub gas_used: Option<u64>,
+    /// Address of the contract created, if any.
+    pub contract_address: Option<Address>,
+    /// Logs emitted.
+    pub logs: Vec<Log>,
+}
+
+/// The action of a Parity-style trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceAction {
+    /// Caller.
+    pub from: Option<Address>,
+    /// Callee (calls) or `None` (creations).
+    pub to: Option<Address>,
+    /// `call`, `delegatecall`, `staticcall`, `callcode` for calls.
+    pub call_type: Option<String>,
+    /// Calldata (calls) or init code (creations).
+    pub input: Bytes,
+    /// Value transferred in wei.
+    pub value: Option<U256>,
+}
+
+/// One entry of a Parity `trace_block` result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    /// `call`, `create`, `suicide` or `reward`.
+    pub kind: String,
+    /// What was done.
+    pub action: TraceAction,
+    /// Address created by a `create` trace.
+    pub created: Option<Address>,
+    /// Error when this frame reverted or failed.
+    pub error: Option<String>,
+    /// Path in the call tree (empty for the top-level call).
+    pub trace_address: Vec<u64>,
+    /// Position of the transaction in the block (`None` for block rewards).
+    pub transaction_position: Option<u64>,
+    /// Hash of the transaction.
+    pub transaction_hash: Option<B256>,
+}
+
+/// One frame of a `callTracer` result (nested).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallFrame {
+    /// `CALL`, `DELEGATECALL`, `STATICCALL`, `CREATE`, `CREATE2`, `SELFDESTRUCT`...
+    pub kind: String,
+    /// Caller.
+    pub from: Option<Address>,
+    /// Callee or created contract.
+    pub to: Option<Address>,
+    /// Calldata or init code.
+    pub input: Bytes,
+    /// Value in wei.
+    pub value: Option<U256>,
+    /// Error when the frame reverted.
+    pub error: Option<String>,
+    /// Sub-calls, in order.
+    pub calls: Vec<CallFrame>,
+}
+
+/// A block with the data attached to it (receipts, traces), as the detectors see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockData {
+    /// Header fields.
+    pub header: Header,
+    /// Transactions in block order.
+    pub transactions: Vec<Transaction>,
+    /// Receipts in block order, when available.
+    pub receipts: Option<Vec<Receipt>>,
+    /// Parity traces, when available.
+    pub traces: Option<Vec<Trace>>,
+    /// callTracer frames per transaction (transaction hash, root frame), when available.
+    pub call_traces: Option<Vec<(Option<B256>, CallFrame)>>,
+    /// Observations made while decoding: fields that were missing or could not be checked.
+    pub notes: Vec<String>,
+}
+
+/// A call seen in a block, at any depth, in a form independent of where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallView<'a> {
+    /// Position of the transaction in the block.
+    pub tx_index: u64,
+    /// Depth in the call tree, 0 for the transaction's own call.
+    pub depth: usize,
+    /// Caller.
+    pub from: Option<Address>,
+    /// Callee.
+    pub to: Option<Address>,
+    /// Calldata.
+    pub input: &'a Bytes,
+    /// Value in wei.
+    pub value: U256,
+    /// Call type in lower case (`call`, `delegatecall`, `staticcall`...).
+    pub call_type: &'a str,
+    /// True when this frame reverted.
+    pub reverted: bool,
+}
+
+impl BlockData {
+    /// Decodes a recorded block. Only the header's `number` is required; every other field is
+    /// decoded when present and reported in `notes` when absent in a way that limits checks.
+    pub fn from_recorded(rec: RecordedBlock) -> Result<Self> {
+        let RecordedBlock { block, receipts, traces, call_traces } = rec;
+        let obj = match &block {
+            Value::Object(m) => m,
+            other => {
+                return Err(Error::Malformed(format!(
+                    "\"block\" must be an object, found {}",
+                    q::kind(other)
+                )))
+            }
+        };
+        let number = match obj.get("number") {
+            Some(v) if !v.is_null() => q::u64(v).map_err(|r| inv("block.number", r))?,
+            _ => return Err(Error::Malformed("block has no \"number\"".into())),
+        };
+        let ctx = |f: &str| format!("block {number}: {f}");
+        let header = Header {
+            number,
+            hash: opt(obj, "hash", q::b256).map_err(|r| inv(ctx("hash"), r))?,
+            parent_hash: opt(obj, "parentHash", q::b256).map_err(|r| inv(ctx("parentHash"), r))?,
+            timestamp: opt(obj, "timestamp", q::u64).map_err(|r| inv(ctx("timestamp"), r))?,
+            miner: opt(obj, "miner", q::address).map_err(|r| inv(ctx("miner"), r))?,
+            gas_limit: opt(obj, "gasLimit", q::u64).map_err(|r| inv(ctx("gasLimit"), r))?,
+            gas_used: opt(obj, "gasUsed", q::u64).map_err(|r| inv(ctx("gasUsed"), r))?,
+            base_fee_per_gas: opt(obj, "baseFeePerGas", q::u128)
+                .map_err(|r| inv(ctx("baseFeePerGas"), r))?,
+            state_root: opt(obj, "stateRoot", q::b256).map_err(|r| inv(ctx("stateRoot"), r))?,
+            transactions_root: opt(obj, "transactionsRoot", q::b256)
+                .map_err(|r| inv(ctx("transactionsRoot"), r))?,
+            receipts_root: opt(obj, "receiptsRoot", q::b256)
+                .map_err(|r| inv(ctx("receiptsRoot"), r))?,
+        };
+        let mut notes = Vec::new();
+        if header.hash.is_none() {
+            notes.push("no block hash: reorgs cannot be detected for this block".to_string());
+        }
+        let transactions = match obj.get("transactions") {
+            None | Some(Value::Null) => {
+                notes.push("no transaction list".to_string());
+                Vec::new()
+            }
+            Some(Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(
+                        parse_tx(i as u64, item)
+                            .map_err(|r| inv(ctx(&format!("transactions[{i}]")), r))?,
+                    );
+                }
+                out
+            }
+            Some(other) => {
+                return Err(inv(
+                    ctx("transactions"),
+                    format!("expected an array, found {}", q::kind(other)),
+                ))
+            }
+        };
+        let receipts = match receipts {
+            Value::Null => None,
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(
+                        parse_receipt(item).map_err(|r| inv(ctx(&format!("receipts[{i}]")), r))?,
+                    );
+                }
+                Some(out)
+            }
+            other => {
+                return Err(inv(
+                    ctx("receipts"),
+                    format!("expected an array or null, found {}", q::kind(&other)),
+                ))
+            }
+        };
+        if receipts.is_none() {
+            notes.push("no receipts: event rules and transaction status cannot be checked".into());
+        }
+        let traces = match traces {
+            Value::Null => None,
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(parse_trace(item).map_err(|r| inv(ctx(&format!("traces[{i}]")), r))?);
+                }
+                Some(out)
+            }
+            other => {
+                return Err(inv(
+                    ctx("traces"),
+                    format!("expected an array or null, found {}", q::kind(&other)),
+                ))
+            }
+        };
+        let call_traces = match call_traces {
+            Value::Null => None,
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let (h, frame) = match item {
+                        Value::Object(m) if m.contains_key("result") => (
+                            opt(m, "txHash", q::b256)
+                                .map_err(|r| inv(ctx(&format!("call_traces[{i}].txHash")), r))?,
+                            m.get("result").unwrap_or(&Value::Null),
+                        ),
+                        other => (None, other),
+                    };
+                    out.push((
+                        h,
+                        parse_frame(frame, 0)
+                            .map_err(|r| inv(ctx(&format!("call_traces[{i}]")), r))?,
+                    ));
+                }
+                Some(out)
+            }
+            other => {
+                return Err(inv(
+                    ctx("call_traces"),
+                    format!("expected an array or null, found {}", q::kind(&other)),
+                ))
+            }
+        };
+        if traces.is_none() && call_traces.is_none() {
+            notes.push("no traces: only top-level calls can be matched".into());
+        }
+        Ok(Self { header, transactions, receipts, traces, call_traces, notes })
+    }
+
+    /// The block's reference (synthetic hash when the data has none).
+    pub fn block_ref(&self) -> BlockRef {
+        match self.header.hash {
+            Some(h) => BlockRef::new(self.header.number, h),
+            None => BlockRef::synthetic(self.header.number),
+        }
+    }
+
+    /// Hash of the transaction at `index`, when known (from the transaction, its receipt or its
+    /// traces).
+    pub fn tx_hash(&self, index: u64) -> Option<B256> {
+        let i = usize::try_from(index).ok()?;
+        self.transactions
+            .get(i)
+            .and_then(|t| t.hash)
+            .or_else(|| self.receipts.as_ref()?.get(i)?.transaction_hash)
+            .or_else(|| {
+                self.traces
+                    .as_ref()?
+                    .iter()
+                    .find(|t| t.transaction_position == Some(index))?
+                    .transaction_hash
+            })
+    }
+
+    /// Receipt of the transaction at `index`, when receipts are attached.
+    pub fn receipt(&self, index: u64) -> Option<&Receipt> {
+        self.receipts.as_ref()?.get(usize::try_from(index).ok()?)
+    }
+
+    /// Where calls come from: `"traces"`, `"call_traces"` or `"transactions"` (top level only).
+    pub fn call_source(&self) -> &'static str {
+        if self.traces.is_some() {
+            "traces"
+        } else if self.call_traces.is_some() {
+            "call_traces"
+        } else {
+            "transactions"
+        }
+    }
+
+    /// Every call in the block, at any depth when traces are attached, otherwise the transactions'
+    /// own calls. Order: block order, then call-tree pre-order.
+    pub fn calls(&self) -> Vec<CallView<'_>> {
+        let mut out = Vec::new();
+        if let Some(traces) = &self.traces {
+            for t in traces {
+                if t.kind != "call" {
+                    continue;
+                }
+                let Some(pos) = t.transaction_position else { continue };
+                out.push(CallView {
+                    tx_index: pos,
+                    depth: t.trace_address.len(),
+                    from: t.action.from,
+                    to: t.action.to,
+                    input: &t.action.input,
+                    value: t.action.value.unwrap_or_default(),
+                    call_type: t.action.call_type.as_deref().unwrap_or("call"),
+                    reverted: t.error.is_some(),
+                });
+            }
+        } else if let Some(cts) = &self.call_traces {
+            for (i, (_, frame)) in cts.iter().enumerate() {
+                walk_frame(i as u64, frame, 0, false, &mut out);
+            }
+        } else {
+            for t in &self.transactions {
+                let (Some(input), Some(_)) = (&t.input, t.to) else { continue };
+                out.push(CallView {
+                    tx_index: t.index,
+                    depth: 0,
+                    from: t.from,
+                    to: t.to,
+                    input,
+                    value: t.value.unwrap_or_default(),
+                    call_type: "call",
+                    reverted: self.receipt(t.index).and_then(|r| r.status) == Some(false),
+                });
+            }
+        }
+        out
+    }
+}
+
+fn walk_frame<'a>(
+    tx: u64,
+    f: &'a CallFrame,
+    depth: usize,
+    parent_reverted: bool,
+    out: &mut Vec<CallView<'a>>,
+) {
+    let reverted = parent_reverted || f.error.is_some();
+    if !f.kind.starts_with("CREATE") && f.kind != "SELFDESTRUCT" {
+        out.push(CallView {
+            tx_index: tx,
+            depth,
+            from: f.from,
+            to: f.to,
+            input: &f.input,
+            value: f.value.unwrap_or_default(),
+            call_type: lower_kind(&f.kind),
+            reverted,
+        });
+    }
+    for c in &f.calls {
+        walk_frame(tx, c, depth + 1, reverted, out);
+    }
+}
+
+fn lower_kind(k: &str) -> &'static str {
+    match k {
+        "DELEGATECALL" => "delegatecall",
+        "STATICCALL" => "staticcall",
+        "CALLCODE" => "callcode",
+        _ => "call",
+    }
+}
+
+fn inv(what: impl Into<String>, reason: String) -> Error {
+    Error::Invalid { what: what.into(), reason }
+}
+
+/// Reads an optional field: absent or null gives `None`, a malformed value an error.
+fn opt<T>(
+    obj: &Map<String, Value>,
+    key: &str,
+    f: impl Fn(&Value) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => f(v).map(Some).map_err(|r| format!("field {key}: {r}")),
+    }
+}
+
+/// Like [`opt`], trying each spelling of a key in turn (camelCase, then snake_case).
+fn opt2<T>(
+    obj: &Map<String, Value>,
+    keys: &[&str],
+    f: impl Fn(&Value) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    for k in keys {
+        if let Some(v) = obj.get(*k) {
+            if v.is_null() {
+                return Ok(None);
+            }
+            return f(v).map(Some).map_err(|r| format!("field {k}: {r}"));
+        }
+    }
+    Ok(None)
+}
+
+fn as_obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
+    v.as_object().ok_or_else(|| format!("{what} must be an object, found {}", q::kind(v)))
+}
+
+fn parse_tx(index: u64, v: &Value) -> Result<Transaction, String> {
+    if let Value::String(_) = v {
+        return Ok(Transaction { index, hash: Some(q::b256(v)?), ..Default::default() });
+    }
+    let o = as_obj(v, "transaction")?;
+    let index = opt(o, "transactionIndex", q::u64)?.unwrap_or(index);
+    Ok(Transaction {
+        index,
+        hash: opt(o, "hash", q::b256)?,
+        from: opt(o, "from", q::address)?,
+        to: opt(o, "to", q::address)?,
+        value: opt(o, "value", q::u256)?,
+        gas: opt(o, "gas", q::u64)?,
+        input: opt2(o, &["input", "data"], q::bytes)?,
+        nonce: opt(o, "nonce", q::u64)?,
+        tx_type: opt(o, "type", q::u64)?,
+    })
+}
+
+fn parse_log(v: &Value) -> Result<Log, String> {
+    let o = as_obj(v, "log")?;
+    let topics = match o.get("topics") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(ts)) => ts.iter().map(q::b256).collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("topics must be an array, found {}", q::kind(other))),
+    };
+    Ok(Log {
+        address: opt(o, "address", q::address)?.ok_or("log has no address")?,
+        topics,
+        data: opt(o, "data", q::bytes)?.unwrap_or_default(),
+        log_index: opt(o, "logIndex", q::u64)?,
+    })
+}
+
+fn parse_receipt(v: &Value) -> Result<Receipt, String> {
+    let o = as_obj(v, "receipt")?;
+    let logs = match o.get("logs") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(ls)) => ls
+            .iter()
+            .enumerate()
+            .map(|(i, l)| parse_log(l).map_err(|e| format!("logs[{i}]: {e}")))
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("logs must be an array, found {}", q::kind(other))),
+    };
+    let status = opt(o, "status", q::u64)?.map(|s| s == 1);
+    Ok(Receipt {
+        transaction_hash: opt2(o, &["transactionHash", "transaction_hash"], q::b256)?,
+        transaction_index: opt2(o, &["transactionIndex", "transaction_index"], q::u64)?,
+        status,
+        gas_used: opt2(o, &["gasUsed", "gas_used"], q::u64)?,
+        contract_address: opt(o, "contractAddress", q::address)?,
+        logs,
+    })
+}
+
+fn parse_trace(v: &Value) -> Result<Trace, String> {
+    let o = as_obj(v, "trace")?;
+    let kind = match o.get("type") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return Err("trace has no \"type\"".into()),
+    };
+    let a = match o.get("action") {
+        Some(a) => as_obj(a, "trace action")?,
+        None => return Err("trace has no \"action\"".into()),
+    };
+    let input = opt2(a, &["input", "init"], q::bytes)?.unwrap_or_default();
+    let action = TraceAction {
+        from: opt2(a, &["from", "author"], q::address)?,
+        to: opt2(a, &["to", "address"], q::address)?,
+        call_type: match a.get("callType").or_else(|| a.get("call_type")) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        },
+        input,
+        value: opt2(a, &["value", "balance"], q::u256)?,
+    };
+    let created = match o.get("result") {
+        Some(Value::Object(r)) => opt(r, "address", q::address)?,
+        _ => None,
+    };
+    let trace_address = match o.get("traceAddress").or_else(|| o.get("trace_address")) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(xs)) => xs.iter().map(q::u64).collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(format!("traceAddress must be an array, found {}", q::kind(other)))
+        }
+    };
+    Ok(Trace {
+        kind,
+        action,
+        created,
+        error: match o.get("error") {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        },
+        trace_address,
+        transaction_position: opt2(o, &["transactionPosition", "transaction_position"], q::u64)?,
+        transaction_hash: opt2(o, &["transactionHash", "transaction_hash"], q::b256)?,
+    })
+}
+
+fn parse_frame(v: &Value, depth: usize) -> Result<CallFrame, String> {
+    if depth > 1024 {
+        return Err("call tree deeper than 1024 frames".into());
+    }
+    let o = as_obj(v, "call frame")?;
+    let calls = match o.get("calls") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(cs)) => {
+            cs.iter().map(|c| parse_frame(c, depth + 1)).collect::<Result<_, _>>()?
+        }
+        Some(other) => return Err(format!("calls must be an array, found {}", q::kind(other))),
+    };
+    Ok(CallFrame {
+        kind: match o.get("type") {
+            Some(Value::String(s)) => s.to_ascii_uppercase(),
+            _ => "CALL".into(),
+        },
+        from: opt(o, "from", q::address)?,
+        to: opt(o, "to", q::address)?,
+        input: opt(o, "input", q::bytes)?.unwrap_or_default(),
+        value: opt(o, "value", q::u256)?,
+        error: match o.get("error") {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        },
+        calls,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rec(block: Value) -> RecordedBlock {
+        RecordedBlock { block, receipts: Value::Null, traces: Value::Null, call_traces: Value::Null }
+    }
+
+    #[test]
+    fn only_number_is_required() {
+        let b = BlockData::from_recorded(rec(json!({"number": 5}))).unwrap();
+        assert_eq!(b.header.number, 5);
+        assert!(!b.block_ref().hash_known);
+        assert!(b.notes.iter().any(|n| n.contains("no block hash")));
+        assert!(BlockData::from_recorded(rec(json!({"hash": "0x00"}))).is_err());
+    }
+
+    #[test]
+    fn malformed_field_names_block_and_field() {
+        let err = BlockData::from_recorded(rec(
+            json!({"number": "0x5", "transactions": [{"hash": "0x12"}]}),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("block 5"), "{err}");
+        assert!(err.contains("transactions[0]"), "{err}");
+        assert!(err.contains("hash"), "{err}");
+    }
+
+    #[test]
+    fn transactions_may_be_hashes() {
+        let h = format!("0x{}", "ab".repeat(32));
+        let b = BlockData::from_recorded(rec(json!({"number": 1, "transactions": [h]}))).unwrap();
+        assert_eq!(b.transactions[0].hash.unwrap().to_string(), h);
+        assert_eq!(b.tx_hash(0).unwrap().to_string(), h);
+    }
+
+    #[test]
+    fn nested_call_frames_are_walked() {
+        let to1 = "0x0000000000000000000000000000000000000001";
+        let to2 = "0x0000000000000000000000000000000000000002";
+        let r = RecordedBlock {
+            block: json!({"number": 1}),
+            receipts: Value::Null,
+            traces: Value::Null,
+            call_traces: json!([{"txHash": null, "result": {"type": "CALL", "to": to1,
+                "input": "0x01", "calls": [{"type": "DELEGATECALL", "to": to2, "input": "0x02",
+                "error": "execution reverted"}]}}]),
+        };
+        let b = BlockData::from_recorded(r).unwrap();
+        let calls = b.calls();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[1].depth, 1);
+        assert_eq!(calls[1].call_type, "delegatecall");
+        assert!(calls[1].reverted && !calls[0].reverted);
+    }
+}

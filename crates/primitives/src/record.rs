@@ -1,0 +1,73 @@
+//! The replay format: one JSON object a line, in the shapes of the standard JSON-RPC methods.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One line of recorded chain data:
+/// `{"block": eth_getBlockByNumber(n, true), "receipts": eth_getBlockReceipts | null,
+///   "traces": trace_block | null, "call_traces": debug_traceBlockByNumber(callTracer) | null}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedBlock {
+    /// The block object, with full transactions, hashes only, or partial objects.
+    pub block: Value,
+    /// Receipts of the block's transactions, or null.
+    #[serde(default)]
+    pub receipts: Value,
+    /// Parity-style traces, or null.
+    #[serde(default)]
+    pub traces: Value,
+    /// callTracer results, or null.
+    #[serde(default)]
+    pub call_traces: Value,
+}
+
+impl RecordedBlock {
+    /// Parses one line of the replay format.
+    pub fn from_json_line(line: &str) -> Result<Self> {
+        let v: Value = serde_json::from_str(line).map_err(|e| Error::Malformed(e.to_string()))?;
+        Self::from_value(v)
+    }
+
+    /// Builds a record from a parsed JSON value.
+    pub fn from_value(v: Value) -> Result<Self> {
+        let Value::Object(mut m) = v else {
+            return Err(Error::Malformed("a line must be a JSON object".into()));
+        };
+        let block = m
+            .remove("block")
+            .ok_or_else(|| Error::Malformed("line has no \"block\" field".into()))?;
+        for k in m.keys() {
+            if !matches!(k.as_str(), "receipts" | "traces" | "call_traces") {
+                return Err(Error::Malformed(format!("unknown field {k:?}")));
+            }
+        }
+        Ok(Self {
+            block,
+            receipts: m.remove("receipts").unwrap_or(Value::Null),
+            traces: m.remove("traces").unwrap_or(Value::Null),
+            call_traces: m.remove("call_traces").unwrap_or(Value::Null),
+        })
+    }
+
+    /// Serializes the record as one line (no trailing newline).
+    pub fn to_json_line(&self) -> String {
+        // Serializing a `Value` tree cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_non_objects_and_unknown_fields() {
+        assert!(RecordedBlock::from_json_line("[]").is_err());
+        assert!(RecordedBlock::from_json_line("{\"receipts\":null}").is_err());
+        assert!(RecordedBlock::from_json_line("{\"block\":{},\"x\":1}").is_err());
+        assert!(RecordedBlock::from_json_line("{\"block\":{\"number\":1}").is_err());
+        let r = RecordedBlock::from_json_line("{\"block\":{\"number\":1}}").unwrap();
+        assert_eq!(RecordedBlock::from_json_line(&r.to_json_line()).unwrap(), r);
+    }
+}
