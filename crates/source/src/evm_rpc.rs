@@ -1,0 +1,542 @@
+//! EVM JSON-RPC: an HTTP client per endpoint, failover across endpoints, `newHeads` over
+//! WebSocket with HTTP polling as fallback, and block assembly (block, receipts, traces) in the
+//! replay format.
+
+use crate::{Result, SensitiveUrl, SourceError};
+use futures::{SinkExt, StreamExt};
+use palisade_primitives::{quantity as q, RecordedBlock, B256};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+/// Largest response body accepted (bytes): a block with full traces can be tens of MB.
+pub const MAX_RESPONSE_BYTES: usize = 256 << 20;
+
+/// One endpoint of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// HTTP(S) URL for requests. Path and query are treated as secret (API keys) and redacted.
+    pub url: String,
+    /// WebSocket URL for `eth_subscribe` newHeads (default: none, poll over HTTP).
+    #[serde(default)]
+    pub ws: Option<String>,
+}
+
+impl EndpointConfig {
+    /// An HTTP-only endpoint.
+    pub fn http(url: &str) -> Self {
+        Self { url: url.into(), ws: None }
+    }
+}
+
+/// Timeouts and limits of the RPC client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RpcSettings {
+    /// Per-request timeout in milliseconds (default 10000).
+    pub timeout_ms: u64,
+    /// Concurrent requests per block fetch, for per-transaction receipts (default 8).
+    pub concurrency: usize,
+    /// HTTP polling interval when no WebSocket is up, in milliseconds (default 1000).
+    pub poll_interval_ms: u64,
+}
+
+impl Default for RpcSettings {
+    fn default() -> Self {
+        Self { timeout_ms: 10_000, concurrency: 8, poll_interval_ms: 1000 }
+    }
+}
+
+/// A JSON-RPC client over HTTP for one endpoint.
+#[derive(Debug)]
+pub struct RpcClient {
+    url: SensitiveUrl,
+    ws: Option<SensitiveUrl>,
+    http: reqwest::Client,
+    next_id: AtomicU64,
+}
+
+impl RpcClient {
+    /// Builds a client.
+    pub fn new(cfg: &EndpointConfig, settings: &RpcSettings) -> Result<Self> {
+        let url = SensitiveUrl::parse(&cfg.url).map_err(SourceError::Config)?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(SourceError::Config(format!(
+                "endpoint url {url} must be http(s); put WebSocket URLs in `ws`"
+            )));
+        }
+        let ws = cfg
+            .ws
+            .as_deref()
+            .map(SensitiveUrl::parse)
+            .transpose()
+            .map_err(SourceError::Config)?;
+        if let Some(w) = &ws {
+            if !matches!(w.scheme(), "ws" | "wss") {
+                return Err(SourceError::Config(format!("ws url {w} must be ws(s)")));
+            }
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.timeout_ms))
+            .connect_timeout(Duration::from_millis(settings.timeout_ms.min(5000)))
+            .pool_max_idle_per_host(8)
+            .build()
+            .map_err(|e| SourceError::Config(format!("http client: {e}")))?;
+        Ok(Self { url, ws, http, next_id: AtomicU64::new(1) })
+    }
+
+    /// The redacted URL.
+    pub fn url(&self) -> &SensitiveUrl {
+        &self.url
+    }
+
+    /// Calls `method` and returns its `result`.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let transport = |reason: String| SourceError::Transport { url: self.url.to_string(), reason };
+        let mut resp = self
+            .http
+            .post(self.url.expose())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| transport(without_url(e)))?;
+        let status = resp.status();
+        let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(4096).min(1 << 24) as usize);
+        while let Some(chunk) = resp.chunk().await.map_err(|e| transport(without_url(e)))? {
+            if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(transport(format!("{method}: response larger than {MAX_RESPONSE_BYTES} bytes")));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        if !status.is_success() && buf.is_empty() {
+            return Err(transport(format!("{method}: HTTP {status}")));
+        }
+        let malformed = |reason: String| SourceError::Malformed {
+            url: self.url.to_string(),
+            method: method.to_string(),
+            reason,
+        };
+        let v: Value = serde_json::from_slice(&buf).map_err(|e| {
+            if status.is_success() {
+                malformed(format!("not JSON: {e}"))
+            } else {
+                transport(format!("{method}: HTTP {status}"))
+            }
+        })?;
+        parse_response(v, method, &self.url.to_string())
+    }
+}
+
+fn without_url(e: reqwest::Error) -> String {
+    // reqwest puts the full URL (with any API key) in its messages: strip it.
+    let e = e.without_url();
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// Parses a JSON-RPC response object.
+pub fn parse_response(v: Value, method: &str, url: &str) -> Result<Value> {
+    let malformed = |reason: String| SourceError::Malformed {
+        url: url.to_string(),
+        method: method.to_string(),
+        reason,
+    };
+    let Value::Object(mut m) = v else {
+        return Err(malformed(format!("expected a JSON-RPC object, got {}", q::kind(&v))));
+    };
+    if let Some(err) = m.remove("error") {
+        if !err.is_null() {
+            let code = err.get("code").and_then(Value::as_i64).unwrap_or(0);
+            let message = err
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("(no message)")
+                .chars()
+                .take(500)
+                .collect();
+            return Err(SourceError::Rpc { url: url.into(), method: method.into(), code, message });
+        }
+    }
+    m.remove("result").ok_or_else(|| malformed("no \"result\" field".into()))
+}
+
+/// A new head announced by an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadSeen {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: B256,
+}
+
+/// What to attach to fetched blocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enrich {
+    /// Fetch receipts.
+    pub receipts: bool,
+    /// Fetch traces (`trace_block`, falling back to `debug_traceBlockByHash` with callTracer).
+    pub traces: bool,
+}
+
+/// The endpoints of one chain, used in order with failover: a failing endpoint hands over to the
+/// next one, and the first endpoint that answers becomes the active one.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    clients: Arc<Vec<RpcClient>>,
+    active: Arc<AtomicUsize>,
+    settings: RpcSettings,
+}
+
+impl Endpoints {
+    /// Builds clients for the endpoints (at least one).
+    pub fn new(cfgs: &[EndpointConfig], settings: RpcSettings) -> Result<Self> {
+        if cfgs.is_empty() {
+            return Err(SourceError::Config("a chain needs at least one endpoint".into()));
+        }
+        let clients = cfgs.iter().map(|c| RpcClient::new(c, &settings)).collect::<Result<Vec<_>>>()?;
+        Ok(Self { clients: Arc::new(clients), active: Arc::new(AtomicUsize::new(0)), settings })
+    }
+
+    /// The clients, in configured order.
+    pub fn clients(&self) -> &[RpcClient] {
+        &self.clients
+    }
+
+    /// Index of the endpoint currently used first.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Calls `method` on the active endpoint, failing over to the others on retryable errors.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
+        let n = self.clients.len();
+        let start = self.active();
+        let mut last = None;
+        for k in 0..n {
+            let i = (start + k) % n;
+            match self.clients[i].call(method, params.clone()).await {
+                Ok(v) => {
+                    if i != start {
+                        self.active.store(i, Ordering::Relaxed);
+                        tracing::warn!(target: "palisade::source", endpoint = %self.clients[i].url(), "Failed over to another endpoint.");
+                    }
+                    return Ok(v);
+                }
+                // A JSON-RPC error (method not found, bad params) is an answer, not an outage.
+                Err(e @ SourceError::Rpc { .. }) => return Err(e),
+                Err(e) => {
+                    tracing::debug!(target: "palisade::source", error = %e, "Endpoint call failed.");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| SourceError::Config("no endpoints".into())))
+    }
+
+    /// Checks every endpoint's `eth_chainId` against `expected`. Returns the indices of the
+    /// endpoints that answered with the right id; errors when none did.
+    pub async fn check_chain_id(&self, expected: u64) -> Result<Vec<usize>> {
+        let mut good = Vec::new();
+        let mut first_err = None;
+        for (i, c) in self.clients.iter().enumerate() {
+            let r = c.call("eth_chainId", json!([])).await.and_then(|v| {
+                q::u64(&v).map_err(|reason| SourceError::Malformed {
+                    url: c.url().to_string(),
+                    method: "eth_chainId".into(),
+                    reason,
+                })
+            });
+            match r {
+                Ok(id) if id == expected => good.push(i),
+                Ok(got) => {
+                    let e = SourceError::WrongChain { url: c.url().to_string(), expected, got };
+                    tracing::error!(target: "palisade::source", error = %e, "Endpoint serves another chain; not used.");
+                    first_err.get_or_insert(e);
+                }
+                Err(e) => {
+                    tracing::warn!(target: "palisade::source", error = %e, "Endpoint did not answer eth_chainId.");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if good.is_empty() {
+            return Err(first_err.unwrap_or_else(|| SourceError::Config("no endpoints".into())));
+        }
+        self.active.store(good[0], Ordering::Relaxed);
+        Ok(good)
+    }
+
+    /// The chain id reported by the active endpoint.
+    pub async fn chain_id(&self) -> Result<u64> {
+        let v = self.call("eth_chainId", json!([])).await?;
+        q::u64(&v).map_err(|reason| self.malformed("eth_chainId", reason))
+    }
+
+    fn malformed(&self, method: &str, reason: String) -> SourceError {
+        SourceError::Malformed {
+            url: self.clients[self.active()].url().to_string(),
+            method: method.into(),
+            reason,
+        }
+    }
+
+    /// The latest head.
+    pub async fn latest_head(&self) -> Result<HeadSeen> {
+        let v = self.call("eth_getBlockByNumber", json!(["latest", false])).await?;
+        head_of(&v).map_err(|r| self.malformed("eth_getBlockByNumber", r))
+    }
+
+    /// The block with full transactions, by number (`None` when the node does not have it).
+    pub async fn block_by_number(&self, number: u64, enrich: Enrich) -> Result<Option<RecordedBlock>> {
+        let v = self.call("eth_getBlockByNumber", json!([format!("{number:#x}"), true])).await?;
+        self.assemble(v, "eth_getBlockByNumber", enrich).await
+    }
+
+    /// The block with full transactions, by hash (`None` when the node does not have it).
+    pub async fn block_by_hash(&self, hash: B256, enrich: Enrich) -> Result<Option<RecordedBlock>> {
+        let v = self.call("eth_getBlockByHash", json!([hash, true])).await?;
+        self.assemble(v, "eth_getBlockByHash", enrich).await
+    }
+
+    async fn assemble(&self, block: Value, method: &str, enrich: Enrich) -> Result<Option<RecordedBlock>> {
+        if block.is_null() {
+            return Ok(None);
+        }
+        let hash = block
+            .get("hash")
+            .ok_or_else(|| self.malformed(method, "block has no hash".into()))
+            .and_then(|h| q::b256(h).map_err(|r| self.malformed(method, r)))?;
+        let number = block
+            .get("number")
+            .ok_or_else(|| self.malformed(method, "block has no number".into()))
+            .and_then(|h| q::u64(h).map_err(|r| self.malformed(method, r)))?;
+        let txs: Vec<Value> = block.get("transactions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let receipts = if enrich.receipts { self.receipts(hash, &txs).await? } else { Value::Null };
+        let (traces, call_traces) = if enrich.traces {
+            self.traces(number, hash).await?
+        } else {
+            (Value::Null, Value::Null)
+        };
+        Ok(Some(RecordedBlock { block, receipts, traces, call_traces }))
+    }
+
+    /// Receipts of a block: `eth_getBlockReceipts`, falling back to one request per transaction.
+    /// Checks that each receipt belongs to this block and transaction.
+    pub async fn receipts(&self, hash: B256, txs: &[Value]) -> Result<Value> {
+        let list = match self.call("eth_getBlockReceipts", json!([hash])).await {
+            Ok(Value::Array(rs)) => rs,
+            Ok(Value::Null) | Err(SourceError::Rpc { .. }) => {
+                let hashes: Vec<Value> = txs
+                    .iter()
+                    .map(|t| t.get("hash").cloned().unwrap_or_else(|| t.clone()))
+                    .collect();
+                let fetched: Vec<Result<Value>> = futures::stream::iter(hashes)
+                    .map(|h| async move { self.call("eth_getTransactionReceipt", json!([h])).await })
+                    .buffered(self.settings.concurrency.max(1))
+                    .collect()
+                    .await;
+                fetched.into_iter().collect::<Result<Vec<_>>>()?
+            }
+            Ok(other) => {
+                return Err(self.malformed("eth_getBlockReceipts", format!("expected an array, got {}", q::kind(&other))))
+            }
+            Err(e) => return Err(e),
+        };
+        if list.len() != txs.len() {
+            return Err(self.malformed(
+                "eth_getBlockReceipts",
+                format!("{} receipts for {} transactions in block {hash}", list.len(), txs.len()),
+            ));
+        }
+        for (i, r) in list.iter().enumerate() {
+            if let Some(bh) = r.get("blockHash") {
+                if q::b256(bh).ok() != Some(hash) {
+                    return Err(self.malformed("receipts", format!("receipt {i} belongs to another block")));
+                }
+            }
+        }
+        Ok(Value::Array(list))
+    }
+
+    /// Traces of a block: Parity `trace_block`, else `debug_traceBlockByHash` with callTracer.
+    /// Returns (traces, call_traces), one of them null.
+    pub async fn traces(&self, number: u64, hash: B256) -> Result<(Value, Value)> {
+        match self.call("trace_block", json!([format!("{number:#x}")])).await {
+            Ok(Value::Array(ts)) => {
+                // trace_block is by number: make sure the node traced the block we mean.
+                let other = ts.iter().find_map(|t| {
+                    let bh = t.get("blockHash")?;
+                    (q::b256(bh).ok() != Some(hash)).then_some(())
+                });
+                if other.is_some() {
+                    return Err(self.malformed("trace_block", format!("traces are of another block than {hash}")));
+                }
+                return Ok((Value::Array(ts), Value::Null));
+            }
+            Ok(_) | Err(SourceError::Rpc { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        match self
+            .call("debug_traceBlockByHash", json!([hash, {"tracer": "callTracer"}]))
+            .await
+        {
+            Ok(v @ Value::Array(_)) => Ok((Value::Null, v)),
+            Ok(_) | Err(SourceError::Rpc { .. }) => Ok((Value::Null, Value::Null)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Follows new heads until `shutdown`: `eth_subscribe` newHeads on the active endpoint's
+    /// WebSocket when it has one, HTTP polling otherwise and while the WebSocket is down
+    /// (reconnecting with exponential backoff). The newest head wins: intermediate heads may be
+    /// skipped, as the chain service backfills by parent hash.
+    pub fn follow_heads(&self, shutdown: CancellationToken) -> watch::Receiver<Option<HeadSeen>> {
+        let (tx, rx) = watch::channel(None);
+        let this = self.clone();
+        tokio::spawn(async move { this.heads_loop(tx, shutdown).await });
+        rx
+    }
+
+    async fn heads_loop(self, tx: watch::Sender<Option<HeadSeen>>, shutdown: CancellationToken) {
+        let poll = Duration::from_millis(self.settings.poll_interval_ms.max(50));
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let ws = self.clients[self.active()].ws.clone();
+            if let Some(ws) = ws {
+                match self.ws_session(&ws, &tx, &shutdown).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::warn!(target: "palisade::source", endpoint = %ws, error = %e, "WebSocket down; polling over HTTP.");
+                    }
+                }
+                // Poll while waiting to reconnect.
+                let until = tokio::time::Instant::now() + backoff;
+                while tokio::time::Instant::now() < until {
+                    self.poll_once(&tx).await;
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(poll.min(backoff)) => {}
+                    }
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            } else {
+                self.poll_once(&tx).await;
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(poll) => {}
+                }
+            }
+        }
+    }
+
+    async fn poll_once(&self, tx: &watch::Sender<Option<HeadSeen>>) {
+        match self.latest_head().await {
+            Ok(h) => {
+                tx.send_if_modified(|cur| {
+                    let changed = *cur != Some(h);
+                    *cur = Some(h);
+                    changed
+                });
+            }
+            Err(e) => tracing::warn!(target: "palisade::source", error = %e, "Polling for the head failed."),
+        }
+    }
+
+    async fn ws_session(
+        &self,
+        ws: &SensitiveUrl,
+        tx: &watch::Sender<Option<HeadSeen>>,
+        shutdown: &CancellationToken,
+    ) -> Result<()> {
+        let transport = |reason: String| SourceError::Transport { url: ws.to_string(), reason };
+        let timeout = Duration::from_millis(self.settings.timeout_ms);
+        let (mut stream, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(ws.expose()))
+            .await
+            .map_err(|_| transport("connect timed out".into()))?
+            .map_err(|e| transport(format!("connect failed: {}", e.to_string().replace(ws.expose(), &ws.to_string()))))?;
+        let sub = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]});
+        stream.send(Message::text(sub.to_string())).await.map_err(|e| transport(e.to_string()))?;
+        tracing::info!(target: "palisade::source", endpoint = %ws, "Subscribed to newHeads.");
+        // A head right away, so nothing is missed between connecting and the first notification.
+        self.poll_once(tx).await;
+        loop {
+            let msg = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                m = tokio::time::timeout(Duration::from_secs(120), stream.next()) => m,
+            };
+            let msg = match msg {
+                Err(_) => return Err(transport("no message for 120 s".into())),
+                Ok(None) => return Err(transport("connection closed".into())),
+                Ok(Some(Err(e))) => return Err(transport(e.to_string())),
+                Ok(Some(Ok(m))) => m,
+            };
+            let text = match msg {
+                Message::Text(t) => t.to_string(),
+                Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+                Message::Ping(p) => {
+                    let _ = stream.send(Message::Pong(p)).await;
+                    continue;
+                }
+                Message::Close(_) => return Err(transport("closed by the server".into())),
+                _ => continue,
+            };
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                tracing::warn!(target: "palisade::source", endpoint = %ws, "Ignored a non-JSON WebSocket message.");
+                continue;
+            };
+            if let Some(err) = v.get("error") {
+                return Err(transport(format!("eth_subscribe failed: {err}")));
+            }
+            let Some(head) = v.pointer("/params/result") else { continue };
+            match head_of(head) {
+                Ok(h) => {
+                    tx.send_replace(Some(h));
+                }
+                Err(r) => tracing::warn!(target: "palisade::source", endpoint = %ws, reason = %r, "Ignored a malformed newHeads notification."),
+            }
+        }
+    }
+}
+
+/// Number and hash of a block or header object.
+pub fn head_of(v: &Value) -> Result<HeadSeen, String> {
+    if v.is_null() {
+        return Err("no block".into());
+    }
+    let number = q::u64(v.get("number").ok_or("header has no number")?)?;
+    let hash = q::b256(v.get("hash").ok_or("header has no hash")?)?;
+    Ok(HeadSeen { number, hash })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_are_checked() {
+        assert_eq!(parse_response(json!({"jsonrpc":"2.0","id":1,"result":"0x1"}), "m", "u").unwrap(), json!("0x1"));
+        let e = parse_response(json!({"error":{"code":-32601,"message":"nope"}}), "m", "u").unwrap_err();
+        assert!(matches!(e, SourceError::Rpc { code: -32601, .. }));
+        assert!(parse_response(json!([1]), "m", "u").is_err());
+        assert!(parse_response(json!({"id":1}), "m", "u").is_err());
+        assert!(head_of(&json!({"number":"0x1"})).is_err());
+        assert!(head_of(&json!({"number":"0x1","hash":"0x12"})).is_err());
+    }
+}
