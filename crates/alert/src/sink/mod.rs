@@ -1,0 +1,248 @@
+//! Alert sinks: where alerts go. Each sink is config + healthcheck + deliver; delivery is driven
+//! by the outbox, at least once, and idempotent on the alert key where the receiver allows.
+
+mod webhook;
+
+use crate::{AlertError, AlertRow, Result, SecretString};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub use webhook::{sign, Webhook, WebhookFormat};
+
+/// What is delivered: a new alert, or the resolution of one (reorged out).
+#[derive(Debug, Clone)]
+pub struct Notification {
+    /// `alert` or `resolve`.
+    pub action: String,
+    /// The alert.
+    pub alert: AlertRow,
+}
+
+impl Notification {
+    /// The idempotency key: alert key and action.
+    pub fn idempotency_key(&self) -> String {
+        format!("{}:{}", self.alert.finding.key, self.action)
+    }
+
+    /// The JSON payload (finding fields, plus `action` and `status`).
+    pub fn payload(&self) -> Value {
+        let mut v = self.alert.finding.to_json();
+        v["action"] = json!(self.action);
+        v["status"] = json!(self.alert.status);
+        v
+    }
+
+    /// A one-line human-readable form.
+    pub fn line(&self) -> String {
+        let f = &self.alert.finding;
+        let what = if self.action == "resolve" { "RESOLVED (reorged out)" } else { f.severity.as_str() };
+        let txs = if f.tx_hashes.is_empty() {
+            String::new()
+        } else {
+            format!(" tx {}", f.tx_hashes.iter().map(|h| format!("{h:#x}")).collect::<Vec<_>>().join(","))
+        };
+        format!(
+            "[{}] {} {} block {}{}: {} (key {:.12})",
+            what.to_uppercase(),
+            f.chain,
+            f.detector,
+            f.anchor,
+            txs,
+            f.title,
+            f.key.to_string()
+        )
+    }
+}
+
+/// A destination for alerts.
+///
+/// The outbox worker calls `deliver` for each due notification, in order, and retries failures
+/// with backoff, across restarts. `deliver` must be idempotent on
+/// [`Notification::idempotency_key`] where the receiver supports it.
+pub trait AlertSink: Send + Sync + std::fmt::Debug {
+    /// Sink id from the config.
+    fn id(&self) -> &str;
+    /// A startup probe of the same kind of connection `deliver` makes, without alerting anyone.
+    fn healthcheck(&self) -> BoxFuture<'_, Result<()>>;
+    /// Delivers one notification.
+    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<()>>;
+}
+
+/// One `[[sinks]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SinkConfig {
+    /// Readable lines on standard output.
+    Stdout(StdoutConfig),
+    /// One JSON object a line, appended to a file.
+    Jsonl(JsonlConfig),
+    /// HTTP POST of the JSON payload, signed with HMAC-SHA256.
+    Webhook(WebhookConfig),
+    /// A Slack incoming webhook.
+    Slack(ChatConfig),
+    /// A Discord webhook.
+    Discord(ChatConfig),
+}
+
+/// Config of the stdout sink.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutConfig {
+    /// Sink id (default `stdout`).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Config of the JSON-lines sink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonlConfig {
+    /// Sink id (default `jsonl`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// File to append to (relative paths are relative to the data directory).
+    pub path: PathBuf,
+}
+
+/// Config of the webhook sink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Sink id (default `webhook`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Receiver URL (a secret: it may carry a token). String or `{ env = "VAR" }`.
+    pub url: SecretString,
+    /// HMAC-SHA256 key for the `X-Palisade-Signature` header (default: unsigned).
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    /// Request timeout in milliseconds (default 5000).
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+/// Config of the Slack and Discord sinks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    /// Sink id (default `slack` / `discord`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Incoming-webhook URL (a secret). String or `{ env = "VAR" }`.
+    pub url: SecretString,
+    /// Request timeout in milliseconds (default 5000).
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_timeout() -> u64 {
+    5000
+}
+
+impl SinkConfig {
+    /// The sink id.
+    pub fn id(&self) -> String {
+        match self {
+            Self::Stdout(c) => c.name.clone().unwrap_or_else(|| "stdout".into()),
+            Self::Jsonl(c) => c.name.clone().unwrap_or_else(|| "jsonl".into()),
+            Self::Webhook(c) => c.name.clone().unwrap_or_else(|| "webhook".into()),
+            Self::Slack(c) => c.name.clone().unwrap_or_else(|| "slack".into()),
+            Self::Discord(c) => c.name.clone().unwrap_or_else(|| "discord".into()),
+        }
+    }
+}
+
+/// Builds the sinks; relative JSON-lines paths are resolved against `data_dir`.
+pub fn build_sinks(cfgs: &[SinkConfig], data_dir: &std::path::Path) -> Result<Vec<Arc<dyn AlertSink>>> {
+    let mut out: Vec<Arc<dyn AlertSink>> = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for c in cfgs {
+        let id = c.id();
+        if !ids.insert(id.clone()) {
+            return Err(AlertError::SinkConfig { sink: id, reason: "duplicate sink name".into() });
+        }
+        out.push(match c {
+            SinkConfig::Stdout(_) => Arc::new(Stdout { id }),
+            SinkConfig::Jsonl(j) => {
+                let path = if j.path.is_absolute() { j.path.clone() } else { data_dir.join(&j.path) };
+                Arc::new(Jsonl { id, path, lock: Mutex::new(()) })
+            }
+            SinkConfig::Webhook(w) => Arc::new(Webhook::new(id, &w.url, w.secret.clone(), w.timeout_ms, WebhookFormat::Palisade)?),
+            SinkConfig::Slack(s) => Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Slack)?),
+            SinkConfig::Discord(s) => Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Discord)?),
+        });
+    }
+    Ok(out)
+}
+
+/// Readable lines on standard output.
+#[derive(Debug)]
+pub struct Stdout {
+    id: String,
+}
+
+impl AlertSink for Stdout {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn healthcheck(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", n.line()).map_err(|e| AlertError::Sink { sink: self.id.clone(), reason: e.to_string() })
+        })
+    }
+}
+
+/// JSON lines appended to a file.
+#[derive(Debug)]
+pub struct Jsonl {
+    id: String,
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl Jsonl {
+    fn append(&self, line: &str) -> std::io::Result<()> {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+        f.write_all(line.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.flush()
+    }
+}
+
+impl AlertSink for Jsonl {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn healthcheck(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| AlertError::Sink { sink: self.id.clone(), reason: e.to_string() })?;
+            }
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map(|_| ())
+                .map_err(|e| AlertError::Sink { sink: self.id.clone(), reason: format!("{}: {e}", self.path.display()) })
+        })
+    }
+    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.append(&n.payload().to_string())
+                .map_err(|e| AlertError::Sink { sink: self.id.clone(), reason: format!("{}: {e}", self.path.display()) })
+        })
+    }
+}

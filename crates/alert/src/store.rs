@@ -1,0 +1,673 @@
+//! The store: SQLite or PostgreSQL through sqlx's `Any` driver, one schema for both.
+
+use crate::error::db;
+use crate::{AlertError, Result};
+use palisade_primitives::{BlockRef, Finding, Severity};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The database behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Schema migrations, applied in order; the same statements run on both backends.
+const MIGRATIONS: &[&[&str]] = &[&[
+    "CREATE TABLE IF NOT EXISTS alerts (
+        key TEXT PRIMARY KEY,
+        chain TEXT NOT NULL,
+        detector TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        severity_rank BIGINT NOT NULL,
+        block_number BIGINT NOT NULL,
+        block_hash TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        acked_by TEXT,
+        ack_note TEXT)",
+    "CREATE INDEX IF NOT EXISTS alerts_by_block ON alerts (chain, block_hash)",
+    "CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts (status, block_number)",
+    "CREATE TABLE IF NOT EXISTS outbox (
+        alert_key TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        action TEXT NOT NULL,
+        enqueued_ms BIGINT NOT NULL,
+        attempts BIGINT NOT NULL,
+        next_ms BIGINT NOT NULL,
+        delivered_ms BIGINT,
+        last_error TEXT,
+        PRIMARY KEY (alert_key, sink, action))",
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_ms, next_ms)",
+    "CREATE TABLE IF NOT EXISTS chain_blocks (
+        chain TEXT NOT NULL,
+        number BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (chain, number))",
+    "CREATE TABLE IF NOT EXISTS checkpoints (
+        chain TEXT NOT NULL,
+        detector TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (chain, detector))",
+    "CREATE TABLE IF NOT EXISTS block_log (
+        chain TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        action TEXT NOT NULL,
+        number BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (chain, seq))",
+    "CREATE TABLE IF NOT EXISTS chain_state (
+        chain TEXT PRIMARY KEY,
+        next_seq BIGINT NOT NULL)",
+]];
+
+/// Milliseconds since the Unix epoch (for bookkeeping only; detectors never see it).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A handle to the store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Everything one chain event changes, written in one transaction.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Chain name.
+    pub chain: String,
+    /// Blocks reverted, newest first.
+    pub reverted: Vec<BlockRef>,
+    /// Blocks committed, oldest first, with their recorded JSON line (kept for restarts).
+    pub committed: Vec<(BlockRef, String)>,
+    /// Stored blocks at or below this number can be dropped (finalized).
+    pub prune_below: Option<u64>,
+    /// Detector checkpoints (detector id, JSON state).
+    pub checkpoints: Vec<(String, String)>,
+    /// New findings.
+    pub findings: Vec<Finding>,
+    /// Blocks whose alerts are retracted.
+    pub retracted: Vec<BlockRef>,
+    /// Sink ids that receive alerts.
+    pub sinks: Vec<String>,
+    /// Alerts at or below this block number are confirmed and delivered; `None` delivers at once.
+    pub confirmed_upto: Option<u64>,
+}
+
+/// The stored state of a chain, for a restart.
+#[derive(Debug, Default)]
+pub struct ChainState {
+    /// Recent canonical blocks (number, hash, recorded JSON line), oldest first.
+    pub blocks: Vec<(u64, String, String)>,
+    /// Detector checkpoints (detector id, JSON state).
+    pub checkpoints: Vec<(String, String)>,
+}
+
+/// One entry of the block log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedBlock {
+    /// Sequence number.
+    pub seq: i64,
+    /// `commit` or `revert`.
+    pub action: String,
+    /// Block number.
+    pub number: u64,
+    /// Block hash (hex).
+    pub hash: String,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    /// The finding.
+    pub finding: Finding,
+    /// `pending` (awaiting confirmations), `open`, `acked` or `reorged`.
+    pub status: String,
+    /// When stored (ms since epoch).
+    pub created_ms: i64,
+    /// Who acknowledged it.
+    pub acked_by: Option<String>,
+    /// Acknowledgement note.
+    pub ack_note: Option<String>,
+}
+
+/// Filter for [`Store::list_alerts`].
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only at least this severity.
+    pub min_severity: Option<Severity>,
+    /// Only this chain.
+    pub chain: Option<String>,
+    /// Only this detector id.
+    pub detector: Option<String>,
+    /// At most this many (newest first); default 100.
+    pub limit: Option<i64>,
+}
+
+/// An outbox row that is due.
+#[derive(Debug, Clone)]
+pub struct DueItem {
+    /// Alert key.
+    pub key: String,
+    /// Sink id.
+    pub sink: String,
+    /// `alert` or `resolve`.
+    pub action: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The alert.
+    pub alert: AlertRow,
+}
+
+fn hex_hash(r: &BlockRef) -> String {
+    format!("{:#x}", r.hash)
+}
+
+impl Store {
+    /// Opens (creating when missing) the store at `url`: `sqlite://PATH` or `postgres://...`.
+    /// Applies migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(AlertError::Url(format!(
+                "unsupported store url (want sqlite://PATH or postgres://...): {}",
+                url.split('@').next_back().unwrap_or(url)
+            )));
+        };
+        let url = if backend == Backend::Sqlite && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+        } else {
+            url.to_string()
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode=WAL").await?;
+                        conn.execute("PRAGMA synchronous=NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout=10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(db("connect"))?;
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db("migrate"))?;
+        if self.backend == Backend::Postgres {
+            // Several processes may share one database: migrate one at a time.
+            tx.execute("SELECT pg_advisory_xact_lock(7245001)").await.map_err(db("migrate"))?;
+        }
+        tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            .await
+            .map_err(db("migrate"))?;
+        let cur: Option<i64> = sqlx::query("SELECT MAX(version) FROM schema_version")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("migrate"))?
+            .try_get(0)
+            .ok();
+        let cur = cur.unwrap_or(0);
+        for (i, stmts) in MIGRATIONS.iter().enumerate() {
+            let v = i as i64 + 1;
+            if v <= cur {
+                continue;
+            }
+            for s in *stmts {
+                tx.execute(*s).await.map_err(db("migrate"))?;
+            }
+            sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("migrate"))?;
+        }
+        tx.commit().await.map_err(db("migrate"))
+    }
+
+    /// Loads a chain's stored window and detector checkpoints.
+    pub async fn load_chain(&self, chain: &str) -> Result<ChainState> {
+        let rows = sqlx::query("SELECT number, hash, data FROM chain_blocks WHERE chain = $1 ORDER BY number")
+            .bind(chain)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("load chain"))?;
+        let blocks = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)? as u64, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db("load chain"))?;
+        let rows = sqlx::query("SELECT detector, state FROM checkpoints WHERE chain = $1 ORDER BY detector")
+            .bind(chain)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("load checkpoints"))?;
+        let checkpoints = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db("load checkpoints"))?;
+        Ok(ChainState { blocks, checkpoints })
+    }
+
+    /// Writes one chain event's effects in one transaction. Returns how many new alerts were
+    /// stored (findings already stored are skipped).
+    pub async fn apply(&self, b: &Batch) -> Result<usize> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let chain = b.chain.as_str();
+        sqlx::query("INSERT INTO chain_state (chain, next_seq) VALUES ($1, 0) ON CONFLICT (chain) DO NOTHING")
+            .bind(chain)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("chain state"))?;
+        let mut seq: i64 = sqlx::query("SELECT next_seq FROM chain_state WHERE chain = $1")
+            .bind(chain)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(db("chain state"))?;
+        let log = |seq: i64, action: &'static str, r: &BlockRef| {
+            sqlx::query("INSERT INTO block_log (chain, seq, action, number, hash) VALUES ($1, $2, $3, $4, $5)")
+                .bind(chain.to_string())
+                .bind(seq)
+                .bind(action)
+                .bind(r.number as i64)
+                .bind(hex_hash(r))
+        };
+        for r in &b.reverted {
+            log(seq, "revert", r).execute(&mut *tx).await.map_err(db("block log"))?;
+            seq += 1;
+            sqlx::query("DELETE FROM chain_blocks WHERE chain = $1 AND number = $2")
+                .bind(chain)
+                .bind(r.number as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("window"))?;
+        }
+        for (r, line) in &b.committed {
+            log(seq, "commit", r).execute(&mut *tx).await.map_err(db("block log"))?;
+            seq += 1;
+            sqlx::query("DELETE FROM chain_blocks WHERE chain = $1 AND number = $2")
+                .bind(chain)
+                .bind(r.number as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("window"))?;
+            sqlx::query("INSERT INTO chain_blocks (chain, number, hash, data) VALUES ($1, $2, $3, $4)")
+                .bind(chain)
+                .bind(r.number as i64)
+                .bind(hex_hash(r))
+                .bind(line.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("window"))?;
+        }
+        sqlx::query("UPDATE chain_state SET next_seq = $1 WHERE chain = $2")
+            .bind(seq)
+            .bind(chain)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("chain state"))?;
+        if let Some(p) = b.prune_below {
+            sqlx::query("DELETE FROM chain_blocks WHERE chain = $1 AND number < $2")
+                .bind(chain)
+                .bind(p as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("prune"))?;
+        }
+        for (d, state) in &b.checkpoints {
+            sqlx::query("INSERT INTO checkpoints (chain, detector, state) VALUES ($1, $2, $3) ON CONFLICT (chain, detector) DO UPDATE SET state = excluded.state")
+                .bind(chain)
+                .bind(d.as_str())
+                .bind(state.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("checkpoint"))?;
+        }
+        // Retractions: alerts anchored in reverted blocks are resolved as reorged out; sinks that
+        // were told about them are told they are resolved.
+        for r in &b.retracted {
+            let keys: Vec<(String, String)> = sqlx::query(
+                "SELECT key, status FROM alerts WHERE chain = $1 AND block_hash = $2 AND block_number = $3 AND status <> 'reorged'",
+            )
+            .bind(chain)
+            .bind(hex_hash(r))
+            .bind(r.number as i64)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("retract"))?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db("retract"))?;
+            for (key, status) in keys {
+                sqlx::query("UPDATE alerts SET status = 'reorged', updated_ms = $1 WHERE key = $2")
+                    .bind(now)
+                    .bind(key.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("retract"))?;
+                if status != "pending" {
+                    for s in &b.sinks {
+                        enqueue(&mut tx, &key, s, "resolve", now).await?;
+                    }
+                }
+            }
+        }
+        let mut inserted = 0;
+        for f in &b.findings {
+            let status = if b.confirmed_upto.is_some_and(|c| f.anchor.number > c) {
+                "pending"
+            } else {
+                "open"
+            };
+            let body = serde_json::to_string(f).map_err(|e| AlertError::Corrupt(e.to_string()))?;
+            let res = sqlx::query(
+                "INSERT INTO alerts (key, chain, detector, kind, severity, severity_rank, block_number, block_hash, title, body, status, created_ms, updated_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(f.key.to_string())
+            .bind(f.chain.as_str())
+            .bind(f.detector.as_str())
+            .bind(f.kind.as_str())
+            .bind(f.severity.as_str())
+            .bind(f.severity as i64)
+            .bind(f.anchor.number as i64)
+            .bind(hex_hash(&f.anchor))
+            .bind(f.title.as_str())
+            .bind(body)
+            .bind(status)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("insert alert"))?;
+            if res.rows_affected() > 0 {
+                inserted += 1;
+                if status == "open" {
+                    for s in &b.sinks {
+                        enqueue(&mut tx, &f.key.to_string(), s, "alert", now).await?;
+                    }
+                }
+            }
+        }
+        // Pending alerts that now have enough confirmations.
+        if let Some(c) = b.confirmed_upto {
+            let keys: Vec<String> = sqlx::query(
+                "SELECT key FROM alerts WHERE chain = $1 AND status = 'pending' AND block_number <= $2",
+            )
+            .bind(chain)
+            .bind(c as i64)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("confirm"))?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(db("confirm"))?;
+            for k in keys {
+                sqlx::query("UPDATE alerts SET status = 'open', updated_ms = $1 WHERE key = $2")
+                    .bind(now)
+                    .bind(k.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("confirm"))?;
+                for s in &b.sinks {
+                    enqueue(&mut tx, &k, s, "alert", now).await?;
+                }
+            }
+        }
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(inserted)
+    }
+
+    /// The block log of a chain, in order.
+    pub async fn block_log(&self, chain: &str) -> Result<Vec<LoggedBlock>> {
+        let rows = sqlx::query("SELECT seq, action, number, hash FROM block_log WHERE chain = $1 ORDER BY seq")
+            .bind(chain)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("block log"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(LoggedBlock {
+                    seq: r.try_get(0)?,
+                    action: r.try_get(1)?,
+                    number: r.try_get::<i64, _>(2)? as u64,
+                    hash: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db("block log"))
+    }
+
+    fn row_to_alert(r: &AnyRow) -> Result<AlertRow> {
+        let body: String = r.try_get("body").map_err(db("read alert"))?;
+        let finding: Finding =
+            serde_json::from_str(&body).map_err(|e| AlertError::Corrupt(format!("alert body: {e}")))?;
+        Ok(AlertRow {
+            finding,
+            status: r.try_get("status").map_err(db("read alert"))?,
+            created_ms: r.try_get("created_ms").map_err(db("read alert"))?,
+            acked_by: r.try_get("acked_by").map_err(db("read alert"))?,
+            ack_note: r.try_get("ack_note").map_err(db("read alert"))?,
+        })
+    }
+
+    /// Lists alerts, newest first.
+    pub async fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>> {
+        let mut sql = String::from("SELECT body, status, created_ms, acked_by, ack_note FROM alerts WHERE 1 = 1");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if f.status.is_some() {
+            sql += &format!(" AND status = {}", next());
+        }
+        if f.min_severity.is_some() {
+            sql += &format!(" AND severity_rank >= {}", next());
+        }
+        if f.chain.is_some() {
+            sql += &format!(" AND chain = {}", next());
+        }
+        if f.detector.is_some() {
+            sql += &format!(" AND detector = {}", next());
+        }
+        sql += &format!(" ORDER BY created_ms DESC, block_number DESC, key LIMIT {}", next());
+        let mut q = sqlx::query(&sql);
+        if let Some(s) = &f.status {
+            q = q.bind(s.as_str());
+        }
+        if let Some(s) = f.min_severity {
+            q = q.bind(s as i64);
+        }
+        if let Some(c) = &f.chain {
+            q = q.bind(c.as_str());
+        }
+        if let Some(d) = &f.detector {
+            q = q.bind(d.as_str());
+        }
+        q = q.bind(f.limit.unwrap_or(100));
+        let rows = q.fetch_all(&self.pool).await.map_err(db("list alerts"))?;
+        rows.iter().map(Self::row_to_alert).collect()
+    }
+
+    /// Finds one alert by key or unique key prefix.
+    pub async fn get_alert(&self, key_prefix: &str) -> Result<AlertRow> {
+        let prefix: String =
+            key_prefix.trim_start_matches("0x").chars().filter(char::is_ascii_hexdigit).collect();
+        if prefix.len() < 4 {
+            return Err(AlertError::NotFound(format!("{key_prefix} (give at least 4 hex digits)")));
+        }
+        let rows = sqlx::query(
+            "SELECT body, status, created_ms, acked_by, ack_note FROM alerts WHERE key LIKE $1 LIMIT 2",
+        )
+        .bind(format!("{}%", prefix.to_ascii_lowercase()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("get alert"))?;
+        match rows.as_slice() {
+            [one] => Self::row_to_alert(one),
+            [] => Err(AlertError::NotFound(key_prefix.into())),
+            _ => Err(AlertError::Ambiguous(key_prefix.into())),
+        }
+    }
+
+    /// Acknowledges an alert.
+    pub async fn ack(&self, key_prefix: &str, by: &str, note: Option<&str>) -> Result<AlertRow> {
+        let a = self.get_alert(key_prefix).await?;
+        sqlx::query("UPDATE alerts SET status = CASE WHEN status = 'reorged' THEN status ELSE 'acked' END, acked_by = $1, ack_note = $2, updated_ms = $3 WHERE key = $4")
+            .bind(by)
+            .bind(note.map(str::to_string))
+            .bind(now_ms())
+            .bind(a.finding.key.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("ack"))?;
+        self.get_alert(&a.finding.key.to_string()).await
+    }
+
+    /// Outbox rows due at `now_ms` for the given sinks, oldest first.
+    pub async fn due(&self, now: i64, limit: i64) -> Result<Vec<DueItem>> {
+        let rows = sqlx::query(
+            "SELECT o.alert_key, o.sink, o.action, o.attempts, a.body, a.status, a.created_ms, a.acked_by, a.ack_note
+             FROM outbox o JOIN alerts a ON a.key = o.alert_key
+             WHERE o.delivered_ms IS NULL AND o.next_ms <= $1
+             ORDER BY o.enqueued_ms, o.alert_key, o.action LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("outbox"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueItem {
+                    key: r.try_get(0).map_err(db("outbox"))?,
+                    sink: r.try_get(1).map_err(db("outbox"))?,
+                    action: r.try_get(2).map_err(db("outbox"))?,
+                    attempts: r.try_get(3).map_err(db("outbox"))?,
+                    alert: Self::row_to_alert(r)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks an outbox row delivered.
+    pub async fn delivered(&self, key: &str, sink: &str, action: &str) -> Result<()> {
+        sqlx::query("UPDATE outbox SET delivered_ms = $1, attempts = attempts + 1, last_error = NULL WHERE alert_key = $2 AND sink = $3 AND action = $4")
+            .bind(now_ms())
+            .bind(key)
+            .bind(sink)
+            .bind(action)
+            .execute(&self.pool)
+            .await
+            .map_err(db("outbox"))?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; the row is due again at `next_ms`.
+    pub async fn failed(&self, key: &str, sink: &str, action: &str, next_ms: i64, error: &str) -> Result<()> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_ms = $1, last_error = $2 WHERE alert_key = $3 AND sink = $4 AND action = $5")
+            .bind(next_ms)
+            .bind(error.chars().take(500).collect::<String>())
+            .bind(key)
+            .bind(sink)
+            .bind(action)
+            .execute(&self.pool)
+            .await
+            .map_err(db("outbox"))?;
+        Ok(())
+    }
+
+    /// Outbox rows not yet delivered.
+    pub async fn outbox_depth(&self) -> Result<i64> {
+        sqlx::query("SELECT COUNT(*) FROM outbox WHERE delivered_ms IS NULL")
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(db("outbox"))
+    }
+
+    /// Earliest `next_ms` of an undelivered row.
+    pub async fn next_due_ms(&self) -> Result<Option<i64>> {
+        sqlx::query("SELECT MIN(next_ms) FROM outbox WHERE delivered_ms IS NULL")
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|r| r.try_get::<Option<i64>, _>(0))
+            .map_err(db("outbox"))
+    }
+
+    /// Deletes everything of one chain (used by tests and `replay` into a fresh store).
+    pub async fn reset_chain(&self, chain: &str) -> Result<()> {
+        for t in ["chain_blocks", "checkpoints", "block_log", "chain_state"] {
+            sqlx::query(&format!("DELETE FROM {t} WHERE chain = $1"))
+                .bind(chain)
+                .execute(&self.pool)
+                .await
+                .map_err(db("reset"))?;
+        }
+        sqlx::query("DELETE FROM outbox WHERE alert_key IN (SELECT key FROM alerts WHERE chain = $1)")
+            .bind(chain)
+            .execute(&self.pool)
+            .await
+            .map_err(db("reset"))?;
+        sqlx::query("DELETE FROM alerts WHERE chain = $1")
+            .bind(chain)
+            .execute(&self.pool)
+            .await
+            .map_err(db("reset"))?;
+        Ok(())
+    }
+}
+
+async fn enqueue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &str,
+    sink: &str,
+    action: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("INSERT INTO outbox (alert_key, sink, action, enqueued_ms, attempts, next_ms) VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (alert_key, sink, action) DO NOTHING")
+        .bind(key)
+        .bind(sink)
+        .bind(action)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("enqueue"))?;
+    Ok(())
+}
