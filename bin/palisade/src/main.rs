@@ -1,1 +1,50 @@
-fn main() {}
+//! `palisade`: the command-line front end. Thin: parsing, output and exit codes; the work is in
+//! the library crates.
+
+mod bench;
+mod cli;
+mod demo;
+mod output;
+mod record;
+mod replay;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit code for usage and config errors.
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_tracing(args.log_format.as_deref(), args.verbose);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(cli::dispatch(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: Option<&str>, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn,palisade=info",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("PALISADE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == Some("json") {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}

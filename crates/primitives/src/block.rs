@@ -218,6 +218,9 @@ pub struct CallView<'a> {
     pub call_type: &'a str,
     /// True when this frame reverted.
     pub reverted: bool,
+    /// True for a delegatecall that forwards its caller frame's calldata unchanged (a proxy hop):
+    /// the same logical call as its parent.
+    pub forwarded: bool,
 }
 
 impl BlockData {
@@ -398,11 +401,25 @@ impl BlockData {
     pub fn calls(&self) -> Vec<CallView<'_>> {
         let mut out = Vec::new();
         if let Some(traces) = &self.traces {
+            // Parity traces come in pre-order; keep the path of open frames to find each parent.
+            let mut stack: Vec<(&[u64], &Bytes, Option<u64>)> = Vec::new();
             for t in traces {
+                let Some(pos) = t.transaction_position else { continue };
+                while let Some((addr, _, p)) = stack.last() {
+                    let is_parent = *p == Some(pos)
+                        && addr.len() + 1 == t.trace_address.len()
+                        && t.trace_address.starts_with(addr);
+                    if is_parent {
+                        break;
+                    }
+                    stack.pop();
+                }
+                let parent_input = stack.last().map(|(_, i, _)| *i);
+                stack.push((&t.trace_address, &t.action.input, Some(pos)));
                 if t.kind != "call" {
                     continue;
                 }
-                let Some(pos) = t.transaction_position else { continue };
+                let call_type = t.action.call_type.as_deref().unwrap_or("call");
                 out.push(CallView {
                     tx_index: pos,
                     depth: t.trace_address.len(),
@@ -410,13 +427,14 @@ impl BlockData {
                     to: t.action.to,
                     input: &t.action.input,
                     value: t.action.value.unwrap_or_default(),
-                    call_type: t.action.call_type.as_deref().unwrap_or("call"),
+                    call_type,
                     reverted: t.error.is_some(),
+                    forwarded: call_type == "delegatecall" && parent_input == Some(&t.action.input),
                 });
             }
         } else if let Some(cts) = &self.call_traces {
             for (i, (_, frame)) in cts.iter().enumerate() {
-                walk_frame(i as u64, frame, 0, false, &mut out);
+                walk_frame(i as u64, frame, 0, false, None, &mut out);
             }
         } else {
             for t in &self.transactions {
@@ -430,6 +448,7 @@ impl BlockData {
                     value: t.value.unwrap_or_default(),
                     call_type: "call",
                     reverted: self.receipt(t.index).and_then(|r| r.status) == Some(false),
+                    forwarded: false,
                 });
             }
         }
@@ -442,23 +461,26 @@ fn walk_frame<'a>(
     f: &'a CallFrame,
     depth: usize,
     parent_reverted: bool,
+    parent_input: Option<&'a Bytes>,
     out: &mut Vec<CallView<'a>>,
 ) {
     let reverted = parent_reverted || f.error.is_some();
     if !f.kind.starts_with("CREATE") && f.kind != "SELFDESTRUCT" {
+        let call_type = lower_kind(&f.kind);
         out.push(CallView {
+            forwarded: call_type == "delegatecall" && parent_input == Some(&f.input),
             tx_index: tx,
             depth,
             from: f.from,
             to: f.to,
             input: &f.input,
             value: f.value.unwrap_or_default(),
-            call_type: lower_kind(&f.kind),
+            call_type,
             reverted,
         });
     }
     for c in &f.calls {
-        walk_frame(tx, c, depth + 1, reverted, out);
+        walk_frame(tx, c, depth + 1, reverted, Some(&f.input), out);
     }
 }
 

@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Config of one `rule`.
+///
+/// A proxy hop (a delegatecall that forwards its caller's calldata unchanged) is the same logical
+/// call as the call into the proxy, so it is matched once, at the proxy's address.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
@@ -293,7 +296,10 @@ impl Rule {
                     continue;
                 }
                 for f in &self.functions {
-                    if (c.depth > 0 && !f.include_internal) || (c.reverted && !f.include_reverted) {
+                    if (c.depth > 0 && !f.include_internal)
+                        || (c.reverted && !f.include_reverted)
+                        || c.forwarded
+                    {
                         continue;
                     }
                     let Some(decoded) = f.sig.decode(c.input) else { continue };

@@ -1,0 +1,115 @@
+//! `palisade bench`: replay throughput next to plain serde_json parsing of the same lines,
+//! measured in the same run (the machines are shared and noisy: read the ratio).
+
+use crate::demo::{demo_config, DATASETS};
+use palisade_node::config::{build_detectors, Config};
+use palisade_node::engine::ChainEngine;
+use palisade_primitives::{BlockData, RecordedBlock};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn load_lines(file: Option<&str>) -> eyre::Result<Vec<String>> {
+    let mut blobs: Vec<Vec<u8>> = Vec::new();
+    match file {
+        Some(f) => blobs.push(std::fs::read(f)?),
+        None => blobs.extend(DATASETS.iter().map(|d| d.2.to_vec())),
+    }
+    let mut lines = Vec::new();
+    for b in blobs {
+        let text = if b.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            let mut s = String::new();
+            zstd::stream::read::Decoder::new(&b[..])?.read_to_string(&mut s)?;
+            s
+        } else {
+            String::from_utf8(b)?
+        };
+        lines.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
+    }
+    Ok(lines)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+pub(crate) fn cmd(file: Option<String>, config: Option<PathBuf>, loops: u64, blocks: Option<u64>) -> eyre::Result<ExitCode> {
+    let cfg: Config = match config {
+        Some(p) => match crate::cli::load_config(&p) {
+            Ok(c) => c,
+            Err(code) => return Ok(code),
+        },
+        None => demo_config()?,
+    };
+    let lines = load_lines(file.as_deref())?;
+    let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    let n = lines.len() as f64;
+    println!("input: {} blocks, {:.1} MB of JSON; {} detectors; {} passes; one core", lines.len(), bytes as f64 / 1e6, cfg.detectors.len(), loops);
+    let (mut parse_t, mut full_t) = (Vec::new(), Vec::new());
+    let mut findings = 0;
+    for _ in 0..loops.max(1) {
+        let t = Instant::now();
+        for l in &lines {
+            let v: serde_json::Value = serde_json::from_str(l)?;
+            std::hint::black_box(v);
+        }
+        parse_t.push(t.elapsed().as_secs_f64());
+
+        let mut engine = ChainEngine::new("mainnet", build_detectors(&cfg.detectors, "mainnet")?, 64, true);
+        let t = Instant::now();
+        findings = 0;
+        for l in &lines {
+            let b = BlockData::from_recorded(RecordedBlock::from_json_line(l)?)?;
+            if let palisade_chain::Outcome::Event(ev) = engine.connect(vec![Arc::new(b)])? {
+                findings += engine.apply(&ev)?.findings.len();
+            }
+        }
+        full_t.push(t.elapsed().as_secs_f64());
+    }
+    let (p, f) = (median(parse_t), median(full_t));
+    println!("{:<44} {:>10.0} blocks/s {:>8.1} MB/s", "reference: serde_json::Value parse only", n / p, bytes as f64 / p / 1e6);
+    println!("{:<44} {:>10.0} blocks/s {:>8.1} MB/s", "palisade replay: decode + track + detect", n / f, bytes as f64 / f / 1e6);
+    println!("ratio replay/parse: {:.2}x (target <= 2.0x); {findings} findings per pass", f / p);
+
+    if let Some(total) = blocks {
+        // Memory: one long-lived engine over `total` blocks (the data looped, renumbered so the
+        // chain keeps growing and the window keeps pruning).
+        let mut engine = ChainEngine::new("mainnet", build_detectors(&cfg.detectors, "mainnet")?, 64, true);
+        let parsed: Vec<BlockData> = lines
+            .iter()
+            .map(|l| Ok(BlockData::from_recorded(RecordedBlock::from_json_line(l)?)?))
+            .collect::<eyre::Result<_>>()?;
+        let step = (total / 10).max(1);
+        let mut samples = Vec::new();
+        let t = Instant::now();
+        for i in 0..total {
+            let mut b = parsed[(i % parsed.len() as u64) as usize].clone();
+            b.header.number = i;
+            b.header.hash = None;
+            b.header.parent_hash = None;
+            b.header.timestamp = Some(1_700_000_000 + i * 12);
+            if let palisade_chain::Outcome::Event(ev) = engine.connect(vec![Arc::new(b)])? {
+                std::hint::black_box(engine.apply(&ev)?);
+            }
+            if (i + 1) % step == 0 {
+                samples.push((i + 1, rss_kb().unwrap_or(0)));
+            }
+        }
+        println!("memory over {total} blocks ({:.1} s):", t.elapsed().as_secs_f64());
+        for (i, kb) in &samples {
+            println!("  after {i:>8} blocks: RSS {:>7.1} MB", *kb as f64 / 1024.0);
+        }
+        if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
+            println!("RSS last/first: {:.2}x (flat is ~1.0x)", last.1 as f64 / first.1.max(1) as f64);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

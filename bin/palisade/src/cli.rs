@@ -1,0 +1,298 @@
+//! Command-line definitions and dispatch.
+
+use crate::EXIT_USAGE;
+use clap::{Parser, Subcommand};
+use eyre::WrapErr;
+use palisade_alert::{AlertFilter, Store};
+use palisade_node::config::Config;
+use palisade_primitives::Severity;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Palisade: a verified, reorg-exact security monitor for DeFi networks.
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// Log format on stderr: text (default) or json.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// More logging (-v info, -vv debug). PALISADE_LOG overrides (tracing filter syntax).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Cmd {
+    /// Monitor live: follow every configured chain, run the detectors, store and deliver alerts.
+    Run {
+        /// Config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run the detectors over recorded data (JSON lines, plain or .zst; `-` for stdin).
+    Replay {
+        /// Recorded file, or `-` for stdin.
+        file: String,
+        /// Config file (default: every detector that needs no configuration).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Chain name for findings (default: the config's first chain, else `mainnet`).
+        #[arg(long)]
+        chain: Option<String>,
+        /// One JSON object per finding per line on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Also store the alerts (sqlite://PATH or postgres://...).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+    },
+    /// Record blocks from a node in the replay format (block, receipts, traces when served).
+    Record {
+        /// Node JSON-RPC URL (http or https).
+        #[arg(long)]
+        rpc: String,
+        /// First block.
+        #[arg(long)]
+        from: u64,
+        /// Last block (inclusive).
+        #[arg(long)]
+        to: u64,
+        /// Output file; `.zst` compresses; `-` for stdout.
+        #[arg(long, short)]
+        output: String,
+        /// Do not fetch traces.
+        #[arg(long)]
+        no_traces: bool,
+        /// Do not fetch receipts.
+        #[arg(long)]
+        no_receipts: bool,
+    },
+    /// Check a config file; exit 2 with the line and field of each error.
+    Validate {
+        /// Config file.
+        file: PathBuf,
+    },
+    /// List detector types with their descriptions and config fields.
+    Detectors {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read and acknowledge stored alerts.
+    Alerts {
+        /// Config file (for the store location).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Store URL (overrides the config).
+        #[arg(long, global = true, value_name = "URL")]
+        store: Option<String>,
+        #[command(subcommand)]
+        cmd: AlertsCmd,
+    },
+    /// Replay the bundled real mainnet data through the detectors and summarise the findings.
+    Demo {
+        /// Where to put the demo's SQLite store (default .palisade/demo.sqlite).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Measure replay throughput against plain JSON parsing of the same input.
+    Bench {
+        /// Recorded file (default: the bundled mainnet data).
+        file: Option<String>,
+        /// Config file (default: the demo config).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Passes over the data.
+        #[arg(long, default_value_t = 5)]
+        loops: u64,
+        /// Replay at least this many blocks in total, looping the data (for the memory check).
+        #[arg(long)]
+        blocks: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AlertsCmd {
+    /// List alerts, newest first.
+    List {
+        /// Only this status: pending, open, acked, reorged.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only at least this severity.
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only this chain.
+        #[arg(long)]
+        chain: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one alert with its evidence.
+    Show {
+        /// Alert key or a unique prefix of it.
+        key: String,
+    },
+    /// Acknowledge an alert.
+    Ack {
+        /// Alert key or a unique prefix of it.
+        key: String,
+        /// Who acknowledges (default $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+pub(crate) fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|errs| {
+        for e in &errs.0 {
+            eprintln!("error: {e}");
+        }
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Run { config } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let shutdown = tokio_util_shutdown();
+            palisade_node::service::run(cfg, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Replay { file, config, chain, json, store } => {
+            crate::replay::cmd(&file, config.as_deref(), chain, json, store).await
+        }
+        Cmd::Record { rpc, from, to, output, no_traces, no_receipts } => {
+            crate::record::cmd(&rpc, from, to, &output, !no_traces, !no_receipts).await
+        }
+        Cmd::Validate { file } => match load_config(&file) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} chains, {} detectors, {} sinks)",
+                    file.display(),
+                    cfg.chains.len(),
+                    cfg.detectors.len(),
+                    cfg.sinks.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(code) => Ok(code),
+        },
+        Cmd::Detectors { json } => {
+            if json {
+                for d in palisade_detect::CATALOG {
+                    println!("{}", serde_json::to_string(d)?);
+                }
+            } else {
+                for d in palisade_detect::CATALOG {
+                    println!("{}  {}", d.kind, d.description);
+                    for f in d.fields {
+                        println!("    {:<26} {:<20} default {:<28} {}", f.name, f.ty, f.default, f.doc);
+                    }
+                    println!();
+                }
+                println!("Runtime findings: chain_health also reports stalls (live) and reorgs deeper than max_reorg_depth.");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Alerts { config, store, cmd } => alerts(config, store, cmd).await,
+        Cmd::Demo { data_dir } => crate::demo::cmd(data_dir).await,
+        Cmd::Bench { file, config, loops, blocks } => crate::bench::cmd(file, config, loops, blocks),
+    }
+}
+
+/// A cancellation token fired by Ctrl-C or SIGTERM.
+fn tokio_util_shutdown() -> palisade_node::service::Shutdown {
+    let token = palisade_node::service::Shutdown::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!(target: "palisade", "Shutting down.");
+        t.cancel();
+    });
+    token
+}
+
+async fn alerts(config: Option<PathBuf>, store: Option<String>, cmd: AlertsCmd) -> eyre::Result<ExitCode> {
+    let url = match (store, config) {
+        (Some(u), _) => u,
+        (None, Some(c)) => match load_config(&c) {
+            Ok(cfg) => cfg.store_url(),
+            Err(code) => return Ok(code),
+        },
+        (None, None) => format!("sqlite://{}", PathBuf::from(".palisade").join("palisade.sqlite").display()),
+    };
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let p = path.split('?').next().unwrap_or(path);
+        if !std::path::Path::new(p).exists() {
+            eprintln!("error: no store at {p} (run `palisade run` or `palisade demo` first, or pass --store/--config)");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    let store = Store::open(&url).await.wrap_err("opening the store")?;
+    match cmd {
+        AlertsCmd::List { status, severity, chain, limit, json } => {
+            let min_severity = match severity.as_deref().map(Severity::parse) {
+                Some(None) => {
+                    eprintln!("error: --severity must be one of info, low, medium, high, critical");
+                    return Ok(ExitCode::from(EXIT_USAGE));
+                }
+                Some(s) => s,
+                None => None,
+            };
+            let rows = store.list_alerts(&AlertFilter { status, min_severity, chain, detector: None, limit: Some(limit) }).await?;
+            for r in &rows {
+                if json {
+                    let mut j = r.finding.to_json();
+                    j["status"] = serde_json::json!(r.status);
+                    println!("{j}");
+                } else {
+                    println!("{}", crate::output::alert_line(r));
+                }
+            }
+            if !json {
+                eprintln!("{} alerts", rows.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AlertsCmd::Show { key } => {
+            let r = store.get_alert(&key).await?;
+            let mut j = r.finding.to_json();
+            j["status"] = serde_json::json!(r.status);
+            j["acked_by"] = serde_json::json!(r.acked_by);
+            j["ack_note"] = serde_json::json!(r.ack_note);
+            println!("{}", serde_json::to_string_pretty(&j)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        AlertsCmd::Ack { key, by, note } => {
+            let by = by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+            let r = store.ack(&key, &by, note.as_deref()).await?;
+            println!("acknowledged {} ({})", r.finding.key, r.finding.title);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

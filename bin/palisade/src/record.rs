@@ -1,0 +1,63 @@
+//! `palisade record`.
+
+use crate::EXIT_USAGE;
+use eyre::WrapErr;
+use indicatif::{ProgressBar, ProgressStyle};
+use palisade_source::evm_rpc::{EndpointConfig, Endpoints, Enrich};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+pub(crate) async fn cmd(rpc: &str, from: u64, to: u64, output: &str, traces: bool, receipts: bool) -> eyre::Result<ExitCode> {
+    if to < from {
+        eprintln!("error: --to ({to}) is below --from ({from})");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    let eps = match Endpoints::new(&[EndpointConfig::http(rpc)], Default::default()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: --rpc: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let raw: Box<dyn Write> = if output == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(output).wrap_err_with(|| format!("creating {output}"))?)
+    };
+    let mut out: Box<dyn Write> = if output.ends_with(".zst") {
+        Box::new(zstd::stream::write::Encoder::new(raw, 9)?.auto_finish())
+    } else {
+        Box::new(std::io::BufWriter::new(raw))
+    };
+    let bar = if std::io::stderr().is_terminal() && output != "-" {
+        let b = ProgressBar::new(to - from + 1);
+        b.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} blocks [{elapsed_precise}, eta {eta}]").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        Some(b)
+    } else {
+        None
+    };
+    let enrich = Enrich { receipts, traces };
+    let mut with_traces = 0u64;
+    for n in from..=to {
+        let rec = eps
+            .block_by_number(n, enrich)
+            .await
+            .wrap_err_with(|| format!("fetching block {n}"))?
+            .ok_or_else(|| eyre::eyre!("the node has no block {n}"))?;
+        if !rec.traces.is_null() || !rec.call_traces.is_null() {
+            with_traces += 1;
+        }
+        out.write_all(rec.to_json_line().as_bytes())?;
+        out.write_all(b"\n")?;
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    }
+    out.flush()?;
+    drop(out);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    eprintln!("recorded {} blocks ({} with traces) to {output}", to - from + 1, with_traces);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,91 @@
+//! The HTTP API: `/health`, `/metrics` and `/alerts`, for local operators and scrapers.
+
+use crate::metrics::Metrics;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use palisade_alert::{AlertFilter, Outbox, Store};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// Live status of a chain, shown by `/health`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ChainStatus {
+    /// Processed tip number.
+    pub tip: Option<u64>,
+    /// Newest head announced.
+    pub head: Option<u64>,
+    /// Index of the endpoint in use.
+    pub active_endpoint: usize,
+    /// Seconds since the last new block was processed.
+    pub last_block_age_secs: Option<u64>,
+    /// Last error, if the chain is unhealthy.
+    pub error: Option<String>,
+}
+
+/// Shared state of the API.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Store.
+    pub store: Store,
+    /// Outbox (for its counters).
+    pub outbox: Outbox,
+    /// Per-chain status.
+    pub chains: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
+}
+
+/// The router.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/alerts", get(alerts))
+        .with_state(state)
+}
+
+async fn health(State(s): State<ApiState>) -> impl IntoResponse {
+    let chains = s.chains.lock().map(|c| c.clone()).unwrap_or_default();
+    let ok = chains.values().all(|c| c.error.is_none());
+    let body = json!({"status": if ok { "ok" } else { "degraded" }, "chains": chains,
+        "outbox_depth": s.outbox.metrics.depth.load(Ordering::Relaxed)});
+    (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+}
+
+async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
+    s.metrics.outbox_depth.set(s.outbox.metrics.depth.load(Ordering::Relaxed));
+    s.metrics.sink_failures.set(s.outbox.metrics.failures.load(Ordering::Relaxed) as i64);
+    s.metrics.delivered.set(s.outbox.metrics.delivered.load(Ordering::Relaxed) as i64);
+    ([("content-type", "text/plain; version=0.0.4")], s.metrics.render())
+}
+
+#[derive(Debug, Deserialize)]
+struct AlertsQuery {
+    status: Option<String>,
+    chain: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn alerts(State(s): State<ApiState>, Query(q): Query<AlertsQuery>) -> impl IntoResponse {
+    let f = AlertFilter { status: q.status, chain: q.chain, limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)), ..Default::default() };
+    match s.store.list_alerts(&f).await {
+        Ok(rows) => {
+            let v: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut j = r.finding.to_json();
+                    j["status"] = json!(r.status);
+                    j
+                })
+                .collect();
+            (StatusCode::OK, Json(json!(v)))
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))),
+    }
+}

@@ -1,0 +1,326 @@
+//! The config file: one TOML document, typed, unknown fields rejected, every field documented
+//! with its default. `palisade validate` reports each error with its line and field.
+
+use palisade_alert::SinkConfig;
+use palisade_detect::DetectorConfig;
+use palisade_source::evm_rpc::{EndpointConfig, RpcSettings};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The whole config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the SQLite store and relative sink files (default `.palisade`, relative
+    /// to the working directory).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Alert store (default: SQLite file `palisade.sqlite` in `data_dir`).
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// HTTP API: `/health`, `/metrics`, `/alerts` (default listen 127.0.0.1:9464).
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// Chains to monitor.
+    #[serde(default)]
+    pub chains: Vec<ChainConfig>,
+    /// Detectors.
+    #[serde(default)]
+    pub detectors: Vec<DetectorConfig>,
+    /// Alert destinations (default: none; alerts are still stored).
+    #[serde(default)]
+    pub sinks: Vec<SinkConfig>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(".palisade")
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB` (default: SQLite in `data_dir`).
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address to listen on; empty string disables the API (default `127.0.0.1:9464`).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { listen: default_listen() }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9464".into()
+}
+
+/// One `[[chains]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// Name used in alerts (required).
+    pub name: String,
+    /// Expected `eth_chainId` (required); endpoints that disagree are not used.
+    pub chain_id: u64,
+    /// Endpoints in order of preference: `{ url = "http://...", ws = "ws://..." }` (required).
+    pub endpoints: Vec<EndpointConfig>,
+    /// Blocks on top of a finding's block before its alert is delivered (default 0: at once; a
+    /// reorg then sends a resolution).
+    #[serde(default)]
+    pub confirmations: u64,
+    /// Deepest reorg that is undone exactly (default 64); deeper is a critical alert of its own.
+    #[serde(default = "default_max_reorg")]
+    pub max_reorg_depth: u64,
+    /// Block to start from on the first run (default: the current head).
+    #[serde(default)]
+    pub start_block: Option<u64>,
+    /// RPC timeouts and limits.
+    #[serde(default)]
+    pub rpc: RpcSettings,
+}
+
+fn default_max_reorg() -> u64 {
+    64
+}
+
+/// A config error, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub path: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// Field path (for example `detectors[2].functions[0].expression`).
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        if let Some(fl) = &self.field {
+            write!(f, ": {fl}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// All errors found in one config.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+fn line_of(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// Finds the line of the `index`-th `[[table]]` header.
+fn table_line(src: &str, table: &str, index: usize) -> Option<usize> {
+    let header = format!("[[{table}]]");
+    src.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with(&header))
+        .nth(index)
+        .map(|(i, _)| i + 1)
+}
+
+impl Config {
+    /// Reads, parses and checks a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let p = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError { path: p.clone(), line: None, field: None, message: format!("cannot read: {e}") }])
+        })?;
+        Self::parse(&src, &p, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// Parses and checks config text; `path` names it in errors and `base` resolves relative
+    /// ABI paths.
+    pub fn parse(src: &str, path: &str, base: &Path) -> Result<Self, ConfigErrors> {
+        let mut cfg: Config = toml::from_str(src).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                path: path.into(),
+                line: e.span().map(|s| line_of(src, s.start)),
+                field: None,
+                message: e.message().trim().to_string(),
+            }])
+        })?;
+        let mut errs = Vec::new();
+        let err = |line: Option<usize>, field: String, message: String| ConfigError {
+            path: path.into(),
+            line,
+            field: Some(field),
+            message,
+        };
+        let mut names = std::collections::BTreeSet::new();
+        for (i, c) in cfg.chains.iter().enumerate() {
+            let line = table_line(src, "chains", i);
+            if c.name.trim().is_empty() {
+                errs.push(err(line, format!("chains[{i}].name"), "must not be empty".into()));
+            }
+            if !names.insert(c.name.clone()) {
+                errs.push(err(line, format!("chains[{i}].name"), format!("duplicate chain name {:?}", c.name)));
+            }
+            if c.endpoints.is_empty() {
+                errs.push(err(line, format!("chains[{i}].endpoints"), "at least one endpoint is needed".into()));
+            }
+            if let Err(e) = palisade_source::evm_rpc::Endpoints::new(&c.endpoints, c.rpc) {
+                if !c.endpoints.is_empty() {
+                    errs.push(err(line, format!("chains[{i}].endpoints"), e.to_string()));
+                }
+            }
+            if c.max_reorg_depth == 0 {
+                errs.push(err(line, format!("chains[{i}].max_reorg_depth"), "must be at least 1".into()));
+            }
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, d) in cfg.detectors.iter().enumerate() {
+            let line = table_line(src, "detectors", i);
+            if let Some(ch) = d.chain() {
+                if !cfg.chains.is_empty() && !names.contains(ch) {
+                    errs.push(err(line, format!("detectors[{i}].chain"), format!("no chain named {ch:?}")));
+                }
+            }
+            let abi = match d.abi_path() {
+                Some(p) => {
+                    let full = base.join(p);
+                    match std::fs::read_to_string(&full) {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            errs.push(err(line, format!("detectors[{i}].abi"), format!("cannot read {}: {e}", full.display())));
+                            continue;
+                        }
+                    }
+                }
+                None => None,
+            };
+            match d.build("check", abi.as_deref()) {
+                Ok(det) => {
+                    if !ids.insert(det.id().to_string()) {
+                        errs.push(err(line, format!("detectors[{i}]"), format!("duplicate detector id {:?} (set `name`)", det.id())));
+                    }
+                }
+                Err(palisade_detect::DetectError::Config { field, reason, .. }) => {
+                    errs.push(err(line, format!("detectors[{i}].{field}"), reason));
+                }
+                Err(e) => errs.push(err(line, format!("detectors[{i}]"), e.to_string())),
+            }
+        }
+        if let Err(e) = palisade_alert::build_sinks(&cfg.sinks, &cfg.data_dir) {
+            errs.push(err(None, "sinks".into(), e.to_string()));
+        }
+        if !cfg.api.listen.is_empty() && cfg.api.listen.parse::<std::net::SocketAddr>().is_err() {
+            errs.push(err(None, "api.listen".into(), format!("not an address:port: {:?}", cfg.api.listen)));
+        }
+        if !errs.is_empty() {
+            return Err(ConfigErrors(errs));
+        }
+        // Resolve ABI paths against the config file's directory now, so later reads are exact.
+        for d in &mut cfg.detectors {
+            if let DetectorConfig::Rule(r) = d {
+                if let Some(p) = &r.abi {
+                    r.abi = Some(base.join(p));
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// The store URL (default: SQLite in the data directory).
+    pub fn store_url(&self) -> String {
+        self.store.url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("palisade.sqlite").display()))
+    }
+
+    /// Builds the detectors that apply to `chain`.
+    pub fn detectors_for(&self, chain: &str) -> eyre::Result<Vec<Box<dyn palisade_detect::Detector>>> {
+        build_detectors(&self.detectors, chain)
+    }
+}
+
+/// Builds detectors for a chain from their configs, reading ABI files.
+pub fn build_detectors(cfgs: &[DetectorConfig], chain: &str) -> eyre::Result<Vec<Box<dyn palisade_detect::Detector>>> {
+    let mut out = Vec::new();
+    for d in cfgs {
+        if d.chain().is_some_and(|c| c != chain) {
+            continue;
+        }
+        let abi = match d.abi_path() {
+            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| eyre::eyre!("{}: {e}", p.display()))?),
+            None => None,
+        };
+        out.push(d.build(chain, abi.as_deref())?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigErrors> {
+        Config::parse(s, "t.toml", Path::new("."))
+    }
+
+    #[test]
+    fn errors_point_at_lines_and_fields() {
+        let e = parse("data_dir = 'x'\nbogus = 1\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(2), "{e}");
+        assert!(e.to_string().contains("bogus"), "{e}");
+
+        let src = "[[chains]]\nname = 'a'\nchain_id = 1\nendpoints = [{ url = 'http://127.0.0.1:1' }]\n\n[[detectors]]\ntype = 'rule'\nname = 'r'\nfunctions = [{ signature = 'transfer(address to, uint256 amount)', expression = 'amout > 1' }]\n";
+        let e = parse(src).unwrap_err();
+        assert_eq!(e.0[0].line, Some(6), "{e}");
+        assert_eq!(e.0[0].field.as_deref(), Some("detectors[0].functions[0].expression"), "{e}");
+        assert!(e.0[0].message.contains("amout"), "{e}");
+
+        let e = parse("[[detectors]]\ntype = 'nope'\n").unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
+        let e = parse("[[chains]]\nname = 'a'\nchain_id = 1\nendpoints = [{ url = 'ftp://x' }]\n").unwrap_err();
+        assert!(e.to_string().contains("scheme"), "{e}");
+        let e = parse("[[detectors]]\ntype = 'chain_health'\nwindow = 'many'\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(3), "{e}");
+    }
+
+    #[test]
+    fn examples_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                Config::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
+        }
+        assert!(n >= 2, "expected example configs in {}", dir.display());
+    }
+}

@@ -1,0 +1,81 @@
+//! Prometheus metrics: `palisade_<area>_<name>_<unit>[_total]`, bounded labels (chain names and
+//! detector ids come from the config).
+
+use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+/// All metrics of one process.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// The registry `/metrics` renders.
+    pub registry: Registry,
+    /// Blocks committed, per chain.
+    pub blocks: IntCounterVec,
+    /// Blocks reverted, per chain.
+    pub reverted: IntCounterVec,
+    /// Reorgs, per chain.
+    pub reorgs: IntCounterVec,
+    /// Findings, per chain and detector.
+    pub findings: IntCounterVec,
+    /// Processed tip, per chain.
+    pub tip: IntGaugeVec,
+    /// Newest head seen from the node, per chain.
+    pub head: IntGaugeVec,
+    /// Head minus processed tip, per chain.
+    pub lag: IntGaugeVec,
+    /// Source errors, per chain.
+    pub source_errors: IntCounterVec,
+    /// Sink delivery failures.
+    pub sink_failures: IntGauge,
+    /// Notifications delivered.
+    pub delivered: IntGauge,
+    /// Undelivered outbox rows.
+    pub outbox_depth: IntGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let cv = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            registry.register(Box::new(c.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            c
+        };
+        let gv = |name: &str, help: &str| {
+            let g = IntGaugeVec::new(Opts::new(name, help), &["chain"]).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            registry.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            g
+        };
+        let g = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            registry.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            g
+        };
+        Self {
+            blocks: cv("palisade_chain_blocks_processed_total", "Blocks committed to detectors.", &["chain"]),
+            reverted: cv("palisade_chain_blocks_reverted_total", "Blocks reverted by reorgs.", &["chain"]),
+            reorgs: cv("palisade_chain_reorgs_total", "Reorgs seen.", &["chain"]),
+            findings: cv("palisade_detect_findings_total", "Findings emitted.", &["chain", "detector"]),
+            source_errors: cv("palisade_source_errors_total", "Errors fetching from endpoints.", &["chain"]),
+            tip: gv("palisade_chain_tip_number", "Newest block processed."),
+            head: gv("palisade_chain_head_number", "Newest head announced by the node."),
+            lag: gv("palisade_chain_head_lag_blocks", "Announced head minus processed tip."),
+            sink_failures: g("palisade_alert_sink_failures_total", "Failed delivery attempts."),
+            delivered: g("palisade_alert_delivered_total", "Notifications delivered."),
+            outbox_depth: g("palisade_alert_outbox_depth", "Notifications waiting in the outbox."),
+            registry,
+        }
+    }
+
+    /// Renders the text exposition format.
+    pub fn render(&self) -> String {
+        let enc = prometheus::TextEncoder::new();
+        enc.encode_to_string(&self.registry.gather()).unwrap_or_default()
+    }
+}

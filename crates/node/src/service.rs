@@ -1,0 +1,450 @@
+//! The live chain service: follows a node's heads, fetches and links blocks (backfilling gaps and
+//! walking reorgs back to their fork point), drives the engine and stores each event's effects
+//! atomically; plus [`run`], which wires every chain, the outbox and the API together.
+
+use crate::api::{self, ApiState, ChainStatus};
+use crate::config::{ChainConfig, Config};
+use crate::engine::ChainEngine;
+use crate::metrics::Metrics;
+use eyre::{eyre, WrapErr};
+use palisade_alert::{Batch, Outbox, Store};
+use palisade_chain::Outcome;
+use palisade_detect::DetectorConfig;
+use palisade_primitives::{BlockData, BlockRef, ChainEvent, Finding, RecordedBlock, Severity, B256};
+use palisade_source::evm_rpc::{Endpoints, Enrich, HeadSeen};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Largest number of blocks fetched by number in one backfill step.
+const BACKFILL_CHUNK: u64 = 32;
+
+/// One chain's live service.
+#[derive(Debug)]
+pub struct ChainService {
+    cfg: ChainConfig,
+    engine: ChainEngine,
+    eps: Endpoints,
+    store: Store,
+    outbox: Outbox,
+    sinks: Vec<String>,
+    metrics: Metrics,
+    status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
+    enrich: Enrich,
+    stall_after: Option<Duration>,
+    stall_reported: Option<B256>,
+    last_block_at: Instant,
+    lines: HashMap<B256, String>,
+}
+
+impl ChainService {
+    /// Connects, checks the chain id, restores the stored state and, when the stored head is no
+    /// longer canonical, reverts to the fork point.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start(
+        cfg: ChainConfig,
+        detectors: &[DetectorConfig],
+        store: Store,
+        outbox: Outbox,
+        metrics: Metrics,
+        status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
+    ) -> eyre::Result<Self> {
+        let eps = Endpoints::new(&cfg.endpoints, cfg.rpc)?;
+        let good = eps.check_chain_id(cfg.chain_id).await.wrap_err_with(|| format!("chain {}", cfg.name))?;
+        tracing::info!(target: "palisade::node", chain = %cfg.name, endpoints = good.len(), "Chain id checked.");
+        let dets = crate::config::build_detectors(detectors, &cfg.name)?;
+        let stall_after = detectors.iter().find_map(|d| match d {
+            DetectorConfig::ChainHealth(c) if c.chain.as_deref().is_none_or(|x| x == cfg.name) => {
+                Some(Duration::from_secs(c.stall_after_secs))
+            }
+            _ => None,
+        });
+        let mut engine = ChainEngine::new(&cfg.name, dets, cfg.max_reorg_depth, false);
+        let needs = engine.needs();
+        let st = store.load_chain(&cfg.name).await?;
+        let mut blocks = Vec::new();
+        let mut lines = HashMap::new();
+        for (n, _, line) in &st.blocks {
+            let rec = RecordedBlock::from_json_line(line).wrap_err_with(|| format!("stored block {n}"))?;
+            let b = BlockData::from_recorded(rec).wrap_err_with(|| format!("stored block {n}"))?;
+            if let Some(h) = b.header.hash {
+                lines.insert(h, line.clone());
+            }
+            blocks.push(Arc::new(b));
+        }
+        engine.restore(blocks, &st.checkpoints)?;
+        let sinks = outbox.sink_ids();
+        let mut svc = Self {
+            cfg,
+            engine,
+            eps,
+            store,
+            outbox,
+            sinks,
+            metrics,
+            status,
+            enrich: Enrich { receipts: needs.receipts, traces: needs.traces },
+            stall_after,
+            stall_reported: None,
+            last_block_at: Instant::now(),
+            lines,
+        };
+        svc.check_canonical().await?;
+        Ok(svc)
+    }
+
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// On restart: keep the stored blocks that are still canonical, revert the rest.
+    async fn check_canonical(&mut self) -> eyre::Result<()> {
+        let stored: Vec<BlockRef> = self.engine.tracker().blocks().map(|b| b.block_ref()).collect();
+        let Some(tip) = stored.last().copied() else { return Ok(()) };
+        let mut keep = None;
+        for r in stored.iter().rev() {
+            let canon = self
+                .eps
+                .call("eth_getBlockByNumber", serde_json::json!([format!("{:#x}", r.number), false]))
+                .await?;
+            let h = palisade_source::evm_rpc::head_of(&canon).ok().map(|h| h.hash);
+            if h == Some(r.hash) {
+                keep = Some(r.number);
+                break;
+            }
+        }
+        match keep {
+            Some(n) if n == tip.number => {
+                tracing::info!(target: "palisade::node", chain = %self.name(), tip = tip.number, "Resuming from the stored head.");
+            }
+            Some(n) => {
+                tracing::warn!(target: "palisade::node", chain = %self.name(), from = tip.number, to = n, "Stored head is no longer canonical; reverting to the fork point.");
+                if let Some(ev) = self.engine.revert_above(n) {
+                    self.handle(ev).await?;
+                }
+            }
+            None => {
+                let lowest = stored[0].number;
+                tracing::error!(target: "palisade::node", chain = %self.name(), "No stored block is canonical any more; reverting all of them.");
+                self.deep_reorg_finding(stored[0], lowest).await?;
+                if let Some(ev) = self.engine.revert_above(lowest.saturating_sub(1)) {
+                    self.handle(ev).await?;
+                }
+                if self.engine.tracker().tip().is_some() {
+                    // lowest == 0 cannot be reverted below; start over.
+                    self.engine.restore(Vec::new(), &[])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch_hash(&mut self, hash: B256) -> eyre::Result<Arc<BlockData>> {
+        let rec = self
+            .eps
+            .block_by_hash(hash, self.enrich)
+            .await?
+            .ok_or_else(|| eyre!("block {hash} is not known to the node"))?;
+        self.decode(rec)
+    }
+
+    async fn fetch_number(&mut self, n: u64) -> eyre::Result<Arc<BlockData>> {
+        let rec = self
+            .eps
+            .block_by_number(n, self.enrich)
+            .await?
+            .ok_or_else(|| eyre!("block {n} is not known to the node"))?;
+        self.decode(rec)
+    }
+
+    fn decode(&mut self, rec: RecordedBlock) -> eyre::Result<Arc<BlockData>> {
+        let line = rec.to_json_line();
+        let b = BlockData::from_recorded(rec)?;
+        if self.lines.len() > 4096 {
+            // Bounded: lines are only needed until their block is stored.
+            let keep: std::collections::HashSet<B256> =
+                self.engine.tracker().blocks().filter_map(|b| b.header.hash).collect();
+            self.lines.retain(|h, _| keep.contains(h));
+        }
+        if let Some(h) = b.header.hash {
+            self.lines.insert(h, line);
+        }
+        Ok(Arc::new(b))
+    }
+
+    /// Brings the processed chain up to `head`: backfills gaps in chunks and follows reorgs.
+    pub async fn catch_up(&mut self, head: HeadSeen) -> eyre::Result<()> {
+        self.metrics.head.with_label_values(&[self.name()]).set(head.number as i64);
+        for _ in 0..1_000_000 {
+            let tip = self.engine.tracker().tip();
+            if self.engine.tracker().blocks().any(|b| b.header.hash == Some(head.hash)) {
+                break;
+            }
+            match tip {
+                None => {
+                    let start = self.cfg.start_block.unwrap_or(head.number).min(head.number);
+                    let b = self.fetch_number(start).await?;
+                    self.offer(vec![b]).await?;
+                }
+                Some(t) if head.number > t.number + 1 => {
+                    let end = (t.number + BACKFILL_CHUNK).min(head.number - 1);
+                    let mut chunk = Vec::new();
+                    for n in t.number + 1..=end {
+                        chunk.push(self.fetch_number(n).await?);
+                    }
+                    if palisade_primitives::ChainSegment::new(chunk.clone()).is_err() {
+                        // The chain moved while we fetched: take blocks one by one.
+                        chunk.truncate(1);
+                    }
+                    self.offer(chunk).await?;
+                }
+                Some(_) => {
+                    let b = self.fetch_hash(head.hash).await?;
+                    self.offer(vec![b]).await?;
+                }
+            }
+        }
+        if let Some(t) = self.engine.tracker().tip() {
+            self.metrics.lag.with_label_values(&[self.name()]).set(head.number as i64 - t.number as i64);
+        }
+        Ok(())
+    }
+
+    async fn offer(&mut self, mut branch: Vec<Arc<BlockData>>) -> eyre::Result<()> {
+        loop {
+            match self.engine.connect(branch.clone())? {
+                Outcome::Event(ev) => return self.handle(ev).await,
+                Outcome::Known | Outcome::Gap { .. } => return Ok(()),
+                Outcome::NeedParent { hash, .. } => {
+                    if branch.len() as u64 > self.cfg.max_reorg_depth + 1 {
+                        return self.too_deep(branch).await;
+                    }
+                    let p = self.fetch_hash(hash).await?;
+                    branch.insert(0, p);
+                }
+                Outcome::TooDeep { .. } => return self.too_deep(branch).await,
+            }
+        }
+    }
+
+    async fn too_deep(&mut self, branch: Vec<Arc<BlockData>>) -> eyre::Result<()> {
+        let first = branch[0].block_ref();
+        let lowest = self.engine.tracker().lowest().map(|l| l.number).unwrap_or(first.number);
+        self.deep_reorg_finding(first, lowest).await?;
+        if let Some(ev) = self.engine.revert_above(lowest.saturating_sub(1)) {
+            self.handle(ev).await?;
+        }
+        if self.engine.tracker().tip().is_some() {
+            self.engine.restore(Vec::new(), &[])?;
+        }
+        match self.engine.connect(branch)? {
+            Outcome::Event(ev) => self.handle(ev).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn deep_reorg_finding(&mut self, at: BlockRef, lowest: u64) -> eyre::Result<()> {
+        let f = Finding::new(
+            "chain_health",
+            "chain_health",
+            self.name(),
+            at,
+            "deep_reorg",
+            Severity::Critical,
+            format!("Reorg deeper than max_reorg_depth ({}): fork point below block {lowest}", self.cfg.max_reorg_depth),
+        )
+        .with_evidence(serde_json::json!({"check": "deep_reorg", "max_reorg_depth": self.cfg.max_reorg_depth,
+            "lowest_block_held": lowest, "note": "findings below the window could not be retracted"}));
+        self.store_findings(vec![f]).await
+    }
+
+    async fn store_findings(&mut self, findings: Vec<Finding>) -> eyre::Result<()> {
+        let batch = Batch {
+            chain: self.name().to_string(),
+            findings,
+            sinks: self.sinks.clone(),
+            confirmed_upto: self.confirmed_upto(),
+            ..Default::default()
+        };
+        self.store.apply(&batch).await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    fn confirmed_upto(&self) -> Option<u64> {
+        let tip = self.engine.tracker().tip()?.number;
+        (self.cfg.confirmations > 0).then(|| tip.saturating_sub(self.cfg.confirmations))
+    }
+
+    async fn handle(&mut self, ev: ChainEvent) -> eyre::Result<()> {
+        let applied = self.engine.apply(&ev)?;
+        let chain = self.name().to_string();
+        let reverted: Vec<BlockRef> =
+            ev.reverted().map(|s| s.blocks().iter().rev().map(|b| b.block_ref()).collect()).unwrap_or_default();
+        let mut committed = Vec::new();
+        if let Some(new) = ev.committed() {
+            for b in new.blocks() {
+                let r = b.block_ref();
+                let line = self.lines.get(&r.hash).cloned().unwrap_or_default();
+                committed.push((r, line));
+            }
+        }
+        if !reverted.is_empty() {
+            self.metrics.reverted.with_label_values(&[&chain]).inc_by(reverted.len() as u64);
+            if !committed.is_empty() {
+                self.metrics.reorgs.with_label_values(&[&chain]).inc();
+            }
+            tracing::warn!(target: "palisade::chain", chain = %chain, depth = reverted.len(), "Reorg.");
+        }
+        for f in &applied.findings {
+            self.metrics.findings.with_label_values(&[&chain, &f.detector]).inc();
+        }
+        self.metrics.blocks.with_label_values(&[&chain]).inc_by(committed.len() as u64);
+        let batch = Batch {
+            chain: chain.clone(),
+            reverted,
+            committed,
+            prune_below: self.engine.tracker().lowest().map(|l| l.number),
+            checkpoints: self.engine.checkpoints(),
+            findings: applied.findings,
+            retracted: applied.retracted,
+            sinks: self.sinks.clone(),
+            confirmed_upto: self.confirmed_upto(),
+        };
+        let mut attempt = 0;
+        loop {
+            match self.store.apply(&batch).await {
+                Ok(_) => break,
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::error!(target: "palisade::node", chain = %chain, error = %e, attempt, "Storing a chain event failed; retrying.");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                // The engine moved on but the store did not: stop, and resume from the store.
+                Err(e) => return Err(eyre!(e).wrap_err("storing a chain event failed; stopping so a restart resumes from the store")),
+            }
+        }
+        self.outbox.wake();
+        if let Some(t) = self.engine.tracker().tip() {
+            self.metrics.tip.with_label_values(&[&chain]).set(t.number as i64);
+            self.last_block_at = Instant::now();
+            self.stall_reported = None;
+            let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            let s = st.entry(chain).or_default();
+            s.tip = Some(t.number);
+            s.error = None;
+        }
+        Ok(())
+    }
+
+    async fn check_stall(&mut self) -> eyre::Result<()> {
+        let (Some(after), Some(tip)) = (self.stall_after, self.engine.tracker().tip()) else { return Ok(()) };
+        let idle = self.last_block_at.elapsed();
+        if idle >= after && self.stall_reported != Some(tip.hash) {
+            self.stall_reported = Some(tip.hash);
+            let f = Finding::new(
+                "chain_health",
+                "chain_health",
+                self.name(),
+                tip,
+                "stall",
+                Severity::High,
+                format!("Chain {} stalled: no new block for {} s after block {}", self.name(), idle.as_secs(), tip.number),
+            )
+            .with_evidence(serde_json::json!({"check": "stall", "idle_secs": idle.as_secs(), "stall_after_secs": after.as_secs()}));
+            self.store_findings(vec![f]).await?;
+        }
+        Ok(())
+    }
+
+    /// Follows heads until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) -> eyre::Result<()> {
+        let mut heads = self.eps.follow_heads(shutdown.clone());
+        let mut tick = tokio::time::interval(Duration::from_millis(1000));
+        let mut last_head: Option<HeadSeen> = None;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                r = heads.changed() => {
+                    if r.is_err() { return Ok(()) }
+                    last_head = *heads.borrow_and_update();
+                }
+                _ = tick.tick() => {
+                    self.check_stall().await?;
+                }
+            }
+            let Some(h) = last_head else { continue };
+            if self.engine.tracker().tip().map(|t| t.hash) == Some(h.hash) {
+                continue;
+            }
+            if let Err(e) = self.catch_up(h).await {
+                if e.to_string().contains("storing a chain event failed") {
+                    return Err(e);
+                }
+                self.metrics.source_errors.with_label_values(&[self.name()]).inc();
+                tracing::warn!(target: "palisade::node", chain = %self.name(), error = %format!("{e:#}"), "Catching up failed; retrying.");
+                let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+                st.entry(self.name().to_string()).or_default().error = Some(format!("{e:#}"));
+            }
+            let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            let s = st.entry(self.name().to_string()).or_default();
+            s.head = Some(h.number);
+            s.active_endpoint = self.eps.active();
+            s.last_block_age_secs = Some(self.last_block_at.elapsed().as_secs());
+        }
+    }
+}
+
+/// Runs Palisade live: every chain, the outbox and the API, until `shutdown` or a fatal error.
+pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
+    if cfg.chains.is_empty() {
+        return Err(eyre!("the config has no [[chains]]: nothing to monitor"));
+    }
+    std::fs::create_dir_all(&cfg.data_dir).wrap_err_with(|| format!("creating {}", cfg.data_dir.display()))?;
+    let store = Store::open(&cfg.store_url()).await?;
+    let sinks = palisade_alert::build_sinks(&cfg.sinks, &cfg.data_dir)?;
+    let outbox = Outbox::new(store.clone(), sinks);
+    outbox.healthchecks().await;
+    let metrics = Metrics::new();
+    let status = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn({
+        let o = outbox.clone();
+        let s = shutdown.clone();
+        async move {
+            o.run(s).await;
+            Ok::<(), eyre::Report>(())
+        }
+    });
+    if !cfg.api.listen.is_empty() {
+        let listener = tokio::net::TcpListener::bind(&cfg.api.listen)
+            .await
+            .wrap_err_with(|| format!("binding the API to {}", cfg.api.listen))?;
+        tracing::info!(target: "palisade::node", listen = %cfg.api.listen, "API listening (/health, /metrics, /alerts).");
+        let app = api::router(ApiState { metrics: metrics.clone(), store: store.clone(), outbox: outbox.clone(), chains: status.clone() });
+        let s = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, app).with_graceful_shutdown(async move { s.cancelled().await }).await?;
+            Ok(())
+        });
+    }
+    for c in &cfg.chains {
+        let svc = ChainService::start(c.clone(), &cfg.detectors, store.clone(), outbox.clone(), metrics.clone(), status.clone()).await?;
+        let s = shutdown.clone();
+        tasks.spawn(async move { svc.run(s).await });
+    }
+    let mut result = Ok(());
+    while let Some(r) = tasks.join_next().await {
+        let r = r.map_err(|e| eyre!("task panicked: {e}")).and_then(|x| x);
+        if let Err(e) = r {
+            tracing::error!(target: "palisade::node", error = %format!("{e:#}"), "Fatal error; shutting down.");
+            result = Err(e);
+            shutdown.cancel();
+        }
+    }
+    result
+}
+
+/// The cancellation token that stops [`run`].
+pub type Shutdown = CancellationToken;
