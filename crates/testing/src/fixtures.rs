@@ -1,0 +1,67 @@
+//! The real recorded data in `testdata/`.
+
+use alloy_primitives::{keccak256, B256};
+use palisade_primitives::BlockData;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Path of a file under `testdata/`.
+pub fn testdata(rel: &str) -> PathBuf {
+    root().join("testdata").join(rel)
+}
+
+/// Decodes every block of a recorded file under `testdata/`.
+///
+/// # Panics
+/// When the file is missing or malformed: fixtures are part of the repository.
+pub fn blocks(rel: &str) -> Vec<BlockData> {
+    let p = testdata(rel);
+    palisade_source::replay::open(p.to_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|r| r.unwrap_or_else(|e| panic!("{e}")).block)
+        .collect()
+}
+
+/// Every bundled mainnet block, in file order.
+pub fn all_mainnet() -> Vec<BlockData> {
+    let mut v = blocks("mainnet/mev-inspect-20.jsonl.zst");
+    v.extend(blocks("mainnet/etl-17173049-17173050.jsonl.zst"));
+    v.extend(blocks("mainnet/helios-21925176.jsonl.zst"));
+    v
+}
+
+/// The bundled blocks renumbered into one contiguous, parent-linked chain starting at `first`,
+/// with hashes derived from `salt` (two salts give two competing forks of the same numbers).
+pub fn chain(first: u64, salt: u8, blocks: &[BlockData]) -> Vec<Arc<BlockData>> {
+    chain_after(first, fake_hash(salt, first.wrapping_sub(1)), salt, blocks)
+}
+
+/// Like [`chain`], with the first block's parent hash given (to fork off an existing chain).
+pub fn chain_after(first: u64, parent: B256, salt: u8, blocks: &[BlockData]) -> Vec<Arc<BlockData>> {
+    let mut prev = parent;
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let n = first + i as u64;
+            let mut b = b.clone();
+            b.header.number = n;
+            b.header.parent_hash = Some(prev);
+            b.header.hash = Some(fake_hash(salt, n));
+            prev = fake_hash(salt, n);
+            Arc::new(b)
+        })
+        .collect()
+}
+
+/// The hash [`chain`] gives block `n` of fork `salt`.
+pub fn fake_hash(salt: u8, n: u64) -> B256 {
+    let mut buf = vec![salt];
+    buf.extend_from_slice(&n.to_be_bytes());
+    keccak256(buf)
+}

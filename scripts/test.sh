@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Palisade's test command: installs what the tests need when missing (anvil and cast from npm,
+# pinned), points the service-backed tests at this machine's PostgreSQL, then runs every test.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh -p palisade-detect   # extra arguments go to `cargo test`
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+FOUNDRY_VERSION=1.7.1
+tools="${PALISADE_TOOLS:-$HOME/.cache/palisade-tools}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/palisade-target}"
+
+have_version() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "$FOUNDRY_VERSION"; }
+if ! have_version "$tools/node_modules/.bin/anvil" || ! have_version "$tools/node_modules/.bin/cast"; then
+  echo "installing anvil and cast $FOUNDRY_VERSION from npm into $tools" >&2
+  mkdir -p "$tools"
+  npm install --no-audit --no-fund --prefix "$tools" \
+    "@foundry-rs/anvil-linux-amd64@$FOUNDRY_VERSION" "@foundry-rs/cast-linux-amd64@$FOUNDRY_VERSION" >&2
+fi
+export PALISADE_ANVIL="${PALISADE_ANVIL:-$tools/node_modules/.bin/anvil}"
+export PALISADE_CAST="${PALISADE_CAST:-$tools/node_modules/.bin/cast}"
+export PALISADE_TEST_POSTGRES_URL="${PALISADE_TEST_POSTGRES_URL:-postgres://root@127.0.0.1:5432/test}"
+export PALISADE_TEST_NATS_URL="${PALISADE_TEST_NATS_URL:-nats://127.0.0.1:4222}"
+"$PALISADE_ANVIL" --version | head -1 >&2
+
+cargo test --workspace --locked "$@"
