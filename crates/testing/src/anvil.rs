@@ -16,7 +16,7 @@ pub struct Anvil {
 /// anvil's first default account (unlocked, funded).
 pub const ACCOUNT0: &str = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
 /// anvil's second default account.
-pub const ACCOUNT1: &str = "0x70997970c51812dc3a010c7d01b50e6aad3dc79c";
+pub const ACCOUNT1: &str = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
 /// anvil's third default account.
 pub const ACCOUNT2: &str = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc";
 
@@ -101,17 +101,27 @@ impl Anvil {
     }
 
     /// Sends a transaction from an unlocked account and returns its hash.
+    /// With automine (the default) the transaction is mined in its own block before this returns.
     pub async fn send(&self, from: &str, to: Option<&str>, data: &str, value_wei: u128) -> String {
         let mut tx = json!({"from": from, "data": data, "value": format!("{value_wei:#x}"), "gas": "0x1e8480"});
         if let Some(t) = to {
             tx["to"] = json!(t);
         }
-        self.rpc("eth_sendTransaction", json!([tx])).await.as_str().unwrap_or_default().to_string()
+        let h = self.rpc("eth_sendTransaction", json!([tx])).await.as_str().unwrap_or_default().to_string();
+        self.receipt(&h).await;
+        h
     }
 
-    /// Receipt of a transaction (after it is mined).
+    /// Receipt of a transaction, waiting up to 10 s for it to be mined.
     pub async fn receipt(&self, hash: &str) -> Value {
-        self.rpc("eth_getTransactionReceipt", json!([hash])).await
+        let t = Instant::now();
+        loop {
+            let r = self.rpc("eth_getTransactionReceipt", json!([hash])).await;
+            if !r.is_null() || t.elapsed() > Duration::from_secs(10) {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Deploys a contract from creation bytecode and returns its address (mines a block when

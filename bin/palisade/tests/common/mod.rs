@@ -1,0 +1,244 @@
+//! Helpers for the live tests: the palisade process, a webhook receiver, polling.
+#![allow(dead_code, unreachable_pub)]
+
+use hmac::{Hmac, Mac};
+use palisade_alert::{AlertFilter, AlertRow, LoggedBlock, Store};
+use palisade_testing::anvil::{free_port, Anvil};
+use serde_json::Value;
+use sha2::Sha256;
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+pub const WEBHOOK_SECRET: &str = "test-secret-not-for-production";
+
+/// Polls `f` until it returns Some, or panics after `secs` with `what`.
+pub async fn wait_for<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let t = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if t.elapsed() > Duration::from_secs(secs) {
+            panic!("timed out after {secs} s waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A running `palisade run`.
+pub struct Palisade {
+    pub child: Child,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub api_port: u16,
+}
+
+impl Palisade {
+    /// Writes a config for `anvil` (chain `anvil`) with `body` appended (detectors, sinks) and
+    /// starts palisade on it.
+    pub fn start(dir: &std::path::Path, anvil: &Anvil, body: &str) -> Self {
+        let api_port = free_port();
+        let config = dir.join("palisade.toml");
+        let src = format!(
+            "data_dir = '{}'\n[api]\nlisten = '127.0.0.1:{api_port}'\n\n[[chains]]\nname = 'anvil'\nchain_id = 31337\nmax_reorg_depth = 32\nendpoints = [{{ url = '{}', ws = '{}' }}]\nrpc = {{ poll_interval_ms = 200, timeout_ms = 5000 }}\n\n{body}",
+            dir.display(),
+            anvil.http_url(),
+            anvil.ws_url()
+        );
+        std::fs::write(&config, src).unwrap();
+        Self::spawn(dir, config, api_port)
+    }
+
+    pub fn spawn(dir: &std::path::Path, config: PathBuf, api_port: u16) -> Self {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("palisade.log")).unwrap();
+        let child = Command::new(BIN)
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("PALISADE_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("PALISADE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Self { child, dir: dir.to_path_buf(), config, api_port }
+    }
+
+    /// Starts again on the same config (after a kill).
+    pub fn restart(&mut self) {
+        let _ = self.child.wait();
+        *self = Self::spawn(&self.dir.clone(), self.config.clone(), self.api_port);
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("palisade.log")).unwrap_or_default()
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::open(&format!("sqlite://{}", self.dir.join("palisade.sqlite").display())).await.unwrap()
+    }
+
+    /// Waits until palisade's processed tip is the anvil head.
+    pub async fn wait_synced(&mut self, anvil: &Anvil) {
+        let head = anvil.block_number().await;
+        let hash = anvil.block_hash(head).await;
+        let store = wait_for(30, "the store", || async { Some(self.store().await) }).await;
+        let log = self.log();
+        let t = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("palisade exited ({status}) while syncing:\n{}", self.log());
+            }
+            let tip = tip_of(&store.block_log("anvil").await.unwrap_or_default());
+            if tip.last().map(|b| (b.0, b.1.as_str())) == Some((head, hash.as_str())) {
+                return;
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                panic!("palisade did not reach head {head} {hash}; tip {:?}\n{log}\n{}", tip.last(), self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn alerts(&self) -> Vec<AlertRow> {
+        self.store().await.list_alerts(&AlertFilter { limit: Some(10_000), ..Default::default() }).await.unwrap()
+    }
+}
+
+impl Drop for Palisade {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Replays the block log: the canonical chain it leaves, and panics if a block is committed
+/// twice without being reverted in between, or a revert does not undo the tip.
+pub fn tip_of(log: &[LoggedBlock]) -> Vec<(u64, String)> {
+    let mut chain: Vec<(u64, String)> = Vec::new();
+    for e in log {
+        match e.action.as_str() {
+            "commit" => {
+                if let Some(last) = chain.last() {
+                    assert!(e.number > last.0, "block {} committed after {} without a revert", e.number, last.0);
+                }
+                assert!(!chain.iter().any(|(_, h)| *h == e.hash), "block {} {} committed twice", e.number, e.hash);
+                chain.push((e.number, e.hash.clone()));
+            }
+            "revert" => {
+                let top = chain.pop().expect("revert of an empty chain");
+                assert_eq!(top, (e.number, e.hash.clone()), "revert of a block that is not the tip");
+            }
+            other => panic!("unknown log action {other}"),
+        }
+    }
+    chain
+}
+
+/// Hex of HMAC-SHA256(secret, timestamp + "." + body), computed here independently of the
+/// implementation.
+pub fn expected_signature(ts: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256>>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(ts.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+    pub raw: Vec<u8>,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A minimal HTTP/1.1 webhook receiver on a fixed port; answers 200 to every POST.
+#[derive(Clone)]
+pub struct Receiver {
+    pub port: u16,
+    pub got: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+impl Receiver {
+    /// A receiver for `port` that is not listening yet (the sink is "down").
+    pub fn new(port: u16) -> Self {
+        Self { port, got: Default::default(), stop: Default::default() }
+    }
+
+    /// Starts listening.
+    pub async fn up(&self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        let got = self.got.clone();
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = tokio::select! {
+                    r = listener.accept() => match r { Ok(x) => x, Err(_) => return },
+                    () = stop.notified() => return,
+                };
+                let got = got.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let mut buf = Vec::new();
+                        let mut tmp = [0u8; 8192];
+                        // Read headers.
+                        let header_end = loop {
+                            let n = match sock.read(&mut tmp).await { Ok(0) | Err(_) => return, Ok(n) => n };
+                            buf.extend_from_slice(&tmp[..n]);
+                            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break p + 4;
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+                        let headers: Vec<(String, String)> = head
+                            .lines()
+                            .skip(1)
+                            .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+                            .collect();
+                        let len: usize = headers
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                            .and_then(|(_, v)| v.parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < header_end + len {
+                            let n = match sock.read(&mut tmp).await { Ok(0) | Err(_) => return, Ok(n) => n };
+                            buf.extend_from_slice(&tmp[..n]);
+                        }
+                        let raw = buf[header_end..header_end + len].to_vec();
+                        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+                        got.lock().unwrap().push(Received { headers, body, raw, at: Instant::now() });
+                        if sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}

@@ -1,0 +1,309 @@
+//! Palisade against a real anvil node: ordered processing, reorgs of depth 1, 3 and 10 with
+//! retraction, kill -9 and restart, rules on direct and internal calls and on events, webhook
+//! delivery across an outage and a restart, and replay == live.
+
+mod common;
+
+use common::*;
+use palisade_testing::anvil::{artifact_bytecode, calldata, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn detectors(vault: &str) -> String {
+    format!(
+        r#"
+[[detectors]]
+type = "chain_health"
+expected_block_time_secs = 1
+stall_after_secs = 3600
+
+[[detectors]]
+type = "rule"
+name = "poke"
+severity = "low"
+events = [{{ signature = "Poked(address indexed by, uint256 value)" }}]
+
+[[detectors]]
+type = "rule"
+name = "owner-change"
+severity = "critical"
+addresses = ["{vault}"]
+functions = [{{ signature = "setOwner(address newOwner)" }}]
+events = [{{ signature = "OwnerChanged(address indexed previousOwner, address indexed newOwner)" }}]
+
+[[detectors]]
+type = "rule"
+name = "hijack-to-account2"
+severity = "high"
+addresses = ["{vault}"]
+functions = [{{ signature = "setOwner(address newOwner)", expression = "newOwner == {ACCOUNT2} and call.depth > 0" }}]
+"#
+    )
+}
+
+async fn deploy_vault(anvil: &Anvil) -> String {
+    anvil.deploy(ACCOUNT0, &artifact_bytecode("Vault")).await
+}
+
+fn poke(value: u64) -> String {
+    calldata("poke(uint256)", &[&format!("{value:x}")])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reorgs_of_depth_1_3_and_10_are_followed_and_findings_retracted() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    anvil.mine(12).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start(dir.path(), &anvil, &detectors(&vault));
+    p.wait_synced(&anvil).await;
+    let store = p.store().await;
+
+    for depth in [1u64, 3, 10] {
+        // A poke in the newest block: its alert must be retracted when that block is reorged out.
+        let tx = anvil.send(ACCOUNT1, Some(&vault), &poke(depth), 0).await;
+        let poked_block = anvil.block_number().await;
+        let old_hash = anvil.block_hash(poked_block).await;
+        anvil.mine(depth - 1).await; // the poke is `depth` blocks deep
+        p.wait_synced(&anvil).await;
+        let before = p.alerts().await;
+        let old_alert = before
+            .iter()
+            .find(|a| a.finding.detector == "rule:poke" && a.finding.tx_hashes.iter().any(|h| format!("{h:#x}") == tx))
+            .unwrap_or_else(|| panic!("no poke alert before the reorg of depth {depth}"))
+            .clone();
+        assert_eq!(old_alert.status, "open");
+
+        // Replace the last `depth` blocks; the new chain pokes with another value.
+        let head = anvil.block_number().await;
+        let replacement = json!({"from": ACCOUNT2, "to": vault, "data": poke(1000 + depth), "gas": "0x100000"});
+        anvil.rpc("anvil_reorg", json!([depth, [[replacement, 0]]])).await;
+        assert_eq!(anvil.block_number().await, head);
+        assert_ne!(anvil.block_hash(poked_block).await, old_hash);
+        p.wait_synced(&anvil).await;
+
+        let log = store.block_log("anvil").await.unwrap();
+        let chain = tip_of(&log);
+        // The processed chain is exactly the canonical chain.
+        for (n, h) in chain.iter().rev().take(depth as usize + 2) {
+            assert_eq!(*h, anvil.block_hash(*n).await, "block {n} after the reorg of depth {depth}");
+        }
+        let alerts = p.alerts().await;
+        let old = alerts.iter().find(|a| a.finding.key == old_alert.finding.key).unwrap();
+        assert_eq!(old.status, "reorged", "the poke of a reorged-out block is retracted (depth {depth})");
+        let reorg = alerts
+            .iter()
+            .find(|a| a.finding.evidence["check"] == "reorg" && a.finding.evidence["depth"] == depth)
+            .unwrap_or_else(|| panic!("no reorg alert of depth {depth}"));
+        assert_eq!(reorg.finding.evidence["old_hashes"].as_array().unwrap().len() as u64, depth);
+        assert!(reorg.finding.evidence["old_hashes"].as_array().unwrap().iter().any(|h| h == &json!(old_hash)));
+        let expected_sev = if depth >= 4 { "high" } else if depth >= 2 { "medium" } else { "low" };
+        assert_eq!(reorg.finding.severity.as_str(), expected_sev);
+        let new_poke = alerts
+            .iter()
+            .find(|a| a.finding.detector == "rule:poke" && a.finding.evidence["matched"][0]["args"]["value"] == json!((1000 + depth).to_string()))
+            .unwrap_or_else(|| panic!("no alert for the replacement chain's poke (depth {depth})"));
+        assert_eq!(new_poke.status, "open");
+        assert_eq!(new_poke.finding.anchor.number, head - depth + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_stream_and_restart_processes_the_canonical_chain_exactly_once() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start(dir.path(), &anvil, &detectors(&vault));
+    p.wait_synced(&anvil).await;
+    // Blocks keep coming while palisade is killed without warning, three times; while it is
+    // down the chain also reorgs below its stored head.
+    let anvil = std::sync::Arc::new(anvil);
+    for round in 0..3u64 {
+        let a = anvil.clone();
+        let v = vault.clone();
+        let sender = tokio::spawn(async move {
+            for i in 0..30u64 {
+                a.send(ACCOUNT1, Some(&v), &poke(round * 100 + i), 0).await;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(120 + 60 * round)).await;
+        p.kill9();
+        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+        p.restart();
+        sender.await.unwrap();
+        // Let it store the head, then kill it and reorg blocks it has already processed: on
+        // restart it must revert them before going on.
+        p.wait_synced(&anvil).await;
+        p.kill9();
+        anvil.rpc("anvil_reorg", json!([4, []])).await;
+        anvil.mine(5).await;
+        p.restart();
+    }
+    p.wait_synced(&anvil).await;
+    let log = p.store().await.block_log("anvil").await.unwrap();
+    let chain = tip_of(&log); // panics on a block committed twice or a bad revert
+    let reverts = log.iter().filter(|e| e.action == "revert").count();
+    assert!(reverts >= 12, "each restart reverted the 4 reorged-out blocks it had stored ({reverts} reverts)");
+    assert!(p.log().contains("no longer canonical"), "the restart noticed the dead fork");
+    let first = chain[0].0;
+    let head = anvil.block_number().await;
+    assert_eq!(chain.len() as u64, head - first + 1, "no gap: every block from {first} to {head}");
+    for (n, h) in &chain {
+        assert_eq!(*h, anvil.block_hash(*n).await, "block {n} is canonical");
+    }
+    // Every canonical poke has exactly one open alert; none of a reorged-out block stays open.
+    let alerts = p.alerts().await;
+    let open_pokes: Vec<_> = alerts.iter().filter(|a| a.finding.detector == "rule:poke" && a.status == "open").collect();
+    let canonical: BTreeSet<_> = chain.iter().map(|(_, h)| h.clone()).collect();
+    for a in &open_pokes {
+        assert!(canonical.contains(&format!("{:#x}", a.finding.anchor.hash)), "open alert in a non-canonical block");
+    }
+    let mut canonical_pokes = 0;
+    for (n, _) in &chain {
+        let b = anvil.rpc("eth_getBlockByNumber", json!([format!("{n:#x}"), true])).await;
+        for t in b["transactions"].as_array().unwrap() {
+            if t["to"].as_str() == Some(vault.to_lowercase().as_str()) && t["input"].as_str().unwrap_or("").starts_with(&poke(0)[..10]) {
+                canonical_pokes += 1;
+            }
+        }
+    }
+    assert_eq!(open_pokes.len(), canonical_pokes, "one open alert per canonical poke");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_match_direct_and_internal_calls_and_events() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let attacker = anvil.deploy(ACCOUNT0, &artifact_bytecode("Attacker")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start(dir.path(), &anvil, &detectors(&vault));
+    p.wait_synced(&anvil).await;
+    let direct = anvil.send(ACCOUNT0, Some(&vault), &calldata("setOwner(address)", &[ACCOUNT1]), 0).await;
+    let inner = anvil
+        .send(ACCOUNT1, Some(&attacker), &calldata("hijack(address,address)", &[&vault, ACCOUNT2]), 0)
+        .await;
+    assert_eq!(anvil.receipt(&inner).await["status"], "0x1");
+    p.wait_synced(&anvil).await;
+    let alerts = p.alerts().await;
+    let find = |det: &str, tx: &str| {
+        alerts.iter().find(|a| a.finding.detector == det && a.finding.tx_hashes.iter().any(|h| format!("{h:#x}") == tx)).cloned()
+    };
+    let d = find("rule:owner-change", &direct).expect("direct setOwner raises the alert");
+    assert_eq!(d.finding.severity.as_str(), "critical");
+    let m = &d.finding.evidence["matched"];
+    assert!(m.as_array().unwrap().iter().any(|x| x["type"] == "function" && x["depth"] == 0 && x["args"]["newOwner"] == json!(ACCOUNT1.parse::<palisade_primitives::Address>().unwrap().to_string())));
+    assert!(m.as_array().unwrap().iter().any(|x| x["type"] == "event" && x["signature"] == "OwnerChanged(address,address)"));
+
+    let i = find("rule:owner-change", &inner).expect("setOwner called from another contract raises the alert");
+    let f = i.finding.evidence["matched"].as_array().unwrap().iter().find(|x| x["type"] == "function").cloned().unwrap();
+    assert_eq!(f["depth"], 1, "the call was found inside the attacker's call");
+    assert_eq!(f["caller"].as_str().unwrap().to_lowercase(), attacker.to_lowercase());
+    assert_ne!(i.finding.evidence["calls_from"], "transactions", "internal calls come from traces");
+    // The expression rule: only the internal call to ACCOUNT2 matches.
+    assert!(find("rule:hijack-to-account2", &inner).is_some());
+    assert!(find("rule:hijack-to-account2", &direct).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_down_across_a_restart_gets_every_alert_once_signed() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let port = palisade_testing::anvil::free_port();
+    let rx = Receiver::new(port);
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "{}\n[[sinks]]\ntype = 'webhook'\nurl = 'http://127.0.0.1:{port}/hook'\nsecret = {{ env = 'PALISADE_TEST_WEBHOOK_SECRET' }}\n\n[[sinks]]\ntype = 'jsonl'\npath = 'alerts.jsonl'\n",
+        detectors(&vault)
+    );
+    let mut p = Palisade::start(dir.path(), &anvil, &body);
+    p.wait_synced(&anvil).await;
+    for i in 0..6u64 {
+        anvil.send(ACCOUNT1, Some(&vault), &poke(i), 0).await;
+    }
+    p.wait_synced(&anvil).await;
+    // Delivery was attempted and failed while the receiver is down.
+    let store = p.store().await;
+    wait_for(20, "failed delivery attempts", || async {
+        let depth = store.outbox_depth().await.ok()?;
+        (depth >= 6 && p.log().contains("Delivery failed")).then_some(())
+    })
+    .await;
+    p.kill9();
+    for i in 6..9u64 {
+        anvil.send(ACCOUNT1, Some(&vault), &poke(i), 0).await;
+    }
+    p.restart();
+    p.wait_synced(&anvil).await;
+    rx.up().await;
+    let expected: BTreeSet<String> = p
+        .alerts()
+        .await
+        .iter()
+        .filter(|a| a.status == "open")
+        .map(|a| a.finding.key.to_string())
+        .collect();
+    assert!(expected.len() >= 9, "9 pokes give at least 9 alerts, got {}", expected.len());
+    let got = wait_for(60, "every alert at the webhook", || async {
+        let got = rx.received();
+        let keys: BTreeSet<String> = got.iter().filter_map(|r| r.body["key"].as_str().map(str::to_string)).collect();
+        (keys.is_superset(&expected)).then_some(got)
+    })
+    .await;
+    let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &got {
+        let ts = r.header("x-palisade-timestamp").expect("timestamp header");
+        assert_eq!(r.header("x-palisade-signature"), Some(expected_signature(ts, &r.raw).as_str()), "valid HMAC signature");
+        let key = r.body["key"].as_str().unwrap().to_string();
+        assert_eq!(r.header("idempotency-key"), Some(format!("{key}:alert").as_str()));
+        *per_key.entry(key).or_default() += 1;
+    }
+    assert!(per_key.values().all(|n| *n == 1), "each alert arrives once: {per_key:?}");
+    let jsonl = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert!(jsonl.lines().count() >= expected.len(), "the jsonl sink has every alert too");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_of_recorded_blocks_gives_the_same_finding_keys_as_live() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let attacker = anvil.deploy(ACCOUNT0, &artifact_bytecode("Attacker")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start(dir.path(), &anvil, &detectors(&vault));
+    p.wait_synced(&anvil).await;
+    let from = anvil.block_number().await + 1;
+    for i in 0..5u64 {
+        anvil.send(ACCOUNT1, Some(&vault), &poke(i), 0).await;
+    }
+    anvil.send(ACCOUNT1, Some(&attacker), &calldata("hijack(address,address)", &[&vault, ACCOUNT2]), 0).await;
+    anvil.send(ACCOUNT0, Some(&vault), &calldata("setOwner(address)", &[ACCOUNT1]), 0).await;
+    let to = anvil.block_number().await;
+    p.wait_synced(&anvil).await;
+    let live: BTreeSet<String> = p
+        .alerts()
+        .await
+        .iter()
+        .filter(|a| (from..=to).contains(&a.finding.anchor.number) && a.finding.detector.starts_with("rule:"))
+        .map(|a| a.finding.key.to_string())
+        .collect();
+    assert!(live.len() >= 8, "the scenario raises alerts live: {}", live.len());
+    let file = dir.path().join("rec.jsonl.zst");
+    let st = std::process::Command::new(BIN)
+        .args(["record", "--rpc", &anvil.http_url(), "--from", &from.to_string(), "--to", &to.to_string(), "-o", file.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = std::process::Command::new(BIN)
+        .args(["replay", file.to_str().unwrap(), "--config", p.config.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let replayed: BTreeSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["detector"].as_str().unwrap().starts_with("rule:"))
+        .map(|v| v["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(live, replayed, "replay and live give the same finding keys");
+}
