@@ -16,6 +16,7 @@ fn detectors(vault: &str) -> String {
 type = "chain_health"
 expected_block_time_secs = 1
 stall_after_secs = 3600
+allow_equal_timestamps = true
 
 [[detectors]]
 type = "rule"
@@ -306,4 +307,56 @@ async fn replay_of_recorded_blocks_gives_the_same_finding_keys_as_live() {
         .map(|v| v["key"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(live, replayed, "replay and live give the same finding keys");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_chain_id_is_refused_with_a_clear_message() {
+    let anvil = Anvil::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("p.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = '{}'\n[api]\nlisten = ''\n[[chains]]\nname = 'mainnet'\nchain_id = 1\nendpoints = [{{ url = '{}' }}]\n", dir.path().display(), anvil.http_url()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("chain id is 31337, but the config says 1"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_serves_health_metrics_and_alerts() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start(dir.path(), &anvil, &detectors(&vault));
+    p.wait_synced(&anvil).await;
+    anvil.send(ACCOUNT1, Some(&vault), &poke(7), 0).await;
+    p.wait_synced(&anvil).await;
+    anvil.rpc("anvil_reorg", json!([1, []])).await;
+    p.wait_synced(&anvil).await;
+    let base = format!("http://127.0.0.1:{}", p.api_port);
+    let http = reqwest::Client::new();
+    let health: serde_json::Value = wait_for(10, "/health", || async {
+        let r = http.get(format!("{base}/health")).send().await.ok()?;
+        let v: serde_json::Value = r.json().await.ok()?;
+        (v["chains"]["anvil"]["tip"].as_u64()? == anvil.block_number().await).then_some(v)
+    })
+    .await;
+    assert_eq!(health["status"], "ok");
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    for m in [
+        "palisade_chain_blocks_processed_total{chain=\"anvil\"}",
+        "palisade_chain_reorgs_total{chain=\"anvil\"} 1",
+        "palisade_chain_head_lag_blocks{chain=\"anvil\"} 0",
+        "palisade_detect_findings_total{chain=\"anvil\",detector=\"rule:poke\"} 1",
+        "palisade_alert_outbox_depth",
+        "palisade_alert_sink_failures_total",
+    ] {
+        assert!(metrics.contains(m), "{m} missing from /metrics:\n{metrics}\n{}", p.log());
+    }
+    let alerts: serde_json::Value = http.get(format!("{base}/alerts?status=reorged")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "the reorged-out poke: {alerts}");
 }

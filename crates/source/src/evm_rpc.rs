@@ -363,6 +363,12 @@ impl Endpoints {
             ));
         }
         for (i, r) in list.iter().enumerate() {
+            if r.is_null() {
+                return Err(self.malformed(
+                    "receipts",
+                    format!("receipt {i} of block {hash} is null (was the block reorged out while fetching?)"),
+                ));
+            }
             if let Some(bh) = r.get("blockHash") {
                 if q::b256(bh).ok() != Some(hash) {
                     return Err(self.malformed("receipts", format!("receipt {i} belongs to another block")));

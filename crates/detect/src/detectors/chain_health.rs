@@ -34,6 +34,9 @@ pub struct ChainHealthConfig {
     pub slow_factor: f64,
     /// Seconds without a new head before the runtime reports a stalled chain (default 60).
     pub stall_after_secs: u64,
+    /// Accept a block whose timestamp equals its parent's (default false: Ethereum L1 requires a
+    /// strictly increasing timestamp; some L2s and dev nodes such as anvil produce equal ones).
+    pub allow_equal_timestamps: bool,
     /// Reorg depth from which a reorg is medium severity (default 2; shallower is low).
     pub reorg_medium_depth: u64,
     /// Reorg depth from which a reorg is high severity (default 4).
@@ -56,6 +59,7 @@ impl Default for ChainHealthConfig {
             window: 64,
             slow_factor: 3.0,
             stall_after_secs: 60,
+            allow_equal_timestamps: false,
             reorg_medium_depth: 2,
             reorg_high_depth: 4,
             gas_limit_max_change_pct: 100.0 / 1024.0,
@@ -77,6 +81,7 @@ pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
         FieldInfo { name: "window", ty: "integer", default: "64", doc: "Recent intervals in the median baseline." },
         FieldInfo { name: "slow_factor", ty: "float", default: "3.0", doc: "Interval / baseline ratio that makes a slow block (x2 medium, x4 high)." },
         FieldInfo { name: "stall_after_secs", ty: "integer", default: "60", doc: "Seconds without a new head before a stalled-chain alert (live only)." },
+        FieldInfo { name: "allow_equal_timestamps", ty: "bool", default: "false", doc: "Accept a timestamp equal to the parent's (L2s, dev nodes); a decrease is always reported." },
         FieldInfo { name: "reorg_medium_depth", ty: "integer", default: "2", doc: "Reorg depth from which severity is medium." },
         FieldInfo { name: "reorg_high_depth", ty: "integer", default: "4", doc: "Reorg depth from which severity is high." },
         FieldInfo { name: "gas_limit_max_change_pct", ty: "float", default: "0.0977", doc: "Largest gas-limit change per block, percent (protocol: 1/1024)." },
@@ -169,7 +174,7 @@ impl ChainHealth {
         let adjacent = self.recent.back().filter(|p| p.number + 1 == s.number);
         if let (Some(p), Some(ts)) = (adjacent, s.timestamp) {
             if let Some(pts) = p.timestamp {
-                if ts <= pts {
+                if ts < pts || (ts == pts && !self.cfg.allow_equal_timestamps) {
                     out.push(
                         self.finding(
                             at,

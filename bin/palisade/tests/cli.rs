@@ -1,0 +1,196 @@
+//! The CLI as a user meets it: help everywhere, clear errors with exit codes (2 for usage and
+//! config errors), never a panic on bad input.
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env("PALISADE_LOG", "warn").output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn no_panic(o: &Output) {
+    let e = stderr(o);
+    assert!(!e.contains("panicked") && !e.contains("RUST_BACKTRACE"), "panic: {e}");
+}
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn help_everywhere() {
+    for cmd in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["replay", "--help"],
+        vec!["record", "--help"],
+        vec!["validate", "--help"],
+        vec!["detectors", "--help"],
+        vec!["alerts", "--help"],
+        vec!["alerts", "list", "--help"],
+        vec!["alerts", "show", "--help"],
+        vec!["alerts", "ack", "--help"],
+        vec!["demo", "--help"],
+        vec!["bench", "--help"],
+    ] {
+        let o = run(&cmd);
+        assert!(o.status.success(), "{cmd:?}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"), "{cmd:?}");
+    }
+    let o = run(&["no-such-command"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn validate_points_at_line_and_field_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        "[[chains]]\nname = 'x'\nchain_id = 1\nendpoints = [{ url = 'http://127.0.0.1:1' }]\n\n[[detectors]]\ntype = 'rule'\nname = 'r'\nevents = [{ signature = 'Transfer(address indexed from, address indexed to, uint256 value)', expression = 'value >> 1' }]\n",
+    )
+    .unwrap();
+    let o = run(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("bad.toml:6"), "{e}");
+    assert!(e.contains("detectors[0].events[0].expression"), "{e}");
+    std::fs::write(&p, "[[chains]]\nname = 'x'\nchain_id = 'one'\n").unwrap();
+    let o = run(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.toml:3"), "{}", stderr(&o));
+    let o = run(&["validate", "/no/such/file.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read"));
+    for ex in ["examples/demo.toml", "examples/anvil-local.toml"] {
+        let o = run(&["validate", root().join(ex).to_str().unwrap()]);
+        assert!(o.status.success(), "{ex}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn bad_recorded_files_give_file_and_line_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "{\"block\":{\"number\":\"0x1\"}}\n";
+    let cases: &[(&str, Vec<u8>, &str)] = &[
+        ("bad-json.jsonl", format!("{good}{{\"block\": {{\"number\": \"0x2\"\n").into_bytes(), ":2:"),
+        ("no-number.jsonl", format!("{good}{{\"block\":{{\"hash\":null}}}}\n").into_bytes(), "no \"number\""),
+        ("bad-field.jsonl", format!("{good}{{\"block\":{{\"number\":2,\"transactions\":[{{\"value\":\"0xzz\"}}]}}}}\n").into_bytes(), "transactions[0]"),
+        ("not-object.jsonl", b"[1,2,3]\n".to_vec(), ":1:"),
+        ("binary.jsonl", vec![0xff, 0xfe, 0x00, 0x01, b'\n'], ":1:"),
+    ];
+    for (name, bytes, want) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let o = run(&["replay", p.to_str().unwrap(), "--json"]);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{name}: want {want:?} in {}", stderr(&o));
+    }
+    // A truncated zstd file (a recording cut short).
+    let full = std::fs::read(root().join("testdata/mainnet/etl-17173049-17173050.jsonl.zst")).unwrap();
+    let p = dir.path().join("truncated.jsonl.zst");
+    std::fs::write(&p, &full[..full.len() / 2]).unwrap();
+    let o = run(&["replay", p.to_str().unwrap()]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("truncated.jsonl.zst:"), "{}", stderr(&o));
+    // A missing file is a usage error.
+    let o = run(&["replay", "/no/such/file.jsonl"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn replay_reads_stdin_and_reports_what_it_could_not_check() {
+    let mut child = Command::new(BIN)
+        .args(["replay", "-", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Third-party shapes: numbers as JSON numbers, transactions as bare hashes, no receipts.
+    let h = format!("0x{}", "11".repeat(32));
+    let lines = format!(
+        "{{\"block\":{{\"number\":100,\"timestamp\":1000,\"transactions\":[\"{h}\"]}}}}\n{{\"block\":{{\"number\":101,\"timestamp\":1100}},\"receipts\":null}}\n"
+    );
+    child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("replayed 2 blocks"), "{e}");
+    assert!(e.contains("not checked in 2 blocks: no receipts"), "{e}");
+    // 100 s between blocks against a 12 s expectation: a slow block, in JSON with the fields
+    // the issue names.
+    let out = String::from_utf8(o.stdout).unwrap();
+    let f: serde_json::Value = serde_json::from_str(out.lines().next().expect("a finding")).unwrap();
+    for k in ["detector", "severity", "chain", "block_number", "block_hash", "tx_hashes", "title", "evidence"] {
+        assert!(f.get(k).is_some(), "missing {k} in {f}");
+    }
+    assert_eq!(f["block_number"], 101);
+    assert_eq!(f["block_hash"], serde_json::Value::Null, "no hash in the data: null, not invented");
+    assert_eq!(f["evidence"]["interval_secs"], 100);
+}
+
+#[test]
+fn detectors_lists_every_type_with_fields() {
+    let o = run(&["detectors", "--json"]);
+    assert!(o.status.success());
+    let kinds: Vec<serde_json::Value> =
+        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(kinds.iter().any(|k| k["type"] == "chain_health" && !k["fields"].as_array().unwrap().is_empty()));
+    assert!(kinds.iter().any(|k| k["type"] == "rule"));
+}
+
+#[test]
+fn garbage_json_rpc_and_bad_urls_are_clear_errors() {
+    // A server that answers every request with garbage.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().take(16) {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"number\":\"banana\"}}";
+            let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let o = run(&["record", "--rpc", &format!("http://127.0.0.1:{port}"), "--from", "1", "--to", "1", "-o", out.to_str().unwrap()]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("malformed") || stderr(&o).contains("block"), "{}", stderr(&o));
+
+    let o = run(&["record", "--rpc", "ftp://x", "--from", "1", "--to", "1", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn demo_runs_without_a_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&["demo", "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("mev-inspect-20.jsonl.zst") && out.contains("alerts stored in"), "{out}");
+    let store = format!("sqlite://{}", dir.path().join("demo.sqlite").display());
+    let o = run(&["alerts", "--store", &store, "list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first: serde_json::Value = serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().next().unwrap()).unwrap();
+    let key = first["key"].as_str().unwrap();
+    let o = run(&["alerts", "--store", &store, "ack", &key[..10], "--by", "tester", "--note", "seen"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["alerts", "--store", &store, "show", &key[..10]]);
+    let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["status"], "acked");
+    assert_eq!(shown["acked_by"], "tester");
+    let o = run(&["alerts", "--store", &format!("sqlite://{}/none.sqlite", dir.path().display()), "list"]);
+    assert_eq!(o.status.code(), Some(2));
+}
