@@ -41,7 +41,12 @@ fn rss_kb() -> Option<u64> {
     s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-pub(crate) fn cmd(file: Option<String>, config: Option<PathBuf>, loops: u64, blocks: Option<u64>) -> eyre::Result<ExitCode> {
+pub(crate) fn cmd(
+    file: Option<String>,
+    config: Option<PathBuf>,
+    loops: u64,
+    blocks: Option<u64>,
+) -> eyre::Result<ExitCode> {
     let cfg: Config = match config {
         Some(p) => match crate::cli::load_config(&p) {
             Ok(c) => c,
@@ -52,7 +57,13 @@ pub(crate) fn cmd(file: Option<String>, config: Option<PathBuf>, loops: u64, blo
     let lines = load_lines(file.as_deref())?;
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     let n = lines.len() as f64;
-    println!("input: {} blocks, {:.1} MB of JSON; {} detectors; {} passes; one core", lines.len(), bytes as f64 / 1e6, cfg.detectors.len(), loops);
+    println!(
+        "input: {} blocks, {:.1} MB of JSON; {} detectors; {} passes; one core",
+        lines.len(),
+        bytes as f64 / 1e6,
+        cfg.detectors.len(),
+        loops
+    );
     let (mut parse_t, mut full_t) = (Vec::new(), Vec::new());
     let mut findings = 0;
     for _ in 0..loops.max(1) {
@@ -63,7 +74,8 @@ pub(crate) fn cmd(file: Option<String>, config: Option<PathBuf>, loops: u64, blo
         }
         parse_t.push(t.elapsed().as_secs_f64());
 
-        let mut engine = ChainEngine::new("mainnet", build_detectors(&cfg.detectors, "mainnet")?, 64, true);
+        let mut engine =
+            ChainEngine::new("mainnet", build_detectors(&cfg.detectors, "mainnet")?, 64, true);
         let t = Instant::now();
         findings = 0;
         for l in &lines {
@@ -75,14 +87,25 @@ pub(crate) fn cmd(file: Option<String>, config: Option<PathBuf>, loops: u64, blo
         full_t.push(t.elapsed().as_secs_f64());
     }
     let (p, f) = (median(parse_t), median(full_t));
-    println!("{:<44} {:>10.0} blocks/s {:>8.1} MB/s", "reference: serde_json::Value parse only", n / p, bytes as f64 / p / 1e6);
-    println!("{:<44} {:>10.0} blocks/s {:>8.1} MB/s", "palisade replay: decode + track + detect", n / f, bytes as f64 / f / 1e6);
+    println!(
+        "{:<44} {:>10.0} blocks/s {:>8.1} MB/s",
+        "reference: serde_json::Value parse only",
+        n / p,
+        bytes as f64 / p / 1e6
+    );
+    println!(
+        "{:<44} {:>10.0} blocks/s {:>8.1} MB/s",
+        "palisade replay: decode + track + detect",
+        n / f,
+        bytes as f64 / f / 1e6
+    );
     println!("ratio replay/parse: {:.2}x (target <= 2.0x); {findings} findings per pass", f / p);
 
     if let Some(total) = blocks {
         // Memory: one long-lived engine over `total` blocks (the data looped, renumbered so the
         // chain keeps growing and the window keeps pruning).
-        let mut engine = ChainEngine::new("mainnet", build_detectors(&cfg.detectors, "mainnet")?, 64, true);
+        let mut engine =
+            ChainEngine::new("mainnet", build_detectors(&cfg.detectors, "mainnet")?, 64, true);
         let parsed: Vec<BlockData> = lines
             .iter()
             .map(|l| Ok(BlockData::from_recorded(RecordedBlock::from_json_line(l)?)?))
@@ -108,7 +131,10 @@ pub(crate) fn cmd(file: Option<String>, config: Option<PathBuf>, loops: u64, blo
             println!("  after {i:>8} blocks: RSS {:>7.1} MB", *kb as f64 / 1024.0);
         }
         if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
-            println!("RSS last/first: {:.2}x (flat is ~1.0x)", last.1 as f64 / first.1.max(1) as f64);
+            println!(
+                "RSS last/first: {:.2}x (flat is ~1.0x)",
+                last.1 as f64 / first.1.max(1) as f64
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

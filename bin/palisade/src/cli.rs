@@ -199,7 +199,10 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
                 for d in palisade_detect::CATALOG {
                     println!("{}  {}", d.kind, d.description);
                     for f in d.fields {
-                        println!("    {:<26} {:<20} default {:<28} {}", f.name, f.ty, f.default, f.doc);
+                        println!(
+                            "    {:<26} {:<20} default {:<28} {}",
+                            f.name, f.ty, f.default, f.doc
+                        );
                     }
                     println!();
                 }
@@ -209,7 +212,9 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
         }
         Cmd::Alerts { config, store, cmd } => alerts(config, store, cmd).await,
         Cmd::Demo { data_dir } => crate::demo::cmd(data_dir).await,
-        Cmd::Bench { file, config, loops, blocks } => crate::bench::cmd(file, config, loops, blocks),
+        Cmd::Bench { file, config, loops, blocks } => {
+            crate::bench::cmd(file, config, loops, blocks)
+        }
     }
 }
 
@@ -220,10 +225,11 @@ fn tokio_util_shutdown() -> palisade_node::service::Shutdown {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
@@ -237,14 +243,20 @@ fn tokio_util_shutdown() -> palisade_node::service::Shutdown {
     token
 }
 
-async fn alerts(config: Option<PathBuf>, store: Option<String>, cmd: AlertsCmd) -> eyre::Result<ExitCode> {
+async fn alerts(
+    config: Option<PathBuf>,
+    store: Option<String>,
+    cmd: AlertsCmd,
+) -> eyre::Result<ExitCode> {
     let url = match (store, config) {
         (Some(u), _) => u,
         (None, Some(c)) => match load_config(&c) {
             Ok(cfg) => cfg.store_url(),
             Err(code) => return Ok(code),
         },
-        (None, None) => format!("sqlite://{}", PathBuf::from(".palisade").join("palisade.sqlite").display()),
+        (None, None) => {
+            format!("sqlite://{}", PathBuf::from(".palisade").join("palisade.sqlite").display())
+        }
     };
     if let Some(path) = url.strip_prefix("sqlite://") {
         let p = path.split('?').next().unwrap_or(path);
@@ -264,7 +276,15 @@ async fn alerts(config: Option<PathBuf>, store: Option<String>, cmd: AlertsCmd) 
                 Some(s) => s,
                 None => None,
             };
-            let rows = store.list_alerts(&AlertFilter { status, min_severity, chain, detector: None, limit: Some(limit) }).await?;
+            let rows = store
+                .list_alerts(&AlertFilter {
+                    status,
+                    min_severity,
+                    chain,
+                    detector: None,
+                    limit: Some(limit),
+                })
+                .await?;
             for r in &rows {
                 if json {
                     let mut j = r.finding.to_json();

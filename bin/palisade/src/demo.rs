@@ -34,11 +34,16 @@ pub(crate) const DATASETS: &[(&str, &str, &[u8])] = &[
 ];
 
 pub(crate) fn demo_config() -> eyre::Result<Config> {
-    Config::parse(DEMO_CONFIG, "examples/demo.toml", std::path::Path::new(".")).map_err(|e| eyre::eyre!("{e}"))
+    Config::parse(DEMO_CONFIG, "examples/demo.toml", std::path::Path::new("."))
+        .map_err(|e| eyre::eyre!("{e}"))
 }
 
 /// Writes a bundled data set to a temporary file and opens it.
-pub(crate) fn open_dataset(dir: &std::path::Path, name: &str, bytes: &[u8]) -> eyre::Result<palisade_source::replay::RecordedReader> {
+pub(crate) fn open_dataset(
+    dir: &std::path::Path,
+    name: &str,
+    bytes: &[u8],
+) -> eyre::Result<palisade_source::replay::RecordedReader> {
     let p = dir.join(name);
     std::fs::write(&p, bytes).wrap_err_with(|| format!("writing {}", p.display()))?;
     Ok(palisade_source::replay::open(p.to_str().unwrap_or_default())?)
@@ -55,15 +60,30 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
     let tmp = dir.join("demo-data");
     std::fs::create_dir_all(&tmp)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "Palisade demo: replaying real Ethereum mainnet data through {} detectors.", cfg.detectors.len())?;
-    writeln!(out, "No node needed; the data ships with Palisade (testdata/, see testdata/README.md).\n")?;
+    writeln!(
+        out,
+        "Palisade demo: replaying real Ethereum mainnet data through {} detectors.",
+        cfg.detectors.len()
+    )?;
+    writeln!(
+        out,
+        "No node needed; the data ships with Palisade (testdata/, see testdata/README.md).\n"
+    )?;
     let mut total = 0usize;
     let mut by_detector: BTreeMap<String, BTreeMap<Severity, usize>> = BTreeMap::new();
     for (name, about, bytes) in DATASETS {
         let reader = open_dataset(&tmp, name, bytes)?;
         let mut batches = Vec::new();
         let progress = progress_bar(true);
-        let s = run_replay(reader, &cfg.detectors, "mainnet", 64, progress.as_ref(), |_| {}, Some(&mut batches))?;
+        let s = run_replay(
+            reader,
+            &cfg.detectors,
+            "mainnet",
+            64,
+            progress.as_ref(),
+            |_| {},
+            Some(&mut batches),
+        )?;
         if let Some(p) = progress {
             p.finish_and_clear();
         }
@@ -71,7 +91,14 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
             store.apply(&Batch { sinks: vec![], ..clone_batch(b) }).await?;
         }
         writeln!(out, "== {name}\n   {about}")?;
-        writeln!(out, "   {} blocks, {} transactions, {:.1} MB of JSON: {} findings", s.blocks, s.transactions, s.bytes as f64 / 1e6, s.findings.len())?;
+        writeln!(
+            out,
+            "   {} blocks, {} transactions, {:.1} MB of JSON: {} findings",
+            s.blocks,
+            s.transactions,
+            s.bytes as f64 / 1e6,
+            s.findings.len()
+        )?;
         for (note, n) in &s.unchecked {
             writeln!(out, "   not checked in {n} of {} blocks: {note}", s.blocks)?;
         }
@@ -102,5 +129,10 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
 }
 
 fn clone_batch(b: &Batch) -> Batch {
-    Batch { chain: b.chain.clone(), findings: b.findings.clone(), retracted: b.retracted.clone(), ..Default::default() }
+    Batch {
+        chain: b.chain.clone(),
+        findings: b.findings.clone(),
+        retracted: b.retracted.clone(),
+        ..Default::default()
+    }
 }

@@ -10,7 +10,15 @@ pub(crate) fn finding_line(f: &Finding) -> String {
         [one] => format!(" tx {one:#x}"),
         many => format!(" {} txs", many.len()),
     };
-    format!("{:<8} {:<8} {} {}{}: {}", f.severity.as_str().to_uppercase(), f.chain, f.detector, f.anchor, txs, f.title)
+    format!(
+        "{:<8} {:<8} {} {}{}: {}",
+        f.severity.as_str().to_uppercase(),
+        f.chain,
+        f.detector,
+        f.anchor,
+        txs,
+        f.title
+    )
 }
 
 /// One line for a stored alert.

@@ -7,7 +7,14 @@ use palisade_source::evm_rpc::{EndpointConfig, Endpoints, Enrich};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-pub(crate) async fn cmd(rpc: &str, from: u64, to: u64, output: &str, traces: bool, receipts: bool) -> eyre::Result<ExitCode> {
+pub(crate) async fn cmd(
+    rpc: &str,
+    from: u64,
+    to: u64,
+    output: &str,
+    traces: bool,
+    receipts: bool,
+) -> eyre::Result<ExitCode> {
     if to < from {
         eprintln!("error: --to ({to}) is below --from ({from})");
         return Ok(ExitCode::from(EXIT_USAGE));
@@ -31,7 +38,12 @@ pub(crate) async fn cmd(rpc: &str, from: u64, to: u64, output: &str, traces: boo
     };
     let bar = if std::io::stderr().is_terminal() && output != "-" {
         let b = ProgressBar::new(to - from + 1);
-        b.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} blocks [{elapsed_precise}, eta {eta}]").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        b.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} blocks [{elapsed_precise}, eta {eta}]",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         Some(b)
     } else {
         None

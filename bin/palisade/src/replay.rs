@@ -37,7 +37,8 @@ pub(crate) fn run_replay(
     mut each: impl FnMut(&Finding),
     mut batches: Option<&mut Vec<Batch>>,
 ) -> eyre::Result<Summary> {
-    let mut engine = ChainEngine::new(chain, build_detectors(detectors, chain)?, max_reorg_depth, true);
+    let mut engine =
+        ChainEngine::new(chain, build_detectors(detectors, chain)?, max_reorg_depth, true);
     let mut summary = Summary::default();
     let counts = std::cell::RefCell::new((0u64, 0u64, 0u64, BTreeMap::<String, u64>::new()));
     let blocks = reader.map(|r| {
@@ -105,8 +106,11 @@ pub(crate) async fn cmd(
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            let ch = chain.or_else(|| cfg.chains.first().map(|c| c.name.clone())).unwrap_or_else(|| "mainnet".into());
-            let depth = cfg.chains.iter().find(|c| c.name == ch).map(|c| c.max_reorg_depth).unwrap_or(64);
+            let ch = chain
+                .or_else(|| cfg.chains.first().map(|c| c.name.clone()))
+                .unwrap_or_else(|| "mainnet".into());
+            let depth =
+                cfg.chains.iter().find(|c| c.name == ch).map(|c| c.max_reorg_depth).unwrap_or(64);
             (cfg.detectors, ch, depth)
         }
         None => (DetectorConfig::defaults(), chain.unwrap_or_else(|| "mainnet".into()), 64),
@@ -129,7 +133,11 @@ pub(crate) async fn cmd(
         progress.as_ref(),
         |f| {
             let mut out = stdout.lock();
-            let _ = if json { writeln!(out, "{}", f.to_json()) } else { writeln!(out, "{}", finding_line(f)) };
+            let _ = if json {
+                writeln!(out, "{}", f.to_json())
+            } else {
+                writeln!(out, "{}", finding_line(f))
+            };
         },
         batches.as_mut(),
     );
@@ -155,7 +163,11 @@ pub(crate) async fn cmd(
         summary.transactions,
         summary.bytes as f64 / 1e6,
         summary.findings.len(),
-        if summary.retracted > 0 { format!(", findings of {} blocks retracted by recorded reorgs", summary.retracted) } else { String::new() }
+        if summary.retracted > 0 {
+            format!(", findings of {} blocks retracted by recorded reorgs", summary.retracted)
+        } else {
+            String::new()
+        }
     );
     for (note, n) in &summary.unchecked {
         eprintln!("  not checked in {n} blocks: {note}");

@@ -79,9 +79,24 @@ fn bad_recorded_files_give_file_and_line_never_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let good = "{\"block\":{\"number\":\"0x1\"}}\n";
     let cases: &[(&str, Vec<u8>, &str)] = &[
-        ("bad-json.jsonl", format!("{good}{{\"block\": {{\"number\": \"0x2\"\n").into_bytes(), ":2:"),
-        ("no-number.jsonl", format!("{good}{{\"block\":{{\"hash\":null}}}}\n").into_bytes(), "no \"number\""),
-        ("bad-field.jsonl", format!("{good}{{\"block\":{{\"number\":2,\"transactions\":[{{\"value\":\"0xzz\"}}]}}}}\n").into_bytes(), "transactions[0]"),
+        (
+            "bad-json.jsonl",
+            format!("{good}{{\"block\": {{\"number\": \"0x2\"\n").into_bytes(),
+            ":2:",
+        ),
+        (
+            "no-number.jsonl",
+            format!("{good}{{\"block\":{{\"hash\":null}}}}\n").into_bytes(),
+            "no \"number\"",
+        ),
+        (
+            "bad-field.jsonl",
+            format!(
+                "{good}{{\"block\":{{\"number\":2,\"transactions\":[{{\"value\":\"0xzz\"}}]}}}}\n"
+            )
+            .into_bytes(),
+            "transactions[0]",
+        ),
         ("not-object.jsonl", b"[1,2,3]\n".to_vec(), ":1:"),
         ("binary.jsonl", vec![0xff, 0xfe, 0x00, 0x01, b'\n'], ":1:"),
     ];
@@ -94,7 +109,8 @@ fn bad_recorded_files_give_file_and_line_never_a_panic() {
         assert!(stderr(&o).contains(want), "{name}: want {want:?} in {}", stderr(&o));
     }
     // A truncated zstd file (a recording cut short).
-    let full = std::fs::read(root().join("testdata/mainnet/etl-17173049-17173050.jsonl.zst")).unwrap();
+    let full =
+        std::fs::read(root().join("testdata/mainnet/etl-17173049-17173050.jsonl.zst")).unwrap();
     let p = dir.path().join("truncated.jsonl.zst");
     std::fs::write(&p, &full[..full.len() / 2]).unwrap();
     let o = run(&["replay", p.to_str().unwrap()]);
@@ -129,8 +145,18 @@ fn replay_reads_stdin_and_reports_what_it_could_not_check() {
     // 100 s between blocks against a 12 s expectation: a slow block, in JSON with the fields
     // the issue names.
     let out = String::from_utf8(o.stdout).unwrap();
-    let f: serde_json::Value = serde_json::from_str(out.lines().next().expect("a finding")).unwrap();
-    for k in ["detector", "severity", "chain", "block_number", "block_hash", "tx_hashes", "title", "evidence"] {
+    let f: serde_json::Value =
+        serde_json::from_str(out.lines().next().expect("a finding")).unwrap();
+    for k in [
+        "detector",
+        "severity",
+        "chain",
+        "block_number",
+        "block_hash",
+        "tx_hashes",
+        "title",
+        "evidence",
+    ] {
         assert!(f.get(k).is_some(), "missing {k} in {f}");
     }
     assert_eq!(f["block_number"], 101);
@@ -142,9 +168,14 @@ fn replay_reads_stdin_and_reports_what_it_could_not_check() {
 fn detectors_lists_every_type_with_fields() {
     let o = run(&["detectors", "--json"]);
     assert!(o.status.success());
-    let kinds: Vec<serde_json::Value> =
-        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(kinds.iter().any(|k| k["type"] == "chain_health" && !k["fields"].as_array().unwrap().is_empty()));
+    let kinds: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(kinds
+        .iter()
+        .any(|k| k["type"] == "chain_health" && !k["fields"].as_array().unwrap().is_empty()));
     assert!(kinds.iter().any(|k| k["type"] == "rule"));
 }
 
@@ -164,12 +195,32 @@ fn garbage_json_rpc_and_bad_urls_are_clear_errors() {
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.jsonl");
-    let o = run(&["record", "--rpc", &format!("http://127.0.0.1:{port}"), "--from", "1", "--to", "1", "-o", out.to_str().unwrap()]);
+    let o = run(&[
+        "record",
+        "--rpc",
+        &format!("http://127.0.0.1:{port}"),
+        "--from",
+        "1",
+        "--to",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     no_panic(&o);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("malformed") || stderr(&o).contains("block"), "{}", stderr(&o));
 
-    let o = run(&["record", "--rpc", "ftp://x", "--from", "1", "--to", "1", "-o", out.to_str().unwrap()]);
+    let o = run(&[
+        "record",
+        "--rpc",
+        "ftp://x",
+        "--from",
+        "1",
+        "--to",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
@@ -183,14 +234,21 @@ fn demo_runs_without_a_node() {
     let store = format!("sqlite://{}", dir.path().join("demo.sqlite").display());
     let o = run(&["alerts", "--store", &store, "list", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let first: serde_json::Value = serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().next().unwrap()).unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().next().unwrap()).unwrap();
     let key = first["key"].as_str().unwrap();
-    let o = run(&["alerts", "--store", &store, "ack", &key[..10], "--by", "tester", "--note", "seen"]);
+    let o =
+        run(&["alerts", "--store", &store, "ack", &key[..10], "--by", "tester", "--note", "seen"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&["alerts", "--store", &store, "show", &key[..10]]);
     let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(shown["status"], "acked");
     assert_eq!(shown["acked_by"], "tester");
-    let o = run(&["alerts", "--store", &format!("sqlite://{}/none.sqlite", dir.path().display()), "list"]);
+    let o = run(&[
+        "alerts",
+        "--store",
+        &format!("sqlite://{}/none.sqlite", dir.path().display()),
+        "list",
+    ]);
     assert_eq!(o.status.code(), Some(2));
 }

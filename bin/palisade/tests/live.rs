@@ -70,14 +70,18 @@ async fn reorgs_of_depth_1_3_and_10_are_followed_and_findings_retracted() {
         let before = p.alerts().await;
         let old_alert = before
             .iter()
-            .find(|a| a.finding.detector == "rule:poke" && a.finding.tx_hashes.iter().any(|h| format!("{h:#x}") == tx))
+            .find(|a| {
+                a.finding.detector == "rule:poke"
+                    && a.finding.tx_hashes.iter().any(|h| format!("{h:#x}") == tx)
+            })
             .unwrap_or_else(|| panic!("no poke alert before the reorg of depth {depth}"))
             .clone();
         assert_eq!(old_alert.status, "open");
 
         // Replace the last `depth` blocks; the new chain pokes with another value.
         let head = anvil.block_number().await;
-        let replacement = json!({"from": ACCOUNT2, "to": vault, "data": poke(1000 + depth), "gas": "0x100000"});
+        let replacement =
+            json!({"from": ACCOUNT2, "to": vault, "data": poke(1000 + depth), "gas": "0x100000"});
         anvil.rpc("anvil_reorg", json!([depth, [[replacement, 0]]])).await;
         assert_eq!(anvil.block_number().await, head);
         assert_ne!(anvil.block_hash(poked_block).await, old_hash);
@@ -87,22 +91,45 @@ async fn reorgs_of_depth_1_3_and_10_are_followed_and_findings_retracted() {
         let chain = tip_of(&log);
         // The processed chain is exactly the canonical chain.
         for (n, h) in chain.iter().rev().take(depth as usize + 2) {
-            assert_eq!(*h, anvil.block_hash(*n).await, "block {n} after the reorg of depth {depth}");
+            assert_eq!(
+                *h,
+                anvil.block_hash(*n).await,
+                "block {n} after the reorg of depth {depth}"
+            );
         }
         let alerts = p.alerts().await;
         let old = alerts.iter().find(|a| a.finding.key == old_alert.finding.key).unwrap();
-        assert_eq!(old.status, "reorged", "the poke of a reorged-out block is retracted (depth {depth})");
+        assert_eq!(
+            old.status, "reorged",
+            "the poke of a reorged-out block is retracted (depth {depth})"
+        );
         let reorg = alerts
             .iter()
-            .find(|a| a.finding.evidence["check"] == "reorg" && a.finding.evidence["depth"] == depth)
+            .find(|a| {
+                a.finding.evidence["check"] == "reorg" && a.finding.evidence["depth"] == depth
+            })
             .unwrap_or_else(|| panic!("no reorg alert of depth {depth}"));
         assert_eq!(reorg.finding.evidence["old_hashes"].as_array().unwrap().len() as u64, depth);
-        assert!(reorg.finding.evidence["old_hashes"].as_array().unwrap().iter().any(|h| h == &json!(old_hash)));
-        let expected_sev = if depth >= 4 { "high" } else if depth >= 2 { "medium" } else { "low" };
+        assert!(reorg.finding.evidence["old_hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h == &json!(old_hash)));
+        let expected_sev = if depth >= 4 {
+            "high"
+        } else if depth >= 2 {
+            "medium"
+        } else {
+            "low"
+        };
         assert_eq!(reorg.finding.severity.as_str(), expected_sev);
         let new_poke = alerts
             .iter()
-            .find(|a| a.finding.detector == "rule:poke" && a.finding.evidence["matched"][0]["args"]["value"] == json!((1000 + depth).to_string()))
+            .find(|a| {
+                a.finding.detector == "rule:poke"
+                    && a.finding.evidence["matched"][0]["args"]["value"]
+                        == json!((1000 + depth).to_string())
+            })
             .unwrap_or_else(|| panic!("no alert for the replacement chain's poke (depth {depth})"));
         assert_eq!(new_poke.status, "open");
         assert_eq!(new_poke.finding.anchor.number, head - depth + 1);
@@ -145,7 +172,10 @@ async fn kill_9_mid_stream_and_restart_processes_the_canonical_chain_exactly_onc
     let log = p.store().await.block_log("anvil").await.unwrap();
     let chain = tip_of(&log); // panics on a block committed twice or a bad revert
     let reverts = log.iter().filter(|e| e.action == "revert").count();
-    assert!(reverts >= 12, "each restart reverted the 4 reorged-out blocks it had stored ({reverts} reverts)");
+    assert!(
+        reverts >= 12,
+        "each restart reverted the 4 reorged-out blocks it had stored ({reverts} reverts)"
+    );
     assert!(p.log().contains("no longer canonical"), "the restart noticed the dead fork");
     let first = chain[0].0;
     let head = anvil.block_number().await;
@@ -155,16 +185,22 @@ async fn kill_9_mid_stream_and_restart_processes_the_canonical_chain_exactly_onc
     }
     // Every canonical poke has exactly one open alert; none of a reorged-out block stays open.
     let alerts = p.alerts().await;
-    let open_pokes: Vec<_> = alerts.iter().filter(|a| a.finding.detector == "rule:poke" && a.status == "open").collect();
+    let open_pokes: Vec<_> =
+        alerts.iter().filter(|a| a.finding.detector == "rule:poke" && a.status == "open").collect();
     let canonical: BTreeSet<_> = chain.iter().map(|(_, h)| h.clone()).collect();
     for a in &open_pokes {
-        assert!(canonical.contains(&format!("{:#x}", a.finding.anchor.hash)), "open alert in a non-canonical block");
+        assert!(
+            canonical.contains(&format!("{:#x}", a.finding.anchor.hash)),
+            "open alert in a non-canonical block"
+        );
     }
     let mut canonical_pokes = 0;
     for (n, _) in &chain {
         let b = anvil.rpc("eth_getBlockByNumber", json!([format!("{n:#x}"), true])).await;
         for t in b["transactions"].as_array().unwrap() {
-            if t["to"].as_str() == Some(vault.to_lowercase().as_str()) && t["input"].as_str().unwrap_or("").starts_with(&poke(0)[..10]) {
+            if t["to"].as_str() == Some(vault.to_lowercase().as_str())
+                && t["input"].as_str().unwrap_or("").starts_with(&poke(0)[..10])
+            {
                 canonical_pokes += 1;
             }
         }
@@ -180,24 +216,50 @@ async fn rules_match_direct_and_internal_calls_and_events() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = Palisade::start(dir.path(), &anvil, &detectors(&vault));
     p.wait_synced(&anvil).await;
-    let direct = anvil.send(ACCOUNT0, Some(&vault), &calldata("setOwner(address)", &[ACCOUNT1]), 0).await;
+    let direct =
+        anvil.send(ACCOUNT0, Some(&vault), &calldata("setOwner(address)", &[ACCOUNT1]), 0).await;
     let inner = anvil
-        .send(ACCOUNT1, Some(&attacker), &calldata("hijack(address,address)", &[&vault, ACCOUNT2]), 0)
+        .send(
+            ACCOUNT1,
+            Some(&attacker),
+            &calldata("hijack(address,address)", &[&vault, ACCOUNT2]),
+            0,
+        )
         .await;
     assert_eq!(anvil.receipt(&inner).await["status"], "0x1");
     p.wait_synced(&anvil).await;
     let alerts = p.alerts().await;
     let find = |det: &str, tx: &str| {
-        alerts.iter().find(|a| a.finding.detector == det && a.finding.tx_hashes.iter().any(|h| format!("{h:#x}") == tx)).cloned()
+        alerts
+            .iter()
+            .find(|a| {
+                a.finding.detector == det
+                    && a.finding.tx_hashes.iter().any(|h| format!("{h:#x}") == tx)
+            })
+            .cloned()
     };
     let d = find("rule:owner-change", &direct).expect("direct setOwner raises the alert");
     assert_eq!(d.finding.severity.as_str(), "critical");
     let m = &d.finding.evidence["matched"];
-    assert!(m.as_array().unwrap().iter().any(|x| x["type"] == "function" && x["depth"] == 0 && x["args"]["newOwner"] == json!(ACCOUNT1.parse::<palisade_primitives::Address>().unwrap().to_string())));
-    assert!(m.as_array().unwrap().iter().any(|x| x["type"] == "event" && x["signature"] == "OwnerChanged(address,address)"));
+    assert!(m.as_array().unwrap().iter().any(|x| x["type"] == "function"
+        && x["depth"] == 0
+        && x["args"]["newOwner"]
+            == json!(ACCOUNT1.parse::<palisade_primitives::Address>().unwrap().to_string())));
+    assert!(m
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["type"] == "event" && x["signature"] == "OwnerChanged(address,address)"));
 
-    let i = find("rule:owner-change", &inner).expect("setOwner called from another contract raises the alert");
-    let f = i.finding.evidence["matched"].as_array().unwrap().iter().find(|x| x["type"] == "function").cloned().unwrap();
+    let i = find("rule:owner-change", &inner)
+        .expect("setOwner called from another contract raises the alert");
+    let f = i.finding.evidence["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["type"] == "function")
+        .cloned()
+        .unwrap();
     assert_eq!(f["depth"], 1, "the call was found inside the attacker's call");
     assert_eq!(f["caller"].as_str().unwrap().to_lowercase(), attacker.to_lowercase());
     assert_ne!(i.finding.evidence["calls_from"], "transactions", "internal calls come from traces");
@@ -247,14 +309,19 @@ async fn webhook_down_across_a_restart_gets_every_alert_once_signed() {
     assert!(expected.len() >= 9, "9 pokes give at least 9 alerts, got {}", expected.len());
     let got = wait_for(60, "every alert at the webhook", || async {
         let got = rx.received();
-        let keys: BTreeSet<String> = got.iter().filter_map(|r| r.body["key"].as_str().map(str::to_string)).collect();
+        let keys: BTreeSet<String> =
+            got.iter().filter_map(|r| r.body["key"].as_str().map(str::to_string)).collect();
         (keys.is_superset(&expected)).then_some(got)
     })
     .await;
     let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
     for r in &got {
         let ts = r.header("x-palisade-timestamp").expect("timestamp header");
-        assert_eq!(r.header("x-palisade-signature"), Some(expected_signature(ts, &r.raw).as_str()), "valid HMAC signature");
+        assert_eq!(
+            r.header("x-palisade-signature"),
+            Some(expected_signature(ts, &r.raw).as_str()),
+            "valid HMAC signature"
+        );
         let key = r.body["key"].as_str().unwrap().to_string();
         assert_eq!(r.header("idempotency-key"), Some(format!("{key}:alert").as_str()));
         *per_key.entry(key).or_default() += 1;
@@ -276,7 +343,14 @@ async fn replay_of_recorded_blocks_gives_the_same_finding_keys_as_live() {
     for i in 0..5u64 {
         anvil.send(ACCOUNT1, Some(&vault), &poke(i), 0).await;
     }
-    anvil.send(ACCOUNT1, Some(&attacker), &calldata("hijack(address,address)", &[&vault, ACCOUNT2]), 0).await;
+    anvil
+        .send(
+            ACCOUNT1,
+            Some(&attacker),
+            &calldata("hijack(address,address)", &[&vault, ACCOUNT2]),
+            0,
+        )
+        .await;
     anvil.send(ACCOUNT0, Some(&vault), &calldata("setOwner(address)", &[ACCOUNT1]), 0).await;
     let to = anvil.block_number().await;
     p.wait_synced(&anvil).await;
@@ -284,13 +358,26 @@ async fn replay_of_recorded_blocks_gives_the_same_finding_keys_as_live() {
         .alerts()
         .await
         .iter()
-        .filter(|a| (from..=to).contains(&a.finding.anchor.number) && a.finding.detector.starts_with("rule:"))
+        .filter(|a| {
+            (from..=to).contains(&a.finding.anchor.number)
+                && a.finding.detector.starts_with("rule:")
+        })
         .map(|a| a.finding.key.to_string())
         .collect();
     assert!(live.len() >= 8, "the scenario raises alerts live: {}", live.len());
     let file = dir.path().join("rec.jsonl.zst");
     let st = std::process::Command::new(BIN)
-        .args(["record", "--rpc", &anvil.http_url(), "--from", &from.to_string(), "--to", &to.to_string(), "-o", file.to_str().unwrap()])
+        .args([
+            "record",
+            "--rpc",
+            &anvil.http_url(),
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+            "-o",
+            file.to_str().unwrap(),
+        ])
         .status()
         .unwrap();
     assert!(st.success());
@@ -319,7 +406,10 @@ async fn wrong_chain_id_is_refused_with_a_clear_message() {
         format!("data_dir = '{}'\n[api]\nlisten = ''\n[[chains]]\nname = 'mainnet'\nchain_id = 1\nendpoints = [{{ url = '{}' }}]\n", dir.path().display(), anvil.http_url()),
     )
     .unwrap();
-    let out = std::process::Command::new(BIN).args(["run", "--config", config.to_str().unwrap()]).output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("chain id is 31337, but the config says 1"), "{e}");
@@ -357,6 +447,13 @@ async fn api_serves_health_metrics_and_alerts() {
     ] {
         assert!(metrics.contains(m), "{m} missing from /metrics:\n{metrics}\n{}", p.log());
     }
-    let alerts: serde_json::Value = http.get(format!("{base}/alerts?status=reorged")).send().await.unwrap().json().await.unwrap();
+    let alerts: serde_json::Value = http
+        .get(format!("{base}/alerts?status=reorged"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(alerts.as_array().unwrap().len(), 1, "the reorged-out poke: {alerts}");
 }

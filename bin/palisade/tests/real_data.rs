@@ -28,7 +28,13 @@ fn liquidation_rule_finds_every_liquidation_mev_inspect_asserts_at_its_depth() {
         { signature = 'liquidateBorrow(address borrower, uint256 repayAmount, address cTokenCollateral)' },\
         { signature = 'liquidateBorrow(address borrower, address cTokenCollateral)' }]";
     let found = run(cfg, &blocks);
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(fixtures::testdata("mainnet/mev-inspect-expected-liquidations.json")).unwrap()).unwrap();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures::testdata(
+            "mainnet/mev-inspect-expected-liquidations.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
     let expected = expected["liquidations"].as_array().unwrap();
     assert_eq!(expected.len(), 10);
     for e in expected {
@@ -49,7 +55,11 @@ fn liquidation_rule_finds_every_liquidation_mev_inspect_asserts_at_its_depth() {
         assert!(
             matched.iter().any(|m| {
                 let a = &m["args"];
-                a.get("user").or_else(|| a.get("borrower")).and_then(Value::as_str).map(str::to_lowercase) == Some(user.clone())
+                a.get("user")
+                    .or_else(|| a.get("borrower"))
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+                    == Some(user.clone())
             }),
             "{tx}: liquidated user {user} not among the decoded arguments {matched:?}"
         );
@@ -61,8 +71,10 @@ fn liquidation_rule_finds_every_liquidation_mev_inspect_asserts_at_its_depth() {
 
 #[test]
 fn transfer_rule_agrees_with_a_direct_count_of_the_logs() {
-    let usdc: palisade_primitives::Address = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48".parse().unwrap();
-    let topic0: B256 = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef".parse().unwrap();
+    let usdc: palisade_primitives::Address =
+        "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48".parse().unwrap();
+    let topic0: B256 =
+        "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef".parse().unwrap();
     let threshold = U256::from(50_000_000_000u64); // 50,000 USDC
     let mut blocks = fixtures::blocks("mainnet/etl-17173049-17173050.jsonl.zst");
     blocks.extend(fixtures::blocks("mainnet/helios-21925176.jsonl.zst"));
@@ -71,7 +83,11 @@ fn transfer_rule_agrees_with_a_direct_count_of_the_logs() {
     for b in &blocks {
         for (i, r) in b.receipts.as_ref().unwrap().iter().enumerate() {
             for l in &r.logs {
-                if l.address == usdc && l.topics.len() == 3 && l.topics[0] == topic0 && U256::from_be_slice(&l.data) >= threshold {
+                if l.address == usdc
+                    && l.topics.len() == 3
+                    && l.topics[0] == topic0
+                    && U256::from_be_slice(&l.data) >= threshold
+                {
                     expected.insert((b.header.number, i as u64));
                 }
             }
@@ -79,8 +95,10 @@ fn transfer_rule_agrees_with_a_direct_count_of_the_logs() {
     }
     assert!(expected.len() >= 2, "the fixture has large USDC transfers");
     let cfg = "type = 'rule'\nname = 'usdc'\naddresses = ['0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48']\nevents = [{ signature = 'Transfer(address indexed from, address indexed to, uint256 value)', expression = 'value >= 50_000_000000' }]";
-    let got: BTreeSet<(u64, u64)> =
-        run(cfg, &blocks).iter().map(|f| (f.anchor.number, f.evidence["tx_index"].as_u64().unwrap())).collect();
+    let got: BTreeSet<(u64, u64)> = run(cfg, &blocks)
+        .iter()
+        .map(|f| (f.anchor.number, f.evidence["tx_index"].as_u64().unwrap()))
+        .collect();
     assert_eq!(got, expected);
 }
 

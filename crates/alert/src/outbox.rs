@@ -41,7 +41,12 @@ impl Outbox {
     /// A worker for these sinks.
     pub fn new(store: Store, sinks: Vec<Arc<dyn AlertSink>>) -> Self {
         let sinks = sinks.into_iter().map(|s| (s.id().to_string(), s)).collect();
-        Self { store, sinks: Arc::new(sinks), wake: Arc::new(Notify::new()), metrics: Default::default() }
+        Self {
+            store,
+            sinks: Arc::new(sinks),
+            wake: Arc::new(Notify::new()),
+            metrics: Default::default(),
+        }
     }
 
     /// Sink ids, in order.
@@ -84,7 +89,15 @@ impl Outbox {
                 }
                 let Some(sink) = self.sinks.get(&d.sink) else {
                     // A sink removed from the config: keep the row, retry later (it may come back).
-                    self.store.failed(&d.key, &d.sink, &d.action, now_ms() + 60_000, "sink not configured").await?;
+                    self.store
+                        .failed(
+                            &d.key,
+                            &d.sink,
+                            &d.action,
+                            now_ms() + 60_000,
+                            "sink not configured",
+                        )
+                        .await?;
                     continue;
                 };
                 let n = Notification { action: d.action.clone(), alert: d.alert };
@@ -98,7 +111,15 @@ impl Outbox {
                     Err(e) => {
                         self.metrics.failures.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(target: "palisade::alert", sink = %d.sink, key = %d.key, attempts = d.attempts + 1, error = %e, "Delivery failed; will retry.");
-                        self.store.failed(&d.key, &d.sink, &d.action, now_ms() + backoff_ms(d.attempts), &e.to_string()).await?;
+                        self.store
+                            .failed(
+                                &d.key,
+                                &d.sink,
+                                &d.action,
+                                now_ms() + backoff_ms(d.attempts),
+                                &e.to_string(),
+                            )
+                            .await?;
                         failed_sinks.insert(d.sink.clone());
                     }
                 }

@@ -44,9 +44,9 @@ impl<'de> Deserialize<'de> for SecretString {
             Literal(String),
             Env { env: String },
         }
-        match Raw::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("expected a string or { env = \"VARIABLE\" }")
-        })? {
+        match Raw::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected a string or { env = \"VARIABLE\" }"))?
+        {
             Raw::Literal(s) => Ok(Self(s)),
             Raw::Env { env } => std::env::var(&env).map(Self).map_err(|_| {
                 serde::de::Error::custom(format!("environment variable {env} is not set"))

@@ -256,21 +256,25 @@ impl Store {
 
     /// Loads a chain's stored window and detector checkpoints.
     pub async fn load_chain(&self, chain: &str) -> Result<ChainState> {
-        let rows = sqlx::query("SELECT number, hash, data FROM chain_blocks WHERE chain = $1 ORDER BY number")
-            .bind(chain)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("load chain"))?;
+        let rows = sqlx::query(
+            "SELECT number, hash, data FROM chain_blocks WHERE chain = $1 ORDER BY number",
+        )
+        .bind(chain)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("load chain"))?;
         let blocks = rows
             .iter()
             .map(|r| Ok((r.try_get::<i64, _>(0)? as u64, r.try_get(1)?, r.try_get(2)?)))
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(db("load chain"))?;
-        let rows = sqlx::query("SELECT detector, state FROM checkpoints WHERE chain = $1 ORDER BY detector")
-            .bind(chain)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("load checkpoints"))?;
+        let rows = sqlx::query(
+            "SELECT detector, state FROM checkpoints WHERE chain = $1 ORDER BY detector",
+        )
+        .bind(chain)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("load checkpoints"))?;
         let checkpoints = rows
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
@@ -323,14 +327,16 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db("window"))?;
-            sqlx::query("INSERT INTO chain_blocks (chain, number, hash, data) VALUES ($1, $2, $3, $4)")
-                .bind(chain)
-                .bind(r.number as i64)
-                .bind(hex_hash(r))
-                .bind(line.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db("window"))?;
+            sqlx::query(
+                "INSERT INTO chain_blocks (chain, number, hash, data) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(chain)
+            .bind(r.number as i64)
+            .bind(hex_hash(r))
+            .bind(line.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db("window"))?;
         }
         sqlx::query("UPDATE chain_state SET next_seq = $1 WHERE chain = $2")
             .bind(seq)
@@ -454,11 +460,13 @@ impl Store {
 
     /// The block log of a chain, in order.
     pub async fn block_log(&self, chain: &str) -> Result<Vec<LoggedBlock>> {
-        let rows = sqlx::query("SELECT seq, action, number, hash FROM block_log WHERE chain = $1 ORDER BY seq")
-            .bind(chain)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("block log"))?;
+        let rows = sqlx::query(
+            "SELECT seq, action, number, hash FROM block_log WHERE chain = $1 ORDER BY seq",
+        )
+        .bind(chain)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("block log"))?;
         rows.iter()
             .map(|r| {
                 Ok(LoggedBlock {
@@ -474,8 +482,8 @@ impl Store {
 
     fn row_to_alert(r: &AnyRow) -> Result<AlertRow> {
         let body: String = r.try_get("body").map_err(db("read alert"))?;
-        let finding: Finding =
-            serde_json::from_str(&body).map_err(|e| AlertError::Corrupt(format!("alert body: {e}")))?;
+        let finding: Finding = serde_json::from_str(&body)
+            .map_err(|e| AlertError::Corrupt(format!("alert body: {e}")))?;
         Ok(AlertRow {
             finding,
             status: r.try_get("status").map_err(db("read alert"))?,
@@ -487,7 +495,9 @@ impl Store {
 
     /// Lists alerts, newest first.
     pub async fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>> {
-        let mut sql = String::from("SELECT body, status, created_ms, acked_by, ack_note FROM alerts WHERE 1 = 1");
+        let mut sql = String::from(
+            "SELECT body, status, created_ms, acked_by, ack_note FROM alerts WHERE 1 = 1",
+        );
         let mut n = 0;
         let mut next = || {
             n += 1;
@@ -599,7 +609,14 @@ impl Store {
     }
 
     /// Records a failed attempt; the row is due again at `next_ms`.
-    pub async fn failed(&self, key: &str, sink: &str, action: &str, next_ms: i64, error: &str) -> Result<()> {
+    pub async fn failed(
+        &self,
+        key: &str,
+        sink: &str,
+        action: &str,
+        next_ms: i64,
+        error: &str,
+    ) -> Result<()> {
         sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_ms = $1, last_error = $2 WHERE alert_key = $3 AND sink = $4 AND action = $5")
             .bind(next_ms)
             .bind(error.chars().take(500).collect::<String>())
@@ -639,11 +656,13 @@ impl Store {
                 .await
                 .map_err(db("reset"))?;
         }
-        sqlx::query("DELETE FROM outbox WHERE alert_key IN (SELECT key FROM alerts WHERE chain = $1)")
-            .bind(chain)
-            .execute(&self.pool)
-            .await
-            .map_err(db("reset"))?;
+        sqlx::query(
+            "DELETE FROM outbox WHERE alert_key IN (SELECT key FROM alerts WHERE chain = $1)",
+        )
+        .bind(chain)
+        .execute(&self.pool)
+        .await
+        .map_err(db("reset"))?;
         sqlx::query("DELETE FROM alerts WHERE chain = $1")
             .bind(chain)
             .execute(&self.pool)

@@ -5,12 +5,24 @@ use palisade_alert::{AlertFilter, Batch, Store};
 use palisade_primitives::{BlockRef, Finding, Severity, B256};
 
 fn finding(chain: &str, block: u64, h: u8, subject: &str, sev: Severity) -> Finding {
-    Finding::new("rule:t", "rule", chain, BlockRef::new(block, B256::repeat_byte(h)), subject, sev, format!("t {subject}"))
-        .with_evidence(serde_json::json!({"amount": "123456789012345678901234567890"}))
+    Finding::new(
+        "rule:t",
+        "rule",
+        chain,
+        BlockRef::new(block, B256::repeat_byte(h)),
+        subject,
+        sev,
+        format!("t {subject}"),
+    )
+    .with_evidence(serde_json::json!({"amount": "123456789012345678901234567890"}))
 }
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    )
 }
 
 async fn stores() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
@@ -18,7 +30,9 @@ async fn stores() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
     let url = format!("sqlite://{}", dir.path().join("s.sqlite").display());
     let mut out = vec![("sqlite".to_string(), Store::open(&url).await.unwrap(), Some(dir))];
     match std::env::var("PALISADE_TEST_POSTGRES_URL") {
-        Ok(pg) => out.push(("postgres".into(), Store::open(&pg).await.expect("postgres store"), None)),
+        Ok(pg) => {
+            out.push(("postgres".into(), Store::open(&pg).await.expect("postgres store"), None))
+        }
         Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
             panic!("CI=true but PALISADE_TEST_POSTGRES_URL is not set: PostgreSQL tests must run on CI")
         }
@@ -42,7 +56,12 @@ async fn alerts_dedupe_retract_and_ack() {
         };
         assert_eq!(store.apply(&batch).await.unwrap(), 2, "{name}");
         // The same findings again (a restart replaying a block) store nothing new.
-        let again = Batch { chain: chain.clone(), findings: vec![f1.clone()], sinks: vec!["s1".into()], ..Default::default() };
+        let again = Batch {
+            chain: chain.clone(),
+            findings: vec![f1.clone()],
+            sinks: vec!["s1".into()],
+            ..Default::default()
+        };
         assert_eq!(store.apply(&again).await.unwrap(), 0, "{name}");
         let due = store.due(i64::MAX, 100).await.unwrap();
         let mine: Vec<_> = due.iter().filter(|d| d.alert.finding.chain == chain).collect();
@@ -51,16 +70,26 @@ async fn alerts_dedupe_retract_and_ack() {
 
         // Deliver one; retract block 11: its alert becomes reorged and sinks get a resolve.
         store.delivered(&f1.key.to_string(), "s1", "alert").await.unwrap();
-        let retract = Batch { chain: chain.clone(), retracted: vec![f2.anchor], sinks: vec!["s1".into(), "s2".into()], ..Default::default() };
+        let retract = Batch {
+            chain: chain.clone(),
+            retracted: vec![f2.anchor],
+            sinks: vec!["s1".into(), "s2".into()],
+            ..Default::default()
+        };
         store.apply(&retract).await.unwrap();
         let a2 = store.get_alert(&f2.key.to_string()).await.unwrap();
         assert_eq!(a2.status, "reorged", "{name}");
         let due = store.due(i64::MAX, 100).await.unwrap();
-        let resolves = due.iter().filter(|d| d.alert.finding.chain == chain && d.action == "resolve").count();
+        let resolves =
+            due.iter().filter(|d| d.alert.finding.chain == chain && d.action == "resolve").count();
         assert_eq!(resolves, 2, "{name}");
 
         let list = store
-            .list_alerts(&AlertFilter { chain: Some(chain.clone()), min_severity: Some(Severity::Medium), ..Default::default() })
+            .list_alerts(&AlertFilter {
+                chain: Some(chain.clone()),
+                min_severity: Some(Severity::Medium),
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(list.len(), 1, "{name}");
@@ -80,7 +109,11 @@ async fn window_checkpoints_log_and_confirmations() {
         store
             .apply(&Batch {
                 chain: chain.clone(),
-                committed: vec![(b(1, 1), "l1".into()), (b(2, 2), "l2".into()), (b(3, 3), "l3".into())],
+                committed: vec![
+                    (b(1, 1), "l1".into()),
+                    (b(2, 2), "l2".into()),
+                    (b(3, 3), "l3".into()),
+                ],
                 checkpoints: vec![("chain_health".into(), "{\"x\":1}".into())],
                 findings: vec![finding(&chain, 3, 3, "p", Severity::High)],
                 sinks: vec!["s".into()],
@@ -89,9 +122,15 @@ async fn window_checkpoints_log_and_confirmations() {
             })
             .await
             .unwrap();
-        let pending = store.list_alerts(&AlertFilter { chain: Some(chain.clone()), ..Default::default() }).await.unwrap();
+        let pending = store
+            .list_alerts(&AlertFilter { chain: Some(chain.clone()), ..Default::default() })
+            .await
+            .unwrap();
         assert_eq!(pending[0].status, "pending", "{name}: not enough confirmations yet");
-        assert!(store.due(i64::MAX, 1000).await.unwrap().iter().all(|d| d.alert.finding.chain != chain), "{name}");
+        assert!(
+            store.due(i64::MAX, 1000).await.unwrap().iter().all(|d| d.alert.finding.chain != chain),
+            "{name}"
+        );
         store
             .apply(&Batch {
                 chain: chain.clone(),
@@ -108,10 +147,18 @@ async fn window_checkpoints_log_and_confirmations() {
         let st = store.load_chain(&chain).await.unwrap();
         let nums: Vec<_> = st.blocks.iter().map(|b| (b.0, b.2.clone())).collect();
         assert_eq!(nums, vec![(2, "l2".to_string()), (3, "l3'".to_string())], "{name}");
-        assert_eq!(st.checkpoints, vec![("chain_health".to_string(), "{\"x\":2}".to_string())], "{name}");
+        assert_eq!(
+            st.checkpoints,
+            vec![("chain_health".to_string(), "{\"x\":2}".to_string())],
+            "{name}"
+        );
         let log = store.block_log(&chain).await.unwrap();
         let acts: Vec<_> = log.iter().map(|l| (l.action.as_str(), l.number)).collect();
-        assert_eq!(acts, vec![("commit", 1), ("commit", 2), ("commit", 3), ("revert", 3), ("commit", 3)], "{name}");
+        assert_eq!(
+            acts,
+            vec![("commit", 1), ("commit", 2), ("commit", 3), ("revert", 3), ("commit", 3)],
+            "{name}"
+        );
         store.reset_chain(&chain).await.unwrap();
     }
 }

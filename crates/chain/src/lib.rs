@@ -169,7 +169,9 @@ impl ChainTracker {
             }
             Some(_) => match first.header.parent_hash {
                 Some(hash) => Ok(Outcome::NeedParent { hash, number: n - 1 }),
-                None => Ok(Outcome::TooDeep { lowest: self.window[0].header.number, branch_first: n }),
+                None => {
+                    Ok(Outcome::TooDeep { lowest: self.window[0].header.number, branch_first: n })
+                }
             },
             None => {
                 if n == 0 || n <= self.window[0].header.number {
@@ -269,7 +271,9 @@ mod tests {
         assert_eq!(e.committed().unwrap().len(), 2);
         assert_eq!(t.tip().unwrap().hash, B256::repeat_byte(0x44));
         // The branch may repeat canonical blocks: they are skipped.
-        let e = ev(t.connect(vec![blk(2, 2, 1), blk(3, 0x33, 2), blk(4, 0x44, 0x33), blk(5, 5, 0x44)]).unwrap());
+        let e = ev(t
+            .connect(vec![blk(2, 2, 1), blk(3, 0x33, 2), blk(4, 0x44, 0x33), blk(5, 5, 0x44)])
+            .unwrap());
         assert_eq!(e.committed().unwrap().len(), 1);
         assert!(e.reverted().is_none());
     }

@@ -144,7 +144,6 @@ pub(crate) fn to_val(v: &DynSolValue) -> Val {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,11 +158,9 @@ mod tests {
         assert_eq!(vals[1], Val::Uint(U256::from(1000)));
         assert_eq!(f.names, vec!["to", "amount"]);
 
-        let e = EvSig::parse(
-            "Transfer(address indexed from, address indexed to, uint256 value)",
-            None,
-        )
-        .unwrap();
+        let e =
+            EvSig::parse("Transfer(address indexed from, address indexed to, uint256 value)", None)
+                .unwrap();
         // Topic0 of Transfer(address,address,uint256), the well-known ERC-20 constant.
         assert_eq!(
             e.topic0.unwrap(),
@@ -171,11 +168,8 @@ mod tests {
                 .parse::<B256>()
                 .unwrap()
         );
-        let topics = vec![
-            e.topic0.unwrap(),
-            B256::left_padding_from(&[1]),
-            B256::left_padding_from(&[2]),
-        ];
+        let topics =
+            vec![e.topic0.unwrap(), B256::left_padding_from(&[1]), B256::left_padding_from(&[2])];
         let out = e.decode(&topics, &Bytes::from(U256::from(7).to_be_bytes::<32>().to_vec()));
         let out = out.unwrap().unwrap();
         assert_eq!(out[2], ("value".to_string(), Val::Uint(U256::from(7))));

@@ -400,10 +400,9 @@ impl Parser {
             Some(Tok::Str(s)) => Ok(Expr::Lit(Val::Str(s))),
             Some(Tok::Hex(h)) => {
                 if h.len() == 40 {
-                    let a: Address = h.parse().map_err(|_| ParseError {
-                        pos: at,
-                        msg: "bad address literal".into(),
-                    })?;
+                    let a: Address = h
+                        .parse()
+                        .map_err(|_| ParseError { pos: at, msg: "bad address literal".into() })?;
                     Ok(Expr::Lit(Val::Addr(a)))
                 } else if h.len() <= 64 {
                     let n = U256::from_str_radix(&h, 16)
@@ -432,9 +431,7 @@ impl Parser {
                         Some(Tok::LBrack) => {
                             self.bump();
                             let idx = match self.bump() {
-                                Some(Tok::Num(n)) if n < U256::from(1u64 << 32) => {
-                                    n.to::<usize>()
-                                }
+                                Some(Tok::Num(n)) if n < U256::from(1u64 << 32) => n.to::<usize>(),
                                 _ => return Err(self.err("expected an index")),
                             };
                             if self.bump() != Some(Tok::RBrack) {

@@ -73,7 +73,12 @@ struct AlertsQuery {
 }
 
 async fn alerts(State(s): State<ApiState>, Query(q): Query<AlertsQuery>) -> impl IntoResponse {
-    let f = AlertFilter { status: q.status, chain: q.chain, limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)), ..Default::default() };
+    let f = AlertFilter {
+        status: q.status,
+        chain: q.chain,
+        limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
+        ..Default::default()
+    };
     match s.store.list_alerts(&f).await {
         Ok(rows) => {
             let v: Vec<Value> = rows

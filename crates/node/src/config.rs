@@ -158,7 +158,12 @@ impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
         let p = path.display().to_string();
         let src = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError { path: p.clone(), line: None, field: None, message: format!("cannot read: {e}") }])
+            ConfigErrors(vec![ConfigError {
+                path: p.clone(),
+                line: None,
+                field: None,
+                message: format!("cannot read: {e}"),
+            }])
         })?;
         Self::parse(&src, &p, path.parent().unwrap_or(Path::new(".")))
     }
@@ -188,10 +193,18 @@ impl Config {
                 errs.push(err(line, format!("chains[{i}].name"), "must not be empty".into()));
             }
             if !names.insert(c.name.clone()) {
-                errs.push(err(line, format!("chains[{i}].name"), format!("duplicate chain name {:?}", c.name)));
+                errs.push(err(
+                    line,
+                    format!("chains[{i}].name"),
+                    format!("duplicate chain name {:?}", c.name),
+                ));
             }
             if c.endpoints.is_empty() {
-                errs.push(err(line, format!("chains[{i}].endpoints"), "at least one endpoint is needed".into()));
+                errs.push(err(
+                    line,
+                    format!("chains[{i}].endpoints"),
+                    "at least one endpoint is needed".into(),
+                ));
             }
             if let Err(e) = palisade_source::evm_rpc::Endpoints::new(&c.endpoints, c.rpc) {
                 if !c.endpoints.is_empty() {
@@ -199,7 +212,11 @@ impl Config {
                 }
             }
             if c.max_reorg_depth == 0 {
-                errs.push(err(line, format!("chains[{i}].max_reorg_depth"), "must be at least 1".into()));
+                errs.push(err(
+                    line,
+                    format!("chains[{i}].max_reorg_depth"),
+                    "must be at least 1".into(),
+                ));
             }
         }
         let mut ids = std::collections::BTreeSet::new();
@@ -207,7 +224,11 @@ impl Config {
             let line = table_line(src, "detectors", i);
             if let Some(ch) = d.chain() {
                 if !cfg.chains.is_empty() && !names.contains(ch) {
-                    errs.push(err(line, format!("detectors[{i}].chain"), format!("no chain named {ch:?}")));
+                    errs.push(err(
+                        line,
+                        format!("detectors[{i}].chain"),
+                        format!("no chain named {ch:?}"),
+                    ));
                 }
             }
             let abi = match d.abi_path() {
@@ -216,7 +237,11 @@ impl Config {
                     match std::fs::read_to_string(&full) {
                         Ok(s) => Some(s),
                         Err(e) => {
-                            errs.push(err(line, format!("detectors[{i}].abi"), format!("cannot read {}: {e}", full.display())));
+                            errs.push(err(
+                                line,
+                                format!("detectors[{i}].abi"),
+                                format!("cannot read {}: {e}", full.display()),
+                            ));
                             continue;
                         }
                     }
@@ -226,7 +251,11 @@ impl Config {
             match d.build("check", abi.as_deref()) {
                 Ok(det) => {
                     if !ids.insert(det.id().to_string()) {
-                        errs.push(err(line, format!("detectors[{i}]"), format!("duplicate detector id {:?} (set `name`)", det.id())));
+                        errs.push(err(
+                            line,
+                            format!("detectors[{i}]"),
+                            format!("duplicate detector id {:?} (set `name`)", det.id()),
+                        ));
                     }
                 }
                 Err(palisade_detect::DetectError::Config { field, reason, .. }) => {
@@ -239,7 +268,11 @@ impl Config {
             errs.push(err(None, "sinks".into(), e.to_string()));
         }
         if !cfg.api.listen.is_empty() && cfg.api.listen.parse::<std::net::SocketAddr>().is_err() {
-            errs.push(err(None, "api.listen".into(), format!("not an address:port: {:?}", cfg.api.listen)));
+            errs.push(err(
+                None,
+                "api.listen".into(),
+                format!("not an address:port: {:?}", cfg.api.listen),
+            ));
         }
         if !errs.is_empty() {
             return Err(ConfigErrors(errs));
@@ -257,24 +290,34 @@ impl Config {
 
     /// The store URL (default: SQLite in the data directory).
     pub fn store_url(&self) -> String {
-        self.store.url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("palisade.sqlite").display()))
+        self.store.url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("palisade.sqlite").display())
+        })
     }
 
     /// Builds the detectors that apply to `chain`.
-    pub fn detectors_for(&self, chain: &str) -> eyre::Result<Vec<Box<dyn palisade_detect::Detector>>> {
+    pub fn detectors_for(
+        &self,
+        chain: &str,
+    ) -> eyre::Result<Vec<Box<dyn palisade_detect::Detector>>> {
         build_detectors(&self.detectors, chain)
     }
 }
 
 /// Builds detectors for a chain from their configs, reading ABI files.
-pub fn build_detectors(cfgs: &[DetectorConfig], chain: &str) -> eyre::Result<Vec<Box<dyn palisade_detect::Detector>>> {
+pub fn build_detectors(
+    cfgs: &[DetectorConfig],
+    chain: &str,
+) -> eyre::Result<Vec<Box<dyn palisade_detect::Detector>>> {
     let mut out = Vec::new();
     for d in cfgs {
         if d.chain().is_some_and(|c| c != chain) {
             continue;
         }
         let abi = match d.abi_path() {
-            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| eyre::eyre!("{}: {e}", p.display()))?),
+            Some(p) => {
+                Some(std::fs::read_to_string(p).map_err(|e| eyre::eyre!("{}: {e}", p.display()))?)
+            }
             None => None,
         };
         out.push(d.build(chain, abi.as_deref())?);
@@ -304,7 +347,8 @@ mod tests {
 
         let e = parse("[[detectors]]\ntype = 'nope'\n").unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
-        let e = parse("[[chains]]\nname = 'a'\nchain_id = 1\nendpoints = [{ url = 'ftp://x' }]\n").unwrap_err();
+        let e = parse("[[chains]]\nname = 'a'\nchain_id = 1\nendpoints = [{ url = 'ftp://x' }]\n")
+            .unwrap_err();
         assert!(e.to_string().contains("scheme"), "{e}");
         let e = parse("[[detectors]]\ntype = 'chain_health'\nwindow = 'many'\n").unwrap_err();
         assert_eq!(e.0[0].line, Some(3), "{e}");

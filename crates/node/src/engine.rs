@@ -27,8 +27,17 @@ pub struct ChainEngine {
 
 impl ChainEngine {
     /// An engine; `allow_gaps` for replay of recordings with holes.
-    pub fn new(chain: &str, detectors: Vec<Box<dyn Detector>>, max_reorg_depth: u64, allow_gaps: bool) -> Self {
-        Self { chain: chain.into(), tracker: ChainTracker::new(max_reorg_depth, allow_gaps), detectors }
+    pub fn new(
+        chain: &str,
+        detectors: Vec<Box<dyn Detector>>,
+        max_reorg_depth: u64,
+        allow_gaps: bool,
+    ) -> Self {
+        Self {
+            chain: chain.into(),
+            tracker: ChainTracker::new(max_reorg_depth, allow_gaps),
+            detectors,
+        }
     }
 
     /// Chain name.
@@ -57,7 +66,11 @@ impl ChainEngine {
     }
 
     /// Restores the window and detector checkpoints from the store.
-    pub fn restore(&mut self, blocks: Vec<Arc<BlockData>>, checkpoints: &[(String, String)]) -> eyre::Result<()> {
+    pub fn restore(
+        &mut self,
+        blocks: Vec<Arc<BlockData>>,
+        checkpoints: &[(String, String)],
+    ) -> eyre::Result<()> {
         self.tracker.restore(blocks)?;
         for d in &mut self.detectors {
             if let Some((_, s)) = checkpoints.iter().find(|(id, _)| id == d.id()) {
@@ -93,7 +106,9 @@ impl ChainEngine {
     pub fn checkpoints(&self) -> Vec<(String, String)> {
         self.detectors
             .iter()
-            .map(|d| (d.id().to_string(), serde_json::to_string(&d.checkpoint()).unwrap_or_default()))
+            .map(|d| {
+                (d.id().to_string(), serde_json::to_string(&d.checkpoint()).unwrap_or_default())
+            })
             .collect()
     }
 }
@@ -116,7 +131,9 @@ pub fn replay_blocks(
                 continue;
             }
             Outcome::NeedParent { .. } | Outcome::TooDeep { .. } | Outcome::Gap { .. } => {
-                notes.push(format!("block {number} does not link to the block before it; detectors restart there"));
+                notes.push(format!(
+                    "block {number} does not link to the block before it; detectors restart there"
+                ));
                 let tip = engine.tracker.tip().map(|t| t.number).unwrap_or(0);
                 if let Some(ev) = engine.tracker.revert_above(number.saturating_sub(1).min(tip)) {
                     let applied = engine.apply(&ev)?;

@@ -43,12 +43,14 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let cv = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            let c = IntCounterVec::new(Opts::new(name, help), labels)
+                .unwrap_or_else(|e| panic!("metric {name}: {e}"));
             registry.register(Box::new(c.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
             c
         };
         let gv = |name: &str, help: &str| {
-            let g = IntGaugeVec::new(Opts::new(name, help), &["chain"]).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            let g = IntGaugeVec::new(Opts::new(name, help), &["chain"])
+                .unwrap_or_else(|e| panic!("metric {name}: {e}"));
             registry.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
             g
         };
@@ -58,11 +60,27 @@ impl Metrics {
             g
         };
         Self {
-            blocks: cv("palisade_chain_blocks_processed_total", "Blocks committed to detectors.", &["chain"]),
-            reverted: cv("palisade_chain_blocks_reverted_total", "Blocks reverted by reorgs.", &["chain"]),
+            blocks: cv(
+                "palisade_chain_blocks_processed_total",
+                "Blocks committed to detectors.",
+                &["chain"],
+            ),
+            reverted: cv(
+                "palisade_chain_blocks_reverted_total",
+                "Blocks reverted by reorgs.",
+                &["chain"],
+            ),
             reorgs: cv("palisade_chain_reorgs_total", "Reorgs seen.", &["chain"]),
-            findings: cv("palisade_detect_findings_total", "Findings emitted.", &["chain", "detector"]),
-            source_errors: cv("palisade_source_errors_total", "Errors fetching from endpoints.", &["chain"]),
+            findings: cv(
+                "palisade_detect_findings_total",
+                "Findings emitted.",
+                &["chain", "detector"],
+            ),
+            source_errors: cv(
+                "palisade_source_errors_total",
+                "Errors fetching from endpoints.",
+                &["chain"],
+            ),
             tip: gv("palisade_chain_tip_number", "Newest block processed."),
             head: gv("palisade_chain_head_number", "Newest head announced by the node."),
             lag: gv("palisade_chain_head_lag_blocks", "Announced head minus processed tip."),

@@ -10,7 +10,9 @@ use eyre::{eyre, WrapErr};
 use palisade_alert::{Batch, Outbox, Store};
 use palisade_chain::Outcome;
 use palisade_detect::DetectorConfig;
-use palisade_primitives::{BlockData, BlockRef, ChainEvent, Finding, RecordedBlock, Severity, B256};
+use palisade_primitives::{
+    BlockData, BlockRef, ChainEvent, Finding, RecordedBlock, Severity, B256,
+};
 use palisade_source::evm_rpc::{Endpoints, Enrich, HeadSeen};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -51,7 +53,10 @@ impl ChainService {
         status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
     ) -> eyre::Result<Self> {
         let eps = Endpoints::new(&cfg.endpoints, cfg.rpc)?;
-        let good = eps.check_chain_id(cfg.chain_id).await.wrap_err_with(|| format!("chain {}", cfg.name))?;
+        let good = eps
+            .check_chain_id(cfg.chain_id)
+            .await
+            .wrap_err_with(|| format!("chain {}", cfg.name))?;
         tracing::info!(target: "palisade::node", chain = %cfg.name, endpoints = good.len(), "Chain id checked.");
         let dets = crate::config::build_detectors(detectors, &cfg.name)?;
         let stall_after = detectors.iter().find_map(|d| match d {
@@ -66,7 +71,8 @@ impl ChainService {
         let mut blocks = Vec::new();
         let mut lines = HashMap::new();
         for (n, _, line) in &st.blocks {
-            let rec = RecordedBlock::from_json_line(line).wrap_err_with(|| format!("stored block {n}"))?;
+            let rec = RecordedBlock::from_json_line(line)
+                .wrap_err_with(|| format!("stored block {n}"))?;
             let b = BlockData::from_recorded(rec).wrap_err_with(|| format!("stored block {n}"))?;
             if let Some(h) = b.header.hash {
                 lines.insert(h, line.clone());
@@ -106,7 +112,10 @@ impl ChainService {
         for r in stored.iter().rev() {
             let canon = self
                 .eps
-                .call("eth_getBlockByNumber", serde_json::json!([format!("{:#x}", r.number), false]))
+                .call(
+                    "eth_getBlockByNumber",
+                    serde_json::json!([format!("{:#x}", r.number), false]),
+                )
                 .await?;
             let h = palisade_source::evm_rpc::head_of(&canon).ok().map(|h| h.hash);
             if h == Some(r.hash) {
@@ -206,7 +215,10 @@ impl ChainService {
             }
         }
         if let Some(t) = self.engine.tracker().tip() {
-            self.metrics.lag.with_label_values(&[self.name()]).set(head.number as i64 - t.number as i64);
+            self.metrics
+                .lag
+                .with_label_values(&[self.name()])
+                .set(head.number as i64 - t.number as i64);
         }
         Ok(())
     }
@@ -280,8 +292,10 @@ impl ChainService {
     async fn handle(&mut self, ev: ChainEvent) -> eyre::Result<()> {
         let applied = self.engine.apply(&ev)?;
         let chain = self.name().to_string();
-        let reverted: Vec<BlockRef> =
-            ev.reverted().map(|s| s.blocks().iter().rev().map(|b| b.block_ref()).collect()).unwrap_or_default();
+        let reverted: Vec<BlockRef> = ev
+            .reverted()
+            .map(|s| s.blocks().iter().rev().map(|b| b.block_ref()).collect())
+            .unwrap_or_default();
         let mut committed = Vec::new();
         if let Some(new) = ev.committed() {
             for b in new.blocks() {
@@ -322,7 +336,9 @@ impl ChainService {
                     tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
                 }
                 // The engine moved on but the store did not: stop, and resume from the store.
-                Err(e) => return Err(eyre!(e).wrap_err("storing a chain event failed; stopping so a restart resumes from the store")),
+                Err(e) => return Err(eyre!(e).wrap_err(
+                    "storing a chain event failed; stopping so a restart resumes from the store",
+                )),
             }
         }
         self.outbox.wake();
@@ -339,7 +355,9 @@ impl ChainService {
     }
 
     async fn check_stall(&mut self) -> eyre::Result<()> {
-        let (Some(after), Some(tip)) = (self.stall_after, self.engine.tracker().tip()) else { return Ok(()) };
+        let (Some(after), Some(tip)) = (self.stall_after, self.engine.tracker().tip()) else {
+            return Ok(());
+        };
         let idle = self.last_block_at.elapsed();
         if idle >= after && self.stall_reported != Some(tip.hash) {
             self.stall_reported = Some(tip.hash);
@@ -401,7 +419,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
     if cfg.chains.is_empty() {
         return Err(eyre!("the config has no [[chains]]: nothing to monitor"));
     }
-    std::fs::create_dir_all(&cfg.data_dir).wrap_err_with(|| format!("creating {}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .wrap_err_with(|| format!("creating {}", cfg.data_dir.display()))?;
     let store = Store::open(&cfg.store_url()).await?;
     let sinks = palisade_alert::build_sinks(&cfg.sinks, &cfg.data_dir)?;
     let outbox = Outbox::new(store.clone(), sinks);
@@ -422,15 +441,30 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
             .await
             .wrap_err_with(|| format!("binding the API to {}", cfg.api.listen))?;
         tracing::info!(target: "palisade::node", listen = %cfg.api.listen, "API listening (/health, /metrics, /alerts).");
-        let app = api::router(ApiState { metrics: metrics.clone(), store: store.clone(), outbox: outbox.clone(), chains: status.clone() });
+        let app = api::router(ApiState {
+            metrics: metrics.clone(),
+            store: store.clone(),
+            outbox: outbox.clone(),
+            chains: status.clone(),
+        });
         let s = shutdown.clone();
         tasks.spawn(async move {
-            axum::serve(listener, app).with_graceful_shutdown(async move { s.cancelled().await }).await?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { s.cancelled().await })
+                .await?;
             Ok(())
         });
     }
     for c in &cfg.chains {
-        let svc = ChainService::start(c.clone(), &cfg.detectors, store.clone(), outbox.clone(), metrics.clone(), status.clone()).await?;
+        let svc = ChainService::start(
+            c.clone(),
+            &cfg.detectors,
+            store.clone(),
+            outbox.clone(),
+            metrics.clone(),
+            status.clone(),
+        )
+        .await?;
         let s = shutdown.clone();
         tasks.spawn(async move { svc.run(s).await });
     }

@@ -667,7 +667,12 @@ mod tests {
     use serde_json::json;
 
     fn rec(block: Value) -> RecordedBlock {
-        RecordedBlock { block, receipts: Value::Null, traces: Value::Null, call_traces: Value::Null }
+        RecordedBlock {
+            block,
+            receipts: Value::Null,
+            traces: Value::Null,
+            call_traces: Value::Null,
+        }
     }
 
     #[test]

@@ -189,7 +189,8 @@ impl Findings {
     /// Marks the findings emitted from position `from` on as reorg notices (see
     /// `palisade_detect::Detector::reorg`).
     pub fn mark_notices_from(&mut self, from: usize) {
-        let keys: Vec<_> = self.emitted[from.min(self.emitted.len())..].iter().map(|f| f.key).collect();
+        let keys: Vec<_> =
+            self.emitted[from.min(self.emitted.len())..].iter().map(|f| f.key).collect();
         self.notices.extend(keys);
     }
 

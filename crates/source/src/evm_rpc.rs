@@ -71,12 +71,8 @@ impl RpcClient {
                 "endpoint url {url} must be http(s); put WebSocket URLs in `ws`"
             )));
         }
-        let ws = cfg
-            .ws
-            .as_deref()
-            .map(SensitiveUrl::parse)
-            .transpose()
-            .map_err(SourceError::Config)?;
+        let ws =
+            cfg.ws.as_deref().map(SensitiveUrl::parse).transpose().map_err(SourceError::Config)?;
         if let Some(w) = &ws {
             if !matches!(w.scheme(), "ws" | "wss") {
                 return Err(SourceError::Config(format!("ws url {w} must be ws(s)")));
@@ -100,7 +96,8 @@ impl RpcClient {
     pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let transport = |reason: String| SourceError::Transport { url: self.url.to_string(), reason };
+        let transport =
+            |reason: String| SourceError::Transport { url: self.url.to_string(), reason };
         let mut resp = self
             .http
             .post(self.url.expose())
@@ -109,10 +106,13 @@ impl RpcClient {
             .await
             .map_err(|e| transport(without_url(e)))?;
         let status = resp.status();
-        let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(4096).min(1 << 24) as usize);
+        let mut buf =
+            Vec::with_capacity(resp.content_length().unwrap_or(4096).min(1 << 24) as usize);
         while let Some(chunk) = resp.chunk().await.map_err(|e| transport(without_url(e)))? {
             if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(transport(format!("{method}: response larger than {MAX_RESPONSE_BYTES} bytes")));
+                return Err(transport(format!(
+                    "{method}: response larger than {MAX_RESPONSE_BYTES} bytes"
+                )));
             }
             buf.extend_from_slice(&chunk);
         }
@@ -207,7 +207,8 @@ impl Endpoints {
         if cfgs.is_empty() {
             return Err(SourceError::Config("a chain needs at least one endpoint".into()));
         }
-        let clients = cfgs.iter().map(|c| RpcClient::new(c, &settings)).collect::<Result<Vec<_>>>()?;
+        let clients =
+            cfgs.iter().map(|c| RpcClient::new(c, &settings)).collect::<Result<Vec<_>>>()?;
         Ok(Self { clients: Arc::new(clients), active: Arc::new(AtomicUsize::new(0)), settings })
     }
 
@@ -301,7 +302,11 @@ impl Endpoints {
     }
 
     /// The block with full transactions, by number (`None` when the node does not have it).
-    pub async fn block_by_number(&self, number: u64, enrich: Enrich) -> Result<Option<RecordedBlock>> {
+    pub async fn block_by_number(
+        &self,
+        number: u64,
+        enrich: Enrich,
+    ) -> Result<Option<RecordedBlock>> {
         let v = self.call("eth_getBlockByNumber", json!([format!("{number:#x}"), true])).await?;
         self.assemble(v, "eth_getBlockByNumber", enrich).await
     }
@@ -312,7 +317,12 @@ impl Endpoints {
         self.assemble(v, "eth_getBlockByHash", enrich).await
     }
 
-    async fn assemble(&self, block: Value, method: &str, enrich: Enrich) -> Result<Option<RecordedBlock>> {
+    async fn assemble(
+        &self,
+        block: Value,
+        method: &str,
+        enrich: Enrich,
+    ) -> Result<Option<RecordedBlock>> {
         if block.is_null() {
             return Ok(None);
         }
@@ -324,7 +334,8 @@ impl Endpoints {
             .get("number")
             .ok_or_else(|| self.malformed(method, "block has no number".into()))
             .and_then(|h| q::u64(h).map_err(|r| self.malformed(method, r)))?;
-        let txs: Vec<Value> = block.get("transactions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let txs: Vec<Value> =
+            block.get("transactions").and_then(Value::as_array).cloned().unwrap_or_default();
         let receipts = if enrich.receipts { self.receipts(hash, &txs).await? } else { Value::Null };
         let (traces, call_traces) = if enrich.traces {
             self.traces(number, hash).await?
@@ -345,14 +356,19 @@ impl Endpoints {
                     .map(|t| t.get("hash").cloned().unwrap_or_else(|| t.clone()))
                     .collect();
                 let fetched: Vec<Result<Value>> = futures::stream::iter(hashes)
-                    .map(|h| async move { self.call("eth_getTransactionReceipt", json!([h])).await })
+                    .map(
+                        |h| async move { self.call("eth_getTransactionReceipt", json!([h])).await },
+                    )
                     .buffered(self.settings.concurrency.max(1))
                     .collect()
                     .await;
                 fetched.into_iter().collect::<Result<Vec<_>>>()?
             }
             Ok(other) => {
-                return Err(self.malformed("eth_getBlockReceipts", format!("expected an array, got {}", q::kind(&other))))
+                return Err(self.malformed(
+                    "eth_getBlockReceipts",
+                    format!("expected an array, got {}", q::kind(&other)),
+                ))
             }
             Err(e) => return Err(e),
         };
@@ -371,7 +387,9 @@ impl Endpoints {
             }
             if let Some(bh) = r.get("blockHash") {
                 if q::b256(bh).ok() != Some(hash) {
-                    return Err(self.malformed("receipts", format!("receipt {i} belongs to another block")));
+                    return Err(
+                        self.malformed("receipts", format!("receipt {i} belongs to another block"))
+                    );
                 }
             }
         }
@@ -389,17 +407,17 @@ impl Endpoints {
                     (q::b256(bh).ok() != Some(hash)).then_some(())
                 });
                 if other.is_some() {
-                    return Err(self.malformed("trace_block", format!("traces are of another block than {hash}")));
+                    return Err(self.malformed(
+                        "trace_block",
+                        format!("traces are of another block than {hash}"),
+                    ));
                 }
                 return Ok((Value::Array(ts), Value::Null));
             }
             Ok(_) | Err(SourceError::Rpc { .. }) => {}
             Err(e) => return Err(e),
         }
-        match self
-            .call("debug_traceBlockByHash", json!([hash, {"tracer": "callTracer"}]))
-            .await
-        {
+        match self.call("debug_traceBlockByHash", json!([hash, {"tracer": "callTracer"}])).await {
             Ok(v @ Value::Array(_)) => Ok((Value::Null, v)),
             Ok(_) | Err(SourceError::Rpc { .. }) => Ok((Value::Null, Value::Null)),
             Err(e) => Err(e),
@@ -461,7 +479,9 @@ impl Endpoints {
                     changed
                 });
             }
-            Err(e) => tracing::warn!(target: "palisade::source", error = %e, "Polling for the head failed."),
+            Err(e) => {
+                tracing::warn!(target: "palisade::source", error = %e, "Polling for the head failed.")
+            }
         }
     }
 
@@ -473,11 +493,18 @@ impl Endpoints {
     ) -> Result<()> {
         let transport = |reason: String| SourceError::Transport { url: ws.to_string(), reason };
         let timeout = Duration::from_millis(self.settings.timeout_ms);
-        let (mut stream, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(ws.expose()))
-            .await
-            .map_err(|_| transport("connect timed out".into()))?
-            .map_err(|e| transport(format!("connect failed: {}", e.to_string().replace(ws.expose(), &ws.to_string()))))?;
-        let sub = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]});
+        let (mut stream, _) =
+            tokio::time::timeout(timeout, tokio_tungstenite::connect_async(ws.expose()))
+                .await
+                .map_err(|_| transport("connect timed out".into()))?
+                .map_err(|e| {
+                    transport(format!(
+                        "connect failed: {}",
+                        e.to_string().replace(ws.expose(), &ws.to_string())
+                    ))
+                })?;
+        let sub =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]});
         stream.send(Message::text(sub.to_string())).await.map_err(|e| transport(e.to_string()))?;
         tracing::info!(target: "palisade::source", endpoint = %ws, "Subscribed to newHeads.");
         // A head right away, so nothing is missed between connecting and the first notification.
@@ -515,7 +542,9 @@ impl Endpoints {
                 Ok(h) => {
                     tx.send_replace(Some(h));
                 }
-                Err(r) => tracing::warn!(target: "palisade::source", endpoint = %ws, reason = %r, "Ignored a malformed newHeads notification."),
+                Err(r) => {
+                    tracing::warn!(target: "palisade::source", endpoint = %ws, reason = %r, "Ignored a malformed newHeads notification.")
+                }
             }
         }
     }
@@ -537,8 +566,12 @@ mod tests {
 
     #[test]
     fn responses_are_checked() {
-        assert_eq!(parse_response(json!({"jsonrpc":"2.0","id":1,"result":"0x1"}), "m", "u").unwrap(), json!("0x1"));
-        let e = parse_response(json!({"error":{"code":-32601,"message":"nope"}}), "m", "u").unwrap_err();
+        assert_eq!(
+            parse_response(json!({"jsonrpc":"2.0","id":1,"result":"0x1"}), "m", "u").unwrap(),
+            json!("0x1")
+        );
+        let e = parse_response(json!({"error":{"code":-32601,"message":"nope"}}), "m", "u")
+            .unwrap_err();
         assert!(matches!(e, SourceError::Rpc { code: -32601, .. }));
         assert!(parse_response(json!([1]), "m", "u").is_err());
         assert!(parse_response(json!({"id":1}), "m", "u").is_err());

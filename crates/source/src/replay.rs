@@ -39,7 +39,10 @@ pub struct RecordedReader {
 
 impl std::fmt::Debug for RecordedReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecordedReader").field("path", &self.path).field("line", &self.line).finish()
+        f.debug_struct("RecordedReader")
+            .field("path", &self.path)
+            .field("line", &self.line)
+            .finish()
     }
 }
 
@@ -120,7 +123,8 @@ mod tests {
         let plain = dir.join("a.jsonl");
         std::fs::write(&plain, text).unwrap();
         let zst = dir.join("a.jsonl.zst");
-        let mut enc = zstd::stream::write::Encoder::new(std::fs::File::create(&zst).unwrap(), 3).unwrap();
+        let mut enc =
+            zstd::stream::write::Encoder::new(std::fs::File::create(&zst).unwrap(), 3).unwrap();
         enc.write_all(text.as_bytes()).unwrap();
         enc.finish().unwrap();
         for p in [&plain, &zst] {

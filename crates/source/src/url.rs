@@ -22,8 +22,7 @@ impl SensitiveUrl {
             return Err("URL has no host".into());
         }
         let hidden = rest.len() > authority.len() + 1 || authority.contains('@');
-        let redacted =
-            format!("{scheme}://{host}{}", if hidden { "/<redacted>" } else { "" });
+        let redacted = format!("{scheme}://{host}{}", if hidden { "/<redacted>" } else { "" });
         Ok(Self { full: s.to_string(), redacted })
     }
 
@@ -64,7 +63,10 @@ mod tests {
         assert_eq!(u.to_string(), "https://eth.example.com/<redacted>");
         assert!(!format!("{u:?}").contains("SECRET"));
         assert!(!format!("{u:?}").contains("pw"));
-        assert_eq!(SensitiveUrl::parse("http://127.0.0.1:8545").unwrap().to_string(), "http://127.0.0.1:8545");
+        assert_eq!(
+            SensitiveUrl::parse("http://127.0.0.1:8545").unwrap().to_string(),
+            "http://127.0.0.1:8545"
+        );
         assert!(SensitiveUrl::parse("ftp://x").is_err());
         assert!(SensitiveUrl::parse("nonsense").is_err());
     }

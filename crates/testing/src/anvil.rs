@@ -22,7 +22,10 @@ pub const ACCOUNT2: &str = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc";
 
 /// A free local TCP port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 /// The anvil binary: `PALISADE_ANVIL`, else `anvil` on `PATH`.
@@ -44,7 +47,12 @@ impl Anvil {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start anvil ({}): {e}; run scripts/test.sh, which installs it", binary()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start anvil ({}): {e}; run scripts/test.sh, which installs it",
+                    binary()
+                )
+            });
         let a = Self { child, port, http: reqwest::Client::new() };
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(20) {
@@ -107,7 +115,12 @@ impl Anvil {
         if let Some(t) = to {
             tx["to"] = json!(t);
         }
-        let h = self.rpc("eth_sendTransaction", json!([tx])).await.as_str().unwrap_or_default().to_string();
+        let h = self
+            .rpc("eth_sendTransaction", json!([tx]))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         self.receipt(&h).await;
         h
     }
@@ -129,7 +142,10 @@ impl Anvil {
     pub async fn deploy(&self, from: &str, bytecode: &str) -> String {
         let h = self.send(from, None, bytecode, 0).await;
         let r = self.receipt(&h).await;
-        r["contractAddress"].as_str().unwrap_or_else(|| panic!("deployment failed: {r}")).to_string()
+        r["contractAddress"]
+            .as_str()
+            .unwrap_or_else(|| panic!("deployment failed: {r}"))
+            .to_string()
     }
 }
 
@@ -146,8 +162,10 @@ impl Drop for Anvil {
 /// When the artifact is missing.
 pub fn artifact_bytecode(name: &str) -> String {
     let p = crate::fixtures::testdata(&format!("contracts/{name}.json"));
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     v["bytecode"].as_str().unwrap_or_default().to_string()
 }
 

@@ -87,14 +87,21 @@ pub fn check(
         let mut out = Findings::new();
         d.commit(&tail, &mut out).unwrap_or_else(|e| panic!("{e}"));
         d.revert(&tail, &mut out).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(before, d.checkpoint(), "{name}: commit then revert of blocks {k}.. changed the state");
+        assert_eq!(
+            before,
+            d.checkpoint(),
+            "{name}: commit then revert of blocks {k}.. changed the state"
+        );
     }
     // Law 3: reorg A -> B equals a fresh run over B.
     let mut d = make();
     let mut out = Findings::new();
-    drive(d.as_mut(), &ChainEvent::Committed { new: Arc::new(seg(&chain[..fork_at])) }, &mut out).unwrap();
-    drive(d.as_mut(), &ChainEvent::Committed { new: Arc::new(seg(&chain[fork_at..])) }, &mut out).unwrap();
-    let ev = ChainEvent::Reorged { old: Arc::new(seg(&chain[fork_at..])), new: Arc::new(seg(fork)) };
+    drive(d.as_mut(), &ChainEvent::Committed { new: Arc::new(seg(&chain[..fork_at])) }, &mut out)
+        .unwrap();
+    drive(d.as_mut(), &ChainEvent::Committed { new: Arc::new(seg(&chain[fork_at..])) }, &mut out)
+        .unwrap();
+    let ev =
+        ChainEvent::Reorged { old: Arc::new(seg(&chain[fork_at..])), new: Arc::new(seg(fork)) };
     drive(d.as_mut(), &ev, &mut out).unwrap_or_else(|e| panic!("{e}"));
     let retracted: BTreeSet<_> = out.retracted().iter().copied().collect();
     let notices: BTreeSet<_> = out.notices().iter().copied().collect();
@@ -107,7 +114,11 @@ pub fn check(
     let mut fresh = make();
     let expected = commit_all(fresh.as_mut(), &[&chain[..fork_at], fork]);
     assert_eq!(active, keys(&expected), "{name}: reorg A->B differs from a fresh run over B");
-    assert_eq!(d.checkpoint(), fresh.checkpoint(), "{name}: state after reorg A->B differs from a fresh run over B");
+    assert_eq!(
+        d.checkpoint(),
+        fresh.checkpoint(),
+        "{name}: state after reorg A->B differs from a fresh run over B"
+    );
     // Law 4: checkpoint and restore.
     let k = chain.len() / 2;
     let mut a = make();

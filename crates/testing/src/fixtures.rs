@@ -42,7 +42,12 @@ pub fn chain(first: u64, salt: u8, blocks: &[BlockData]) -> Vec<Arc<BlockData>> 
 }
 
 /// Like [`chain`], with the first block's parent hash given (to fork off an existing chain).
-pub fn chain_after(first: u64, parent: B256, salt: u8, blocks: &[BlockData]) -> Vec<Arc<BlockData>> {
+pub fn chain_after(
+    first: u64,
+    parent: B256,
+    salt: u8,
+    blocks: &[BlockData],
+) -> Vec<Arc<BlockData>> {
     let mut prev = parent;
     blocks
         .iter()

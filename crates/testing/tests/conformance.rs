@@ -19,7 +19,11 @@ const CONFIGS: &[(&str, &str)] = &[
 #[test]
 fn every_detector_type_is_covered() {
     for info in palisade_detect::CATALOG {
-        assert!(CONFIGS.iter().any(|(n, _)| n.starts_with(info.kind)), "{} has no conformance run", info.kind);
+        assert!(
+            CONFIGS.iter().any(|(n, _)| n.starts_with(info.kind)),
+            "{} has no conformance run",
+            info.kind
+        );
     }
 }
 
@@ -33,14 +37,23 @@ fn detectors_obey_the_laws_on_real_blocks() {
     let mut alt: Vec<_> = blocks[fork_at..].to_vec();
     alt.reverse();
     alt.push(blocks[0].clone());
-    let fork = fixtures::chain_after(1000 + fork_at as u64, chain[fork_at - 1].header.hash.unwrap(), 2, &alt);
+    let fork = fixtures::chain_after(
+        1000 + fork_at as u64,
+        chain[fork_at - 1].header.hash.unwrap(),
+        2,
+        &alt,
+    );
     for (name, src) in CONFIGS {
         let make = || detector(src);
         conformance::check(name, &make, &chain, &fork, fork_at);
         // The fixture must exercise the detector: it finds something on this chain.
         let mut d = detector(src);
         let mut out = palisade_primitives::Findings::new();
-        d.commit(&palisade_primitives::ChainSegment::new(chain.clone()).unwrap(), &mut out).unwrap();
-        assert!(!out.emitted().is_empty(), "{name}: the fixture gives no findings, so the laws are not exercised");
+        d.commit(&palisade_primitives::ChainSegment::new(chain.clone()).unwrap(), &mut out)
+            .unwrap();
+        assert!(
+            !out.emitted().is_empty(),
+            "{name}: the fixture gives no findings, so the laws are not exercised"
+        );
     }
 }

@@ -59,7 +59,11 @@ impl Palisade {
     }
 
     pub fn spawn(dir: &std::path::Path, config: PathBuf, api_port: u16) -> Self {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("palisade.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("palisade.log"))
+            .unwrap();
         let child = Command::new(BIN)
             .args(["run", "--config", config.to_str().unwrap()])
             .env("PALISADE_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
@@ -88,7 +92,9 @@ impl Palisade {
     }
 
     pub async fn store(&self) -> Store {
-        Store::open(&format!("sqlite://{}", self.dir.join("palisade.sqlite").display())).await.unwrap()
+        Store::open(&format!("sqlite://{}", self.dir.join("palisade.sqlite").display()))
+            .await
+            .unwrap()
     }
 
     /// Waits until palisade's processed tip is the anvil head.
@@ -107,14 +113,22 @@ impl Palisade {
                 return;
             }
             if t.elapsed() > Duration::from_secs(30) {
-                panic!("palisade did not reach head {head} {hash}; tip {:?}\n{log}\n{}", tip.last(), self.log());
+                panic!(
+                    "palisade did not reach head {head} {hash}; tip {:?}\n{log}\n{}",
+                    tip.last(),
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     pub async fn alerts(&self) -> Vec<AlertRow> {
-        self.store().await.list_alerts(&AlertFilter { limit: Some(10_000), ..Default::default() }).await.unwrap()
+        self.store()
+            .await
+            .list_alerts(&AlertFilter { limit: Some(10_000), ..Default::default() })
+            .await
+            .unwrap()
     }
 }
 
@@ -133,14 +147,28 @@ pub fn tip_of(log: &[LoggedBlock]) -> Vec<(u64, String)> {
         match e.action.as_str() {
             "commit" => {
                 if let Some(last) = chain.last() {
-                    assert!(e.number > last.0, "block {} committed after {} without a revert", e.number, last.0);
+                    assert!(
+                        e.number > last.0,
+                        "block {} committed after {} without a revert",
+                        e.number,
+                        last.0
+                    );
                 }
-                assert!(!chain.iter().any(|(_, h)| *h == e.hash), "block {} {} committed twice", e.number, e.hash);
+                assert!(
+                    !chain.iter().any(|(_, h)| *h == e.hash),
+                    "block {} {} committed twice",
+                    e.number,
+                    e.hash
+                );
                 chain.push((e.number, e.hash.clone()));
             }
             "revert" => {
                 let top = chain.pop().expect("revert of an empty chain");
-                assert_eq!(top, (e.number, e.hash.clone()), "revert of a block that is not the tip");
+                assert_eq!(
+                    top,
+                    (e.number, e.hash.clone()),
+                    "revert of a block that is not the tip"
+                );
             }
             other => panic!("unknown log action {other}"),
         }
@@ -205,7 +233,10 @@ impl Receiver {
                         let mut tmp = [0u8; 8192];
                         // Read headers.
                         let header_end = loop {
-                            let n = match sock.read(&mut tmp).await { Ok(0) | Err(_) => return, Ok(n) => n };
+                            let n = match sock.read(&mut tmp).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
                             buf.extend_from_slice(&tmp[..n]);
                             if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                                 break p + 4;
@@ -215,7 +246,10 @@ impl Receiver {
                         let headers: Vec<(String, String)> = head
                             .lines()
                             .skip(1)
-                            .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+                            .filter_map(|l| {
+                                l.split_once(':')
+                                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                            })
                             .collect();
                         let len: usize = headers
                             .iter()
@@ -223,13 +257,25 @@ impl Receiver {
                             .and_then(|(_, v)| v.parse().ok())
                             .unwrap_or(0);
                         while buf.len() < header_end + len {
-                            let n = match sock.read(&mut tmp).await { Ok(0) | Err(_) => return, Ok(n) => n };
+                            let n = match sock.read(&mut tmp).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
                             buf.extend_from_slice(&tmp[..n]);
                         }
                         let raw = buf[header_end..header_end + len].to_vec();
                         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-                        got.lock().unwrap().push(Received { headers, body, raw, at: Instant::now() });
-                        if sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.is_err() {
+                        got.lock().unwrap().push(Received {
+                            headers,
+                            body,
+                            raw,
+                            at: Instant::now(),
+                        });
+                        if sock
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }

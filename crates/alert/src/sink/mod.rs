@@ -39,11 +39,15 @@ impl Notification {
     /// A one-line human-readable form.
     pub fn line(&self) -> String {
         let f = &self.alert.finding;
-        let what = if self.action == "resolve" { "RESOLVED (reorged out)" } else { f.severity.as_str() };
+        let what =
+            if self.action == "resolve" { "RESOLVED (reorged out)" } else { f.severity.as_str() };
         let txs = if f.tx_hashes.is_empty() {
             String::new()
         } else {
-            format!(" tx {}", f.tx_hashes.iter().map(|h| format!("{h:#x}")).collect::<Vec<_>>().join(","))
+            format!(
+                " tx {}",
+                f.tx_hashes.iter().map(|h| format!("{h:#x}")).collect::<Vec<_>>().join(",")
+            )
         };
         format!(
             "[{}] {} {} block {}{}: {} (key {:.12})",
@@ -157,7 +161,10 @@ impl SinkConfig {
 }
 
 /// Builds the sinks; relative JSON-lines paths are resolved against `data_dir`.
-pub fn build_sinks(cfgs: &[SinkConfig], data_dir: &std::path::Path) -> Result<Vec<Arc<dyn AlertSink>>> {
+pub fn build_sinks(
+    cfgs: &[SinkConfig],
+    data_dir: &std::path::Path,
+) -> Result<Vec<Arc<dyn AlertSink>>> {
     let mut out: Vec<Arc<dyn AlertSink>> = Vec::new();
     let mut ids = std::collections::BTreeSet::new();
     for c in cfgs {
@@ -168,12 +175,23 @@ pub fn build_sinks(cfgs: &[SinkConfig], data_dir: &std::path::Path) -> Result<Ve
         out.push(match c {
             SinkConfig::Stdout(_) => Arc::new(Stdout { id }),
             SinkConfig::Jsonl(j) => {
-                let path = if j.path.is_absolute() { j.path.clone() } else { data_dir.join(&j.path) };
+                let path =
+                    if j.path.is_absolute() { j.path.clone() } else { data_dir.join(&j.path) };
                 Arc::new(Jsonl { id, path, lock: Mutex::new(()) })
             }
-            SinkConfig::Webhook(w) => Arc::new(Webhook::new(id, &w.url, w.secret.clone(), w.timeout_ms, WebhookFormat::Palisade)?),
-            SinkConfig::Slack(s) => Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Slack)?),
-            SinkConfig::Discord(s) => Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Discord)?),
+            SinkConfig::Webhook(w) => Arc::new(Webhook::new(
+                id,
+                &w.url,
+                w.secret.clone(),
+                w.timeout_ms,
+                WebhookFormat::Palisade,
+            )?),
+            SinkConfig::Slack(s) => {
+                Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Slack)?)
+            }
+            SinkConfig::Discord(s) => {
+                Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Discord)?)
+            }
         });
     }
     Ok(out)
@@ -195,7 +213,8 @@ impl AlertSink for Stdout {
     fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", n.line()).map_err(|e| AlertError::Sink { sink: self.id.clone(), reason: e.to_string() })
+            writeln!(out, "{}", n.line())
+                .map_err(|e| AlertError::Sink { sink: self.id.clone(), reason: e.to_string() })
         })
     }
 }
@@ -229,20 +248,28 @@ impl AlertSink for Jsonl {
         Box::pin(async move {
             let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| AlertError::Sink { sink: self.id.clone(), reason: e.to_string() })?;
+                std::fs::create_dir_all(dir).map_err(|e| AlertError::Sink {
+                    sink: self.id.clone(),
+                    reason: e.to_string(),
+                })?;
             }
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&self.path)
                 .map(|_| ())
-                .map_err(|e| AlertError::Sink { sink: self.id.clone(), reason: format!("{}: {e}", self.path.display()) })
+                .map_err(|e| AlertError::Sink {
+                    sink: self.id.clone(),
+                    reason: format!("{}: {e}", self.path.display()),
+                })
         })
     }
     fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            self.append(&n.payload().to_string())
-                .map_err(|e| AlertError::Sink { sink: self.id.clone(), reason: format!("{}: {e}", self.path.display()) })
+            self.append(&n.payload().to_string()).map_err(|e| AlertError::Sink {
+                sink: self.id.clone(),
+                reason: format!("{}: {e}", self.path.display()),
+            })
         })
     }
 }

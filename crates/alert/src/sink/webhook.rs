@@ -42,10 +42,19 @@ pub struct Webhook {
 
 impl Webhook {
     /// Builds the sink.
-    pub fn new(id: String, url: &SecretString, secret: Option<SecretString>, timeout_ms: u64, format: WebhookFormat) -> Result<Self> {
+    pub fn new(
+        id: String,
+        url: &SecretString,
+        secret: Option<SecretString>,
+        timeout_ms: u64,
+        format: WebhookFormat,
+    ) -> Result<Self> {
         let u = url.expose();
         if !(u.starts_with("http://") || u.starts_with("https://")) {
-            return Err(AlertError::SinkConfig { sink: id, reason: "url must start with http:// or https://".into() });
+            return Err(AlertError::SinkConfig {
+                sink: id,
+                reason: "url must start with http:// or https://".into(),
+            });
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(timeout_ms))
@@ -131,7 +140,8 @@ impl AlertSink for Webhook {
             if let Some(s) = &self.secret {
                 req = req.header("x-palisade-signature", sign(s.expose().as_bytes(), &ts, &body));
             }
-            let resp = req.body(body).send().await.map_err(|e| self.err(e.without_url().to_string()))?;
+            let resp =
+                req.body(body).send().await.map_err(|e| self.err(e.without_url().to_string()))?;
             let status = resp.status();
             if status.is_success() {
                 Ok(())

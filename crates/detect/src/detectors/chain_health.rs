@@ -136,7 +136,10 @@ impl ChainHealth {
             }
         }
         if cfg.reorg_medium_depth < 1 || cfg.reorg_high_depth < cfg.reorg_medium_depth {
-            return Err(bad("reorg_high_depth", "need 1 <= reorg_medium_depth <= reorg_high_depth"));
+            return Err(bad(
+                "reorg_high_depth",
+                "need 1 <= reorg_medium_depth <= reorg_high_depth",
+            ));
         }
         let id = cfg.name.clone().unwrap_or_else(|| "chain_health".into());
         Ok(Self { id, chain: chain.into(), cfg, recent: VecDeque::new() })
@@ -180,9 +183,14 @@ impl ChainHealth {
                             at,
                             "timestamp",
                             Severity::High,
-                            format!("Block {} timestamp does not increase ({ts} <= {pts})", s.number),
+                            format!(
+                                "Block {} timestamp does not increase ({ts} <= {pts})",
+                                s.number
+                            ),
                         )
-                        .with_evidence(json!({"check": "timestamp", "timestamp": ts, "parent_timestamp": pts})),
+                        .with_evidence(
+                            json!({"check": "timestamp", "timestamp": ts, "parent_timestamp": pts}),
+                        ),
                     );
                 }
             }
@@ -203,7 +211,10 @@ impl ChainHealth {
                         at,
                         "slow_block",
                         sev,
-                        format!("Slow block {}: {iv} s after its parent (baseline {base} s)", s.number),
+                        format!(
+                            "Slow block {}: {iv} s after its parent (baseline {base} s)",
+                            s.number
+                        ),
                     )
                     .with_evidence(json!({
                         "check": "slow_block", "interval_secs": iv, "baseline_secs": base as u64,
@@ -263,8 +274,10 @@ impl ChainHealth {
                             bf as f64 / med as f64
                         ),
                     )
-                    .with_evidence(json!({"check": "base_fee_spike", "base_fee_wei": bf.to_string(),
-                        "median_base_fee_wei": med.to_string()})),
+                    .with_evidence(
+                        json!({"check": "base_fee_spike", "base_fee_wei": bf.to_string(),
+                        "median_base_fee_wei": med.to_string()}),
+                    ),
                 );
             }
         }
@@ -342,8 +355,9 @@ impl Detector for ChainHealth {
             Severity::Low
         };
         let old_hashes: Vec<_> = old.blocks().iter().map(|b| b.block_ref().hash).collect();
-        let new_hashes: Vec<_> =
-            new.map(|n| n.blocks().iter().map(|b| b.block_ref().hash).collect()).unwrap_or_default();
+        let new_hashes: Vec<_> = new
+            .map(|n| n.blocks().iter().map(|b| b.block_ref().hash).collect())
+            .unwrap_or_default();
         let subject = format!(
             "reorg:{}:{}",
             old.tip().hash,
@@ -371,7 +385,8 @@ impl Detector for ChainHealth {
 
     fn finalize(&mut self, upto: BlockRef, _out: &mut Findings) {
         let keep = self.cfg.window + 1;
-        while self.recent.len() > keep && self.recent.front().is_some_and(|s| s.number <= upto.number)
+        while self.recent.len() > keep
+            && self.recent.front().is_some_and(|s| s.number <= upto.number)
         {
             self.recent.pop_front();
         }
@@ -388,8 +403,9 @@ impl Detector for ChainHealth {
     }
 
     fn restore(&mut self, cp: &Checkpoint) -> Result<()> {
-        self.recent = serde_json::from_value(cp.state.clone())
-            .map_err(|e| DetectError::Restore { detector: self.id.clone(), reason: e.to_string() })?;
+        self.recent = serde_json::from_value(cp.state.clone()).map_err(|e| {
+            DetectError::Restore { detector: self.id.clone(), reason: e.to_string() }
+        })?;
         Ok(())
     }
 }

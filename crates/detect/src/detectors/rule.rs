@@ -159,19 +159,13 @@ pub struct Rule {
 
 const TX_ROOTS: &[&str] = &["tx", "block"];
 
-fn check_roots(
-    e: &Expr,
-    extra: &[&str],
-    names: &[String],
-    rule: &str,
-    field: &str,
-) -> Result<()> {
+fn check_roots(e: &Expr, extra: &[&str], names: &[String], rule: &str, field: &str) -> Result<()> {
     let mut roots = Vec::new();
     e.roots(&mut roots);
     for r in roots {
         let ok = TX_ROOTS.contains(&r.as_str())
             || extra.contains(&r.as_str())
-            || names.iter().any(|n| *n == r)
+            || names.contains(&r)
             || r == "args"
             || (r.starts_with('$') && r[1..].parse::<usize>().is_ok_and(|i| i < names.len()));
         if !ok {
@@ -180,7 +174,11 @@ fn check_roots(
                 field: field.into(),
                 reason: format!(
                     "unknown variable `{r}` (known: {}{}tx.*, block.*{})",
-                    names.iter().filter(|n| !n.is_empty()).map(|n| format!("{n}, ")).collect::<String>(),
+                    names
+                        .iter()
+                        .filter(|n| !n.is_empty())
+                        .map(|n| format!("{n}, "))
+                        .collect::<String>(),
                     if names.is_empty() { "" } else { "$0.., args, " },
                     extra.iter().map(|x| format!(", {x}.*")).collect::<String>()
                 ),
@@ -202,14 +200,16 @@ impl Rule {
             return Err(err("name".into(), "must not be empty".into()));
         }
         let abi: Option<JsonAbi> = abi_json
-            .map(|s| serde_json::from_str::<JsonAbi>(s).or_else(|_| {
-                // Hardhat/Truffle artifacts wrap the ABI in {"abi": [...]}.
-                #[derive(Deserialize)]
-                struct Artifact {
-                    abi: JsonAbi,
-                }
-                serde_json::from_str::<Artifact>(s).map(|a| a.abi)
-            }))
+            .map(|s| {
+                serde_json::from_str::<JsonAbi>(s).or_else(|_| {
+                    // Hardhat/Truffle artifacts wrap the ABI in {"abi": [...]}.
+                    #[derive(Deserialize)]
+                    struct Artifact {
+                        abi: JsonAbi,
+                    }
+                    serde_json::from_str::<Artifact>(s).map(|a| a.abi)
+                })
+            })
             .transpose()
             .map_err(|e| err("abi".into(), format!("not an ABI JSON file: {e}")))?;
         let parse_expr = |field: String, src: &Option<String>| -> Result<Option<Expr>> {
@@ -304,14 +304,14 @@ impl Rule {
                     }
                     let Some(decoded) = f.sig.decode(c.input) else { continue };
                     let Ok(vals) = decoded else { continue };
-                    let args: Vec<(String, Val)> = f
-                        .sig
-                        .names
-                        .iter()
-                        .cloned()
-                        .zip(vals)
-                        .collect();
-                    let scope = RuleScope { block: b, tx_index: c.tx_index, args: &args, call: Some(&c), log: None };
+                    let args: Vec<(String, Val)> = f.sig.names.iter().cloned().zip(vals).collect();
+                    let scope = RuleScope {
+                        block: b,
+                        tx_index: c.tx_index,
+                        args: &args,
+                        call: Some(&c),
+                        log: None,
+                    };
                     if f.expr.as_ref().is_none_or(|e| e.truthy(&scope)) {
                         hits.entry(c.tx_index).or_default().push(json!({
                             "type": "function",
@@ -458,7 +458,9 @@ impl Scope for RuleScope<'_> {
                 let t = b.transactions.get(self.tx_index as usize);
                 let r = b.receipt(self.tx_index);
                 match field {
-                    "hash" => b.tx_hash(self.tx_index).map_or(Val::Null, |h| Val::Bytes(h.0.to_vec().into())),
+                    "hash" => b
+                        .tx_hash(self.tx_index)
+                        .map_or(Val::Null, |h| Val::Bytes(h.0.to_vec().into())),
                     "index" => Val::Uint(U256::from(self.tx_index)),
                     "from" => opt_addr(t.and_then(|t| t.from)),
                     "to" => opt_addr(t.and_then(|t| t.to)),
@@ -478,7 +480,9 @@ impl Scope for RuleScope<'_> {
                 "number" => Val::Uint(U256::from(b.header.number)),
                 "timestamp" => opt_u(b.header.timestamp),
                 "miner" => opt_addr(b.header.miner),
-                "base_fee" => b.header.base_fee_per_gas.map_or(Val::Null, |x| Val::Uint(U256::from(x))),
+                "base_fee" => {
+                    b.header.base_fee_per_gas.map_or(Val::Null, |x| Val::Uint(U256::from(x)))
+                }
                 "gas_used" => opt_u(b.header.gas_used),
                 "gas_limit" => opt_u(b.header.gas_limit),
                 _ => Val::Null,
@@ -511,11 +515,8 @@ impl Scope for RuleScope<'_> {
                 return index_into(v, &path[1..]);
             }
             name => {
-                let v = self
-                    .args
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map_or(Val::Null, |(_, v)| v.clone());
+                let v =
+                    self.args.iter().find(|(n, _)| n == name).map_or(Val::Null, |(_, v)| v.clone());
                 return index_into(v, &path[1..]);
             }
         };
