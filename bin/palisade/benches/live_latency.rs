@@ -42,7 +42,11 @@ async fn main() {
     // The reference: a bare newHeads subscriber.
     let heard: Arc<Mutex<HashMap<u64, Instant>>> = Default::default();
     let (mut ws, _) = tokio_tungstenite::connect_async(anvil.ws_url()).await.unwrap();
-    ws.send(Message::text(json!({"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}).to_string())).await.unwrap();
+    ws.send(Message::text(
+        json!({"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}).to_string(),
+    ))
+    .await
+    .unwrap();
     let h = heard.clone();
     tokio::spawn(async move {
         while let Some(Ok(m)) = ws.next().await {
@@ -71,12 +75,21 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let (a50, a99, amax) = (pct(&mut alert_ms, 0.5), pct(&mut alert_ms, 0.99), pct(&mut alert_ms, 1.0));
+    let (a50, a99, amax) =
+        (pct(&mut alert_ms, 0.5), pct(&mut alert_ms, 0.99), pct(&mut alert_ms, 1.0));
     let (r50, r99) = (pct(&mut ref_ms, 0.5), pct(&mut ref_ms, 0.99));
-    println!("live latency over {n} blocks (anvil, WebSocket newHeads, SQLite store, signed webhook):");
-    println!("  reference: newHeads heard by a bare subscriber   p50 {r50:7.2} ms   p99 {r99:7.2} ms");
+    println!(
+        "live latency over {n} blocks (anvil, WebSocket newHeads, SQLite store, signed webhook):"
+    );
+    println!(
+        "  reference: newHeads heard by a bare subscriber   p50 {r50:7.2} ms   p99 {r99:7.2} ms"
+    );
     println!("  palisade: block mined -> alert at the webhook    p50 {a50:7.2} ms   p99 {a99:7.2} ms   max {amax:7.2} ms");
-    println!("  ratio palisade/reference: p50 {:.1}x, p99 {:.1}x (target: p99 under 50 ms)", a50 / r50.max(1e-3), a99 / r99.max(1e-3));
+    println!(
+        "  ratio palisade/reference: p50 {:.1}x, p99 {:.1}x (target: p99 under 50 ms)",
+        a50 / r50.max(1e-3),
+        a99 / r99.max(1e-3)
+    );
     let alerts = p.alerts().await.len();
     assert!(alerts as u64 >= n, "every block's alert was stored ({alerts})");
     p.kill9();
