@@ -457,3 +457,97 @@ async fn api_serves_health_metrics_and_alerts() {
         .unwrap();
     assert_eq!(alerts.as_array().unwrap().len(), 1, "the reorged-out poke: {alerts}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reorg_deeper_than_the_maximum_is_a_critical_alert_and_monitoring_goes_on() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    anvil.mine(10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start_with(dir.path(), &anvil, 3, &detectors(&vault));
+    p.wait_synced(&anvil).await;
+    anvil.mine(5).await;
+    p.wait_synced(&anvil).await;
+    anvil.rpc("anvil_reorg", json!([6, []])).await;
+    p.wait_synced(&anvil).await;
+    let alerts = p.alerts().await;
+    let deep =
+        alerts.iter().find(|a| a.finding.evidence["check"] == "deep_reorg").unwrap_or_else(|| {
+            panic!(
+                "no deep-reorg alert: {:?}",
+                alerts.iter().map(|a| &a.finding.title).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(deep.finding.severity.as_str(), "critical");
+    assert_eq!(deep.finding.evidence["max_reorg_depth"], 3);
+    // Even beyond the window, the processed chain is exactly the canonical one, without a gap.
+    let chain = tip_of(&p.store().await.block_log("anvil").await.unwrap());
+    let head = anvil.block_number().await;
+    assert_eq!(chain.len() as u64, head - chain[0].0 + 1);
+    for (n, h) in &chain {
+        assert_eq!(*h, anvil.block_hash(*n).await, "block {n}");
+    }
+    assert_eq!(deep.finding.evidence["fork_point"], head - 6);
+    // It keeps following the chain afterwards.
+    anvil.send(ACCOUNT1, Some(&vault), &poke(5), 0).await;
+    p.wait_synced(&anvil).await;
+    assert!(p
+        .alerts()
+        .await
+        .iter()
+        .any(|a| a.finding.detector == "rule:poke" && a.status == "open"));
+    // The same while it is down: on restart no stored block is canonical any more.
+    p.kill9();
+    anvil.rpc("anvil_reorg", json!([8, []])).await;
+    anvil.mine(2).await;
+    p.restart();
+    p.wait_synced(&anvil).await;
+    let chain = tip_of(&p.store().await.block_log("anvil").await.unwrap());
+    let head = anvil.block_number().await;
+    assert_eq!(
+        chain.len() as u64,
+        head - chain[0].0 + 1,
+        "no gap after a deep reorg across a restart"
+    );
+    for (n, h) in &chain {
+        assert_eq!(*h, anvil.block_hash(*n).await, "block {n} after the restart");
+    }
+    let pokes: Vec<_> =
+        p.alerts().await.into_iter().filter(|a| a.finding.detector == "rule:poke").collect();
+    assert!(
+        pokes.iter().all(|a| a.status == "reorged"),
+        "the poke's block was reorged out while palisade was down"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_chain_raises_one_alert_per_stall() {
+    let anvil = Anvil::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = "[[detectors]]\ntype = 'chain_health'\nstall_after_secs = 1\nallow_equal_timestamps = true\n";
+    let mut p = Palisade::start(dir.path(), &anvil, body);
+    p.wait_synced(&anvil).await;
+    let store = p.store().await;
+    let stalls = || async {
+        store
+            .list_alerts(&Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.finding.evidence["check"] == "stall")
+            .collect::<Vec<_>>()
+    };
+    let first = wait_for(10, "a stall alert", || async {
+        let s = stalls().await;
+        (!s.is_empty()).then_some(s)
+    })
+    .await;
+    assert_eq!(first[0].finding.severity.as_str(), "high");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(stalls().await.len(), 1, "one alert per stall, not one per second");
+    // A new block ends the stall; the next stall is a new alert.
+    anvil.mine(1).await;
+    p.wait_synced(&anvil).await;
+    wait_for(10, "a second stall alert", || async { (stalls().await.len() == 2).then_some(()) })
+        .await;
+}

@@ -458,6 +458,26 @@ impl Store {
         Ok(inserted)
     }
 
+    /// The hash Palisade currently holds as canonical at `number` (from the block log), if any.
+    pub async fn logged_hash_at(&self, chain: &str, number: u64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT action, hash FROM block_log WHERE chain = $1 AND number = $2 ORDER BY seq DESC LIMIT 1")
+            .bind(chain)
+            .bind(number as i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("block log"))?;
+        match row {
+            Some(r) => {
+                let action: String = r.try_get(0).map_err(db("block log"))?;
+                Ok((action == "commit")
+                    .then(|| r.try_get(1))
+                    .transpose()
+                    .map_err(db("block log"))?)
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The block log of a chain, in order.
     pub async fn block_log(&self, chain: &str) -> Result<Vec<LoggedBlock>> {
         let rows = sqlx::query(

@@ -171,14 +171,38 @@ impl Config {
     /// Parses and checks config text; `path` names it in errors and `base` resolves relative
     /// ABI paths.
     pub fn parse(src: &str, path: &str, base: &Path) -> Result<Self, ConfigErrors> {
-        let mut cfg: Config = toml::from_str(src).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                path: path.into(),
-                line: e.span().map(|s| line_of(src, s.start)),
-                field: None,
-                message: e.message().trim().to_string(),
-            }])
-        })?;
+        let syntax = |e: toml::de::Error| ConfigError {
+            path: path.into(),
+            line: e.span().map(|s| line_of(src, s.start)),
+            field: None,
+            message: e.message().trim().to_string(),
+        };
+        let doc: toml::Table = toml::from_str(src).map_err(|e| ConfigErrors(vec![syntax(e)]))?;
+        // Entries of the arrays of tables are checked one by one: serde loses the position of
+        // errors inside tagged enums, and this names the entry and its line.
+        let mut entry_errs = Vec::new();
+        for key in ["chains", "detectors", "sinks"] {
+            let Some(toml::Value::Array(items)) = doc.get(key) else { continue };
+            for (i, item) in items.iter().enumerate() {
+                let r = match key {
+                    "chains" => item.clone().try_into::<ChainConfig>().map(drop),
+                    "detectors" => item.clone().try_into::<DetectorConfig>().map(drop),
+                    _ => item.clone().try_into::<SinkConfig>().map(drop),
+                };
+                if let Err(e) = r {
+                    entry_errs.push(ConfigError {
+                        path: path.into(),
+                        line: table_line(src, key, i),
+                        field: Some(format!("{key}[{i}]")),
+                        message: e.message().trim().to_string(),
+                    });
+                }
+            }
+        }
+        if !entry_errs.is_empty() {
+            return Err(ConfigErrors(entry_errs));
+        }
+        let mut cfg: Config = toml::from_str(src).map_err(|e| ConfigErrors(vec![syntax(e)]))?;
         let mut errs = Vec::new();
         let err = |line: Option<usize>, field: String, message: String| ConfigError {
             path: path.into(),
@@ -350,12 +374,17 @@ mod tests {
         let e = parse("[[chains]]\nname = 'a'\nchain_id = 1\nendpoints = [{ url = 'ftp://x' }]\n")
             .unwrap_err();
         assert!(e.to_string().contains("scheme"), "{e}");
-        let e = parse("[[detectors]]\ntype = 'chain_health'\nwindow = 'many'\n").unwrap_err();
-        assert_eq!(e.0[0].line, Some(3), "{e}");
+        let e = parse("data_dir = 'x'\n\n[[detectors]]\ntype = 'chain_health'\n\n[[detectors]]\ntype = 'chain_health'\nname = 'b'\nwindow = 'many'\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(6), "{e}");
+        assert_eq!(e.0[0].field.as_deref(), Some("detectors[1]"), "{e}");
+        assert!(e.0[0].message.contains("many"), "{e}");
     }
 
     #[test]
     fn examples_are_valid() {
+        // examples/mainnet.toml reads its webhook secrets from the environment.
+        std::env::set_var("PALISADE_WEBHOOK_URL", "http://127.0.0.1:9/hook");
+        std::env::set_var("PALISADE_WEBHOOK_SECRET", "example");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
         let mut n = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -366,5 +395,31 @@ mod tests {
             }
         }
         assert!(n >= 2, "expected example configs in {}", dir.display());
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    #[test]
+    fn the_config_reference_documents_every_detector_field() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.md"),
+        )
+        .unwrap();
+        for d in palisade_detect::CATALOG {
+            assert!(
+                doc.contains(&format!("### `{}`", d.kind)),
+                "docs/config.md lacks detector {}",
+                d.kind
+            );
+            for f in d.fields {
+                assert!(
+                    doc.contains(&format!("| `{}` |", f.name)),
+                    "docs/config.md lacks {}.{}",
+                    d.kind,
+                    f.name
+                );
+            }
+        }
     }
 }

@@ -38,6 +38,8 @@ pub struct ChainService {
     stall_reported: Option<B256>,
     last_block_at: Instant,
     lines: HashMap<B256, String>,
+    /// Where to start when the window is empty after reverting a dead fork on restart.
+    resume_from: Option<u64>,
 }
 
 impl ChainService {
@@ -95,6 +97,7 @@ impl ChainService {
             stall_reported: None,
             last_block_at: Instant::now(),
             lines,
+            resume_from: None,
         };
         svc.check_canonical().await?;
         Ok(svc)
@@ -136,14 +139,10 @@ impl ChainService {
             None => {
                 let lowest = stored[0].number;
                 tracing::error!(target: "palisade::node", chain = %self.name(), "No stored block is canonical any more; reverting all of them.");
-                self.deep_reorg_finding(stored[0], lowest).await?;
-                if let Some(ev) = self.engine.revert_above(lowest.saturating_sub(1)) {
-                    self.handle(ev).await?;
-                }
-                if self.engine.tracker().tip().is_some() {
-                    // lowest == 0 cannot be reverted below; start over.
-                    self.engine.restore(Vec::new(), &[])?;
-                }
+                self.revert_window(lowest).await?;
+                let fork_point = self.revert_below_window(lowest).await?;
+                self.deep_reorg_finding(stored[0], lowest, fork_point).await?;
+                self.resume_from = Some(fork_point + 1);
             }
         }
         Ok(())
@@ -192,7 +191,12 @@ impl ChainService {
             }
             match tip {
                 None => {
-                    let start = self.cfg.start_block.unwrap_or(head.number).min(head.number);
+                    let start = self
+                        .resume_from
+                        .take()
+                        .or(self.cfg.start_block)
+                        .unwrap_or(head.number)
+                        .min(head.number);
                     let b = self.fetch_number(start).await?;
                     self.offer(vec![b]).await?;
                 }
@@ -240,23 +244,86 @@ impl ChainService {
         }
     }
 
-    async fn too_deep(&mut self, branch: Vec<Arc<BlockData>>) -> eyre::Result<()> {
-        let first = branch[0].block_ref();
-        let lowest = self.engine.tracker().lowest().map(|l| l.number).unwrap_or(first.number);
-        self.deep_reorg_finding(first, lowest).await?;
+    /// Walks down from below the window until the block Palisade logged is canonical again,
+    /// records the blocks in between as reverted and retracts their alerts. Returns the fork
+    /// point.
+    async fn revert_below_window(&mut self, lowest: u64) -> eyre::Result<u64> {
+        let mut below = Vec::new();
+        let mut n = lowest;
+        while n > 0 && below.len() < 100_000 {
+            n -= 1;
+            let Some(ours) = self.store.logged_hash_at(self.name(), n).await? else { break };
+            let canon = self
+                .eps
+                .call("eth_getBlockByNumber", serde_json::json!([format!("{n:#x}"), false]))
+                .await?;
+            let canon =
+                palisade_source::evm_rpc::head_of(&canon).ok().map(|h| format!("{:#x}", h.hash));
+            if canon.as_deref() == Some(ours.as_str()) {
+                break;
+            }
+            let hash: B256 =
+                ours.parse().map_err(|e| eyre!("block log holds a bad hash {ours}: {e}"))?;
+            below.push(BlockRef::new(n, hash));
+        }
+        let fork_point =
+            below.last().map_or(lowest.saturating_sub(1), |b| b.number.saturating_sub(1));
+        if !below.is_empty() {
+            let batch = Batch {
+                chain: self.name().to_string(),
+                reverted: below.clone(),
+                retracted: below.clone(),
+                sinks: self.sinks.clone(),
+                ..Default::default()
+            };
+            self.store.apply(&batch).await?;
+            self.metrics.reverted.with_label_values(&[self.name()]).inc_by(below.len() as u64);
+        }
+        Ok(fork_point)
+    }
+
+    /// Reverts every block of the window (detectors undo them exactly) and empties it.
+    async fn revert_window(&mut self, lowest: u64) -> eyre::Result<()> {
         if let Some(ev) = self.engine.revert_above(lowest.saturating_sub(1)) {
             self.handle(ev).await?;
         }
         if self.engine.tracker().tip().is_some() {
+            // Block 0 cannot be reverted below; start over.
             self.engine.restore(Vec::new(), &[])?;
         }
-        match self.engine.connect(branch)? {
+        Ok(())
+    }
+
+    /// A reorg whose fork point is below the window: revert the window exactly, record the
+    /// blocks below it that left the chain (their alerts are retracted; the detectors' undo data
+    /// for them is gone, which the alert says), then follow the new fork from the fork point.
+    async fn too_deep(&mut self, branch: Vec<Arc<BlockData>>) -> eyre::Result<()> {
+        let first = branch[0].block_ref();
+        let lowest = self.engine.tracker().lowest().map(|l| l.number).unwrap_or(first.number);
+        self.revert_window(lowest).await?;
+        let fork_point = self.revert_below_window(lowest).await?;
+        self.deep_reorg_finding(first, lowest, fork_point).await?;
+        let mut full = Vec::new();
+        for k in fork_point + 1..first.number {
+            full.push(self.fetch_number(k).await?);
+        }
+        full.extend(branch.iter().cloned());
+        if palisade_primitives::ChainSegment::new(full.clone()).is_err() {
+            // The chain moved again while fetching: start from the branch; the next head fixes up.
+            full = branch;
+        }
+        match self.engine.connect(full)? {
             Outcome::Event(ev) => self.handle(ev).await,
             _ => Ok(()),
         }
     }
 
-    async fn deep_reorg_finding(&mut self, at: BlockRef, lowest: u64) -> eyre::Result<()> {
+    async fn deep_reorg_finding(
+        &mut self,
+        at: BlockRef,
+        lowest: u64,
+        fork_point: u64,
+    ) -> eyre::Result<()> {
         let f = Finding::new(
             "chain_health",
             "chain_health",
@@ -264,10 +331,15 @@ impl ChainService {
             at,
             "deep_reorg",
             Severity::Critical,
-            format!("Reorg deeper than max_reorg_depth ({}): fork point below block {lowest}", self.cfg.max_reorg_depth),
+            format!(
+                "Reorg deeper than max_reorg_depth ({}): fork point at block {fork_point}, below the {} blocks held",
+                self.cfg.max_reorg_depth,
+                self.cfg.max_reorg_depth + 1
+            ),
         )
         .with_evidence(serde_json::json!({"check": "deep_reorg", "max_reorg_depth": self.cfg.max_reorg_depth,
-            "lowest_block_held": lowest, "note": "findings below the window could not be retracted"}));
+            "fork_point": fork_point, "lowest_block_held": lowest,
+            "note": "alerts of every reverted block are retracted; detector state for the blocks below the window could not be undone exactly"}));
         self.store_findings(vec![f]).await
     }
 

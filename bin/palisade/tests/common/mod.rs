@@ -46,10 +46,20 @@ impl Palisade {
     /// Writes a config for `anvil` (chain `anvil`) with `body` appended (detectors, sinks) and
     /// starts palisade on it.
     pub fn start(dir: &std::path::Path, anvil: &Anvil, body: &str) -> Self {
+        Self::start_with(dir, anvil, 32, body)
+    }
+
+    /// Like [`Palisade::start`] with a given `max_reorg_depth`.
+    pub fn start_with(
+        dir: &std::path::Path,
+        anvil: &Anvil,
+        max_reorg_depth: u64,
+        body: &str,
+    ) -> Self {
         let api_port = free_port();
         let config = dir.join("palisade.toml");
         let src = format!(
-            "data_dir = '{}'\n[api]\nlisten = '127.0.0.1:{api_port}'\n\n[[chains]]\nname = 'anvil'\nchain_id = 31337\nmax_reorg_depth = 32\nendpoints = [{{ url = '{}', ws = '{}' }}]\nrpc = {{ poll_interval_ms = 200, timeout_ms = 5000 }}\n\n{body}",
+            "data_dir = '{}'\n[api]\nlisten = '127.0.0.1:{api_port}'\n\n[[chains]]\nname = 'anvil'\nchain_id = 31337\nmax_reorg_depth = {max_reorg_depth}\nendpoints = [{{ url = '{}', ws = '{}' }}]\nrpc = {{ poll_interval_ms = 200, timeout_ms = 5000 }}\n\n{body}",
             dir.display(),
             anvil.http_url(),
             anvil.ws_url()
