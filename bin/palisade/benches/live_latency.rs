@@ -6,7 +6,7 @@
 //! Run: scripts/bench.sh (or `cargo bench -p palisade --bench live_latency`; needs PALISADE_ANVIL).
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code, unreachable_pub, missing_docs)]
+#[allow(missing_docs)]
 mod common;
 
 use common::{Palisade, Receiver};
