@@ -153,6 +153,45 @@ fn table_line(src: &str, table: &str, index: usize) -> Option<usize> {
         .map(|(i, _)| i + 1)
 }
 
+/// The text of the `index`-th `[[table]]` entry with its sub-tables renamed to stand alone, and
+/// its `type` line blanked (so a tagged entry parses as its concrete struct); line numbers are
+/// kept: line 1 of the result is the header's line.
+fn entry_text(src: &str, table: &str, index: usize) -> Option<(usize, String)> {
+    let start = table_line(src, table, index)?;
+    let lines: Vec<&str> = src.lines().collect();
+    let (sub_array, sub_table) = (format!("[[{table}."), format!("[{table}."));
+    let mut out = vec![String::new()];
+    for l in &lines[start..] {
+        let t = l.trim_start();
+        if t.starts_with('[') && !t.starts_with(&sub_array) && !t.starts_with(&sub_table) {
+            break;
+        }
+        let l = if t.starts_with(&sub_array) {
+            l.replacen(&sub_array, "[[", 1)
+        } else if t.starts_with(&sub_table) {
+            l.replacen(&sub_table, "[", 1)
+        } else if t.starts_with("type") && t[4..].trim_start().starts_with('=') {
+            String::new()
+        } else {
+            (*l).to_string()
+        };
+        out.push(l);
+    }
+    Some((start, out.join("\n")))
+}
+
+/// Where in the entry's text a typed parse fails: (line, message).
+fn entry_error<T: serde::de::DeserializeOwned>(
+    src: &str,
+    table: &str,
+    index: usize,
+) -> Option<(usize, String)> {
+    let (start, text) = entry_text(src, table, index)?;
+    let e = toml::from_str::<T>(&text).err()?;
+    let line = e.span().map(|s| start + line_of(&text, s.start) - 1).unwrap_or(start);
+    Some((line, e.message().trim().to_string()))
+}
+
 impl Config {
     /// Reads, parses and checks a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
@@ -190,11 +229,26 @@ impl Config {
                     _ => item.clone().try_into::<SinkConfig>().map(drop),
                 };
                 if let Err(e) = r {
+                    // Re-parse the entry's own text as its concrete type to find the line.
+                    let kind = item.get("type").and_then(toml::Value::as_str).unwrap_or("");
+                    let precise = match (key, kind) {
+                        ("chains", _) => entry_error::<ChainConfig>(src, key, i),
+                        ("detectors", "chain_health") => entry_error::<
+                            palisade_detect::detectors::chain_health::ChainHealthConfig,
+                        >(src, key, i),
+                        ("detectors", "rule") => {
+                            entry_error::<palisade_detect::detectors::rule::RuleConfig>(src, key, i)
+                        }
+                        _ => None,
+                    };
+                    let (line, message) = precise.unwrap_or_else(|| {
+                        (table_line(src, key, i).unwrap_or(0), e.message().trim().to_string())
+                    });
                     entry_errs.push(ConfigError {
                         path: path.into(),
-                        line: table_line(src, key, i),
+                        line: (line > 0).then_some(line),
                         field: Some(format!("{key}[{i}]")),
-                        message: e.message().trim().to_string(),
+                        message,
                     });
                 }
             }
@@ -375,9 +429,12 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("scheme"), "{e}");
         let e = parse("data_dir = 'x'\n\n[[detectors]]\ntype = 'chain_health'\n\n[[detectors]]\ntype = 'chain_health'\nname = 'b'\nwindow = 'many'\n").unwrap_err();
-        assert_eq!(e.0[0].line, Some(6), "{e}");
+        assert_eq!(e.0[0].line, Some(9), "{e}");
         assert_eq!(e.0[0].field.as_deref(), Some("detectors[1]"), "{e}");
         assert!(e.0[0].message.contains("many"), "{e}");
+        // Inside a sub-table of an entry.
+        let e = parse("[[detectors]]\ntype = 'rule'\nname = 'r'\n\n[[detectors.functions]]\nsignature = 'f()'\ninclude_internal = 'yes'\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(7), "{e}");
     }
 
     #[test]
