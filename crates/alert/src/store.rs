@@ -41,12 +41,13 @@ const MIGRATIONS: &[&[&str]] = &[&[
         sink TEXT NOT NULL,
         action TEXT NOT NULL,
         enqueued_ms BIGINT NOT NULL,
+        ord BIGINT NOT NULL,
         attempts BIGINT NOT NULL,
         next_ms BIGINT NOT NULL,
         delivered_ms BIGINT,
         last_error TEXT,
         PRIMARY KEY (alert_key, sink, action))",
-    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_ms, next_ms)",
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_ms, next_ms, ord)",
     "CREATE TABLE IF NOT EXISTS chain_blocks (
         chain TEXT NOT NULL,
         number BIGINT NOT NULL,
@@ -287,6 +288,8 @@ impl Store {
     /// stored (findings already stored are skipped).
     pub async fn apply(&self, b: &Batch) -> Result<usize> {
         let now = now_ms();
+        // Delivery order: by batch, then by position in the batch (block order).
+        let mut ord = now.saturating_mul(1_000_000);
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
         let chain = b.chain.as_str();
         sqlx::query("INSERT INTO chain_state (chain, next_seq) VALUES ($1, 0) ON CONFLICT (chain) DO NOTHING")
@@ -386,7 +389,7 @@ impl Store {
                     .map_err(db("retract"))?;
                 if status != "pending" {
                     for s in &b.sinks {
-                        enqueue(&mut tx, &key, s, "resolve", now).await?;
+                        enqueue(&mut tx, &key, s, "resolve", now, &mut ord).await?;
                     }
                 }
             }
@@ -423,7 +426,7 @@ impl Store {
                 inserted += 1;
                 if status == "open" {
                     for s in &b.sinks {
-                        enqueue(&mut tx, &f.key.to_string(), s, "alert", now).await?;
+                        enqueue(&mut tx, &f.key.to_string(), s, "alert", now, &mut ord).await?;
                     }
                 }
             }
@@ -450,7 +453,7 @@ impl Store {
                     .await
                     .map_err(db("confirm"))?;
                 for s in &b.sinks {
-                    enqueue(&mut tx, &k, s, "alert", now).await?;
+                    enqueue(&mut tx, &k, s, "alert", now, &mut ord).await?;
                 }
             }
         }
@@ -595,7 +598,7 @@ impl Store {
             "SELECT o.alert_key, o.sink, o.action, o.attempts, a.body, a.status, a.created_ms, a.acked_by, a.ack_note
              FROM outbox o JOIN alerts a ON a.key = o.alert_key
              WHERE o.delivered_ms IS NULL AND o.next_ms <= $1
-             ORDER BY o.enqueued_ms, o.alert_key, o.action LIMIT $2",
+             ORDER BY o.ord, o.alert_key, o.action LIMIT $2",
         )
         .bind(now)
         .bind(limit)
@@ -698,12 +701,15 @@ async fn enqueue(
     sink: &str,
     action: &str,
     now: i64,
+    ord: &mut i64,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO outbox (alert_key, sink, action, enqueued_ms, attempts, next_ms) VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (alert_key, sink, action) DO NOTHING")
+    *ord += 1;
+    sqlx::query("INSERT INTO outbox (alert_key, sink, action, enqueued_ms, ord, attempts, next_ms) VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (alert_key, sink, action) DO NOTHING")
         .bind(key)
         .bind(sink)
         .bind(action)
         .bind(now)
+        .bind(*ord)
         .bind(now)
         .execute(&mut **tx)
         .await

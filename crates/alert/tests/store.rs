@@ -63,10 +63,14 @@ async fn alerts_dedupe_retract_and_ack() {
             ..Default::default()
         };
         assert_eq!(store.apply(&again).await.unwrap(), 0, "{name}");
-        let due = store.due(i64::MAX, 100).await.unwrap();
+        let due = store.due(i64::MAX, 100_000).await.unwrap();
         let mine: Vec<_> = due.iter().filter(|d| d.alert.finding.chain == chain).collect();
         assert_eq!(mine.len(), 4, "{name}: 2 alerts x 2 sinks");
-        assert_eq!(mine[0].alert.finding, f1, "{name}: round trip keeps the finding");
+        assert_eq!(
+            mine[0].alert.finding, f1,
+            "{name}: delivered in block order; round trip keeps the finding"
+        );
+        assert_eq!(mine[2].alert.finding, f2, "{name}: delivered in block order");
 
         // Deliver one; retract block 11: its alert becomes reorged and sinks get a resolve.
         store.delivered(&f1.key.to_string(), "s1", "alert").await.unwrap();
@@ -79,7 +83,7 @@ async fn alerts_dedupe_retract_and_ack() {
         store.apply(&retract).await.unwrap();
         let a2 = store.get_alert(&f2.key.to_string()).await.unwrap();
         assert_eq!(a2.status, "reorged", "{name}");
-        let due = store.due(i64::MAX, 100).await.unwrap();
+        let due = store.due(i64::MAX, 100_000).await.unwrap();
         let resolves =
             due.iter().filter(|d| d.alert.finding.chain == chain && d.action == "resolve").count();
         assert_eq!(resolves, 2, "{name}");
@@ -128,7 +132,12 @@ async fn window_checkpoints_log_and_confirmations() {
             .unwrap();
         assert_eq!(pending[0].status, "pending", "{name}: not enough confirmations yet");
         assert!(
-            store.due(i64::MAX, 1000).await.unwrap().iter().all(|d| d.alert.finding.chain != chain),
+            store
+                .due(i64::MAX, 100_000)
+                .await
+                .unwrap()
+                .iter()
+                .all(|d| d.alert.finding.chain != chain),
             "{name}"
         );
         store
