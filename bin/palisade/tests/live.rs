@@ -551,3 +551,36 @@ async fn a_stalled_chain_raises_one_alert_per_stall() {
     wait_for(10, "a second stall alert", || async { (stalls().await.len() == 2).then_some(()) })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_an_endpoint_goes_down_monitoring_fails_over_to_the_next() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let proxy = Proxy::start(anvil.port).await;
+    let endpoints = format!(
+        "[{{ url = 'http://127.0.0.1:{p}', ws = 'ws://127.0.0.1:{p}' }}, {{ url = '{}', ws = '{}' }}]",
+        anvil.http_url(),
+        anvil.ws_url(),
+        p = proxy.port
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start_endpoints(dir.path(), &endpoints, 32, &detectors(&vault));
+    p.wait_synced(&anvil).await;
+    anvil.send(ACCOUNT1, Some(&vault), &poke(1), 0).await;
+    p.wait_synced(&anvil).await;
+    proxy.cut();
+    for i in 2..6u64 {
+        anvil.send(ACCOUNT1, Some(&vault), &poke(i), 0).await;
+    }
+    p.wait_synced(&anvil).await;
+    let pokes = p.alerts().await.into_iter().filter(|a| a.finding.detector == "rule:poke").count();
+    assert_eq!(pokes, 5, "every poke before and after the endpoint went down");
+    let health: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{}/health", p.api_port))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["chains"]["anvil"]["active_endpoint"], 1, "{health}");
+    assert!(p.log().contains("Failed over"), "the failover is logged");
+}

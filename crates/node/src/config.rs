@@ -438,6 +438,20 @@ mod tests {
     }
 
     #[test]
+    fn rules_resolve_bare_names_from_an_abi_file_relative_to_the_config() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/contracts");
+        let src = "[[detectors]]\ntype = 'rule'\nname = 'owner'\nabi = 'Vault.json'\nfunctions = [{ signature = 'setOwner', expression = 'newOwner != 0x0000000000000000000000000000000000000000' }]\nevents = [{ signature = 'OwnerChanged' }]\n";
+        let cfg = Config::parse(src, "c.toml", &dir).unwrap();
+        let d = cfg.detectors_for("anvil").unwrap();
+        assert_eq!(d[0].id(), "rule:owner");
+        // A name that is not in the ABI, and a missing file, are errors with the field.
+        let e = Config::parse(&src.replace("'setOwner'", "'setOwnr'"), "c.toml", &dir).unwrap_err();
+        assert_eq!(e.0[0].field.as_deref(), Some("detectors[0].functions[0].signature"), "{e}");
+        let e = Config::parse(&src.replace("Vault.json", "Nope.json"), "c.toml", &dir).unwrap_err();
+        assert_eq!(e.0[0].field.as_deref(), Some("detectors[0].abi"), "{e}");
+    }
+
+    #[test]
     fn examples_are_valid() {
         // examples/mainnet.toml reads its webhook secrets from the environment.
         std::env::set_var("PALISADE_WEBHOOK_URL", "http://127.0.0.1:9/hook");

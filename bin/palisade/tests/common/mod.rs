@@ -56,13 +56,22 @@ impl Palisade {
         max_reorg_depth: u64,
         body: &str,
     ) -> Self {
+        let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
+        Self::start_endpoints(dir, &endpoints, max_reorg_depth, body)
+    }
+
+    /// Starts palisade on chain `anvil` (31337) with the given endpoints list (TOML).
+    pub fn start_endpoints(
+        dir: &std::path::Path,
+        endpoints: &str,
+        max_reorg_depth: u64,
+        body: &str,
+    ) -> Self {
         let api_port = free_port();
         let config = dir.join("palisade.toml");
         let src = format!(
-            "data_dir = '{}'\n[api]\nlisten = '127.0.0.1:{api_port}'\n\n[[chains]]\nname = 'anvil'\nchain_id = 31337\nmax_reorg_depth = {max_reorg_depth}\nendpoints = [{{ url = '{}', ws = '{}' }}]\nrpc = {{ poll_interval_ms = 200, timeout_ms = 5000 }}\n\n{body}",
+            "data_dir = '{}'\n[api]\nlisten = '127.0.0.1:{api_port}'\n\n[[chains]]\nname = 'anvil'\nchain_id = 31337\nmax_reorg_depth = {max_reorg_depth}\nendpoints = {endpoints}\nrpc = {{ poll_interval_ms = 200, timeout_ms = 2000 }}\n\n{body}",
             dir.display(),
-            anvil.http_url(),
-            anvil.ws_url()
         );
         std::fs::write(&config, src).unwrap();
         Self::spawn(dir, config, api_port)
@@ -296,5 +305,54 @@ impl Receiver {
 
     pub fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
+    }
+}
+
+/// A TCP proxy in front of a local port that can be cut off (an endpoint going down).
+pub struct Proxy {
+    pub port: u16,
+    stop: tokio_util_like::Stop,
+}
+
+mod tokio_util_like {
+    use std::sync::Arc;
+    /// A stop switch shared by the proxy tasks.
+    #[derive(Clone, Default)]
+    pub struct Stop(pub Arc<tokio::sync::watch::Sender<bool>>);
+}
+
+impl Proxy {
+    pub async fn start(target: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let stop = tokio_util_like::Stop(Arc::new(tx));
+        tokio::spawn(async move {
+            let mut rx_accept = rx.clone();
+            loop {
+                let (mut inbound, _) = tokio::select! {
+                    r = listener.accept() => match r { Ok(x) => x, Err(_) => return },
+                    _ = rx_accept.changed() => return,
+                };
+                let mut rx_conn = rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = rx_conn.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { port, stop }
+    }
+
+    /// Cuts every connection and stops listening.
+    pub fn cut(&self) {
+        let _ = self.stop.0.send(true);
     }
 }

@@ -63,7 +63,8 @@ impl Webhook {
         Ok(Self { id, url: url.clone(), secret, format, http })
     }
 
-    fn body(&self, n: &Notification) -> Value {
+    /// The JSON body sent for a notification, in this sink's format.
+    pub fn body(&self, n: &Notification) -> Value {
         let f = &n.alert.finding;
         match self.format {
             WebhookFormat::Palisade => n.payload(),
@@ -155,6 +156,57 @@ impl AlertSink for Webhook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::AlertRow;
+    use palisade_primitives::{BlockRef, Finding, Severity, B256};
+
+    fn note(action: &str) -> Notification {
+        let f = Finding::new(
+            "rule:x",
+            "rule",
+            "mainnet",
+            BlockRef::new(7, B256::repeat_byte(7)),
+            "s",
+            Severity::High,
+            "Owner changed".repeat(40),
+        )
+        .with_evidence(serde_json::json!({"amount": "1"}));
+        Notification {
+            action: action.into(),
+            alert: AlertRow {
+                finding: f,
+                status: "open".into(),
+                created_ms: 0,
+                acked_by: None,
+                ack_note: None,
+            },
+        }
+    }
+
+    fn sink(format: WebhookFormat) -> Webhook {
+        Webhook::new("s".into(), &SecretString::new("http://127.0.0.1:9/x"), None, 1000, format)
+            .unwrap()
+    }
+
+    #[test]
+    fn slack_and_discord_bodies_follow_their_formats() {
+        let slack = sink(WebhookFormat::Slack).body(&note("alert"));
+        assert!(slack["text"].as_str().unwrap().contains("HIGH"));
+        let blocks = slack["blocks"].as_array().unwrap();
+        assert_eq!(blocks[0]["type"], "header");
+        // Slack rejects header text over 150 characters.
+        assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= 150);
+        assert_eq!(blocks[1]["fields"].as_array().unwrap().len(), 4);
+        let discord = sink(WebhookFormat::Discord).body(&note("resolve"));
+        assert!(discord["content"].as_str().unwrap().contains("RESOLVED"));
+        assert!(discord["content"].as_str().unwrap().chars().count() <= 2000);
+        // Discord rejects embed titles over 256 characters.
+        assert!(discord["embeds"][0]["title"].as_str().unwrap().chars().count() <= 256);
+        assert_eq!(discord["embeds"][0]["color"], 0xe0_30_30);
+        let own = sink(WebhookFormat::Palisade).body(&note("alert"));
+        assert_eq!(own["action"], "alert");
+        assert_eq!(own["block_number"], 7);
+        assert_eq!(own["evidence"]["amount"], "1");
+    }
 
     #[test]
     fn signature_is_hmac_sha256_of_timestamp_dot_body() {
