@@ -4,7 +4,7 @@
 use crate::demo::{demo_config, DATASETS};
 use palisade_node::config::{build_detectors, Config};
 use palisade_node::engine::ChainEngine;
-use palisade_primitives::{BlockData, RecordedBlock};
+use palisade_primitives::BlockData;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,7 +79,7 @@ pub(crate) fn cmd(
         let t = Instant::now();
         findings = 0;
         for l in &lines {
-            let b = BlockData::from_recorded(RecordedBlock::from_json_line(l)?)?;
+            let b = BlockData::from_json_line(l)?;
             if let palisade_chain::Outcome::Event(ev) = engine.connect(vec![Arc::new(b)])? {
                 findings += engine.apply(&ev)?.findings.len();
             }
@@ -106,10 +106,8 @@ pub(crate) fn cmd(
         // chain keeps growing and the window keeps pruning).
         let mut engine =
             ChainEngine::new("mainnet", build_detectors(&cfg.detectors, "mainnet")?, 64, true);
-        let parsed: Vec<BlockData> = lines
-            .iter()
-            .map(|l| Ok(BlockData::from_recorded(RecordedBlock::from_json_line(l)?)?))
-            .collect::<eyre::Result<_>>()?;
+        let parsed: Vec<BlockData> =
+            lines.iter().map(|l| Ok(BlockData::from_json_line(l)?)).collect::<eyre::Result<_>>()?;
         let step = (total / 10).max(1);
         let mut samples = Vec::new();
         let t = Instant::now();

@@ -258,15 +258,9 @@ impl BlockData {
             receipts_root: opt(obj, "receiptsRoot", q::b256)
                 .map_err(|r| inv(ctx("receiptsRoot"), r))?,
         };
-        let mut notes = Vec::new();
-        if header.hash.is_none() {
-            notes.push("no block hash: reorgs cannot be detected for this block".to_string());
-        }
+        let has_tx_list = !matches!(obj.get("transactions"), None | Some(Value::Null));
         let transactions = match obj.get("transactions") {
-            None | Some(Value::Null) => {
-                notes.push("no transaction list".to_string());
-                Vec::new()
-            }
+            None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
@@ -302,9 +296,6 @@ impl BlockData {
                 ))
             }
         };
-        if receipts.is_none() {
-            notes.push("no receipts: event rules and transaction status cannot be checked".into());
-        }
         let traces = match traces {
             Value::Null => None,
             Value::Array(items) => {
@@ -349,10 +340,22 @@ impl BlockData {
                 ))
             }
         };
-        if traces.is_none() && call_traces.is_none() {
-            notes.push("no traces: only top-level calls can be matched".into());
-        }
+        let notes = notes_for(
+            &header,
+            has_tx_list,
+            receipts.is_none(),
+            traces.is_none() && call_traces.is_none(),
+        );
         Ok(Self { header, transactions, receipts, traces, call_traces, notes })
+    }
+
+    /// Decodes one line of the replay format: the fast typed path, falling back to the `Value`
+    /// path (which gives the precise error) when the fast path cannot take the line.
+    pub fn from_json_line(line: &str) -> Result<Self> {
+        match crate::fast::decode(line) {
+            Ok(b) => Ok(b),
+            Err(_) => RecordedBlock::from_json_line(line).and_then(Self::from_recorded),
+        }
     }
 
     /// The block's reference (synthetic hash when the data has none).
@@ -454,6 +457,29 @@ impl BlockData {
         }
         out
     }
+}
+
+/// What the data does not allow to check, in the same words on every decoding path.
+pub(crate) fn notes_for(
+    header: &Header,
+    has_tx_list: bool,
+    no_receipts: bool,
+    no_traces: bool,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if header.hash.is_none() {
+        notes.push("no block hash: reorgs cannot be detected for this block".to_string());
+    }
+    if !has_tx_list {
+        notes.push("no transaction list".to_string());
+    }
+    if no_receipts {
+        notes.push("no receipts: event rules and transaction status cannot be checked".into());
+    }
+    if no_traces {
+        notes.push("no traces: only top-level calls can be matched".into());
+    }
+    notes
 }
 
 fn walk_frame<'a>(

@@ -24,6 +24,7 @@
 mod block;
 mod error;
 mod event;
+pub mod fast;
 mod finding;
 pub mod quantity;
 mod record;

@@ -1,7 +1,7 @@
 //! Reading recorded chain data: JSON lines, plain or zstd-compressed, from a file or stdin.
 
 use crate::{Result, SourceError};
-use palisade_primitives::{BlockData, RecordedBlock};
+use palisade_primitives::BlockData;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -102,8 +102,7 @@ impl Iterator for RecordedReader {
         let bytes = text.len() as u64 + 1;
         let err = |reason: String| SourceError::Recorded { path: path.clone(), line, reason };
         Some(
-            RecordedBlock::from_json_line(text)
-                .and_then(BlockData::from_recorded)
+            BlockData::from_json_line(text)
                 .map(|block| RecordedLine { line, block, bytes })
                 .map_err(|e| err(e.to_string())),
         )

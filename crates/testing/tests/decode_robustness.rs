@@ -40,12 +40,23 @@ fn seeds() -> Vec<Value> {
     out
 }
 
-fn decode(s: &str) {
-    if let Ok(r) = RecordedBlock::from_json_line(s) {
-        if let Ok(b) = BlockData::from_recorded(r) {
-            let _ = b.calls();
-            let _ = b.tx_hash(1);
+/// Decodes on both paths: whenever the fast path accepts a line, it must give exactly what the
+/// `Value` path gives.
+fn decode(s: &str) -> bool {
+    let slow = RecordedBlock::from_json_line(s).and_then(BlockData::from_recorded);
+    if let Ok(b) = &slow {
+        let _ = b.calls();
+        let _ = b.tx_hash(1);
+    }
+    match palisade_primitives::fast::decode(s) {
+        Ok(fast) => {
+            let slow = slow.unwrap_or_else(|e| {
+                panic!("the fast path accepted a line the Value path rejects ({e}): {s:.300}")
+            });
+            assert_eq!(fast, slow, "the two decoding paths disagree on {s:.300}");
+            true
         }
+        Err(_) => false,
     }
 }
 
@@ -89,8 +100,39 @@ fn mutate_tree(v: &mut Value, rng: &mut Lcg, depth: usize) {
 }
 
 #[test]
+fn the_fast_path_takes_every_real_line_and_agrees_with_the_value_path() {
+    let mut n = 0;
+    for f in [
+        "mainnet/mev-inspect-20.jsonl.zst",
+        "mainnet/etl-17173049-17173050.jsonl.zst",
+        "mainnet/helios-21925176.jsonl.zst",
+    ] {
+        let p = palisade_testing::fixtures::testdata(f);
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut zstd::stream::read::Decoder::new(std::fs::File::open(p).unwrap()).unwrap(),
+            &mut text,
+        )
+        .unwrap();
+        for line in text.lines() {
+            assert!(decode(line), "the fast path refused a real line of {f}");
+            n += 1;
+        }
+    }
+    assert_eq!(n, 23);
+    // Third-party shapes the fast path leaves to the Value path still decode the same.
+    let snake = r#"{"block":{"number":1},"traces":[{"type":"call","action":{"from":"0x0000000000000000000000000000000000000001","call_type":"call","input":"0x"},"trace_address":[],"transaction_position":0}]}"#;
+    assert!(!decode(snake));
+    assert_eq!(
+        BlockData::from_json_line(snake).unwrap().traces.unwrap()[0].action.call_type.as_deref(),
+        Some("call")
+    );
+}
+
+#[test]
 fn mutated_recorded_lines_never_panic() {
     let mut rng = Lcg::new(2026);
+    let mut both_paths = 0;
     for seed in seeds() {
         let base = seed.to_string();
         decode(&base);
@@ -99,7 +141,7 @@ fn mutated_recorded_lines_never_panic() {
             for _ in 0..1 + rng.below(3) {
                 mutate_tree(&mut v, &mut rng, 0);
             }
-            decode(&v.to_string());
+            both_paths += usize::from(decode(&v.to_string()));
         }
         let bytes = base.as_bytes();
         for _ in 0..200 {
@@ -121,6 +163,8 @@ fn mutated_recorded_lines_never_panic() {
             decode(&String::from_utf8_lossy(&b));
         }
     }
+    // The differential check means something only if many mutants take the fast path.
+    assert!(both_paths >= 250, "only {both_paths} mutated lines were compared on both paths");
 }
 
 #[test]
