@@ -584,3 +584,80 @@ async fn when_an_endpoint_goes_down_monitoring_fails_over_to_the_next() {
     assert_eq!(health["chains"]["anvil"]["active_endpoint"], 1, "{health}");
     assert!(p.log().contains("Failed over"), "the failover is logged");
 }
+
+fn jsonl_actions(dir: &std::path::Path, tx: &str) -> Vec<String> {
+    std::fs::read_to_string(dir.join("alerts.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["tx_hashes"].as_array().is_some_and(|t| t.iter().any(|h| h == tx)))
+        .map(|v| v["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn confirmations_hold_delivery_and_a_reorg_before_them_sends_nothing() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
+    let body = format!("{}\n[[sinks]]\ntype = 'jsonl'\npath = 'alerts.jsonl'\n", detectors(&vault));
+    let mut p = Palisade::start_full(dir.path(), &endpoints, 32, "confirmations = 2", &body);
+    p.wait_synced(&anvil).await;
+    let tx = anvil.send(ACCOUNT1, Some(&vault), &poke(1), 0).await;
+    p.wait_synced(&anvil).await;
+    anvil.mine(1).await;
+    p.wait_synced(&anvil).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        jsonl_actions(dir.path(), &tx).is_empty(),
+        "one confirmation of two: not delivered yet"
+    );
+    anvil.mine(1).await;
+    p.wait_synced(&anvil).await;
+    wait_for(10, "delivery after two confirmations", || async {
+        (jsonl_actions(dir.path(), &tx) == ["alert"]).then_some(())
+    })
+    .await;
+
+    let tx2 = anvil.send(ACCOUNT1, Some(&vault), &poke(2), 0).await;
+    p.wait_synced(&anvil).await;
+    anvil.rpc("anvil_reorg", json!([1, []])).await;
+    p.wait_synced(&anvil).await;
+    anvil.mine(3).await;
+    p.wait_synced(&anvil).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        jsonl_actions(dir.path(), &tx2).is_empty(),
+        "reorged out before its confirmations: never sent"
+    );
+    let a = p
+        .alerts()
+        .await
+        .into_iter()
+        .find(|a| a.finding.tx_hashes.iter().any(|h| format!("{h:#x}") == tx2))
+        .unwrap();
+    assert_eq!(a.status, "reorged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sinks_are_told_when_an_alert_is_reorged_out() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("{}\n[[sinks]]\ntype = 'jsonl'\npath = 'alerts.jsonl'\n", detectors(&vault));
+    let mut p = Palisade::start(dir.path(), &anvil, &body);
+    p.wait_synced(&anvil).await;
+    let tx = anvil.send(ACCOUNT1, Some(&vault), &poke(1), 0).await;
+    p.wait_synced(&anvil).await;
+    wait_for(10, "the alert", || async {
+        (jsonl_actions(dir.path(), &tx) == ["alert"]).then_some(())
+    })
+    .await;
+    anvil.rpc("anvil_reorg", json!([1, []])).await;
+    p.wait_synced(&anvil).await;
+    wait_for(10, "the resolution", || async {
+        (jsonl_actions(dir.path(), &tx) == ["alert", "resolve"]).then_some(())
+    })
+    .await;
+}

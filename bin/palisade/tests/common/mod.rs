@@ -67,10 +67,21 @@ impl Palisade {
         max_reorg_depth: u64,
         body: &str,
     ) -> Self {
+        Self::start_full(dir, endpoints, max_reorg_depth, "", body)
+    }
+
+    /// Starts palisade with `chain_extra` added to the `[[chains]]` entry.
+    pub fn start_full(
+        dir: &std::path::Path,
+        endpoints: &str,
+        max_reorg_depth: u64,
+        chain_extra: &str,
+        body: &str,
+    ) -> Self {
         let api_port = free_port();
         let config = dir.join("palisade.toml");
         let src = format!(
-            "data_dir = '{}'\n[api]\nlisten = '127.0.0.1:{api_port}'\n\n[[chains]]\nname = 'anvil'\nchain_id = 31337\nmax_reorg_depth = {max_reorg_depth}\nendpoints = {endpoints}\nrpc = {{ poll_interval_ms = 200, timeout_ms = 2000 }}\n\n{body}",
+            "data_dir = '{}'\n[api]\nlisten = '127.0.0.1:{api_port}'\n\n[[chains]]\nname = 'anvil'\nchain_id = 31337\nmax_reorg_depth = {max_reorg_depth}\nendpoints = {endpoints}\nrpc = {{ poll_interval_ms = 200, timeout_ms = 2000 }}\n{chain_extra}\n\n{body}",
             dir.display(),
         );
         std::fs::write(&config, src).unwrap();
