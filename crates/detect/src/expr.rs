@@ -178,7 +178,8 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
             i += 1;
             continue;
         }
-        let two = if i + 1 < b.len() { &src[i..i + 2] } else { "" };
+        // `get`, not indexing: the next two bytes may split a multi-byte character.
+        let two = src.get(i..i + 2).unwrap_or("");
         let tok = match (c, two) {
             (_, "==") => {
                 i += 2;
@@ -683,6 +684,17 @@ mod tests {
         assert!(parse("a b").is_err());
         let deep = "(".repeat(200) + "1" + &")".repeat(200);
         assert!(parse(&deep).is_err());
+    }
+
+    #[test]
+    fn non_ascii_input_is_an_error_not_a_panic() {
+        // Found by the rule_expression fuzz target: a two-byte character after `[`.
+        let src = "path[\u{3d8} >= 0xff &-& $0 starts_ab'";
+        assert!(parse(src).is_err());
+        for s in ["é", "a == 'é'", "ü == 1", "a ==\u{1F600}", "\u{1F600}"] {
+            let _ = parse(s);
+        }
+        assert!(parse("a == 'é'").is_ok());
     }
 
     #[test]
