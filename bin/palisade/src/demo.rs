@@ -122,8 +122,10 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
         writeln!(out, "   {d:<28} {}", parts.join(", "))?;
     }
     writeln!(out, "\n{total} alerts stored in {}.", db.display())?;
-    writeln!(out, "Next: palisade alerts list --store {url}")?;
-    writeln!(out, "      palisade replay testdata/mainnet/etl-17173049-17173050.jsonl.zst --config examples/demo.toml --json")?;
+    writeln!(out, "Next (palisade is target/release/palisade, or `cargo run --release --`):")?;
+    writeln!(out, "  palisade alerts list --store {url}")?;
+    writeln!(out, "  palisade replay testdata/mainnet/etl-17173049-17173050.jsonl.zst --config examples/demo.toml --json")?;
+    writeln!(out, "  palisade run --config examples/anvil-local.toml   # against a local anvil")?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(ExitCode::SUCCESS)
 }
