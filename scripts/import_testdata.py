@@ -99,10 +99,35 @@ def helios():
     receipts = json.load(open(os.path.join(d, "receipts.json")))
     write("helios-21925176.jsonl.zst", [{"block": block, "receipts": receipts, "traces": None, "call_traces": None}])
 
+def verify_data():
+    """Inputs with known answers for the verification crate (issue 3)."""
+    out = os.path.join(OUT, "verify")
+    os.makedirs(out, exist_ok=True)
+    # Execution payloads of three real beacon blocks (helios): block hash, transactions root and
+    # senders can be recomputed from the raw transactions.
+    payloads = []
+    for slot in ("7109344", "7109430", "7109431"):
+        b = json.load(open(os.path.join(SRC, "helios", "ethereum", "testdata", "blocks", slot + ".json")))
+        payloads.append({"slot": slot, "execution_payload": b["data"]["message"]["body"]["execution_payload"]})
+    raw = os.path.join(out, "helios-execution-payloads.json")
+    json.dump(payloads, open(raw, "w"))
+    subprocess.run(["zstd", "-q", "-19", "-f", "--rm", raw, "-o", raw + ".zst"], check=True)
+    for f in ("proof.json", "block_miner_proof.json"):
+        shutil.copy(os.path.join(SRC, "helios", "tests", "testdata", "rpc", f), os.path.join(out, "helios-21925176-" + f))
+    d = os.path.join(SRC, "ethers-rs", "ethers-core", "testdata")
+    for f in sorted(os.listdir(d)):
+        if f.startswith("receipt-"):
+            shutil.copy(os.path.join(d, f), os.path.join(out, "ethers-" + f))
+    t = os.path.join(SRC, "ethereum-tests", "TrieTests")
+    for f in ("trietest.json", "trieanyorder.json", "trietest_secureTrie.json", "trieanyorder_secureTrie.json"):
+        shutil.copy(os.path.join(t, f), os.path.join(out, "TrieTests-" + f))
+    print(out, sorted(os.listdir(out)))
+
 def licences():
-    for ds, lic in [("mev-inspect-py", "LICENSE"), ("ethereum-etl", "LICENSE"), ("helios", "LICENSE")]:
+    for ds, lic in [("mev-inspect-py", "LICENSE"), ("ethereum-etl", "LICENSE"), ("helios", "LICENSE"),
+                    ("ethers-rs", "LICENSE-MIT"), ("ethereum-tests", "LICENSE")]:
         os.makedirs(os.path.join(OUT, "licenses"), exist_ok=True)
         shutil.copy(os.path.join(SRC, ds, lic), os.path.join(OUT, "licenses", f"{ds}-{lic}"))
 
 if __name__ == "__main__":
-    mev_inspect(); etl(); helios(); licences()
+    mev_inspect(); etl(); helios(); verify_data(); licences()

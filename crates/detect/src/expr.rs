@@ -425,7 +425,9 @@ impl Parser {
                             self.bump();
                             match self.bump() {
                                 Some(Tok::Ident(n)) => path.push(PathPart::Name(n)),
-                                Some(Tok::Num(n)) => path.push(PathPart::Index(n.to::<usize>())),
+                                Some(Tok::Num(n)) if n < U256::from(1u64 << 32) => {
+                                    path.push(PathPart::Index(n.to::<usize>()))
+                                }
                                 _ => return Err(self.err("expected a field name after \".\"")),
                             }
                         }
@@ -695,6 +697,8 @@ mod tests {
             let _ = parse(s);
         }
         assert!(parse("a == 'é'").is_ok());
+        // Also found by fuzzing: an index too large for usize.
+        assert!(parse(&format!("tpth.{}", "4".repeat(60))).is_err());
     }
 
     #[test]

@@ -188,3 +188,12 @@ fn mutated_json_rpc_answers_never_panic() {
         }
     }
 }
+
+#[test]
+fn an_invalid_escape_in_an_unread_field_is_judged_like_the_value_path() {
+    // Found by the recorded_line fuzz target: a lone surrogate in a field neither path reads.
+    let line = r#"{"block":{"number":"0x1","extraData":"\ud800"}}"#;
+    assert!(RecordedBlock::from_json_line(line).is_err());
+    assert!(palisade_primitives::fast::decode(line).is_err());
+    assert!(BlockData::from_json_line(line).is_err());
+}
