@@ -1,0 +1,76 @@
+use alloy_primitives::{Address, B256};
+use thiserror::Error;
+
+/// A check that failed: what did not match, where.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The block hash is not the hash of the header served with it.
+    #[error("block {number}: hash {claimed} is not the header's hash {computed}")]
+    BlockHash {
+        /// Block number.
+        number: u64,
+        /// Hash the node claimed.
+        claimed: B256,
+        /// Hash of the header's fields.
+        computed: B256,
+    },
+    /// A root (or the logs bloom) does not match what the header says.
+    #[error("block {number}: {field} in the header is {claimed}, the data gives {computed}")]
+    Root {
+        /// Block number.
+        number: u64,
+        /// `transactionsRoot`, `receiptsRoot`, `withdrawalsRoot` or `logsBloom`.
+        field: &'static str,
+        /// Value in the header.
+        claimed: String,
+        /// Value computed from the data.
+        computed: String,
+    },
+    /// A transaction's hash is not the hash of its fields.
+    #[error("block {number}: transaction {index}: hash {claimed} is not the hash of its fields {computed}")]
+    TxHash {
+        /// Block number.
+        number: u64,
+        /// Position in the block.
+        index: usize,
+        /// Hash the node claimed.
+        claimed: B256,
+        /// Hash of the encoded transaction.
+        computed: B256,
+    },
+    /// The signature recovers to another sender than the node claimed.
+    #[error("block {number}: transaction {index} ({hash}): from is {claimed}, the signature recovers {recovered}")]
+    Sender {
+        /// Block number.
+        number: u64,
+        /// Position in the block.
+        index: usize,
+        /// Transaction hash.
+        hash: B256,
+        /// Sender the node claimed.
+        claimed: Address,
+        /// Sender recovered from the signature.
+        recovered: Address,
+    },
+    /// A signature does not recover at all.
+    #[error("block {number}: transaction {index}: invalid signature: {reason}")]
+    Signature {
+        /// Block number.
+        number: u64,
+        /// Position in the block.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// A Merkle-Patricia proof does not lead to the claimed value under the root.
+    #[error("proof of {what} against root {root} fails: {reason}")]
+    Proof {
+        /// What was proven (account address, or address and storage slot).
+        what: String,
+        /// The root proven against.
+        root: B256,
+        /// Why.
+        reason: String,
+    },
+}

@@ -1,0 +1,48 @@
+//! EIP-1186 account and storage proofs.
+
+use crate::VerifyError;
+use alloy_primitives::{keccak256, B256};
+use alloy_rpc_types_eth::EIP1186AccountProofResponse;
+use alloy_trie::{proof::verify_proof, Nibbles, TrieAccount};
+
+/// Verifies an `eth_getProof` account proof against a state root (from a verified header):
+/// the account's nonce, balance, storage root and code hash are what the state holds (or, for an
+/// empty account, that it is absent).
+pub fn verify_account_proof(
+    state_root: B256,
+    p: &EIP1186AccountProofResponse,
+) -> Result<(), VerifyError> {
+    let key = Nibbles::unpack(keccak256(p.address));
+    let expected = if p.is_empty() {
+        None
+    } else {
+        let acc = TrieAccount {
+            nonce: p.nonce,
+            balance: p.balance,
+            storage_root: p.storage_hash,
+            code_hash: p.code_hash,
+        };
+        Some(alloy_rlp::encode(acc))
+    };
+    verify_proof(state_root, key, expected, &p.account_proof).map_err(|e| VerifyError::Proof {
+        what: format!("account {}", p.address),
+        root: state_root,
+        reason: e.to_string(),
+    })
+}
+
+/// Verifies every storage proof of an `eth_getProof` answer against the account's storage root
+/// (itself proven by [`verify_account_proof`]).
+pub fn verify_storage_proofs(p: &EIP1186AccountProofResponse) -> Result<(), VerifyError> {
+    for sp in &p.storage_proof {
+        let slot = sp.key.as_b256();
+        let key = Nibbles::unpack(keccak256(slot));
+        let expected = (!sp.value.is_zero()).then(|| alloy_rlp::encode(sp.value));
+        verify_proof(p.storage_hash, key, expected, &sp.proof).map_err(|e| VerifyError::Proof {
+            what: format!("slot {slot} of {}", p.address),
+            root: p.storage_hash,
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
