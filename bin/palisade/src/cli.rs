@@ -69,6 +69,14 @@ pub(crate) enum Cmd {
         #[arg(long)]
         no_receipts: bool,
     },
+    /// Verify recorded blocks: hashes, roots, bloom, senders; exit 1 when a check fails.
+    Verify {
+        /// Recorded file (JSON lines, plain or .zst), or `-` for stdin.
+        file: String,
+        /// One JSON object per block.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a config file; exit 2 with the line and field of each error.
     Validate {
         /// Config file.
@@ -177,6 +185,7 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
         Cmd::Record { rpc, from, to, output, no_traces, no_receipts } => {
             crate::record::cmd(&rpc, from, to, &output, !no_traces, !no_receipts).await
         }
+        Cmd::Verify { file, json } => crate::verify::cmd(&file, json),
         Cmd::Validate { file } => match load_config(&file) {
             Ok(cfg) => {
                 println!(

@@ -7,6 +7,7 @@ mod demo;
 mod output;
 mod record;
 mod replay;
+mod verify;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -252,3 +252,42 @@ fn demo_runs_without_a_node() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn verify_checks_recorded_blocks_and_names_the_failure() {
+    let root = root();
+    let o = run(&[
+        "verify",
+        root.join("testdata/mainnet/helios-21925176.jsonl.zst").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for c in ["block_hash", "receipts_root", "logs_bloom", "withdrawals_root"] {
+        assert!(v["passed"].as_array().unwrap().iter().any(|x| x == c), "{c}: {v}");
+    }
+    assert!(stderr(&o).contains("not checked: transactions_root"), "{}", stderr(&o));
+    // The same block with one byte of one receipt changed: exit 1, block and field named.
+    let mut line: serde_json::Value = {
+        let mut s = String::new();
+        std::io::Read::read_to_string(
+            &mut zstd::stream::read::Decoder::new(
+                std::fs::File::open(root.join("testdata/mainnet/helios-21925176.jsonl.zst"))
+                    .unwrap(),
+            )
+            .unwrap(),
+            &mut s,
+        )
+        .unwrap();
+        serde_json::from_str(s.trim()).unwrap()
+    };
+    line["receipts"][0]["cumulativeGasUsed"] = serde_json::json!("0x1");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.jsonl");
+    std::fs::write(&p, format!("{line}\n")).unwrap();
+    let o = run(&["verify", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("block 21925176") && out.contains("FAILED receipts_root"), "{out}");
+    assert_eq!(run(&["verify", "/no/such/file"]).status.code(), Some(2));
+}

@@ -661,3 +661,74 @@ async fn sinks_are_told_when_an_alert_is_reorged_out() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blocks_recorded_from_a_node_pass_every_verification() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let from = anvil.block_number().await;
+    for i in 0..4u64 {
+        anvil.send(ACCOUNT1, Some(&vault), &poke(i), 0).await;
+    }
+    // A legacy (type 0) transaction too.
+    let legacy = json!({"from": ACCOUNT2, "to": ACCOUNT1, "value": "0x1", "gasPrice": "0x77359400", "gas": "0x5208"});
+    let h = anvil.rpc("eth_sendTransaction", json!([legacy])).await;
+    anvil.receipt(h.as_str().unwrap()).await;
+    let to = anvil.block_number().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rec.jsonl");
+    let st = std::process::Command::new(BIN)
+        .args([
+            "record",
+            "--rpc",
+            &anvil.http_url(),
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+            "-o",
+            file.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = std::process::Command::new(BIN)
+        .args(["verify", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len() as u64, to - from + 1);
+    for r in &reports {
+        for c in [
+            "block_hash",
+            "tx_hashes",
+            "transactions_root",
+            "senders",
+            "receipts_root",
+            "logs_bloom",
+        ] {
+            assert!(r["passed"].as_array().unwrap().iter().any(|x| x == c), "{c} not passed: {r}");
+        }
+    }
+    // A forged sender in one recorded transaction is named.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    lines[1]["block"]["transactions"][0]["from"] = json!(ACCOUNT2);
+    std::fs::write(&file, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let out =
+        std::process::Command::new(BIN).args(["verify", file.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let o = String::from_utf8_lossy(&out.stdout);
+    assert!(o.contains("FAILED senders") && o.contains("the signature recovers"), "{o}");
+}

@@ -74,3 +74,20 @@ pub enum VerifyError {
         reason: String,
     },
 }
+
+impl VerifyError {
+    /// The check this failure belongs to (snake case, as in reports).
+    pub fn check(&self) -> &'static str {
+        match self {
+            Self::BlockHash { .. } => "block_hash",
+            Self::Root { field: "transactionsRoot", .. } => "transactions_root",
+            Self::Root { field: "receiptsRoot", .. } => "receipts_root",
+            Self::Root { field: "withdrawalsRoot", .. } => "withdrawals_root",
+            Self::Root { field: "logsBloom", .. } => "logs_bloom",
+            Self::Root { .. } => "root",
+            Self::TxHash { .. } => "tx_hashes",
+            Self::Sender { .. } | Self::Signature { .. } => "senders",
+            Self::Proof { .. } => "proof",
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! `palisade verify`: every check the recorded data allows, block by block.
+
+use crate::EXIT_USAGE;
+use palisade_primitives::RecordedBlock;
+use palisade_verify::verify_block;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+pub(crate) fn cmd(file: &str, as_json: bool) -> eyre::Result<ExitCode> {
+    let mut reader = match palisade_source::replay::open(file) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    // check -> (passed, failed, unchecked)
+    let mut totals: BTreeMap<&'static str, (u64, u64, u64)> = BTreeMap::new();
+    let mut reasons: BTreeMap<(&'static str, String), u64> = BTreeMap::new();
+    let (mut blocks, mut failures) = (0u64, 0u64);
+    while let Some(next) = reader.next_raw() {
+        let (line, text) = match next {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let rec = match RecordedBlock::from_json_line(text) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {file}:{line}: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let r = verify_block(&rec);
+        blocks += 1;
+        failures += r.failed.len() as u64;
+        for c in &r.passed {
+            totals.entry(c.as_str()).or_default().0 += 1;
+        }
+        for e in &r.failed {
+            totals.entry(e.check()).or_default().1 += 1;
+        }
+        for (c, why) in &r.unchecked {
+            totals.entry(c.as_str()).or_default().2 += 1;
+            *reasons.entry((c.as_str(), why.clone())).or_default() += 1;
+        }
+        if as_json {
+            println!(
+                "{}",
+                json!({
+                    "block_number": r.number,
+                    "line": line,
+                    "passed": r.passed.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                    "failed": r.failed.iter().map(|e| json!({"check": e.check(), "message": e.to_string()})).collect::<Vec<_>>(),
+                    "unchecked": r.unchecked.iter().map(|(c, why)| json!({"check": c.as_str(), "reason": why})).collect::<Vec<_>>(),
+                })
+            );
+        } else {
+            let n = r.number.map_or("?".to_string(), |n| n.to_string());
+            let passed: Vec<_> = r.passed.iter().map(|c| c.as_str()).collect();
+            println!(
+                "block {n}: {} passed{}",
+                passed.len(),
+                if passed.is_empty() { String::new() } else { format!(" ({})", passed.join(", ")) }
+            );
+            for e in &r.failed {
+                println!("  FAILED {}: {e}", e.check());
+            }
+        }
+    }
+    eprintln!("verified {blocks} blocks: {failures} failed checks");
+    for (c, (p, f, u)) in &totals {
+        eprintln!("  {c:<18} passed {p:>6}  failed {f:>4}  not checked {u:>6}");
+    }
+    for ((c, why), n) in &reasons {
+        eprintln!("  not checked: {c} in {n} blocks: {why}");
+    }
+    Ok(if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
