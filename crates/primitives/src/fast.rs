@@ -1,8 +1,12 @@
 //! The fast path for recorded lines: typed deserialization straight into [`BlockData`], with
 //! borrowed strings and no intermediate `serde_json::Value` tree.
 //!
-//! It accepts a subset of what [`BlockData::from_recorded`] accepts and must produce exactly the
-//! same [`BlockData`] for it; on anything else (snake_case aliases, odd types, malformed values)
+//! Whenever both paths accept a line they produce exactly the same [`BlockData`]. The fast path
+//! accepts a subset of what the `Value` path accepts, with one documented exception
+//! ([`lexical_only`]): serde_json checks the range of numbers and the validity of escapes only
+//! when it materialises a value, so a field this path skips may hold an out-of-range number
+//! that the `Value` path refuses. The fields Palisade reads are checked alike on both paths.
+//! Otherwise, on anything else (snake_case aliases, odd types, malformed values)
 //! it fails and [`BlockData::from_json_line`] falls back to the `Value` path, which produces the
 //! precise error message. The differential test in `crates/testing/tests/decode_robustness.rs`
 //! holds the two paths equal on real and mutated data.
@@ -373,6 +377,12 @@ fn trace(t: RawTrace<'_>) -> Result<Trace, String> {
         transaction_position: qu64(&t.transaction_position)?,
         transaction_hash: hash(&t.transaction_hash)?,
     })
+}
+
+/// True for errors of the `Value` path that the fast path does not raise on fields it skips
+/// (see the module docs).
+pub fn lexical_only(value_path_error: &str) -> bool {
+    value_path_error.contains("number out of range") || value_path_error.contains("surrogate")
 }
 
 /// Decodes a recorded line on the fast path. An error means "use the `Value` path", not

@@ -197,3 +197,17 @@ fn an_invalid_escape_in_an_unread_field_is_judged_like_the_value_path() {
     assert!(palisade_primitives::fast::decode(line).is_err());
     assert!(BlockData::from_json_line(line).is_err());
 }
+
+#[test]
+fn an_out_of_range_number_in_an_unread_field_is_the_one_documented_difference() {
+    // Found by the recorded_line fuzz target.
+    let line = r#"{"block":{"number":"0x1"},"traces":[{"type":"call","action":{"from":"0x0000000000000000000000000000000000000001","input":"0x"},"transactionPosition":0,"blockNumber":10e21991}]}"#;
+    let e = RecordedBlock::from_json_line(line).unwrap_err().to_string();
+    assert!(palisade_primitives::fast::lexical_only(&e), "{e}");
+    let b = palisade_primitives::fast::decode(line).unwrap();
+    assert_eq!(b.traces.unwrap().len(), 1);
+    // In a field Palisade reads, both paths refuse it.
+    let read = r#"{"block":{"number":10e21991}}"#;
+    assert!(palisade_primitives::fast::decode(read).is_err());
+    assert!(BlockData::from_json_line(read).is_err());
+}
