@@ -101,6 +101,8 @@ pub(crate) fn cmd(
     );
     println!("ratio replay/parse: {:.2}x (target <= 2.0x); {findings} findings per pass", f / p);
 
+    verification()?;
+
     if let Some(total) = blocks {
         // Memory: one long-lived engine over `total` blocks (the data looped, renumbered so the
         // chain keeps growing and the window keeps pruning).
@@ -136,4 +138,59 @@ pub(crate) fn cmd(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Verification throughput on real mainnet execution payloads (three blocks, 600+ signed
+/// transactions of every common type), next to raw secp256k1 recovery of the same signatures.
+fn verification() -> eyre::Result<()> {
+    use alloy_consensus::transaction::SignerRecoverable;
+    use alloy_eips::eip2718::Decodable2718;
+    let mut text = String::new();
+    zstd::stream::read::Decoder::new(
+        &include_bytes!("../../../testdata/verify/helios-execution-payloads.json.zst")[..],
+    )?
+    .read_to_string(&mut text)?;
+    let payloads: Vec<serde_json::Value> = serde_json::from_str(&text)?;
+    let payloads: Vec<&serde_json::Value> =
+        payloads.iter().map(|p| &p["execution_payload"]).collect();
+    let mut txs = Vec::new();
+    for p in &payloads {
+        for raw in p["transactions"].as_array().into_iter().flatten() {
+            let b: alloy_primitives::Bytes = raw.as_str().unwrap_or_default().parse()?;
+            txs.push(
+                alloy_consensus::TxEnvelope::decode_2718(&mut b.as_ref())
+                    .map_err(|e| eyre::eyre!("{e}"))?,
+            );
+        }
+    }
+    let (mut full_t, mut raw_t) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let t = Instant::now();
+        for tx in &txs {
+            std::hint::black_box(tx.recover_signer().map_err(|e| eyre::eyre!("{e}"))?);
+        }
+        raw_t.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for p in &payloads {
+            let r = palisade_verify::verify_execution_payload(p).map_err(|e| eyre::eyre!(e))?;
+            eyre::ensure!(r.failed.is_empty(), "a real payload failed verification");
+        }
+        full_t.push(t.elapsed().as_secs_f64());
+    }
+    let (f, r) = (median(full_t), median(raw_t));
+    let n = txs.len() as f64;
+    println!(
+        "verification: {} real mainnet blocks, {} transactions, one core",
+        payloads.len(),
+        txs.len()
+    );
+    println!("{:<44} {:>10.0} tx/s", "reference: raw secp256k1 recovery (k256)", n / r);
+    println!(
+        "{:<44} {:>10.0} tx/s {:>8.1} blocks/s",
+        "palisade: decode + roots + hash + senders",
+        n / f,
+        payloads.len() as f64 / f
+    );
+    println!("ratio verification/recovery: {:.2}x (target <= 1.25x)", f / r);
+    Ok(())
 }
