@@ -71,14 +71,10 @@ impl ChainService {
         let needs = engine.needs();
         let st = store.load_chain(&cfg.name).await?;
         let mut blocks = Vec::new();
-        let mut lines = HashMap::new();
         for (n, _, line) in &st.blocks {
             let rec = RecordedBlock::from_json_line(line)
                 .wrap_err_with(|| format!("stored block {n}"))?;
             let b = BlockData::from_recorded(rec).wrap_err_with(|| format!("stored block {n}"))?;
-            if let Some(h) = b.header.hash {
-                lines.insert(h, line.clone());
-            }
             blocks.push(Arc::new(b));
         }
         engine.restore(blocks, &st.checkpoints)?;
@@ -96,7 +92,7 @@ impl ChainService {
             stall_after,
             stall_reported: None,
             last_block_at: Instant::now(),
-            lines,
+            lines: HashMap::new(),
             resume_from: None,
         };
         svc.check_canonical().await?;
@@ -169,12 +165,6 @@ impl ChainService {
     fn decode(&mut self, rec: RecordedBlock) -> eyre::Result<Arc<BlockData>> {
         let line = rec.to_json_line();
         let b = BlockData::from_recorded(rec)?;
-        if self.lines.len() > 4096 {
-            // Bounded: lines are only needed until their block is stored.
-            let keep: std::collections::HashSet<B256> =
-                self.engine.tracker().blocks().filter_map(|b| b.header.hash).collect();
-            self.lines.retain(|h, _| keep.contains(h));
-        }
         if let Some(h) = b.header.hash {
             self.lines.insert(h, line);
         }
@@ -372,7 +362,11 @@ impl ChainService {
         if let Some(new) = ev.committed() {
             for b in new.blocks() {
                 let r = b.block_ref();
-                let line = self.lines.get(&r.hash).cloned().unwrap_or_default();
+                // Every committed block was fetched in this catch-up, with its line.
+                let line = self
+                    .lines
+                    .remove(&r.hash)
+                    .ok_or_else(|| eyre!("internal error: no recorded line for block {r}"))?;
                 committed.push((r, line));
             }
         }
