@@ -732,3 +732,45 @@ async fn blocks_recorded_from_a_node_pass_every_verification() {
     let o = String::from_utf8_lossy(&out.stdout);
     assert!(o.contains("FAILED senders") && o.contains("the signature recovers"), "{o}");
 }
+
+/// A lying endpoint: blocks come with a changed header field (their hash no longer matches).
+fn lie_about_gas_used(method: &str, result: &mut serde_json::Value) {
+    if method.starts_with("eth_getBlockBy")
+        && result
+            .get("transactions")
+            .is_some_and(|t| t.as_array().is_some_and(|a| a.first().is_some_and(|x| x.is_object())))
+    {
+        result["gasUsed"] = json!("0x1");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_block_that_fails_verification_is_reported_and_fetched_from_another_endpoint() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let liar = Tamper::start(anvil.http_url(), lie_about_gas_used).await;
+    let endpoints = format!(
+        "[{{ url = 'http://127.0.0.1:{}' }}, {{ url = '{}', ws = '{}' }}]",
+        liar.port,
+        anvil.http_url(),
+        anvil.ws_url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start_endpoints(dir.path(), &endpoints, 32, &detectors(&vault));
+    p.wait_synced(&anvil).await;
+    for i in 0..3u64 {
+        anvil.send(ACCOUNT1, Some(&vault), &poke(i), 0).await;
+    }
+    p.wait_synced(&anvil).await;
+    let alerts = p.alerts().await;
+    let bad: Vec<_> = alerts.iter().filter(|a| a.finding.detector == "source_integrity").collect();
+    assert!(!bad.is_empty(), "the lying endpoint is reported");
+    assert_eq!(bad[0].finding.severity.as_str(), "critical");
+    assert_eq!(bad[0].finding.evidence["endpoint"], format!("http://127.0.0.1:{}", liar.port));
+    assert_eq!(bad[0].finding.evidence["failures"][0]["check"], "block_hash");
+    // Monitoring went on from the honest endpoint: every poke, and the processed chain is canonical.
+    assert_eq!(alerts.iter().filter(|a| a.finding.detector == "rule:poke").count(), 3);
+    for (n, h) in tip_of(&p.store().await.block_log("anvil").await.unwrap()) {
+        assert_eq!(h, anvil.block_hash(n).await);
+    }
+}

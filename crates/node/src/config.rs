@@ -87,6 +87,24 @@ pub struct ChainConfig {
     /// RPC timeouts and limits.
     #[serde(default)]
     pub rpc: RpcSettings,
+    /// What is checked in every block before detectors see it (default `full`): `full` (block
+    /// hash, transaction hashes and root, senders, receipts root, logs bloom, withdrawals root),
+    /// `headers` (the same without sender recovery) or `off`.
+    #[serde(default)]
+    pub verification: Verification,
+}
+
+/// Verification of fetched blocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verification {
+    /// Every check, senders included.
+    #[default]
+    Full,
+    /// Hashes and roots, no sender recovery.
+    Headers,
+    /// Nothing.
+    Off,
 }
 
 fn default_max_reorg() -> u64 {

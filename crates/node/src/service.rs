@@ -145,21 +145,85 @@ impl ChainService {
     }
 
     async fn fetch_hash(&mut self, hash: B256) -> eyre::Result<Arc<BlockData>> {
-        let rec = self
-            .eps
-            .block_by_hash(hash, self.enrich)
-            .await?
-            .ok_or_else(|| eyre!("block {hash} is not known to the node"))?;
-        self.decode(rec)
+        self.fetch_verified(Some(hash), 0).await
     }
 
     async fn fetch_number(&mut self, n: u64) -> eyre::Result<Arc<BlockData>> {
-        let rec = self
-            .eps
-            .block_by_number(n, self.enrich)
-            .await?
-            .ok_or_else(|| eyre!("block {n} is not known to the node"))?;
-        self.decode(rec)
+        self.fetch_verified(None, n).await
+    }
+
+    /// Fetches a block (by hash, else by number) and verifies it before anything else sees it.
+    /// An endpoint whose block fails verification is reported (a critical finding naming it),
+    /// moved out of the active slot, and the block is fetched from the next endpoint.
+    async fn fetch_verified(&mut self, hash: Option<B256>, n: u64) -> eyre::Result<Arc<BlockData>> {
+        let tries = self.eps.clients().len();
+        for _ in 0..tries {
+            let rec = match hash {
+                Some(h) => self.eps.block_by_hash(h, self.enrich).await?,
+                None => self.eps.block_by_number(n, self.enrich).await?,
+            };
+            let what = hash.map_or(format!("{n}"), |h| format!("{h}"));
+            let rec = rec.ok_or_else(|| eyre!("block {what} is not known to the node"))?;
+            let served_by = self.eps.active();
+            let report = match self.cfg.verification {
+                crate::config::Verification::Off => None,
+                crate::config::Verification::Headers => {
+                    Some(palisade_verify::verify_block_with(&rec, false))
+                }
+                crate::config::Verification::Full => Some(palisade_verify::verify_block(&rec)),
+            };
+            match report {
+                Some(r) if !r.failed.is_empty() => {
+                    self.bad_data_finding(&rec, served_by, &r).await?;
+                    self.eps.demote(served_by);
+                }
+                _ => return self.decode(rec),
+            }
+        }
+        Err(eyre!(
+            "no endpoint served a block that verifies (block {})",
+            hash.map_or(n.to_string(), |h| h.to_string())
+        ))
+    }
+
+    async fn bad_data_finding(
+        &mut self,
+        rec: &RecordedBlock,
+        endpoint: usize,
+        r: &palisade_verify::BlockReport,
+    ) -> eyre::Result<()> {
+        let url = self.eps.clients()[endpoint].url().to_string();
+        let number = r.number.unwrap_or(0);
+        let claimed =
+            rec.block.get("hash").and_then(|h| palisade_primitives::quantity::b256(h).ok());
+        let anchor = claimed.map_or(BlockRef::synthetic(number), |h| BlockRef::new(number, h));
+        let failures: Vec<_> = r
+            .failed
+            .iter()
+            .map(|e| serde_json::json!({"check": e.check(), "message": e.to_string()}))
+            .collect();
+        tracing::error!(target: "palisade::verify", chain = %self.name(), endpoint = %url, block = number, failures = failures.len(), "Endpoint served a block that fails verification; using another endpoint.");
+        self.metrics.source_errors.with_label_values(&[self.name()]).inc();
+        let f = Finding::new(
+            "source_integrity",
+            "source_integrity",
+            self.name(),
+            anchor,
+            &format!("endpoint:{endpoint}"),
+            Severity::Critical,
+            format!("Endpoint {url} served block {number} that fails verification: {}", r.failed[0]),
+        )
+        .with_evidence(serde_json::json!({"check": "verification", "endpoint": url, "endpoint_index": endpoint, "failures": failures}));
+        // Delivered at once: the block it is about will never gather confirmations.
+        let batch = Batch {
+            chain: self.name().to_string(),
+            findings: vec![f],
+            sinks: self.sinks.clone(),
+            ..Default::default()
+        };
+        self.store.apply(&batch).await?;
+        self.outbox.wake();
+        Ok(())
     }
 
     fn decode(&mut self, rec: RecordedBlock) -> eyre::Result<Arc<BlockData>> {

@@ -222,6 +222,17 @@ impl Endpoints {
         self.active.load(Ordering::Relaxed)
     }
 
+    /// Moves the active endpoint past `index` (it served data that failed verification).
+    pub fn demote(&self, index: usize) {
+        let n = self.clients.len();
+        let _ = self.active.compare_exchange(
+            index,
+            (index + 1) % n,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
     /// Calls `method` on the active endpoint, failing over to the others on retryable errors.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
         let n = self.clients.len();

@@ -24,7 +24,7 @@ mod error;
 mod payload;
 mod proof;
 
-pub use block::{receipt_envelope, verify_block, BlockReport, Check};
+pub use block::{receipt_envelope, verify_block, verify_block_with, BlockReport, Check};
 pub use error::VerifyError;
 pub use payload::verify_execution_payload;
 pub use proof::{verify_account_proof, verify_storage_proofs};

@@ -367,3 +367,70 @@ impl Proxy {
         let _ = self.stop.0.send(true);
     }
 }
+
+/// An HTTP JSON-RPC proxy in front of a node that rewrites answers: a lying endpoint.
+pub struct Tamper {
+    pub port: u16,
+}
+
+impl Tamper {
+    /// Forwards every request to `target` and passes each answer's `result` through `edit`
+    /// (given the method name).
+    pub async fn start(target: String, edit: fn(&str, &mut Value)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let http = reqwest::Client::new();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let http = http.clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let mut buf = Vec::new();
+                        let mut tmp = [0u8; 8192];
+                        let header_end = loop {
+                            let n = match sock.read(&mut tmp).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            buf.extend_from_slice(&tmp[..n]);
+                            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break p + 4;
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..header_end]).to_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        while buf.len() < header_end + len {
+                            let n = match sock.read(&mut tmp).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            buf.extend_from_slice(&tmp[..n]);
+                        }
+                        let req: Value = serde_json::from_slice(&buf[header_end..header_end + len])
+                            .unwrap_or(Value::Null);
+                        let method = req["method"].as_str().unwrap_or("").to_string();
+                        let Ok(resp) = http.post(&target).json(&req).send().await else { return };
+                        let mut v: Value = resp.json().await.unwrap_or(Value::Null);
+                        if let Some(r) = v.get_mut("result") {
+                            edit(&method, r);
+                        }
+                        let body = v.to_string();
+                        let out = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                        if sock.write_all(out.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self { port }
+    }
+}
