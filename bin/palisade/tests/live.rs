@@ -366,21 +366,7 @@ async fn replay_of_recorded_blocks_gives_the_same_finding_keys_as_live() {
         .collect();
     assert!(live.len() >= 8, "the scenario raises alerts live: {}", live.len());
     let file = dir.path().join("rec.jsonl.zst");
-    let st = std::process::Command::new(BIN)
-        .args([
-            "record",
-            "--rpc",
-            &anvil.http_url(),
-            "--from",
-            &from.to_string(),
-            "--to",
-            &to.to_string(),
-            "-o",
-            file.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    record(&anvil, from, to, &file);
     let out = std::process::Command::new(BIN)
         .args(["replay", file.to_str().unwrap(), "--config", p.config.to_str().unwrap(), "--json"])
         .output()
@@ -677,21 +663,7 @@ async fn blocks_recorded_from_a_node_pass_every_verification() {
     let to = anvil.block_number().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("rec.jsonl");
-    let st = std::process::Command::new(BIN)
-        .args([
-            "record",
-            "--rpc",
-            &anvil.http_url(),
-            "--from",
-            &from.to_string(),
-            "--to",
-            &to.to_string(),
-            "-o",
-            file.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    record(&anvil, from, to, &file);
     let out = std::process::Command::new(BIN)
         .args(["verify", file.to_str().unwrap(), "--json"])
         .output()

@@ -259,41 +259,7 @@ impl Receiver {
                 let got = got.clone();
                 tokio::spawn(async move {
                     loop {
-                        let mut buf = Vec::new();
-                        let mut tmp = [0u8; 8192];
-                        // Read headers.
-                        let header_end = loop {
-                            let n = match sock.read(&mut tmp).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => n,
-                            };
-                            buf.extend_from_slice(&tmp[..n]);
-                            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                                break p + 4;
-                            }
-                        };
-                        let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
-                        let headers: Vec<(String, String)> = head
-                            .lines()
-                            .skip(1)
-                            .filter_map(|l| {
-                                l.split_once(':')
-                                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                            })
-                            .collect();
-                        let len: usize = headers
-                            .iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                            .and_then(|(_, v)| v.parse().ok())
-                            .unwrap_or(0);
-                        while buf.len() < header_end + len {
-                            let n = match sock.read(&mut tmp).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => n,
-                            };
-                            buf.extend_from_slice(&tmp[..n]);
-                        }
-                        let raw = buf[header_end..header_end + len].to_vec();
+                        let Some((headers, raw)) = read_request(&mut sock).await else { return };
                         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
                         got.lock().unwrap().push(Received {
                             headers,
@@ -387,35 +353,8 @@ impl Tamper {
                 let target = target.clone();
                 tokio::spawn(async move {
                     loop {
-                        let mut buf = Vec::new();
-                        let mut tmp = [0u8; 8192];
-                        let header_end = loop {
-                            let n = match sock.read(&mut tmp).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => n,
-                            };
-                            buf.extend_from_slice(&tmp[..n]);
-                            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                                break p + 4;
-                            }
-                        };
-                        let head = String::from_utf8_lossy(&buf[..header_end]).to_lowercase();
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                l.strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        while buf.len() < header_end + len {
-                            let n = match sock.read(&mut tmp).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => n,
-                            };
-                            buf.extend_from_slice(&tmp[..n]);
-                        }
-                        let req: Value = serde_json::from_slice(&buf[header_end..header_end + len])
-                            .unwrap_or(Value::Null);
+                        let Some((_, raw)) = read_request(&mut sock).await else { return };
+                        let req: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
                         let method = req["method"].as_str().unwrap_or("").to_string();
                         let Ok(resp) = http.post(&target).json(&req).send().await else { return };
                         let mut v: Value = resp.json().await.unwrap_or(Value::Null);
@@ -433,4 +372,60 @@ impl Tamper {
         });
         Self { port }
     }
+}
+
+/// Reads one HTTP/1.1 request from a kept-alive connection: its headers and body. `None` when
+/// the connection closes.
+async fn read_request(
+    sock: &mut tokio::net::TcpStream,
+) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 8192];
+    let header_end = loop {
+        match sock.read(&mut tmp).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        }
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let headers: Vec<(String, String)> = String::from_utf8_lossy(&buf[..header_end])
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < header_end + len {
+        match sock.read(&mut tmp).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        }
+    }
+    Some((headers, buf[header_end..header_end + len].to_vec()))
+}
+
+/// Runs `palisade record` for blocks `from..=to` of `anvil` into `file`.
+pub fn record(anvil: &Anvil, from: u64, to: u64, file: &std::path::Path) {
+    let st = Command::new(BIN)
+        .args([
+            "record",
+            "--rpc",
+            &anvil.http_url(),
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+            "-o",
+        ])
+        .arg(file)
+        .status()
+        .unwrap();
+    assert!(st.success(), "palisade record failed");
 }
