@@ -68,8 +68,24 @@ pub(crate) enum Cmd {
         /// Do not fetch receipts.
         #[arg(long)]
         no_receipts: bool,
+        /// Also record `eth_getProof` of this account at each block, with storage slots
+        /// (`eip1967.implementation`, `erc7201:<namespace>`, hex or decimal); repeatable.
+        #[arg(long = "proof", value_name = "ADDRESS[:SLOT,...]")]
+        proofs: Vec<String>,
     },
-    /// Verify recorded blocks: hashes, roots, bloom, senders; exit 1 when a check fails.
+    /// Show a running instance's chains and endpoints (state, lag, latency, quarantine, quorum).
+    Status {
+        /// Config file (for the API address).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// API address (default: the config's, else 127.0.0.1:9464).
+        #[arg(long, value_name = "HOST:PORT")]
+        api: Option<String>,
+        /// The /health JSON as it is.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify recorded blocks: hashes, roots, bloom, senders, proofs; exit 1 when a check fails.
     Verify {
         /// Recorded file (JSON lines, plain or .zst), or `-` for stdin.
         file: String,
@@ -182,9 +198,10 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
         Cmd::Replay { file, config, chain, json, store } => {
             crate::replay::cmd(&file, config.as_deref(), chain, json, store).await
         }
-        Cmd::Record { rpc, from, to, output, no_traces, no_receipts } => {
-            crate::record::cmd(&rpc, from, to, &output, !no_traces, !no_receipts).await
+        Cmd::Record { rpc, from, to, output, no_traces, no_receipts, proofs } => {
+            crate::record::cmd(&rpc, from, to, &output, !no_traces, !no_receipts, &proofs).await
         }
+        Cmd::Status { config, api, json } => crate::status::cmd(config, api, json).await,
         Cmd::Verify { file, json } => crate::verify::cmd(&file, json),
         Cmd::Validate { file } => match load_config(&file) {
             Ok(cfg) => {

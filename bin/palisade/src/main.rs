@@ -7,6 +7,7 @@ mod demo;
 mod output;
 mod record;
 mod replay;
+mod status;
 mod verify;
 
 use clap::Parser;

@@ -3,7 +3,7 @@
 use crate::EXIT_USAGE;
 use eyre::WrapErr;
 use indicatif::{ProgressBar, ProgressStyle};
-use palisade_source::evm_rpc::{EndpointConfig, Endpoints, Enrich};
+use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -14,12 +14,20 @@ pub(crate) async fn cmd(
     output: &str,
     traces: bool,
     receipts: bool,
+    proofs: &[String],
 ) -> eyre::Result<ExitCode> {
     if to < from {
         eprintln!("error: --to ({to}) is below --from ({from})");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
-    let eps = match Endpoints::new(&[EndpointConfig::http(rpc)], Default::default()) {
+    let accounts = match parse_proofs(proofs) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: --proof: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let eps = match RpcClient::new(&EndpointConfig::http(rpc), &Default::default()) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: --rpc: {e}");
@@ -51,11 +59,19 @@ pub(crate) async fn cmd(
     let enrich = Enrich { receipts, traces };
     let mut with_traces = 0u64;
     for n in from..=to {
-        let rec = eps
+        let mut rec = eps
             .block_by_number(n, enrich)
             .await
             .wrap_err_with(|| format!("fetching block {n}"))?
             .ok_or_else(|| eyre::eyre!("the node has no block {n}"))?;
+        if !accounts.is_empty() {
+            let hash = palisade_primitives::quantity::b256(&rec.block["hash"])
+                .map_err(|e| eyre::eyre!("block {n}: {e}"))?;
+            rec.proofs = eps
+                .proofs(&accounts, hash)
+                .await
+                .wrap_err_with(|| format!("fetching proofs at block {n}"))?;
+        }
         if !rec.traces.is_null() || !rec.call_traces.is_null() {
             with_traces += 1;
         }
@@ -72,4 +88,22 @@ pub(crate) async fn cmd(
     }
     eprintln!("recorded {} blocks ({} with traces) to {output}", to - from + 1, with_traces);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ADDRESS[:SLOT,SLOT...]` entries, slots in the `storage_watch` syntax.
+fn parse_proofs(
+    args: &[String],
+) -> Result<Vec<(palisade_primitives::Address, Vec<palisade_primitives::B256>)>, String> {
+    args.iter()
+        .map(|a| {
+            let (addr, slots) = a.split_once(':').unwrap_or((a, ""));
+            let addr = addr.parse().map_err(|e| format!("{addr:?}: {e}"))?;
+            let slots = slots
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(palisade_detect::detectors::storage_watch::parse_slot)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((addr, slots))
+        })
+        .collect()
 }

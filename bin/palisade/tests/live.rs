@@ -735,7 +735,12 @@ async fn a_block_that_fails_verification_is_reported_and_fetched_from_another_en
     }
     p.wait_synced(&anvil).await;
     let alerts = p.alerts().await;
-    let bad: Vec<_> = alerts.iter().filter(|a| a.finding.detector == "source_integrity").collect();
+    let bad: Vec<_> = alerts
+        .iter()
+        .filter(|a| {
+            a.finding.detector == "source_integrity" && a.finding.evidence["check"] == "bad_data"
+        })
+        .collect();
     assert!(!bad.is_empty(), "the lying endpoint is reported");
     assert_eq!(bad[0].finding.severity.as_str(), "critical");
     assert_eq!(bad[0].finding.evidence["endpoint"], format!("http://127.0.0.1:{}", liar.port));

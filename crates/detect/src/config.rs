@@ -1,6 +1,6 @@
 //! Typed detector configuration and the catalog shown by `palisade detectors`.
 
-use crate::detectors::{chain_health, rule};
+use crate::detectors::{chain_health, rule, storage_watch};
 use crate::{Detector, Result};
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +12,8 @@ pub enum DetectorConfig {
     ChainHealth(chain_health::ChainHealthConfig),
     /// Declarative matching of calls, events and transactions.
     Rule(rule::RuleConfig),
+    /// Proven storage slots, balances and code hashes of watched accounts.
+    StorageWatch(storage_watch::StorageWatchConfig),
 }
 
 impl DetectorConfig {
@@ -20,6 +22,7 @@ impl DetectorConfig {
         match self {
             Self::ChainHealth(_) => "chain_health",
             Self::Rule(_) => "rule",
+            Self::StorageWatch(_) => "storage_watch",
         }
     }
 
@@ -28,6 +31,7 @@ impl DetectorConfig {
         match self {
             Self::ChainHealth(c) => c.chain.as_deref(),
             Self::Rule(c) => c.chain.as_deref(),
+            Self::StorageWatch(c) => c.chain.as_deref(),
         }
     }
 
@@ -35,7 +39,7 @@ impl DetectorConfig {
     pub fn abi_path(&self) -> Option<&std::path::Path> {
         match self {
             Self::Rule(c) => c.abi.as_deref(),
-            Self::ChainHealth(_) => None,
+            Self::ChainHealth(_) | Self::StorageWatch(_) => None,
         }
     }
 
@@ -51,6 +55,7 @@ impl DetectorConfig {
         Ok(match self {
             Self::ChainHealth(c) => Box::new(chain_health::ChainHealth::new(c.clone(), chain)?),
             Self::Rule(c) => Box::new(rule::Rule::new(c.clone(), chain, abi_json)?),
+            Self::StorageWatch(c) => Box::new(storage_watch::StorageWatch::new(c.clone(), chain)?),
         })
     }
 }
@@ -84,7 +89,7 @@ pub struct DetectorInfo {
 }
 
 /// Every detector type.
-pub const CATALOG: &[DetectorInfo] = &[chain_health::INFO, rule::INFO];
+pub const CATALOG: &[DetectorInfo] = &[chain_health::INFO, rule::INFO, storage_watch::INFO];
 
 #[cfg(test)]
 mod tests {

@@ -28,23 +28,59 @@ pub mod expr;
 pub use config::{DetectorConfig, DetectorInfo, FieldInfo, CATALOG};
 pub use error::{DetectError, Result};
 
-use palisade_primitives::{BlockRef, ChainEvent, ChainSegment, Findings};
+use palisade_primitives::{Address, BlockRef, ChainEvent, ChainSegment, Findings, B256};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// What a detector needs attached to each block.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Needs {
     /// Receipts (logs, status).
     pub receipts: bool,
     /// Call traces (internal calls).
     pub traces: bool,
+    /// Accounts whose state (balance, nonce, code hash, storage slots) must be proven with
+    /// `eth_getProof` against the block's state root.
+    pub state: Vec<StateWatch>,
+}
+
+/// An account to prove, with the storage slots wanted, every `every` blocks (at block numbers
+/// that are multiples of `every`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateWatch {
+    /// The account.
+    pub address: Address,
+    /// Storage slots to prove.
+    pub slots: Vec<B256>,
+    /// Period in blocks (at least 1).
+    pub every: u64,
 }
 
 impl Needs {
     /// The union of two needs.
-    pub fn union(self, o: Self) -> Self {
-        Self { receipts: self.receipts || o.receipts, traces: self.traces || o.traces }
+    pub fn union(mut self, o: Self) -> Self {
+        self.receipts |= o.receipts;
+        self.traces |= o.traces;
+        self.state.extend(o.state);
+        self
+    }
+
+    /// The accounts to prove at block `number`, each with the union of the slots wanted there,
+    /// in address order (the order of the recorded `proofs`).
+    pub fn accounts_at(&self, number: u64) -> Vec<(Address, Vec<B256>)> {
+        let mut m: BTreeMap<Address, Vec<B256>> = BTreeMap::new();
+        for w in &self.state {
+            if number % w.every.max(1) == 0 {
+                let slots = m.entry(w.address).or_default();
+                for s in &w.slots {
+                    if !slots.contains(s) {
+                        slots.push(*s);
+                    }
+                }
+            }
+        }
+        m.into_iter().collect()
     }
 }
 

@@ -26,6 +26,10 @@ pub struct ChainStatus {
     pub last_block_age_secs: Option<u64>,
     /// Last error, if the chain is unhealthy.
     pub error: Option<String>,
+    /// Each endpoint's state.
+    pub endpoints: Vec<crate::sources::EndpointStatus>,
+    /// The quorum.
+    pub quorum: crate::sources::QuorumStatus,
 }
 
 /// Shared state of the API.
@@ -52,7 +56,7 @@ pub fn router(state: ApiState) -> Router {
 
 async fn health(State(s): State<ApiState>) -> impl IntoResponse {
     let chains = s.chains.lock().map(|c| c.clone()).unwrap_or_default();
-    let ok = chains.values().all(|c| c.error.is_none());
+    let ok = chains.values().all(|c| c.error.is_none() && c.quorum.met);
     let body = json!({"status": if ok { "ok" } else { "degraded" }, "chains": chains,
         "outbox_depth": s.outbox.metrics.depth.load(Ordering::Relaxed)});
     (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))

@@ -3,7 +3,9 @@
 
 use palisade_alert::SinkConfig;
 use palisade_detect::DetectorConfig;
+use palisade_primitives::B256;
 use palisade_source::evm_rpc::{EndpointConfig, RpcSettings};
+use palisade_source::health::HealthPolicy;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -92,6 +94,25 @@ pub struct ChainConfig {
     /// `headers` (the same without sender recovery) or `off`.
     #[serde(default)]
     pub verification: Verification,
+    /// How many endpoints must report the same block at a height before Palisade follows it
+    /// (default: a majority of the endpoints). Below that, monitoring goes on with the endpoints
+    /// left, if they agree, and says so with a `quorum_lost` alert.
+    #[serde(default)]
+    pub quorum: Option<usize>,
+    /// The chain's genesis hash; an endpoint with another genesis is quarantined (default: the
+    /// genesis most endpoints report at start).
+    #[serde(default)]
+    pub genesis_hash: Option<B256>,
+    /// Quarantine, probation and endpoint checks: `[chains.health]` (see the reference).
+    #[serde(default)]
+    pub health: HealthPolicy,
+}
+
+impl ChainConfig {
+    /// The quorum in force: the configured one, else a majority of the endpoints.
+    pub fn quorum(&self) -> usize {
+        self.quorum.unwrap_or(self.endpoints.len() / 2 + 1)
+    }
 }
 
 /// Verification of fetched blocks.
@@ -302,9 +323,21 @@ impl Config {
                     "at least one endpoint is needed".into(),
                 ));
             }
-            if let Err(e) = palisade_source::evm_rpc::Endpoints::new(&c.endpoints, c.rpc) {
-                if !c.endpoints.is_empty() {
+            for e in &c.endpoints {
+                if let Err(e) = palisade_source::evm_rpc::RpcClient::new(e, &c.rpc) {
                     errs.push(err(line, format!("chains[{i}].endpoints"), e.to_string()));
+                }
+            }
+            if let Some(q) = c.quorum {
+                if q == 0 || q > c.endpoints.len() {
+                    errs.push(err(
+                        line,
+                        format!("chains[{i}].quorum"),
+                        format!(
+                            "must be between 1 and the number of endpoints ({}), got {q}",
+                            c.endpoints.len()
+                        ),
+                    ));
                 }
             }
             if c.max_reorg_depth == 0 {

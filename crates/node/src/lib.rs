@@ -1,5 +1,6 @@
 //! Wiring: the config file, the engine that drives detectors over chain events (shared by live
-//! monitoring and replay), the live chain service, metrics and the HTTP API.
+//! monitoring and replay), the live chain service and its verified, voted sources, metrics and
+//! the HTTP API.
 //!
 //! ```no_run
 //! # async fn f() -> eyre::Result<()> {
@@ -17,5 +18,6 @@ pub mod config;
 pub mod engine;
 pub mod metrics;
 pub mod service;
+pub mod sources;
 
 pub use config::{Config, ConfigError};

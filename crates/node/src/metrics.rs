@@ -1,7 +1,7 @@
 //! Prometheus metrics: `palisade_<area>_<name>_<unit>[_total]`, bounded labels (chain names and
 //! detector ids come from the config).
 
-use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// All metrics of one process.
 #[derive(Debug, Clone)]
@@ -30,6 +30,20 @@ pub struct Metrics {
     pub delivered: IntGauge,
     /// Undelivered outbox rows.
     pub outbox_depth: IntGauge,
+    /// 1 when a quorum of endpoints counts, per chain.
+    pub quorum_met: IntGaugeVec,
+    /// Endpoints that count (active and reachable), per chain.
+    pub endpoints_counting: IntGaugeVec,
+    /// 1 for each endpoint's current state (active, quarantined, probation, unreachable).
+    pub endpoint_state: IntGaugeVec,
+    /// Blocks an endpoint's head is behind the quorum head.
+    pub endpoint_lag: IntGaugeVec,
+    /// Mean request latency of an endpoint, in seconds.
+    pub endpoint_latency: GaugeVec,
+    /// Endpoints benched, per chain, endpoint and fault.
+    pub endpoint_faults: IntCounterVec,
+    /// Failed verification checks, per chain and check.
+    pub verify_failures: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -47,6 +61,12 @@ impl Metrics {
                 .unwrap_or_else(|e| panic!("metric {name}: {e}"));
             registry.register(Box::new(c.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
             c
+        };
+        let gl = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels)
+                .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            registry.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            g
         };
         let gv = |name: &str, help: &str| {
             let g = IntGaugeVec::new(Opts::new(name, help), &["chain"])
@@ -87,6 +107,50 @@ impl Metrics {
             sink_failures: g("palisade_alert_sink_failures_total", "Failed delivery attempts."),
             delivered: g("palisade_alert_delivered_total", "Notifications delivered."),
             outbox_depth: g("palisade_alert_outbox_depth", "Notifications waiting in the outbox."),
+            quorum_met: gl(
+                "palisade_source_quorum_met",
+                "1 when a quorum of endpoints counts.",
+                &["chain"],
+            ),
+            endpoints_counting: gl(
+                "palisade_source_endpoints_counting",
+                "Endpoints that count (active and reachable).",
+                &["chain"],
+            ),
+            endpoint_state: gl(
+                "palisade_source_endpoint_state",
+                "1 for the endpoint's current state.",
+                &["chain", "endpoint", "url", "state"],
+            ),
+            endpoint_lag: gl(
+                "palisade_source_endpoint_head_lag_blocks",
+                "Blocks the endpoint's head is behind the quorum head.",
+                &["chain", "endpoint"],
+            ),
+            endpoint_latency: {
+                let g = GaugeVec::new(
+                    Opts::new(
+                        "palisade_source_endpoint_latency_seconds",
+                        "Mean request latency of the endpoint.",
+                    ),
+                    &["chain", "endpoint"],
+                )
+                .unwrap_or_else(|e| panic!("metric latency: {e}"));
+                registry
+                    .register(Box::new(g.clone()))
+                    .unwrap_or_else(|e| panic!("metric latency: {e}"));
+                g
+            },
+            endpoint_faults: cv(
+                "palisade_source_endpoint_faults_total",
+                "Endpoints benched, by fault.",
+                &["chain", "endpoint", "fault"],
+            ),
+            verify_failures: cv(
+                "palisade_verify_failures_total",
+                "Failed verification checks.",
+                &["chain", "check"],
+            ),
             registry,
         }
     }

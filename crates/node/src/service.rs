@@ -6,6 +6,7 @@ use crate::api::{self, ApiState, ChainStatus};
 use crate::config::{ChainConfig, Config};
 use crate::engine::ChainEngine;
 use crate::metrics::Metrics;
+use crate::sources::Sources;
 use eyre::{eyre, WrapErr};
 use palisade_alert::{Batch, Outbox, Store};
 use palisade_chain::Outcome;
@@ -13,7 +14,7 @@ use palisade_detect::DetectorConfig;
 use palisade_primitives::{
     BlockData, BlockRef, ChainEvent, Finding, RecordedBlock, Severity, B256,
 };
-use palisade_source::evm_rpc::{Endpoints, Enrich, HeadSeen};
+use palisade_source::evm_rpc::HeadSeen;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,13 +28,12 @@ const BACKFILL_CHUNK: u64 = 32;
 pub struct ChainService {
     cfg: ChainConfig,
     engine: ChainEngine,
-    eps: Endpoints,
+    sources: Sources,
     store: Store,
     outbox: Outbox,
     sinks: Vec<String>,
     metrics: Metrics,
     status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
-    enrich: Enrich,
     stall_after: Option<Duration>,
     stall_reported: Option<B256>,
     last_block_at: Instant,
@@ -54,12 +54,6 @@ impl ChainService {
         metrics: Metrics,
         status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
     ) -> eyre::Result<Self> {
-        let eps = Endpoints::new(&cfg.endpoints, cfg.rpc)?;
-        let good = eps
-            .check_chain_id(cfg.chain_id)
-            .await
-            .wrap_err_with(|| format!("chain {}", cfg.name))?;
-        tracing::info!(target: "palisade::node", chain = %cfg.name, endpoints = good.len(), "Chain id checked.");
         let dets = crate::config::build_detectors(detectors, &cfg.name)?;
         let stall_after = detectors.iter().find_map(|d| match d {
             DetectorConfig::ChainHealth(c) if c.chain.as_deref().is_none_or(|x| x == cfg.name) => {
@@ -68,7 +62,8 @@ impl ChainService {
             _ => None,
         });
         let mut engine = ChainEngine::new(&cfg.name, dets, cfg.max_reorg_depth, false);
-        let needs = engine.needs();
+        let mut sources = Sources::new(&cfg, engine.needs(), metrics.clone())?;
+        sources.start().await.wrap_err_with(|| format!("chain {}", cfg.name))?;
         let st = store.load_chain(&cfg.name).await?;
         let mut blocks = Vec::new();
         for (n, _, line) in &st.blocks {
@@ -82,19 +77,19 @@ impl ChainService {
         let mut svc = Self {
             cfg,
             engine,
-            eps,
+            sources,
             store,
             outbox,
             sinks,
             metrics,
             status,
-            enrich: Enrich { receipts: needs.receipts, traces: needs.traces },
             stall_after,
             stall_reported: None,
             last_block_at: Instant::now(),
             lines: HashMap::new(),
             resume_from: None,
         };
+        svc.flush_source_findings().await?;
         svc.check_canonical().await?;
         Ok(svc)
     }
@@ -109,14 +104,7 @@ impl ChainService {
         let Some(tip) = stored.last().copied() else { return Ok(()) };
         let mut keep = None;
         for r in stored.iter().rev() {
-            let canon = self
-                .eps
-                .call(
-                    "eth_getBlockByNumber",
-                    serde_json::json!([format!("{:#x}", r.number), false]),
-                )
-                .await?;
-            let h = palisade_source::evm_rpc::head_of(&canon).ok().map(|h| h.hash);
+            let h = self.sources.agreed_hash_at(r.number).await?;
             if h == Some(r.hash) {
                 keep = Some(r.number);
                 break;
@@ -144,86 +132,54 @@ impl ChainService {
         Ok(())
     }
 
+    /// Fetches the block with `hash`, verified (see [`Sources::fetch_block`]), and stores any
+    /// findings about the endpoints on the way.
     async fn fetch_hash(&mut self, hash: B256) -> eyre::Result<Arc<BlockData>> {
-        self.fetch_verified(Some(hash), 0).await
+        let r = self.sources.fetch_block(hash).await;
+        self.flush_source_findings().await?;
+        self.decode(r?)
     }
 
-    async fn fetch_number(&mut self, n: u64) -> eyre::Result<Arc<BlockData>> {
-        self.fetch_verified(None, n).await
-    }
-
-    /// Fetches a block (by hash, else by number) and verifies it before anything else sees it.
-    /// An endpoint whose block fails verification is reported (a critical finding naming it),
-    /// moved out of the active slot, and the block is fetched from the next endpoint.
-    async fn fetch_verified(&mut self, hash: Option<B256>, n: u64) -> eyre::Result<Arc<BlockData>> {
-        let tries = self.eps.clients().len();
-        for _ in 0..tries {
-            let rec = match hash {
-                Some(h) => self.eps.block_by_hash(h, self.enrich).await?,
-                None => self.eps.block_by_number(n, self.enrich).await?,
-            };
-            let what = hash.map_or(format!("{n}"), |h| format!("{h}"));
-            let rec = rec.ok_or_else(|| eyre!("block {what} is not known to the node"))?;
-            let served_by = self.eps.active();
-            let report = match self.cfg.verification {
-                crate::config::Verification::Off => None,
-                crate::config::Verification::Headers => {
-                    Some(palisade_verify::verify_block_with(&rec, false))
-                }
-                crate::config::Verification::Full => Some(palisade_verify::verify_block(&rec)),
-            };
-            match report {
-                Some(r) if !r.failed.is_empty() => {
-                    self.bad_data_finding(&rec, served_by, &r).await?;
-                    self.eps.demote(served_by);
-                }
-                _ => return self.decode(rec),
-            }
+    /// Stores the findings about endpoints. Delivered at once: they are about the monitor's
+    /// sources, not about a block that gathers confirmations.
+    async fn flush_source_findings(&mut self) -> eyre::Result<()> {
+        let findings = self.sources.take_findings();
+        if findings.is_empty() {
+            return Ok(());
         }
-        Err(eyre!(
-            "no endpoint served a block that verifies (block {})",
-            hash.map_or(n.to_string(), |h| h.to_string())
-        ))
-    }
-
-    async fn bad_data_finding(
-        &mut self,
-        rec: &RecordedBlock,
-        endpoint: usize,
-        r: &palisade_verify::BlockReport,
-    ) -> eyre::Result<()> {
-        let url = self.eps.clients()[endpoint].url().to_string();
-        let number = r.number.unwrap_or(0);
-        let claimed =
-            rec.block.get("hash").and_then(|h| palisade_primitives::quantity::b256(h).ok());
-        let anchor = claimed.map_or(BlockRef::synthetic(number), |h| BlockRef::new(number, h));
-        let failures: Vec<_> = r
-            .failed
-            .iter()
-            .map(|e| serde_json::json!({"check": e.check(), "message": e.to_string()}))
-            .collect();
-        tracing::error!(target: "palisade::verify", chain = %self.name(), endpoint = %url, block = number, failures = failures.len(), "Endpoint served a block that fails verification; using another endpoint.");
-        self.metrics.source_errors.with_label_values(&[self.name()]).inc();
-        let f = Finding::new(
-            "source_integrity",
-            "source_integrity",
-            self.name(),
-            anchor,
-            &format!("endpoint:{endpoint}"),
-            Severity::Critical,
-            format!("Endpoint {url} served block {number} that fails verification: {}", r.failed[0]),
-        )
-        .with_evidence(serde_json::json!({"check": "verification", "endpoint": url, "endpoint_index": endpoint, "failures": failures}));
-        // Delivered at once: the block it is about will never gather confirmations.
+        for f in &findings {
+            self.metrics.findings.with_label_values(&[self.name(), &f.detector]).inc();
+        }
         let batch = Batch {
             chain: self.name().to_string(),
-            findings: vec![f],
+            findings,
             sinks: self.sinks.clone(),
             ..Default::default()
         };
         self.store.apply(&batch).await?;
         self.outbox.wake();
         Ok(())
+    }
+
+    /// Walks down by parent hash from `top` (an agreed hash) to block `lower`, or until a block
+    /// whose parent the tracker holds: every block is bound to the vote on `top`.
+    async fn fetch_branch(&mut self, top: B256, lower: u64) -> eyre::Result<Vec<Arc<BlockData>>> {
+        let mut out = Vec::new();
+        let mut next = top;
+        loop {
+            let b = self.fetch_hash(next).await?;
+            let n = b.header.number;
+            let parent = b.header.parent_hash;
+            out.push(b);
+            let known = parent
+                .is_some_and(|p| self.engine.tracker().blocks().any(|x| x.header.hash == Some(p)));
+            match parent {
+                Some(p) if n > lower && n > 0 && !known => next = p,
+                _ => break,
+            }
+        }
+        out.reverse();
+        Ok(out)
     }
 
     fn decode(&mut self, rec: RecordedBlock) -> eyre::Result<Arc<BlockData>> {
@@ -235,15 +191,18 @@ impl ChainService {
         Ok(Arc::new(b))
     }
 
-    /// Brings the processed chain up to `head`: backfills gaps in chunks and follows reorgs.
-    pub async fn catch_up(&mut self, head: HeadSeen) -> eyre::Result<()> {
+    /// Brings the processed chain up to the head a quorum agrees on: backfills gaps in chunks
+    /// (each bound to a vote at its top) and follows reorgs.
+    pub async fn catch_up(&mut self) -> eyre::Result<()> {
+        let head = self.sources.agreed_head(Instant::now()).await;
+        self.flush_source_findings().await?;
+        let Some(head) = head? else { return Ok(()) };
         self.metrics.head.with_label_values(&[self.name()]).set(head.number as i64);
         for _ in 0..1_000_000 {
-            let tip = self.engine.tracker().tip();
             if self.engine.tracker().blocks().any(|b| b.header.hash == Some(head.hash)) {
                 break;
             }
-            match tip {
+            let (top, lower) = match self.engine.tracker().tip() {
                 None => {
                     let start = self
                         .resume_from
@@ -251,24 +210,18 @@ impl ChainService {
                         .or(self.cfg.start_block)
                         .unwrap_or(head.number)
                         .min(head.number);
-                    let b = self.fetch_number(start).await?;
-                    self.offer(vec![b]).await?;
+                    (self.checkpoint_hash(start + BACKFILL_CHUNK - 1, head).await?, start)
                 }
-                Some(t) if head.number > t.number + 1 => {
-                    let end = (t.number + BACKFILL_CHUNK).min(head.number - 1);
-                    let mut chunk = Vec::new();
-                    for n in t.number + 1..=end {
-                        chunk.push(self.fetch_number(n).await?);
-                    }
-                    if palisade_primitives::ChainSegment::new(chunk.clone()).is_err() {
-                        // The chain moved while we fetched: take blocks one by one.
-                        chunk.truncate(1);
-                    }
-                    self.offer(chunk).await?;
+                Some(t) => {
+                    (self.checkpoint_hash(t.number + BACKFILL_CHUNK, head).await?, t.number + 1)
                 }
-                Some(_) => {
-                    let b = self.fetch_hash(head.hash).await?;
-                    self.offer(vec![b]).await?;
+            };
+            let branch = self.fetch_branch(top, lower).await?;
+            self.offer(branch).await?;
+            if let Some(t) = self.engine.tracker().tip() {
+                if t.hash == head.hash {
+                    self.sources.probation_checks(t).await;
+                    self.flush_source_findings().await?;
                 }
             }
         }
@@ -279,6 +232,17 @@ impl ChainService {
                 .set(head.number as i64 - t.number as i64);
         }
         Ok(())
+    }
+
+    /// The hash to walk down from: the agreed head when `n` is at or above it, else the hash a
+    /// quorum agrees on at `n` (a backfill checkpoint).
+    async fn checkpoint_hash(&mut self, n: u64, head: HeadSeen) -> eyre::Result<B256> {
+        if n >= head.number {
+            return Ok(head.hash);
+        }
+        let h = self.sources.agreed_hash_at(n).await;
+        self.flush_source_findings().await?;
+        h?.ok_or_else(|| eyre!("no quorum on the hash of block {n}; retrying"))
     }
 
     async fn offer(&mut self, mut branch: Vec<Arc<BlockData>>) -> eyre::Result<()> {
@@ -307,12 +271,7 @@ impl ChainService {
         while n > 0 && below.len() < 100_000 {
             n -= 1;
             let Some(ours) = self.store.logged_hash_at(self.name(), n).await? else { break };
-            let canon = self
-                .eps
-                .call("eth_getBlockByNumber", serde_json::json!([format!("{n:#x}"), false]))
-                .await?;
-            let canon =
-                palisade_source::evm_rpc::head_of(&canon).ok().map(|h| format!("{:#x}", h.hash));
+            let canon = self.sources.agreed_hash_at(n).await?.map(|h| format!("{h:#x}"));
             if canon.as_deref() == Some(ours.as_str()) {
                 break;
             }
@@ -357,10 +316,12 @@ impl ChainService {
         self.revert_window(lowest).await?;
         let fork_point = self.revert_below_window(lowest).await?;
         self.deep_reorg_finding(first, lowest, fork_point).await?;
-        let mut full = Vec::new();
-        for k in fork_point + 1..first.number {
-            full.push(self.fetch_number(k).await?);
-        }
+        let mut full = match branch[0].header.parent_hash {
+            Some(p) if first.number > fork_point + 1 => {
+                self.fetch_branch(p, fork_point + 1).await?
+            }
+            _ => Vec::new(),
+        };
         full.extend(branch.iter().cloned());
         if palisade_primitives::ChainSegment::new(full.clone()).is_err() {
             // The chain moved again while fetching: start from the branch; the next head fixes up.
@@ -508,25 +469,20 @@ impl ChainService {
 
     /// Follows heads until `shutdown`.
     pub async fn run(mut self, shutdown: CancellationToken) -> eyre::Result<()> {
-        let mut heads = self.eps.follow_heads(shutdown.clone());
+        let mut heads = self.sources.pool().start(shutdown.clone());
         let mut tick = tokio::time::interval(Duration::from_millis(1000));
-        let mut last_head: Option<HeadSeen> = None;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 r = heads.changed() => {
                     if r.is_err() { return Ok(()) }
-                    last_head = *heads.borrow_and_update();
                 }
                 _ = tick.tick() => {
                     self.check_stall().await?;
                 }
             }
-            let Some(h) = last_head else { continue };
-            if self.engine.tracker().tip().map(|t| t.hash) == Some(h.hash) {
-                continue;
-            }
-            if let Err(e) = self.catch_up(h).await {
+            let result = self.catch_up().await;
+            if let Err(e) = result {
                 if e.to_string().contains("storing a chain event failed") {
                     return Err(e);
                 }
@@ -535,11 +491,19 @@ impl ChainService {
                 let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
                 st.entry(self.name().to_string()).or_default().error = Some(format!("{e:#}"));
             }
+            // Conditions found while assessing (before any block) are stored too.
+            self.flush_source_findings().await?;
+            let now = Instant::now();
+            let endpoints = self.sources.status(now);
+            let quorum = self.sources.quorum_status();
+            let head = self.metrics.head.with_label_values(&[self.name()]).get();
             let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
             let s = st.entry(self.name().to_string()).or_default();
-            s.head = Some(h.number);
-            s.active_endpoint = self.eps.active();
+            s.head = (head > 0).then_some(head as u64);
+            s.active_endpoint = self.sources.content_from().unwrap_or(0);
             s.last_block_age_secs = Some(self.last_block_at.elapsed().as_secs());
+            s.endpoints = endpoints;
+            s.quorum = quorum;
         }
     }
 }

@@ -182,6 +182,32 @@ pub struct CallFrame {
     pub calls: Vec<CallFrame>,
 }
 
+/// An account's state at a block, as proven by an `eth_getProof` answer (the proof itself stays
+/// in the recorded line, where `palisade verify` and the live verifier check it against the
+/// block's state root).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    /// The account.
+    pub address: Address,
+    /// Balance in wei.
+    pub balance: U256,
+    /// Nonce.
+    pub nonce: u64,
+    /// Keccak of the account's code (the empty-code hash for accounts without code).
+    pub code_hash: B256,
+    /// Root of the account's storage trie.
+    pub storage_hash: B256,
+    /// Proven storage slots and their values, in the order asked.
+    pub storage: Vec<(B256, U256)>,
+}
+
+impl AccountState {
+    /// The proven value of `slot`, if it was asked for.
+    pub fn slot(&self, slot: &B256) -> Option<U256> {
+        self.storage.iter().find(|(k, _)| k == slot).map(|(_, v)| *v)
+    }
+}
+
 /// A block with the data attached to it (receipts, traces), as the detectors see it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockData {
@@ -195,6 +221,8 @@ pub struct BlockData {
     pub traces: Option<Vec<Trace>>,
     /// callTracer frames per transaction (transaction hash, root frame), when available.
     pub call_traces: Option<Vec<(Option<B256>, CallFrame)>>,
+    /// Proven state of watched accounts at this block, when attached.
+    pub state: Option<Vec<AccountState>>,
     /// Observations made while decoding: fields that were missing or could not be checked.
     pub notes: Vec<String>,
 }
@@ -227,7 +255,7 @@ impl BlockData {
     /// Decodes a recorded block. Only the header's `number` is required; every other field is
     /// decoded when present and reported in `notes` when absent in a way that limits checks.
     pub fn from_recorded(rec: RecordedBlock) -> Result<Self> {
-        let RecordedBlock { block, receipts, traces, call_traces } = rec;
+        let RecordedBlock { block, receipts, traces, call_traces, proofs } = rec;
         let obj = match &block {
             Value::Object(m) => m,
             other => {
@@ -340,13 +368,14 @@ impl BlockData {
                 ))
             }
         };
+        let state = parse_proofs(&proofs).map_err(|r| inv(ctx("proofs"), r))?;
         let notes = notes_for(
             &header,
             has_tx_list,
             receipts.is_none(),
             traces.is_none() && call_traces.is_none(),
         );
-        Ok(Self { header, transactions, receipts, traces, call_traces, notes })
+        Ok(Self { header, transactions, receipts, traces, call_traces, state, notes })
     }
 
     /// Decodes one line of the replay format: the fast typed path, falling back to the `Value`
@@ -658,6 +687,53 @@ fn parse_trace(v: &Value) -> Result<Trace, String> {
     })
 }
 
+/// Decodes the `proofs` field of a recorded line: null, or an array of `eth_getProof` answers.
+pub(crate) fn parse_proofs(v: &Value) -> Result<Option<Vec<AccountState>>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, p)| parse_account_state(p).map_err(|e| format!("[{i}]: {e}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        other => Err(format!("expected an array or null, found {}", q::kind(other))),
+    }
+}
+
+fn parse_account_state(v: &Value) -> Result<AccountState, String> {
+    let o = as_obj(v, "proof")?;
+    let req = |k: &str| o.get(k).filter(|x| !x.is_null()).ok_or(format!("no {k}"));
+    let storage = match o.get("storageProof") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(sp)) => sp
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let slot = || -> Result<(B256, U256), String> {
+                    let so = as_obj(s, "storage proof")?;
+                    let key = so.get("key").ok_or("no key")?;
+                    // Nodes send keys as 32-byte hex or as a short quantity.
+                    let key = q::b256(key).or_else(|_| q::u256(key).map(B256::from))?;
+                    Ok((key, q::u256(so.get("value").ok_or("no value")?)?))
+                };
+                slot().map_err(|e| format!("storageProof[{i}]: {e}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?,
+        Some(other) => {
+            return Err(format!("storageProof must be an array, found {}", q::kind(other)))
+        }
+    };
+    Ok(AccountState {
+        address: q::address(req("address")?).map_err(|e| format!("address: {e}"))?,
+        balance: q::u256(req("balance")?).map_err(|e| format!("balance: {e}"))?,
+        nonce: q::u64(req("nonce")?).map_err(|e| format!("nonce: {e}"))?,
+        code_hash: q::b256(req("codeHash")?).map_err(|e| format!("codeHash: {e}"))?,
+        storage_hash: q::b256(req("storageHash")?).map_err(|e| format!("storageHash: {e}"))?,
+        storage,
+    })
+}
+
 fn parse_frame(v: &Value, depth: usize) -> Result<CallFrame, String> {
     if depth > 1024 {
         return Err("call tree deeper than 1024 frames".into());
@@ -698,6 +774,7 @@ mod tests {
             receipts: Value::Null,
             traces: Value::Null,
             call_traces: Value::Null,
+            proofs: Value::Null,
         }
     }
 
@@ -741,6 +818,7 @@ mod tests {
             call_traces: json!([{"txHash": null, "result": {"type": "CALL", "to": to1,
                 "input": "0x01", "calls": [{"type": "DELEGATECALL", "to": to2, "input": "0x02",
                 "error": "execution reverted"}]}}]),
+            proofs: Value::Null,
         };
         let b = BlockData::from_recorded(r).unwrap();
         let calls = b.calls();

@@ -115,6 +115,8 @@ struct Line<'a> {
     traces: Option<Vec<RawTrace<'a>>>,
     #[serde(default, borrow)]
     call_traces: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    proofs: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -435,8 +437,18 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
                 receipts: serde_json::Value::Null,
                 traces: serde_json::Value::Null,
                 call_traces: v,
+                proofs: serde_json::Value::Null,
             };
             BlockData::from_recorded(rec).map_err(|e| e.to_string())?.call_traces
+        }
+    };
+    let state = match l.proofs {
+        None => None,
+        // Small and rare: decode through the `Value` path's parser.
+        Some(raw) => {
+            let v: serde_json::Value =
+                serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+            crate::block::parse_proofs(&v)?
         }
     };
     let notes = notes_for(
@@ -445,5 +457,5 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
         receipts.is_none(),
         traces.is_none() && call_traces.is_none(),
     );
-    Ok(BlockData { header, transactions, receipts, traces, call_traces, notes })
+    Ok(BlockData { header, transactions, receipts, traces, call_traces, state, notes })
 }

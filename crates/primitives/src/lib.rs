@@ -30,7 +30,8 @@ pub mod quantity;
 mod record;
 
 pub use block::{
-    BlockData, BlockRef, CallFrame, CallView, Header, Log, Receipt, Trace, TraceAction, Transaction,
+    AccountState, BlockData, BlockRef, CallFrame, CallView, Header, Log, Receipt, Trace,
+    TraceAction, Transaction,
 };
 pub use error::{Error, Result};
 pub use event::{ChainEvent, ChainSegment};
@@ -38,4 +39,4 @@ pub use finding::{Finding, FindingKey, Findings, Severity};
 pub use record::RecordedBlock;
 
 /// Re-exported primitive types from alloy, so downstream crates agree on one version.
-pub use alloy_primitives::{Address, Bytes, B256, U256};
+pub use alloy_primitives::{address, b256, keccak256, Address, Bytes, B256, U256};

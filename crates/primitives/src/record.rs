@@ -6,7 +6,9 @@ use serde_json::Value;
 
 /// One line of recorded chain data:
 /// `{"block": eth_getBlockByNumber(n, true), "receipts": eth_getBlockReceipts | null,
-///   "traces": trace_block | null, "call_traces": debug_traceBlockByNumber(callTracer) | null}`.
+///   "traces": trace_block | null, "call_traces": debug_traceBlockByNumber(callTracer) | null,
+///   "proofs": [eth_getProof(address, slots, block)...]}`; `proofs` is optional (Palisade's
+/// extension for watched accounts and storage slots) and omitted when there are none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedBlock {
     /// The block object, with full transactions, hashes only, or partial objects.
@@ -20,6 +22,9 @@ pub struct RecordedBlock {
     /// callTracer results, or null.
     #[serde(default)]
     pub call_traces: Value,
+    /// `eth_getProof` answers for watched accounts at this block, or null.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub proofs: Value,
 }
 
 impl RecordedBlock {
@@ -38,7 +43,7 @@ impl RecordedBlock {
             .remove("block")
             .ok_or_else(|| Error::Malformed("line has no \"block\" field".into()))?;
         for k in m.keys() {
-            if !matches!(k.as_str(), "receipts" | "traces" | "call_traces") {
+            if !matches!(k.as_str(), "receipts" | "traces" | "call_traces" | "proofs") {
                 return Err(Error::Malformed(format!("unknown field {k:?}")));
             }
         }
@@ -47,6 +52,7 @@ impl RecordedBlock {
             receipts: m.remove("receipts").unwrap_or(Value::Null),
             traces: m.remove("traces").unwrap_or(Value::Null),
             call_traces: m.remove("call_traces").unwrap_or(Value::Null),
+            proofs: m.remove("proofs").unwrap_or(Value::Null),
         })
     }
 

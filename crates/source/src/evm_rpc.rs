@@ -1,16 +1,14 @@
-//! EVM JSON-RPC: an HTTP client per endpoint, failover across endpoints, `newHeads` over
-//! WebSocket with HTTP polling as fallback, and block assembly (block, receipts, traces) in the
-//! replay format.
+//! EVM JSON-RPC: a client per endpoint, `newHeads` over WebSocket with HTTP polling as fallback,
+//! and block assembly (block, receipts, traces, proofs) in the replay format. Several endpoints
+//! of one chain, with voting and quarantine, are [`crate::pool`]'s business.
 
 use crate::{Result, SensitiveUrl, SourceError};
 use futures::{SinkExt, StreamExt};
-use palisade_primitives::{quantity as q, RecordedBlock, B256};
+use palisade_primitives::{quantity as q, Address, RecordedBlock, B256};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -60,6 +58,8 @@ pub struct RpcClient {
     ws: Option<SensitiveUrl>,
     http: reqwest::Client,
     next_id: AtomicU64,
+    timeout: Duration,
+    concurrency: usize,
 }
 
 impl RpcClient {
@@ -84,12 +84,24 @@ impl RpcClient {
             .pool_max_idle_per_host(8)
             .build()
             .map_err(|e| SourceError::Config(format!("http client: {e}")))?;
-        Ok(Self { url, ws, http, next_id: AtomicU64::new(1) })
+        Ok(Self {
+            url,
+            ws,
+            http,
+            next_id: AtomicU64::new(1),
+            timeout: Duration::from_millis(settings.timeout_ms),
+            concurrency: settings.concurrency,
+        })
     }
 
     /// The redacted URL.
     pub fn url(&self) -> &SensitiveUrl {
         &self.url
+    }
+
+    /// True when the endpoint has a WebSocket URL for head subscriptions.
+    pub fn has_ws(&self) -> bool {
+        self.ws.is_some()
     }
 
     /// Calls `method` and returns its `result`.
@@ -192,124 +204,55 @@ pub struct Enrich {
     pub traces: bool,
 }
 
-/// The endpoints of one chain, used in order with failover: a failing endpoint hands over to the
-/// next one, and the first endpoint that answers becomes the active one.
-#[derive(Debug, Clone)]
-pub struct Endpoints {
-    clients: Arc<Vec<RpcClient>>,
-    active: Arc<AtomicUsize>,
-    settings: RpcSettings,
-}
-
-impl Endpoints {
-    /// Builds clients for the endpoints (at least one).
-    pub fn new(cfgs: &[EndpointConfig], settings: RpcSettings) -> Result<Self> {
-        if cfgs.is_empty() {
-            return Err(SourceError::Config("a chain needs at least one endpoint".into()));
-        }
-        let clients =
-            cfgs.iter().map(|c| RpcClient::new(c, &settings)).collect::<Result<Vec<_>>>()?;
-        Ok(Self { clients: Arc::new(clients), active: Arc::new(AtomicUsize::new(0)), settings })
+impl RpcClient {
+    fn malformed(&self, method: &str, reason: String) -> SourceError {
+        SourceError::Malformed { url: self.url.to_string(), method: method.into(), reason }
     }
 
-    /// The clients, in configured order.
-    pub fn clients(&self) -> &[RpcClient] {
-        &self.clients
-    }
-
-    /// Index of the endpoint currently used first.
-    pub fn active(&self) -> usize {
-        self.active.load(Ordering::Relaxed)
-    }
-
-    /// Moves the active endpoint past `index` (it served data that failed verification).
-    pub fn demote(&self, index: usize) {
-        let n = self.clients.len();
-        let _ = self.active.compare_exchange(
-            index,
-            (index + 1) % n,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
-    }
-
-    /// Calls `method` on the active endpoint, failing over to the others on retryable errors.
-    pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
-        let n = self.clients.len();
-        let start = self.active();
-        let mut last = None;
-        for k in 0..n {
-            let i = (start + k) % n;
-            match self.clients[i].call(method, params.clone()).await {
-                Ok(v) => {
-                    if i != start {
-                        self.active.store(i, Ordering::Relaxed);
-                        tracing::warn!(target: "palisade::source", endpoint = %self.clients[i].url(), "Failed over to another endpoint.");
-                    }
-                    return Ok(v);
-                }
-                // A JSON-RPC error (method not found, bad params) is an answer, not an outage.
-                Err(e @ SourceError::Rpc { .. }) => return Err(e),
-                Err(e) => {
-                    tracing::debug!(target: "palisade::source", error = %e, "Endpoint call failed.");
-                    last = Some(e);
-                }
-            }
-        }
-        Err(last.unwrap_or_else(|| SourceError::Config("no endpoints".into())))
-    }
-
-    /// Checks every endpoint's `eth_chainId` against `expected`. Returns the indices of the
-    /// endpoints that answered with the right id; errors when none did.
-    pub async fn check_chain_id(&self, expected: u64) -> Result<Vec<usize>> {
-        let mut good = Vec::new();
-        let mut first_err = None;
-        for (i, c) in self.clients.iter().enumerate() {
-            let r = c.call("eth_chainId", json!([])).await.and_then(|v| {
-                q::u64(&v).map_err(|reason| SourceError::Malformed {
-                    url: c.url().to_string(),
-                    method: "eth_chainId".into(),
-                    reason,
-                })
-            });
-            match r {
-                Ok(id) if id == expected => good.push(i),
-                Ok(got) => {
-                    let e = SourceError::WrongChain { url: c.url().to_string(), expected, got };
-                    tracing::error!(target: "palisade::source", error = %e, "Endpoint serves another chain; not used.");
-                    first_err.get_or_insert(e);
-                }
-                Err(e) => {
-                    tracing::warn!(target: "palisade::source", error = %e, "Endpoint did not answer eth_chainId.");
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        if good.is_empty() {
-            return Err(first_err.unwrap_or_else(|| SourceError::Config("no endpoints".into())));
-        }
-        self.active.store(good[0], Ordering::Relaxed);
-        Ok(good)
-    }
-
-    /// The chain id reported by the active endpoint.
+    /// The chain id the endpoint reports.
     pub async fn chain_id(&self) -> Result<u64> {
         let v = self.call("eth_chainId", json!([])).await?;
         q::u64(&v).map_err(|reason| self.malformed("eth_chainId", reason))
-    }
-
-    fn malformed(&self, method: &str, reason: String) -> SourceError {
-        SourceError::Malformed {
-            url: self.clients[self.active()].url().to_string(),
-            method: method.into(),
-            reason,
-        }
     }
 
     /// The latest head.
     pub async fn latest_head(&self) -> Result<HeadSeen> {
         let v = self.call("eth_getBlockByNumber", json!(["latest", false])).await?;
         head_of(&v).map_err(|r| self.malformed("eth_getBlockByNumber", r))
+    }
+
+    /// The hash of the endpoint's canonical block at `number` (`None` when it has none yet).
+    pub async fn hash_at(&self, number: u64) -> Result<Option<B256>> {
+        let v = self.call("eth_getBlockByNumber", json!([format!("{number:#x}"), false])).await?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        let h = head_of(&v).map_err(|r| self.malformed("eth_getBlockByNumber", r))?;
+        if h.number != number {
+            return Err(self.malformed(
+                "eth_getBlockByNumber",
+                format!("asked for block {number}, got block {}", h.number),
+            ));
+        }
+        Ok(Some(h.hash))
+    }
+
+    /// `eth_syncing`: `None` when the node is in sync, otherwise its sync status object.
+    pub async fn syncing(&self) -> Result<Option<Value>> {
+        let v = self.call("eth_syncing", json!([])).await?;
+        Ok(match v {
+            Value::Bool(false) | Value::Null => None,
+            other => Some(other),
+        })
+    }
+
+    /// `net_peerCount`; `None` when the node does not offer the method.
+    pub async fn peer_count(&self) -> Result<Option<u64>> {
+        match self.call("net_peerCount", json!([])).await {
+            Ok(v) => q::u64(&v).map(Some).map_err(|r| self.malformed("net_peerCount", r)),
+            Err(SourceError::Rpc { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The block with full transactions, by number (`None` when the node does not have it).
@@ -353,7 +296,7 @@ impl Endpoints {
         } else {
             (Value::Null, Value::Null)
         };
-        Ok(Some(RecordedBlock { block, receipts, traces, call_traces }))
+        Ok(Some(RecordedBlock { block, receipts, traces, call_traces, proofs: Value::Null }))
     }
 
     /// Receipts of a block: `eth_getBlockReceipts`, falling back to one request per transaction.
@@ -370,7 +313,7 @@ impl Endpoints {
                     .map(
                         |h| async move { self.call("eth_getTransactionReceipt", json!([h])).await },
                     )
-                    .buffered(self.settings.concurrency.max(1))
+                    .buffered(self.concurrency.max(1))
                     .collect()
                     .await;
                 fetched.into_iter().collect::<Result<Vec<_>>>()?
@@ -435,27 +378,56 @@ impl Endpoints {
         }
     }
 
-    /// Follows new heads until `shutdown`: `eth_subscribe` newHeads on the active endpoint's
-    /// WebSocket when it has one, HTTP polling otherwise and while the WebSocket is down
-    /// (reconnecting with exponential backoff). The newest head wins: intermediate heads may be
-    /// skipped, as the chain service backfills by parent hash.
-    pub fn follow_heads(&self, shutdown: CancellationToken) -> watch::Receiver<Option<HeadSeen>> {
-        let (tx, rx) = watch::channel(None);
-        let this = self.clone();
-        tokio::spawn(async move { this.heads_loop(tx, shutdown).await });
-        rx
+    /// `eth_getProof` for each (account, slots) at the block with `hash` (EIP-1898), in order:
+    /// the `proofs` field of a recorded line. Checks that each answer is about the account asked.
+    pub async fn proofs(&self, accounts: &[(Address, Vec<B256>)], hash: B256) -> Result<Value> {
+        let requests: Vec<Value> =
+            accounts.iter().map(|(a, slots)| json!([a, slots, {"blockHash": hash}])).collect();
+        let fetched: Vec<Result<Value>> = futures::stream::iter(requests)
+            .map(|params| async move { self.call("eth_getProof", params).await })
+            .buffered(self.concurrency.max(1))
+            .collect()
+            .await;
+        let mut out = Vec::with_capacity(accounts.len());
+        for ((a, _), v) in accounts.iter().zip(fetched) {
+            let v = v?;
+            let got = v.get("address").and_then(|x| q::address(x).ok());
+            if got != Some(*a) {
+                return Err(self.malformed(
+                    "eth_getProof",
+                    format!("asked for the proof of {a}, got one for {got:?}"),
+                ));
+            }
+            out.push(v);
+        }
+        Ok(Value::Array(out))
     }
 
-    async fn heads_loop(self, tx: watch::Sender<Option<HeadSeen>>, shutdown: CancellationToken) {
-        let poll = Duration::from_millis(self.settings.poll_interval_ms.max(50));
+    /// Follows this endpoint's heads until `shutdown`, calling `on_head` with each new one:
+    /// `eth_subscribe` newHeads over the endpoint's WebSocket when it has one, HTTP polling
+    /// otherwise and while the WebSocket is down (reconnecting with exponential backoff).
+    /// Intermediate heads may be skipped: consumers backfill by parent hash.
+    pub async fn follow_heads(
+        &self,
+        poll_interval: Duration,
+        mut on_head: impl FnMut(HeadSeen),
+        shutdown: CancellationToken,
+    ) {
+        let poll = poll_interval.max(Duration::from_millis(50));
         let mut backoff = Duration::from_millis(250);
+        let mut last = None;
+        let mut emit = |h: HeadSeen| {
+            if last != Some(h) {
+                last = Some(h);
+                on_head(h);
+            }
+        };
         loop {
             if shutdown.is_cancelled() {
                 return;
             }
-            let ws = self.clients[self.active()].ws.clone();
-            if let Some(ws) = ws {
-                match self.ws_session(&ws, &tx, &shutdown).await {
+            if let Some(ws) = self.ws.clone() {
+                match self.ws_session(&ws, &mut emit, &shutdown).await {
                     Ok(()) => return,
                     Err(e) => {
                         tracing::warn!(target: "palisade::source", endpoint = %ws, error = %e, "WebSocket down; polling over HTTP.");
@@ -464,7 +436,7 @@ impl Endpoints {
                 // Poll while waiting to reconnect.
                 let until = tokio::time::Instant::now() + backoff;
                 while tokio::time::Instant::now() < until {
-                    self.poll_once(&tx).await;
+                    self.poll_once(&mut emit).await;
                     tokio::select! {
                         () = shutdown.cancelled() => return,
                         () = tokio::time::sleep(poll.min(backoff)) => {}
@@ -472,7 +444,7 @@ impl Endpoints {
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             } else {
-                self.poll_once(&tx).await;
+                self.poll_once(&mut emit).await;
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(poll) => {}
@@ -481,17 +453,11 @@ impl Endpoints {
         }
     }
 
-    async fn poll_once(&self, tx: &watch::Sender<Option<HeadSeen>>) {
+    async fn poll_once(&self, emit: &mut impl FnMut(HeadSeen)) {
         match self.latest_head().await {
-            Ok(h) => {
-                tx.send_if_modified(|cur| {
-                    let changed = *cur != Some(h);
-                    *cur = Some(h);
-                    changed
-                });
-            }
+            Ok(h) => emit(h),
             Err(e) => {
-                tracing::warn!(target: "palisade::source", error = %e, "Polling for the head failed.")
+                tracing::debug!(target: "palisade::source", error = %e, "Polling for the head failed.")
             }
         }
     }
@@ -499,13 +465,12 @@ impl Endpoints {
     async fn ws_session(
         &self,
         ws: &SensitiveUrl,
-        tx: &watch::Sender<Option<HeadSeen>>,
+        emit: &mut impl FnMut(HeadSeen),
         shutdown: &CancellationToken,
     ) -> Result<()> {
         let transport = |reason: String| SourceError::Transport { url: ws.to_string(), reason };
-        let timeout = Duration::from_millis(self.settings.timeout_ms);
         let (mut stream, _) =
-            tokio::time::timeout(timeout, tokio_tungstenite::connect_async(ws.expose()))
+            tokio::time::timeout(self.timeout, tokio_tungstenite::connect_async(ws.expose()))
                 .await
                 .map_err(|_| transport("connect timed out".into()))?
                 .map_err(|e| {
@@ -519,7 +484,7 @@ impl Endpoints {
         stream.send(Message::text(sub.to_string())).await.map_err(|e| transport(e.to_string()))?;
         tracing::info!(target: "palisade::source", endpoint = %ws, "Subscribed to newHeads.");
         // A head right away, so nothing is missed between connecting and the first notification.
-        self.poll_once(tx).await;
+        self.poll_once(emit).await;
         loop {
             let msg = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
@@ -550,9 +515,7 @@ impl Endpoints {
             }
             let Some(head) = v.pointer("/params/result") else { continue };
             match head_of(head) {
-                Ok(h) => {
-                    tx.send_replace(Some(h));
-                }
+                Ok(h) => emit(h),
                 Err(r) => {
                     tracing::warn!(target: "palisade::source", endpoint = %ws, reason = %r, "Ignored a malformed newHeads notification.")
                 }

@@ -1,13 +1,14 @@
-//! Where blocks come from: recorded files ([`replay`]) and EVM JSON-RPC nodes ([`evm_rpc`]).
+//! Where blocks come from: recorded files ([`replay`]) and EVM JSON-RPC nodes ([`evm_rpc`]),
+//! several of them per chain in a [`pool`] that tracks each one's [`health`].
 //!
 //! Sources produce untrusted data. They check shapes and consistency (a receipt list that does
 //! not belong to its block is refused), never meaning; the chain tracker and detectors come after.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), palisade_source::SourceError> {
-//! use palisade_source::evm_rpc::{Endpoints, EndpointConfig};
-//! let eps = Endpoints::new(&[EndpointConfig::http("http://127.0.0.1:8545")], Default::default())?;
-//! let id = eps.chain_id().await?;
+//! use palisade_source::evm_rpc::{EndpointConfig, RpcClient};
+//! let node = RpcClient::new(&EndpointConfig::http("http://127.0.0.1:8545"), &Default::default())?;
+//! let id = node.chain_id().await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -16,6 +17,8 @@
 //!   `debug_traceBlockByHash` are optional and fall back or are reported as unavailable.
 
 pub mod evm_rpc;
+pub mod health;
+pub mod pool;
 pub mod replay;
 mod url;
 

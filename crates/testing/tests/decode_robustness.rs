@@ -183,6 +183,7 @@ fn mutated_json_rpc_answers_never_panic() {
                 receipts: Value::Null,
                 traces: Value::Null,
                 call_traces: Value::Null,
+                proofs: Value::Null,
             };
             let _ = BlockData::from_recorded(rec);
         }

@@ -12,6 +12,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip4895::Withdrawal;
 use alloy_primitives::{keccak256, Address, Bloom, Log, B256};
 use palisade_primitives::{quantity as q, RecordedBlock};
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -33,6 +34,8 @@ pub enum Check {
     LogsBloom,
     /// The withdrawals root rebuilt from the withdrawals.
     WithdrawalsRoot,
+    /// Recorded account and storage proofs lead to the header's state root.
+    Proofs,
 }
 
 impl Check {
@@ -46,6 +49,7 @@ impl Check {
             Self::ReceiptsRoot => "receipts_root",
             Self::LogsBloom => "logs_bloom",
             Self::WithdrawalsRoot => "withdrawals_root",
+            Self::Proofs => "proofs",
         }
     }
 }
@@ -132,6 +136,16 @@ pub fn verify_block_with(rec: &RecordedBlock, senders: bool) -> BlockReport {
         (_, None) => {}
         (_, Some(_)) => r.skip(Check::WithdrawalsRoot, "withdrawals not included"),
     }
+
+    // Account and storage proofs.
+    match (&rec.proofs, field_b256(b, "stateRoot")) {
+        (Value::Null, _) => r.skip(Check::Proofs, "no proofs recorded"),
+        (p, Some(root)) => match crate::verify_proofs(root, p) {
+            Ok(_) => r.passed.push(Check::Proofs),
+            Err(e) => r.failed.push(e),
+        },
+        (_, None) => r.skip(Check::Proofs, "no stateRoot in the header"),
+    }
     r
 }
 
@@ -175,22 +189,27 @@ fn check_transactions(b: &Value, n: u64, senders: bool, r: &mut BlockReport) {
             }
         }
     }
+    // Hashing and signature recovery dominate: spread them over the cores.
+    let checked: Vec<(B256, Option<Result<Address, String>>)> = envs
+        .par_iter()
+        .with_min_len(4)
+        .map(|(_, env, _)| {
+            let computed = keccak256(env.encoded_2718());
+            (computed, senders.then(|| env.recover_signer().map_err(|e| e.to_string())))
+        })
+        .collect();
     let (mut hashes_ok, mut senders_ok) = (true, true);
-    for (i, env, raw) in &envs {
-        let computed = keccak256(env.encoded_2718());
-        let claimed = field_b256(raw, "hash");
-        if let Some(claimed) = claimed {
+    for ((i, _, raw), (computed, recovered)) in envs.iter().zip(checked) {
+        if let Some(claimed) = field_b256(raw, "hash") {
             if claimed != computed {
                 hashes_ok = false;
                 r.failed.push(VerifyError::TxHash { number: n, index: *i, claimed, computed });
             }
         }
-        if !senders {
-            continue;
-        }
-        let claimed_from = raw.get("from").and_then(|v| q::address(v).ok());
-        match env.recover_signer() {
-            Ok(recovered) => {
+        match recovered {
+            None => {}
+            Some(Ok(recovered)) => {
+                let claimed_from = raw.get("from").and_then(|v| q::address(v).ok());
                 if let Some(claimed) = claimed_from {
                     if claimed != recovered {
                         senders_ok = false;
@@ -204,13 +223,9 @@ fn check_transactions(b: &Value, n: u64, senders: bool, r: &mut BlockReport) {
                     }
                 }
             }
-            Err(e) => {
+            Some(Err(reason)) => {
                 senders_ok = false;
-                r.failed.push(VerifyError::Signature {
-                    number: n,
-                    index: *i,
-                    reason: e.to_string(),
-                });
+                r.failed.push(VerifyError::Signature { number: n, index: *i, reason });
             }
         }
     }

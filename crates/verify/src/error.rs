@@ -63,6 +63,16 @@ pub enum VerifyError {
         /// Why.
         reason: String,
     },
+    /// The endpoint served another block than the one asked for.
+    #[error("block {number}: asked for {requested}, the endpoint served {served}")]
+    NotRequested {
+        /// Block number of what was served.
+        number: u64,
+        /// Hash asked for.
+        requested: B256,
+        /// Hash of what was served (as it claims).
+        served: B256,
+    },
     /// A Merkle-Patricia proof does not lead to the claimed value under the root.
     #[error("proof of {what} against root {root} fails: {reason}")]
     Proof {
@@ -87,7 +97,8 @@ impl VerifyError {
             Self::Root { .. } => "root",
             Self::TxHash { .. } => "tx_hashes",
             Self::Sender { .. } | Self::Signature { .. } => "senders",
-            Self::Proof { .. } => "proof",
+            Self::NotRequested { .. } => "requested_block",
+            Self::Proof { .. } => "proofs",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Pure verification of what nodes serve: block hashes from headers (every fork's field set up to
 //! Prague), transactions, receipts and withdrawals roots, logs blooms, transaction hashes and
-//! senders (every transaction type), and EIP-1186 account and storage proofs.
+//! senders (every transaction type), EIP-1186 account and storage proofs, and the N-of-M
+//! [`agreement`] of several nodes on the block at a height.
 //!
 //! Built on alloy's consensus types and trie code; no hand-written RLP or Merkle-Patricia code.
 //! Nothing here does I/O or reads the clock. A failed check is data ([`VerifyError`]) naming the
@@ -19,6 +20,7 @@
 //!   header field, the `from` the node gave); what the data does not allow is `unchecked`, with
 //!   the reason.
 
+pub mod agreement;
 mod block;
 mod error;
 mod payload;
@@ -27,4 +29,4 @@ mod proof;
 pub use block::{receipt_envelope, verify_block, verify_block_with, BlockReport, Check};
 pub use error::VerifyError;
 pub use payload::verify_execution_payload;
-pub use proof::{verify_account_proof, verify_storage_proofs};
+pub use proof::{verify_account_proof, verify_proofs, verify_storage_proofs};

@@ -4,6 +4,7 @@ use crate::VerifyError;
 use alloy_primitives::{keccak256, B256};
 use alloy_rpc_types_eth::EIP1186AccountProofResponse;
 use alloy_trie::{proof::verify_proof, Nibbles, TrieAccount};
+use serde_json::Value;
 
 /// Verifies an `eth_getProof` account proof against a state root (from a verified header):
 /// the account's nonce, balance, storage root and code hash are what the state holds (or, for an
@@ -45,4 +46,26 @@ pub fn verify_storage_proofs(p: &EIP1186AccountProofResponse) -> Result<(), Veri
         })?;
     }
     Ok(())
+}
+
+/// Verifies the `proofs` of a recorded line (an array of `eth_getProof` answers) against the
+/// block's state root: every account proof, then every storage proof under the proven storage
+/// root. Returns how many accounts were proven.
+pub fn verify_proofs(state_root: B256, proofs: &Value) -> Result<usize, VerifyError> {
+    let list = proofs.as_array().ok_or_else(|| VerifyError::Proof {
+        what: "proofs".into(),
+        root: state_root,
+        reason: "not an array of eth_getProof answers".into(),
+    })?;
+    for (i, v) in list.iter().enumerate() {
+        let p: EIP1186AccountProofResponse =
+            serde_json::from_value(v.clone()).map_err(|e| VerifyError::Proof {
+                what: format!("proofs[{i}]"),
+                root: state_root,
+                reason: format!("not an eth_getProof answer: {e}"),
+            })?;
+        verify_account_proof(state_root, &p)?;
+        verify_storage_proofs(&p)?;
+    }
+    Ok(list.len())
 }

@@ -2,6 +2,7 @@
 
 pub mod chain_health;
 pub mod rule;
+pub mod storage_watch;
 
 pub(crate) fn median(xs: &mut [u128]) -> Option<u128> {
     if xs.is_empty() {

@@ -551,6 +551,7 @@ impl Detector for Rule {
         Needs {
             receipts: !self.events.is_empty() || status || self.tx_expr.is_some(),
             traces: self.functions.iter().any(|f| f.include_internal),
+            state: Vec::new(),
         }
     }
 

@@ -1,0 +1,854 @@
+//! The endpoints of one chain as the chain service sees them: which head a quorum agrees on,
+//! blocks fetched by hash and verified before anything else sees them, proofs of watched state,
+//! and the endpoints benched for lying or lagging.
+//!
+//! # Trust
+//! A block is followed only when a quorum of the endpoints that count reports its hash at its
+//! height ([`palisade_verify::agreement`]), or, below the quorum, when every endpoint left agrees
+//! (and a `quorum_lost` alert says so). Its data is then fetched by that hash and verified: the
+//! header must hash to it, and the transactions, receipts, withdrawals and proofs must match the
+//! header's roots. Ancestors are fetched by the parent hash of a verified child, so the whole
+//! chain below an agreed head is bound to that vote. Endpoints that dissented from a vote are
+//! benched only once the agreed block verified; endpoints that served data failing verification
+//! are benched at once.
+//!
+//! Findings about endpoints are collected here and stored by the service ([`Sources::take_findings`]).
+
+use crate::config::{ChainConfig, Verification};
+use crate::metrics::Metrics;
+use eyre::eyre;
+use futures::future::join_all;
+use palisade_detect::Needs;
+use palisade_primitives::{quantity as q, BlockRef, Finding, RecordedBlock, Severity, B256};
+use palisade_source::evm_rpc::{Enrich, HeadSeen};
+use palisade_source::health::{EndpointHealth, Fault, Standing, Transition};
+use palisade_source::pool::EndpointPool;
+use palisade_source::SourceError;
+use palisade_verify::agreement::{quorum_height, tally, Ballot, Tally};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// Detector id of findings about endpoints that lie (integrity).
+pub const INTEGRITY: &str = "source_integrity";
+/// Detector id of findings about endpoints that lag, stall, sync or are slow (health).
+pub const HEALTH: &str = "source_health";
+
+/// A vote whose block has not verified yet: its dissenters are judged when it does.
+#[derive(Debug, Clone)]
+struct PendingVote {
+    height: u64,
+    hash: B256,
+    voters: Vec<usize>,
+    dissenters: Vec<(usize, B256)>,
+    /// What endpoints on probation answered (checked, not counted).
+    probation: Vec<Ballot>,
+}
+
+/// The state of one endpoint, as shown by `/health` and `palisade status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointStatus {
+    /// Position in the config.
+    pub index: usize,
+    /// URL, redacted.
+    pub url: String,
+    /// `active`, `quarantined`, `probation` or `unreachable`.
+    pub state: String,
+    /// Why it is not active.
+    pub reason: Option<String>,
+    /// Integrity offences so far.
+    pub strikes: u32,
+    /// Newest head it announced.
+    pub head: Option<u64>,
+    /// Blocks behind the quorum head.
+    pub lag: Option<u64>,
+    /// Mean request latency in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Peer count, when the node tells.
+    pub peers: Option<u64>,
+    /// True when it reports syncing.
+    pub syncing: bool,
+    /// Seconds left of its quarantine penalty.
+    pub quarantine_secs_left: Option<u64>,
+    /// Blocks left on probation.
+    pub probation_blocks_left: Option<u64>,
+    /// Last error.
+    pub last_error: Option<String>,
+}
+
+/// The quorum, as shown by `/health`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QuorumStatus {
+    /// Endpoints that must agree.
+    pub required: usize,
+    /// Endpoints that count now.
+    pub counting: usize,
+    /// True when `counting >= required`.
+    pub met: bool,
+}
+
+/// The sources of one chain.
+#[derive(Debug)]
+pub struct Sources {
+    chain: String,
+    cfg: ChainConfig,
+    pool: EndpointPool,
+    enrich: Enrich,
+    needs: Needs,
+    metrics: Metrics,
+    pending: Vec<PendingVote>,
+    quorum_met: Option<bool>,
+    divergence_reported: bool,
+    /// Endpoint the last block's data came from.
+    content_from: Option<usize>,
+    /// Newest agreed height (anchors findings about endpoints).
+    height: u64,
+    findings: Vec<Finding>,
+}
+
+fn redacted(pool: &EndpointPool, i: usize) -> String {
+    pool.client(i).url().to_string()
+}
+
+impl Sources {
+    /// Builds the pool of a chain's endpoints. `needs` says what to attach to blocks.
+    pub fn new(cfg: &ChainConfig, needs: Needs, metrics: Metrics) -> eyre::Result<Self> {
+        let pool = EndpointPool::new(&cfg.endpoints, cfg.rpc, cfg.health)?;
+        Ok(Self {
+            chain: cfg.name.clone(),
+            cfg: cfg.clone(),
+            pool,
+            enrich: Enrich { receipts: needs.receipts, traces: needs.traces },
+            needs,
+            metrics,
+            pending: Vec::new(),
+            quorum_met: None,
+            divergence_reported: false,
+            content_from: None,
+            height: 0,
+            findings: Vec::new(),
+        })
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &EndpointPool {
+        &self.pool
+    }
+
+    /// Findings about endpoints made since the last call, to be stored.
+    pub fn take_findings(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.findings)
+    }
+
+    /// Endpoint the last block's data came from.
+    pub fn content_from(&self) -> Option<usize> {
+        self.content_from
+    }
+
+    /// First contact: probes every endpoint, benches those on another chain (chain id, then
+    /// genesis). Fails when no endpoint serves the configured chain.
+    pub async fn start(&mut self) -> eyre::Result<()> {
+        let n = self.pool.len();
+        let mut probes = Vec::with_capacity(n);
+        for i in 0..n {
+            probes.push(self.pool.probe(i));
+        }
+        join_all(probes).await;
+        let now = Instant::now();
+        let expected = self.cfg.chain_id;
+        let ids: Vec<(Option<u64>, Option<String>)> =
+            self.pool.health().iter().map(|h| (h.chain_id, h.last_error.clone())).collect();
+        let mut first_wrong = None;
+        for (i, (id, _)) in ids.iter().enumerate() {
+            if let Some(got) = *id {
+                if got != expected {
+                    let url = redacted(&self.pool, i);
+                    first_wrong.get_or_insert(SourceError::WrongChain { url, expected, got });
+                    self.fault(i, Fault::WrongChain { expected, got }, None, now);
+                }
+            }
+        }
+        if !ids.iter().any(|(id, _)| *id == Some(expected)) {
+            if let Some(e) = first_wrong {
+                return Err(eyre!(e));
+            }
+            let why = ids.iter().find_map(|(_, e)| e.clone()).unwrap_or_default();
+            return Err(eyre!("no endpoint answered eth_chainId: {why}"));
+        }
+        // Genesis: endpoints on another chain with the same id (a fork, a test network).
+        let counting: Vec<usize> = self.counting();
+        let ballots = self.ballots(0, &counting).await;
+        let expected_genesis = match self.cfg.genesis_hash {
+            Some(g) => Some(g),
+            None => tally(&ballots, counting.len() / 2 + 1).agreed(),
+        };
+        if let Some(g) = expected_genesis {
+            for (i, h) in ballots {
+                if let Some(h) = h.filter(|h| *h != g) {
+                    self.fault(i, Fault::DifferentChain { genesis: h, expected: g }, None, now);
+                }
+            }
+        }
+        tracing::info!(target: "palisade::source", chain = %self.chain, endpoints = n, counting = self.counting().len(), quorum = self.cfg.quorum(), "Endpoints checked.");
+        Ok(())
+    }
+
+    fn counting(&self) -> Vec<usize> {
+        let h = self.pool.health();
+        (0..h.len()).filter(|&i| h[i].counts()).collect()
+    }
+
+    fn on_probation(&self) -> Vec<usize> {
+        let h = self.pool.health();
+        (0..h.len()).filter(|&i| h[i].on_probation() && h[i].reachable).collect()
+    }
+
+    /// Who votes: the endpoints that count; with none left, those on probation (their data is
+    /// still verified), so a chain with one lying-then-repentant endpoint is not stuck forever.
+    fn voters(&self) -> (Vec<usize>, bool) {
+        let c = self.counting();
+        if c.is_empty() {
+            (self.on_probation(), false)
+        } else {
+            (c, true)
+        }
+    }
+
+    /// Each endpoint's block hash at `height`: from its announced head when that is the height,
+    /// otherwise asked (concurrently). Endpoints that fail to answer are absent.
+    async fn ballots(&self, height: u64, who: &[usize]) -> Vec<Ballot> {
+        let known: Vec<Option<B256>> = {
+            let h = self.pool.health();
+            who.iter().map(|&i| h[i].head.filter(|x| x.number == height).map(|x| x.hash)).collect()
+        };
+        let mut asks = Vec::with_capacity(who.len());
+        for (&i, k) in who.iter().zip(known) {
+            asks.push(self.ballot(i, height, k));
+        }
+        join_all(asks).await
+    }
+
+    async fn ballot(&self, i: usize, height: u64, known: Option<B256>) -> Ballot {
+        match known {
+            Some(h) => (i, Some(h)),
+            None => {
+                let r = self.pool.timed(i, self.pool.client(i).hash_at(height)).await;
+                (i, r.ok().flatten())
+            }
+        }
+    }
+
+    /// The head to follow: the height a quorum of counting endpoints has reached, and the hash
+    /// a quorum reports there. `None` when there is none yet (or the endpoints disagree, which is
+    /// reported).
+    pub async fn agreed_head(&mut self, now: Instant) -> eyre::Result<Option<HeadSeen>> {
+        self.assess(now);
+        let (voters, full) = self.voters();
+        if voters.is_empty() {
+            self.note_quorum(false, 0);
+            return Err(eyre!("no endpoint can be used: every one is quarantined or unreachable"));
+        }
+        let need = if full && voters.len() >= self.cfg.quorum() {
+            self.cfg.quorum()
+        } else {
+            voters.len()
+        };
+        self.note_quorum(full && voters.len() >= self.cfg.quorum(), voters.len());
+        let heads: Vec<u64> = {
+            let h = self.pool.health();
+            voters.iter().filter_map(|&i| h[i].head.map(|x| x.number)).collect()
+        };
+        let Some(height) = quorum_height(&heads, need) else { return Ok(None) };
+        let hash = self.vote(height, &voters, need).await;
+        Ok(hash.map(|hash| HeadSeen { number: height, hash }))
+    }
+
+    /// The hash a quorum reports at `height` (for backfill checkpoints and restarts).
+    pub async fn agreed_hash_at(&mut self, height: u64) -> eyre::Result<Option<B256>> {
+        let (voters, full) = self.voters();
+        if voters.is_empty() {
+            return Err(eyre!("no endpoint can be used: every one is quarantined or unreachable"));
+        }
+        let need = if full && voters.len() >= self.cfg.quorum() {
+            self.cfg.quorum()
+        } else {
+            voters.len()
+        };
+        Ok(self.vote(height, &voters, need).await)
+    }
+
+    async fn vote(&mut self, height: u64, voters: &[usize], need: usize) -> Option<B256> {
+        let probation: Vec<usize> =
+            self.on_probation().into_iter().filter(|i| !voters.contains(i)).collect();
+        let mut who = voters.to_vec();
+        who.extend(&probation);
+        let ballots = self.ballots(height, &who).await;
+        let (counted, checked): (Vec<Ballot>, Vec<Ballot>) =
+            ballots.into_iter().partition(|(i, _)| voters.contains(i));
+        let t = tally(&counted, need);
+        match &t {
+            Tally::Agreed { hash, voters, dissenters, .. } => {
+                if self.divergence_reported && dissenters.is_empty() {
+                    self.divergence_reported = false;
+                }
+                self.pending.retain(|p| p.hash != *hash);
+                self.pending.push(PendingVote {
+                    height,
+                    hash: *hash,
+                    voters: voters.clone(),
+                    dissenters: dissenters.clone(),
+                    probation: checked,
+                });
+                if self.pending.len() > 8 {
+                    self.pending.remove(0);
+                }
+                self.height = self.height.max(height);
+                Some(*hash)
+            }
+            Tally::NoQuorum { groups, absent } => {
+                if groups.len() > 1 && !self.divergence_reported {
+                    self.divergence_reported = true;
+                    let by: Vec<Value> = groups
+                        .iter()
+                        .map(|(h, v)| {
+                            json!({"hash": h, "endpoints": v.iter().map(|&i| redacted(&self.pool, i)).collect::<Vec<_>>()})
+                        })
+                        .collect();
+                    let f = Finding::new(
+                        INTEGRITY,
+                        INTEGRITY,
+                        &self.chain,
+                        BlockRef::synthetic(height),
+                        "divergence",
+                        Severity::Critical,
+                        format!(
+                            "Endpoints disagree on block {height}: {} different blocks, none reported by {need} endpoints; not following any until they agree (fork or eclipse)",
+                            groups.len()
+                        ),
+                    )
+                    .with_evidence(json!({"check": "divergence", "height": height, "groups": by,
+                        "absent": absent.iter().map(|&i| redacted(&self.pool, i)).collect::<Vec<_>>(), "needed": need}));
+                    tracing::error!(target: "palisade::source", chain = %self.chain, height, groups = groups.len(), "Endpoints disagree; no quorum.");
+                    self.findings.push(f);
+                }
+                None
+            }
+        }
+    }
+
+    fn note_quorum(&mut self, met: bool, counting: usize) {
+        let required = self.cfg.quorum();
+        self.metrics.quorum_met.with_label_values(&[&self.chain]).set(i64::from(met));
+        if self.quorum_met == Some(met) {
+            return;
+        }
+        let first = self.quorum_met.is_none();
+        self.quorum_met = Some(met);
+        if first && met {
+            return;
+        }
+        let at = BlockRef::synthetic(self.height);
+        let f = if met {
+            tracing::info!(target: "palisade::source", chain = %self.chain, counting, required, "Quorum restored.");
+            Finding::new(
+                INTEGRITY,
+                INTEGRITY,
+                &self.chain,
+                at,
+                "quorum:restored",
+                Severity::Info,
+                format!(
+                    "Quorum restored on {}: {counting} endpoints count, {required} required",
+                    self.chain
+                ),
+            )
+            .with_evidence(
+                json!({"check": "quorum_restored", "counting": counting, "required": required}),
+            )
+        } else {
+            tracing::error!(target: "palisade::source", chain = %self.chain, counting, required, "Quorum lost; monitoring goes on with the endpoints left.");
+            Finding::new(INTEGRITY, INTEGRITY, &self.chain, at, "quorum:lost", Severity::Critical,
+                format!("Quorum lost on {}: {counting} endpoints count, {required} required; monitoring goes on with the endpoints left, whose agreement is no longer a quorum", self.chain))
+                .with_evidence(json!({"check": "quorum_lost", "counting": counting, "required": required,
+                    "endpoints": self.status(Instant::now())}))
+        };
+        self.findings.push(f);
+    }
+
+    /// Benches endpoint `i` for `fault` and reports it (once per quarantine). `block` anchors
+    /// the finding at the block the fault is about (bad data), otherwise at the agreed height.
+    fn fault(&mut self, i: usize, fault: Fault, block: Option<(BlockRef, Value)>, now: Instant) {
+        let policy = *self.pool.policy();
+        let t = self.pool.health()[i].quarantine(fault.clone(), now, &policy);
+        let Some(Transition::Quarantined { penalty, strikes, .. }) = t else { return };
+        let url = redacted(&self.pool, i);
+        self.metrics
+            .endpoint_faults
+            .with_label_values(&[&self.chain, &i.to_string(), fault.kind()])
+            .inc();
+        let (detector, sev) = if fault.is_offence() {
+            (INTEGRITY, Severity::Critical)
+        } else {
+            (HEALTH, Severity::High)
+        };
+        let held = match penalty {
+            Some(d) => format!("quarantined for {} s (offence {strikes})", d.as_secs()),
+            None => "benched until it recovers".to_string(),
+        };
+        tracing::error!(target: "palisade::source", chain = %self.chain, endpoint = %url, fault = %fault, "Endpoint benched.");
+        let (anchor, extra) = block.unwrap_or((BlockRef::synthetic(self.height), Value::Null));
+        let mut ev = json!({
+            "check": fault.kind(),
+            "endpoint": url,
+            "endpoint_index": i,
+            "fault": fault,
+            "quarantine": {"penalty_secs": penalty.map(|d| d.as_secs()), "strikes": strikes,
+                "probation_blocks": policy.probation_blocks},
+            "height": self.height,
+        });
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                ev[k] = v;
+            }
+        }
+        let subject = format!("endpoint:{i}:{}:{strikes}:{}", fault.kind(), anchor.hash);
+        self.findings.push(
+            Finding::new(
+                detector,
+                detector,
+                &self.chain,
+                anchor,
+                &subject,
+                sev,
+                format!("Endpoint {url} {fault}; {held}"),
+            )
+            .with_evidence(ev),
+        );
+    }
+
+    /// Re-evaluates every endpoint: penalties served, chain ids, lag, stalls, syncing, peers,
+    /// latency.
+    pub fn assess(&mut self, now: Instant) {
+        let policy = *self.pool.policy();
+        let expected = self.cfg.chain_id;
+        let snapshot = self.pool.snapshot();
+        let counting_heads: Vec<u64> = snapshot
+            .iter()
+            .filter(|h| h.counts())
+            .filter_map(|h| h.head.map(|x| x.number))
+            .collect();
+        // The head a quorum has reached: one liar announcing a far head cannot make the others
+        // look late.
+        let best =
+            quorum_height(&counting_heads, self.cfg.quorum().min(counting_heads.len().max(1)));
+        for (i, h) in snapshot.iter().enumerate() {
+            let url = redacted(&self.pool, i);
+            let t = self.pool.health()[i].tick(now, &policy);
+            match t {
+                Some(Transition::ProbationStarted) => {
+                    tracing::warn!(target: "palisade::source", chain = %self.chain, endpoint = %url, "Quarantine over; endpoint on probation.");
+                }
+                Some(Transition::Readmitted) => self.readmitted(i),
+                _ => {}
+            }
+            if let Some(got) = h.chain_id.filter(|g| *g != expected) {
+                self.fault(i, Fault::WrongChain { expected, got }, None, now);
+                continue;
+            }
+            let cond = h.condition(best, now, &policy);
+            let benched_for_condition =
+                matches!(&h.standing, Standing::Quarantined { until: None, .. });
+            match cond {
+                Some(f) if !h.quarantined() => self.fault(i, f, None, now),
+                None if benched_for_condition => {
+                    if self.pool.health()[i].condition_cleared(&policy).is_some() {
+                        tracing::warn!(target: "palisade::source", chain = %self.chain, endpoint = %url, "Endpoint recovered; on probation.");
+                    }
+                }
+                _ => {}
+            }
+            self.note(i, "peers", h.peers.is_some_and(|p| p < policy.min_peers), || {
+                (
+                    Severity::Medium,
+                    format!(
+                        "Endpoint {url} has {} peers (minimum {}): it may be isolated or eclipsed",
+                        h.peers.unwrap_or(0),
+                        policy.min_peers
+                    ),
+                    json!({"peers": h.peers, "min_peers": policy.min_peers}),
+                )
+            });
+            self.note(i, "latency", h.latency_ms.is_some_and(|l| l > policy.max_latency_ms as f64), || {
+                (Severity::Medium, format!("Endpoint {url} is slow: mean latency {:.0} ms (maximum {})", h.latency_ms.unwrap_or(0.0), policy.max_latency_ms),
+                    json!({"latency_ms": h.latency_ms, "max_latency_ms": policy.max_latency_ms}))
+            });
+            self.note(i, "unreachable", !h.reachable, || {
+                (
+                    Severity::Medium,
+                    format!(
+                        "Endpoint {url} is unreachable: {}",
+                        h.last_error.clone().unwrap_or_default()
+                    ),
+                    json!({"error": h.last_error}),
+                )
+            });
+        }
+        self.update_metrics(now, best);
+    }
+
+    /// Reports a condition once when it starts; forgets it when it ends.
+    fn note(
+        &mut self,
+        i: usize,
+        kind: &'static str,
+        on: bool,
+        what: impl FnOnce() -> (Severity, String, Value),
+    ) {
+        let was = self.pool.health()[i].reported.contains(&kind);
+        if on == was {
+            return;
+        }
+        if !on {
+            self.pool.health()[i].reported.retain(|k| *k != kind);
+            return;
+        }
+        self.pool.health()[i].reported.push(kind);
+        let (sev, title, mut ev) = what();
+        let url = redacted(&self.pool, i);
+        tracing::warn!(target: "palisade::source", chain = %self.chain, endpoint = %url, check = kind, "{title}");
+        ev["check"] = json!(kind);
+        ev["endpoint"] = json!(url);
+        ev["endpoint_index"] = json!(i);
+        let subject = format!("endpoint:{i}:{kind}:{}", self.height);
+        self.findings.push(
+            Finding::new(
+                HEALTH,
+                HEALTH,
+                &self.chain,
+                BlockRef::synthetic(self.height),
+                &subject,
+                sev,
+                title,
+            )
+            .with_evidence(ev),
+        );
+    }
+
+    fn readmitted(&mut self, i: usize) {
+        let url = redacted(&self.pool, i);
+        tracing::info!(target: "palisade::source", chain = %self.chain, endpoint = %url, "Endpoint re-admitted after probation.");
+        let strikes = self.pool.health()[i].strikes;
+        self.findings.push(
+            Finding::new(HEALTH, HEALTH, &self.chain, BlockRef::synthetic(self.height),
+                &format!("endpoint:{i}:readmitted:{strikes}:{}", self.height), Severity::Info,
+                format!("Endpoint {url} re-admitted after probation"))
+            .with_evidence(json!({"check": "readmitted", "endpoint": url, "endpoint_index": i, "strikes": strikes})),
+        );
+    }
+
+    /// Fetches the block with `hash` and verifies it before anyone sees it; attaches the proven
+    /// state of watched accounts. Endpoints that voted for the hash are asked first. An endpoint
+    /// whose answer fails verification is benched and the next one is asked.
+    pub async fn fetch_block(&mut self, hash: B256) -> eyre::Result<RecordedBlock> {
+        let vote = self.pending.iter().find(|p| p.hash == hash).cloned();
+        let mut order: Vec<usize> = vote.as_ref().map(|v| v.voters.clone()).unwrap_or_default();
+        let (voters, _) = self.voters();
+        for i in voters {
+            if !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        let mut last_err = None;
+        for i in order {
+            if !self.pool.health()[i].counts() && !self.pool.health()[i].on_probation() {
+                continue;
+            }
+            let now = Instant::now();
+            let got =
+                self.pool.timed(i, self.pool.client(i).block_by_hash(hash, self.enrich)).await;
+            let mut rec = match got {
+                Err(e) => {
+                    tracing::warn!(target: "palisade::source", chain = %self.chain, error = %e, "Fetching a block failed; trying the next endpoint.");
+                    last_err = Some(e.to_string());
+                    continue;
+                }
+                Ok(None) => {
+                    if vote.as_ref().is_some_and(|v| v.voters.contains(&i)) {
+                        let detail = format!("it announced block {hash} but does not serve it");
+                        self.fault(i, Fault::BadData { detail }, None, now);
+                    }
+                    continue;
+                }
+                Ok(Some(rec)) => rec,
+            };
+            if let Err((anchor, failures, first)) = self.check(&rec, hash) {
+                let ev = json!({"failures": failures, "block_number": anchor.number});
+                self.fault(i, Fault::BadData { detail: first }, Some((anchor, ev)), now);
+                continue;
+            }
+            let number = rec.block.get("number").and_then(|v| q::u64(v).ok()).unwrap_or(0);
+            let accounts = self.needs.accounts_at(number);
+            if !accounts.is_empty() {
+                let root = rec.block.get("stateRoot").and_then(|v| q::b256(v).ok());
+                rec.proofs = self.fetch_proofs(i, &accounts, hash, number, root).await?;
+            }
+            if self.content_from != Some(i) {
+                if let Some(prev) = self.content_from {
+                    tracing::warn!(target: "palisade::source", chain = %self.chain, from = %redacted(&self.pool, prev), to = %redacted(&self.pool, i), "Failed over to another endpoint.");
+                }
+                self.content_from = Some(i);
+            }
+            self.verified(hash, now);
+            return Ok(rec);
+        }
+        Err(eyre!(
+            "no endpoint served block {hash} in a form that verifies{}",
+            last_err.map(|e| format!(" (last error: {e})")).unwrap_or_default()
+        ))
+    }
+
+    /// The checks the chain's `verification` asks for, on a block asked for by `hash`.
+    /// On failure: the block it claims to be, the failures, and the first one in words.
+    fn check(&self, rec: &RecordedBlock, hash: B256) -> Result<(), (BlockRef, Vec<Value>, String)> {
+        let number = rec.block.get("number").and_then(|v| q::u64(v).ok()).unwrap_or(0);
+        let claimed = rec.block.get("hash").and_then(|h| q::b256(h).ok());
+        let anchor = claimed.map_or(BlockRef::synthetic(number), |h| BlockRef::new(number, h));
+        let mut failed = Vec::new();
+        if claimed != Some(hash) {
+            failed.push(palisade_verify::VerifyError::NotRequested {
+                number,
+                requested: hash,
+                served: claimed.unwrap_or_default(),
+            });
+        }
+        let report = match self.cfg.verification {
+            Verification::Off => None,
+            Verification::Headers => Some(palisade_verify::verify_block_with(rec, false)),
+            Verification::Full => Some(palisade_verify::verify_block(rec)),
+        };
+        if let Some(r) = report {
+            failed.extend(r.failed);
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        for e in &failed {
+            self.metrics.verify_failures.with_label_values(&[&self.chain, e.check()]).inc();
+        }
+        let first = failed[0].to_string();
+        let list =
+            failed.iter().map(|e| json!({"check": e.check(), "message": e.to_string()})).collect();
+        Err((anchor, list, first))
+    }
+
+    async fn fetch_proofs(
+        &mut self,
+        first: usize,
+        accounts: &[(palisade_primitives::Address, Vec<B256>)],
+        hash: B256,
+        number: u64,
+        root: Option<B256>,
+    ) -> eyre::Result<Value> {
+        let (voters, _) = self.voters();
+        let mut order = vec![first];
+        order.extend(voters.into_iter().filter(|i| *i != first));
+        for i in order {
+            let now = Instant::now();
+            let got = self.pool.timed(i, self.pool.client(i).proofs(accounts, hash)).await;
+            let proofs = match got {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(target: "palisade::source", chain = %self.chain, error = %e, "Fetching proofs failed; trying the next endpoint.");
+                    continue;
+                }
+            };
+            let verdict = match (self.cfg.verification, root) {
+                (Verification::Off, _) => Ok(0),
+                (_, Some(root)) => palisade_verify::verify_proofs(root, &proofs),
+                (_, None) => Err(palisade_verify::VerifyError::Proof {
+                    what: "proofs".into(),
+                    root: B256::ZERO,
+                    reason: "the block has no stateRoot".into(),
+                }),
+            };
+            match verdict {
+                Ok(_) => return Ok(proofs),
+                Err(e) => {
+                    self.metrics.verify_failures.with_label_values(&[&self.chain, e.check()]).inc();
+                    let anchor = BlockRef::new(number, hash);
+                    let ev = json!({"failures": [{"check": e.check(), "message": e.to_string()}], "block_number": number});
+                    self.fault(
+                        i,
+                        Fault::BadData { detail: e.to_string() },
+                        Some((anchor, ev)),
+                        now,
+                    );
+                }
+            }
+        }
+        Err(eyre!("no endpoint served proofs of block {hash} that verify"))
+    }
+
+    /// The block agreed by a vote verified: its dissenters lied.
+    fn verified(&mut self, hash: B256, now: Instant) {
+        let Some(pos) = self.pending.iter().position(|p| p.hash == hash) else { return };
+        let v = self.pending.remove(pos);
+        for (i, reported) in v.dissenters {
+            self.fault(i, Fault::LostVote { height: v.height, reported, agreed: hash }, None, now);
+        }
+        for (i, answer) in v.probation {
+            if let Some(reported) = answer.filter(|h| *h != hash) {
+                self.fault(
+                    i,
+                    Fault::LostVote { height: v.height, reported, agreed: hash },
+                    None,
+                    now,
+                );
+            }
+        }
+    }
+
+    /// After a head block is committed: each endpoint on probation serves it again, verified
+    /// (the shadow check); one more good block each, or a new quarantine.
+    pub async fn probation_checks(&mut self, head: BlockRef) {
+        for i in self.on_probation() {
+            if self.counting().is_empty() {
+                // It is what monitoring runs on: its blocks are checked as they are used.
+                if self.pool.health()[i].probation_passed() == Some(Transition::Readmitted) {
+                    self.readmitted(i);
+                }
+                continue;
+            }
+            let now = Instant::now();
+            let got =
+                self.pool.timed(i, self.pool.client(i).block_by_hash(head.hash, self.enrich)).await;
+            let ok = match got {
+                Ok(Some(mut rec)) => match self.check(&rec, head.hash) {
+                    Ok(()) => {
+                        let accounts = self.needs.accounts_at(head.number);
+                        if accounts.is_empty() {
+                            true
+                        } else {
+                            let root = rec.block.get("stateRoot").and_then(|v| q::b256(v).ok());
+                            match self.pool.client(i).proofs(&accounts, head.hash).await {
+                                Ok(p) => {
+                                    rec.proofs = p;
+                                    match root
+                                        .map(|r| palisade_verify::verify_proofs(r, &rec.proofs))
+                                    {
+                                        Some(Ok(_)) => true,
+                                        Some(Err(e)) => {
+                                            let ev = json!({"failures": [{"check": e.check(), "message": e.to_string()}]});
+                                            self.fault(
+                                                i,
+                                                Fault::BadData { detail: e.to_string() },
+                                                Some((head, ev)),
+                                                now,
+                                            );
+                                            false
+                                        }
+                                        None => false,
+                                    }
+                                }
+                                Err(_) => false,
+                            }
+                        }
+                    }
+                    Err((anchor, failures, first)) => {
+                        let ev = json!({"failures": failures, "block_number": anchor.number, "during": "probation"});
+                        self.fault(i, Fault::BadData { detail: first }, Some((anchor, ev)), now);
+                        false
+                    }
+                },
+                Ok(None) => false,
+                Err(_) => false,
+            };
+            if ok && self.pool.health()[i].probation_passed() == Some(Transition::Readmitted) {
+                self.readmitted(i);
+            }
+        }
+    }
+
+    /// Each endpoint's state, for `/health` and `palisade status`.
+    pub fn status(&self, now: Instant) -> Vec<EndpointStatus> {
+        let snap = self.pool.snapshot();
+        let heads: Vec<u64> =
+            snap.iter().filter(|h| h.counts()).filter_map(|h| h.head.map(|x| x.number)).collect();
+        let best = quorum_height(&heads, self.cfg.quorum().min(heads.len().max(1)));
+        snap.iter()
+            .enumerate()
+            .map(|(i, h)| endpoint_status(i, redacted(&self.pool, i), h, best, now))
+            .collect()
+    }
+
+    /// The quorum now.
+    pub fn quorum_status(&self) -> QuorumStatus {
+        let counting = self.counting().len();
+        let required = self.cfg.quorum();
+        QuorumStatus { required, counting, met: counting >= required }
+    }
+
+    fn update_metrics(&self, now: Instant, best: Option<u64>) {
+        let m = &self.metrics;
+        let snap = self.pool.snapshot();
+        m.endpoints_counting
+            .with_label_values(&[&self.chain])
+            .set(snap.iter().filter(|h| h.counts()).count() as i64);
+        for (i, h) in snap.iter().enumerate() {
+            let st = endpoint_status(i, String::new(), h, best, now);
+            let idx = i.to_string();
+            let url = redacted(&self.pool, i);
+            for state in ["active", "quarantined", "probation", "unreachable"] {
+                m.endpoint_state
+                    .with_label_values(&[&self.chain, &idx, &url, state])
+                    .set(i64::from(st.state == state));
+            }
+            if let Some(l) = st.lag {
+                m.endpoint_lag.with_label_values(&[&self.chain, &idx]).set(l as i64);
+            }
+            if let Some(ms) = h.latency_ms {
+                m.endpoint_latency.with_label_values(&[&self.chain, &idx]).set(ms / 1000.0);
+            }
+        }
+    }
+}
+
+fn endpoint_status(
+    index: usize,
+    url: String,
+    h: &EndpointHealth,
+    best: Option<u64>,
+    now: Instant,
+) -> EndpointStatus {
+    let (state, reason, left, blocks_left) = match &h.standing {
+        Standing::Active if !h.reachable => ("unreachable", h.last_error.clone(), None, None),
+        Standing::Active => ("active", None, None, None),
+        Standing::Quarantined { fault, until, .. } => (
+            "quarantined",
+            Some(fault.to_string()),
+            until.map(|u| u.saturating_duration_since(now).as_secs()),
+            None,
+        ),
+        Standing::Probation { fault, remaining } => {
+            ("probation", Some(format!("after: {fault}")), None, Some(*remaining))
+        }
+    };
+    EndpointStatus {
+        index,
+        url,
+        state: state.into(),
+        reason,
+        strikes: h.strikes,
+        head: h.head.map(|x| x.number),
+        lag: match (best, h.head) {
+            (Some(b), Some(x)) => Some(b.saturating_sub(x.number)),
+            _ => None,
+        },
+        latency_ms: h.latency_ms.map(|l| (l * 100.0).round() / 100.0),
+        peers: h.peers,
+        syncing: h.syncing,
+        quarantine_secs_left: left,
+        probation_blocks_left: blocks_left,
+        last_error: h.last_error.clone(),
+    }
+}
