@@ -706,13 +706,23 @@ async fn blocks_recorded_from_a_node_pass_every_verification() {
 }
 
 /// A lying endpoint: blocks come with a changed header field (their hash no longer matches).
-fn lie_about_gas_used(method: &str, result: &mut serde_json::Value) {
-    if method.starts_with("eth_getBlockBy")
-        && result
-            .get("transactions")
-            .is_some_and(|t| t.as_array().is_some_and(|a| a.first().is_some_and(|x| x.is_object())))
-    {
-        result["gasUsed"] = json!("0x1");
+struct LieAboutGasUsed;
+
+impl Lie for LieAboutGasUsed {
+    fn response(
+        &self,
+        method: &str,
+        _: &serde_json::Value,
+        result: &mut serde_json::Value,
+    ) -> Option<u64> {
+        let full = result.get("transactions").is_some_and(|t| {
+            t.as_array().is_some_and(|a| a.first().is_some_and(|x| x.is_object()))
+        });
+        if method.starts_with("eth_getBlockBy") && full {
+            result["gasUsed"] = json!("0x1");
+            return Some(0);
+        }
+        None
     }
 }
 
@@ -720,7 +730,7 @@ fn lie_about_gas_used(method: &str, result: &mut serde_json::Value) {
 async fn a_block_that_fails_verification_is_reported_and_fetched_from_another_endpoint() {
     let anvil = Anvil::start(&[]).await;
     let vault = deploy_vault(&anvil).await;
-    let liar = Tamper::start(anvil.http_url(), lie_about_gas_used).await;
+    let liar = Tamper::start(anvil.http_url(), LieAboutGasUsed).await;
     let endpoints = format!(
         "[{{ url = 'http://127.0.0.1:{}' }}, {{ url = '{}', ws = '{}' }}]",
         liar.port,

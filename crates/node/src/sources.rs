@@ -175,12 +175,44 @@ impl Sources {
             let why = ids.iter().find_map(|(_, e)| e.clone()).unwrap_or_default();
             return Err(eyre!("no endpoint answered eth_chainId: {why}"));
         }
-        // Genesis: endpoints on another chain with the same id (a fork, a test network).
+        // Genesis: endpoints on another chain with the same id (a fork, a test network). Each
+        // endpoint's genesis header is verified first, so liars alike cannot out-vote the truth.
         let counting: Vec<usize> = self.counting();
-        let ballots = self.ballots(0, &counting).await;
+        let mut fetches = Vec::with_capacity(counting.len());
+        for &i in &counting {
+            fetches.push(
+                self.pool.timed(i, self.pool.client(i).block_by_number(0, Enrich::default())),
+            );
+        }
+        let answers = join_all(fetches).await;
+        let mut ballots: Vec<Ballot> = Vec::new();
+        for (&i, answer) in counting.iter().zip(answers) {
+            let Ok(Some(rec)) = answer else { continue };
+            let claimed = rec.block.get("hash").and_then(|h| q::b256(h).ok());
+            let r = palisade_verify::verify_block_with(&rec, false);
+            match (claimed, r.failed.first()) {
+                (Some(h), None) => ballots.push((i, Some(h))),
+                (_, Some(e)) => {
+                    let anchor = claimed.map_or(BlockRef::synthetic(0), |h| BlockRef::new(0, h));
+                    let failures: Vec<Value> = r
+                        .failed
+                        .iter()
+                        .map(|e| json!({"check": e.check(), "message": e.to_string()}))
+                        .collect();
+                    let ev = json!({"failures": failures, "block_number": 0});
+                    self.fault(
+                        i,
+                        Fault::BadData { detail: e.to_string() },
+                        Some((anchor, ev)),
+                        now,
+                    );
+                }
+                (None, None) => {}
+            }
+        }
         let expected_genesis = match self.cfg.genesis_hash {
             Some(g) => Some(g),
-            None => tally(&ballots, counting.len() / 2 + 1).agreed(),
+            None => tally(&ballots, ballots.len() / 2 + 1).agreed(),
         };
         if let Some(g) = expected_genesis {
             for (i, h) in ballots {
@@ -654,27 +686,10 @@ impl Sources {
         order.extend(voters.into_iter().filter(|i| *i != first));
         for i in order {
             let now = Instant::now();
-            let got = self.pool.timed(i, self.pool.client(i).proofs(accounts, hash)).await;
-            let proofs = match got {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(target: "palisade::source", chain = %self.chain, error = %e, "Fetching proofs failed; trying the next endpoint.");
-                    continue;
-                }
-            };
-            let verdict = match (self.cfg.verification, root) {
-                (Verification::Off, _) => Ok(0),
-                (_, Some(root)) => palisade_verify::verify_proofs(root, &proofs),
-                (_, None) => Err(palisade_verify::VerifyError::Proof {
-                    what: "proofs".into(),
-                    root: B256::ZERO,
-                    reason: "the block has no stateRoot".into(),
-                }),
-            };
-            match verdict {
-                Ok(_) => return Ok(proofs),
-                Err(e) => {
-                    self.metrics.verify_failures.with_label_values(&[&self.chain, e.check()]).inc();
+            match self.proofs_from(i, accounts, hash, root).await {
+                Ok(p) => return Ok(p),
+                Err(None) => continue,
+                Err(Some(e)) => {
                     let anchor = BlockRef::new(number, hash);
                     let ev = json!({"failures": [{"check": e.check(), "message": e.to_string()}], "block_number": number});
                     self.fault(
@@ -687,6 +702,57 @@ impl Sources {
             }
         }
         Err(eyre!("no endpoint served proofs of block {hash} that verify"))
+    }
+
+    /// Proofs from endpoint `i`, verified against `root`. `Err(None)`: it did not answer;
+    /// `Err(Some(e))`: what it served twice does not verify. A first answer that does not verify
+    /// is asked again once: anvil (1.7.1) answers `eth_getProof` for the block that is the latest
+    /// with the state of a block mined meanwhile, and answers right when asked again. Nothing
+    /// unverified is ever used; the re-ask is counted (`proofs_reasked`).
+    async fn proofs_from(
+        &self,
+        i: usize,
+        accounts: &[(palisade_primitives::Address, Vec<B256>)],
+        hash: B256,
+        root: Option<B256>,
+    ) -> Result<Value, Option<palisade_verify::VerifyError>> {
+        let mut first_failure = None;
+        for _ in 0..2 {
+            let got = self.pool.timed(i, self.pool.client(i).proofs(accounts, hash)).await;
+            let proofs = match got {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(target: "palisade::source", chain = %self.chain, error = %e, "Fetching proofs failed; trying the next endpoint.");
+                    return Err(None);
+                }
+            };
+            let verdict = match (self.cfg.verification, root) {
+                (Verification::Off, _) => Ok(0),
+                (_, Some(root)) => palisade_verify::verify_proofs(root, &proofs),
+                (_, None) => Err(palisade_verify::VerifyError::Proof {
+                    what: "proofs".into(),
+                    root: B256::ZERO,
+                    reason: "the block has no stateRoot".into(),
+                }),
+            };
+            match verdict {
+                Ok(_) => {
+                    if first_failure.is_some() {
+                        self.metrics
+                            .verify_failures
+                            .with_label_values(&[&self.chain, "proofs_reasked"])
+                            .inc();
+                        tracing::warn!(target: "palisade::verify", chain = %self.chain, endpoint = %redacted(&self.pool, i), block = %hash, "Proofs did not verify at first ask; verified when asked again.");
+                    }
+                    return Ok(proofs);
+                }
+                Err(e) => {
+                    self.metrics.verify_failures.with_label_values(&[&self.chain, e.check()]).inc();
+                    first_failure = Some(e);
+                }
+            }
+        }
+        Err(first_failure)
     }
 
     /// The block agreed by a vote verified: its dissenters lied.
@@ -726,31 +792,26 @@ impl Sources {
                 Ok(Some(mut rec)) => match self.check(&rec, head.hash) {
                     Ok(()) => {
                         let accounts = self.needs.accounts_at(head.number);
+                        let root = rec.block.get("stateRoot").and_then(|v| q::b256(v).ok());
                         if accounts.is_empty() {
                             true
                         } else {
-                            let root = rec.block.get("stateRoot").and_then(|v| q::b256(v).ok());
-                            match self.pool.client(i).proofs(&accounts, head.hash).await {
+                            match self.proofs_from(i, &accounts, head.hash, root).await {
                                 Ok(p) => {
                                     rec.proofs = p;
-                                    match root
-                                        .map(|r| palisade_verify::verify_proofs(r, &rec.proofs))
-                                    {
-                                        Some(Ok(_)) => true,
-                                        Some(Err(e)) => {
-                                            let ev = json!({"failures": [{"check": e.check(), "message": e.to_string()}]});
-                                            self.fault(
-                                                i,
-                                                Fault::BadData { detail: e.to_string() },
-                                                Some((head, ev)),
-                                                now,
-                                            );
-                                            false
-                                        }
-                                        None => false,
-                                    }
+                                    true
                                 }
-                                Err(_) => false,
+                                Err(None) => false,
+                                Err(Some(e)) => {
+                                    let ev = json!({"failures": [{"check": e.check(), "message": e.to_string()}], "during": "probation"});
+                                    self.fault(
+                                        i,
+                                        Fault::BadData { detail: e.to_string() },
+                                        Some((head, ev)),
+                                        now,
+                                    );
+                                    false
+                                }
                             }
                         }
                     }

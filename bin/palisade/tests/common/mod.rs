@@ -334,32 +334,63 @@ impl Proxy {
     }
 }
 
-/// An HTTP JSON-RPC proxy in front of a node that rewrites answers: a lying endpoint.
+/// What a lying endpoint does to the requests it forwards and the answers it returns.
+pub trait Lie: Send + Sync + 'static {
+    /// Rewrites a request before it is forwarded (default: unchanged).
+    fn request(&self, _req: &mut Value) {}
+    /// Rewrites an answer's `result`; returns the number of the block the lie is about, or
+    /// `Some(0)` for a lie about no block in particular, or `None` when it left it alone.
+    fn response(&self, method: &str, params: &Value, result: &mut Value) -> Option<u64>;
+    /// Delay before answering.
+    fn delay(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// An HTTP JSON-RPC proxy in front of a node that rewrites requests and answers: a lying
+/// endpoint. Its lies can be switched off and on, and it records the blocks it lied about.
 pub struct Tamper {
     pub port: u16,
+    /// Lying (true) or honest (false).
+    pub lying: Arc<std::sync::atomic::AtomicBool>,
+    /// Blocks it lied about, in order.
+    pub lied: Arc<Mutex<Vec<u64>>>,
 }
 
 impl Tamper {
-    /// Forwards every request to `target` and passes each answer's `result` through `edit`
-    /// (given the method name).
-    pub async fn start(target: String, edit: fn(&str, &mut Value)) -> Self {
+    /// Forwards every request to `target`, lying as `lie` says.
+    pub async fn start(target: String, lie: impl Lie) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let http = reqwest::Client::new();
+        let lie = Arc::new(lie);
+        let lying = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let lied = Arc::new(Mutex::new(Vec::new()));
+        let (on, log) = (lying.clone(), lied.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else { return };
-                let http = http.clone();
-                let target = target.clone();
+                let (http, target, lie, on, log) =
+                    (http.clone(), target.clone(), lie.clone(), on.clone(), log.clone());
                 tokio::spawn(async move {
                     loop {
                         let Some((_, raw)) = read_request(&mut sock).await else { return };
-                        let req: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+                        let mut req: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+                        let lying = on.load(std::sync::atomic::Ordering::SeqCst);
                         let method = req["method"].as_str().unwrap_or("").to_string();
+                        let params = req["params"].clone();
+                        if lying {
+                            lie.request(&mut req);
+                        }
                         let Ok(resp) = http.post(&target).json(&req).send().await else { return };
                         let mut v: Value = resp.json().await.unwrap_or(Value::Null);
-                        if let Some(r) = v.get_mut("result") {
-                            edit(&method, r);
+                        if lying {
+                            if let Some(r) = v.get_mut("result") {
+                                if let Some(n) = lie.response(&method, &params, r) {
+                                    log.lock().unwrap().push(n);
+                                }
+                            }
+                            tokio::time::sleep(lie.delay()).await;
                         }
                         let body = v.to_string();
                         let out = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
@@ -370,7 +401,22 @@ impl Tamper {
                 });
             }
         });
-        Self { port }
+        Self { port, lying, lied }
+    }
+
+    /// The endpoint's URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops or resumes lying.
+    pub fn set_lying(&self, on: bool) {
+        self.lying.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The first block it lied about.
+    pub fn first_lie(&self) -> Option<u64> {
+        self.lied.lock().unwrap().first().copied()
     }
 }
 
