@@ -56,6 +56,7 @@ pub(crate) fn cmd(file: &str, as_json: bool) -> eyre::Result<ExitCode> {
                     "passed": r.passed.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                     "failed": r.failed.iter().map(|e| json!({"check": e.check(), "message": e.to_string()})).collect::<Vec<_>>(),
                     "unchecked": r.unchecked.iter().map(|(c, why)| json!({"check": c.as_str(), "reason": why})).collect::<Vec<_>>(),
+                    "notes": r.notes,
                 })
             );
         } else {
@@ -68,6 +69,9 @@ pub(crate) fn cmd(file: &str, as_json: bool) -> eyre::Result<ExitCode> {
             );
             for e in &r.failed {
                 println!("  FAILED {}: {e}", e.check());
+            }
+            for note in &r.notes {
+                println!("  note: {note}");
             }
         }
     }

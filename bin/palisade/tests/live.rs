@@ -5,7 +5,9 @@
 mod common;
 
 use common::*;
-use palisade_testing::anvil::{artifact_bytecode, calldata, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2};
+use palisade_testing::anvil::{
+    artifact_bytecode, calldata, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2, KEY1,
+};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -760,4 +762,214 @@ async fn a_block_that_fails_verification_is_reported_and_fetched_from_another_en
     for (n, h) in tip_of(&p.store().await.block_log("anvil").await.unwrap()) {
         assert_eq!(h, anvil.block_hash(n).await);
     }
+}
+
+/// The pre-EIP-155 transaction that deploys the deterministic-deployment proxy on any chain
+/// (Nick's method: nobody holds the key of its signer, and its signature binds no chain id).
+const PRE_EIP155_TX: &str = "0xf8a58085174876e800830186a08080b853604580600e600039806000f350fe7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf31ba02222222222222222222222222222222222222222222222222222222222222222a02222222222222222222222222222222222222222222222222222222222222222";
+const PRE_EIP155_SIGNER: &str = "0x3fab184622dc19b6109349b94811493bf2a45362";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn senders_of_every_transaction_type_recorded_from_a_node_verify() {
+    let anvil = Anvil::start(&[]).await;
+    let from = anvil.block_number().await + 1;
+    anvil.send(ACCOUNT0, Some(PRE_EIP155_SIGNER), "0x", 100_000_000_000_000_000).await;
+    anvil.cast(&["publish", PRE_EIP155_TX]);
+    let list = format!("[{{\"address\":\"{ACCOUNT2}\",\"storageKeys\":[]}}]");
+    let dir = tempfile::tempdir().unwrap();
+    let blob = dir.path().join("blob.bin");
+    std::fs::write(&blob, vec![7u8; 1000]).unwrap();
+    let sends: [&[&str]; 5] = [
+        &["--legacy", "--value", "1"],                         // 0, EIP-155
+        &["--legacy", "--access-list", &list, "--value", "1"], // 1, EIP-2930
+        &["--value", "1"],                                     // 2, EIP-1559
+        &["--blob", "--eip4844", "--path", blob.to_str().unwrap()], // 3, EIP-4844
+        &["--auth", ACCOUNT2],                                 // 4, EIP-7702
+    ];
+    for extra in sends {
+        let mut args = vec!["send", "--private-key", KEY1, ACCOUNT2];
+        args.extend_from_slice(extra);
+        anvil.cast(&args);
+    }
+    let to = anvil.block_number().await;
+    let file = dir.path().join("rec.jsonl");
+    record(&anvil, from, to, &file);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let txs: Vec<&serde_json::Value> =
+        lines.iter().flat_map(|l| l["block"]["transactions"].as_array().unwrap().iter()).collect();
+    let types: BTreeSet<&str> = txs.iter().map(|t| t["type"].as_str().unwrap()).collect();
+    assert_eq!(types, BTreeSet::from(["0x0", "0x1", "0x2", "0x3", "0x4"]), "every type recorded");
+    let unprotected = txs
+        .iter()
+        .find(|t| t["from"] == PRE_EIP155_SIGNER)
+        .expect("the pre-EIP-155 transaction was mined");
+    assert!(unprotected["chainId"].is_null() && unprotected["v"] == "0x1b", "{unprotected}");
+
+    let out = std::process::Command::new(BIN)
+        .args(["verify", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    for r in String::from_utf8(out.stdout).unwrap().lines() {
+        let r: serde_json::Value = serde_json::from_str(r).unwrap();
+        for c in ["block_hash", "tx_hashes", "transactions_root", "senders", "receipts_root"] {
+            assert!(r["passed"].as_array().unwrap().iter().any(|x| x == c), "{c}: {r}");
+        }
+    }
+    // A forged sender is caught for each type.
+    for (li, line) in lines.iter().enumerate() {
+        for (ti, tx) in line["block"]["transactions"].as_array().unwrap().iter().enumerate() {
+            let mut forged = lines.clone();
+            forged[li]["block"]["transactions"][ti]["from"] =
+                json!("0x000000000000000000000000000000000000dead");
+            let f = dir.path().join("forged.jsonl");
+            std::fs::write(&f, forged.iter().map(|l| format!("{l}\n")).collect::<String>())
+                .unwrap();
+            let out = std::process::Command::new(BIN)
+                .args(["verify", f.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1), "type {} forged sender not caught", tx["type"]);
+            let o = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                o.contains(&format!("transaction {ti}")) && o.contains("FAILED senders"),
+                "{o}"
+            );
+        }
+    }
+}
+
+fn storage_detectors(vault: &str, proxy: &str) -> String {
+    format!(
+        r#"
+[[detectors]]
+type = "storage_watch"
+name = "guard"
+severity = "critical"
+slots = [{{ contract = "{proxy}", slot = "eip1967.implementation", label = "implementation" }}, {{ contract = "{vault}", slot = "0", label = "owner", severity = "high" }}]
+accounts = [{{ address = "{proxy}", min_balance_change = "1000" }}]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn storage_watches_report_changes_without_events_follow_reorgs_and_replay_alike() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = deploy_vault(&anvil).await;
+    let ctor =
+        format!("{}{:0>64}", artifact_bytecode("QuietProxy"), vault.trim_start_matches("0x"));
+    let proxy = anvil.deploy(ACCOUNT0, &ctor).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start(dir.path(), &anvil, &storage_detectors(&vault, &proxy));
+    p.wait_synced(&anvil).await;
+    let first = anvil.block_number().await;
+    let upgrade = |to: &str| calldata("upgradeTo(address)", &[to]);
+
+    // A quiet upgrade: no event, only the slot changes.
+    let tx = anvil.send(ACCOUNT0, Some(&proxy), &upgrade(ACCOUNT2), 0).await;
+    let receipt = anvil.receipt(&tx).await;
+    assert!(receipt["logs"].as_array().unwrap().is_empty(), "no event was emitted");
+    let upgraded_at = anvil.block_number().await;
+    p.wait_synced(&anvil).await;
+    let found = wait_for(10, "the slot change", || async {
+        p.alerts().await.into_iter().find(|a| a.finding.detector == "storage_watch:guard")
+    })
+    .await;
+    assert_eq!(found.finding.severity.as_str(), "critical");
+    assert_eq!(found.finding.anchor.number, upgraded_at);
+    assert_eq!(found.finding.evidence["old_address"], json!(vault));
+    assert_eq!(found.finding.evidence["new_address"], json!(ACCOUNT2));
+    // Small balance changes are not reported; the owner slot has its own severity.
+    anvil.send(ACCOUNT0, Some(&proxy), "0x", 10).await;
+    anvil.send(ACCOUNT1, Some(&vault), &calldata("setOwner(address)", &[ACCOUNT1]), 0).await;
+    p.wait_synced(&anvil).await;
+    let owner = wait_for(10, "the owner change", || async {
+        p.alerts().await.into_iter().find(|a| a.finding.evidence["label"] == "owner")
+    })
+    .await;
+    assert_eq!(owner.finding.severity.as_str(), "high");
+    assert!(!p.alerts().await.iter().any(|a| a.finding.evidence["check"] == "balance"));
+
+    // The upgrade is reorged out: its alert is retracted, and the detector forgets it (the
+    // next upgrade is reported from the original implementation).
+    let depth = anvil.block_number().await - upgraded_at + 1;
+    anvil.rpc("anvil_reorg", json!([depth, []])).await;
+    p.wait_synced(&anvil).await;
+    let alerts = p.alerts().await;
+    for key in [found.finding.key, owner.finding.key] {
+        let old = alerts.iter().find(|a| a.finding.key == key).unwrap();
+        assert_eq!(old.status, "reorged");
+    }
+    anvil.send(ACCOUNT0, Some(&proxy), &upgrade(ACCOUNT1), 0).await;
+    p.wait_synced(&anvil).await;
+    let again = wait_for(10, "the second upgrade", || async {
+        p.alerts()
+            .await
+            .into_iter()
+            .find(|a| a.finding.evidence["label"] == "implementation" && a.status == "open")
+    })
+    .await;
+    assert_eq!(again.finding.evidence["old_address"], json!(vault), "state reverted exactly");
+    assert_eq!(again.finding.evidence["new_address"], json!(ACCOUNT1));
+
+    // Recorded with proofs and replayed: the same alerts with the same keys.
+    let last = anvil.block_number().await;
+    let file = dir.path().join("rec.jsonl");
+    let st = std::process::Command::new(BIN)
+        .args([
+            "record",
+            "--rpc",
+            &anvil.http_url(),
+            "--from",
+            &first.to_string(),
+            "--to",
+            &last.to_string(),
+        ])
+        .args([
+            "--proof",
+            &format!("{proxy}:eip1967.implementation"),
+            "--proof",
+            &format!("{vault}:0"),
+        ])
+        .args(["-o", file.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cfg = dir.path().join("replay.toml");
+    std::fs::write(&cfg, storage_detectors(&vault, &proxy)).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args([
+            "replay",
+            file.to_str().unwrap(),
+            "--chain",
+            "anvil",
+            "--json",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let replayed: BTreeSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let live: BTreeSet<String> = p
+        .alerts()
+        .await
+        .iter()
+        .filter(|a| a.finding.detector == "storage_watch:guard" && a.status == "open")
+        .map(|a| a.finding.key.to_string())
+        .collect();
+    // The owner change was reorged out with the first upgrade: the second upgrade is what stands.
+    assert_eq!(live.len(), 1, "the second upgrade");
+    assert_eq!(live, replayed);
 }

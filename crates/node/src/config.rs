@@ -528,6 +528,14 @@ mod doc_tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.md"),
         )
         .unwrap();
+        let policy =
+            serde_json::to_value(palisade_source::health::HealthPolicy::default()).unwrap();
+        for k in policy.as_object().unwrap().keys() {
+            assert!(doc.contains(&format!("| `health.{k}` |")), "docs/config.md lacks health.{k}");
+        }
+        for k in ["quorum", "genesis_hash", "verification", "confirmations", "max_reorg_depth"] {
+            assert!(doc.contains(&format!("| `{k}` |")), "docs/config.md lacks chains.{k}");
+        }
         for d in palisade_detect::CATALOG {
             assert!(
                 doc.contains(&format!("### `{}`", d.kind)),

@@ -33,6 +33,16 @@ pub fn binary() -> String {
     std::env::var("PALISADE_ANVIL").unwrap_or_else(|_| "anvil".into())
 }
 
+/// The cast binary: `PALISADE_CAST`, else `cast` on `PATH`.
+pub fn cast_binary() -> String {
+    std::env::var("PALISADE_CAST").unwrap_or_else(|_| "cast".into())
+}
+
+/// anvil's first default account's private key (public test key, funded only on anvil).
+pub const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/// anvil's second default account's private key.
+pub const KEY1: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
 impl Anvil {
     /// Starts anvil with extra arguments (for example `["--chain-id", "5"]`) and waits until it
     /// answers.
@@ -146,6 +156,26 @@ impl Anvil {
             .as_str()
             .unwrap_or_else(|| panic!("deployment failed: {r}"))
             .to_string()
+    }
+}
+
+impl Anvil {
+    /// Runs `cast` against this node (`--rpc-url` appended) and returns its stdout.
+    ///
+    /// # Panics
+    /// When cast fails: scripts/test.sh installs it.
+    pub fn cast(&self, args: &[&str]) -> String {
+        let out = Command::new(cast_binary())
+            .args(args)
+            .args(["--rpc-url", &self.http_url()])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run cast ({}): {e}", cast_binary()));
+        assert!(
+            out.status.success(),
+            "cast {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 }
 

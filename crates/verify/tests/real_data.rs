@@ -283,3 +283,34 @@ fn ethereum_trie_tests_give_their_roots() {
     // same sequences with hashed keys, are among the 14 that run.
     assert_eq!((n, outside), (14, 8), "{n} trie tests run, {outside} outside the builder's domain");
 }
+
+#[test]
+fn proofs_recorded_from_a_node_verify_against_each_header_and_a_changed_byte_is_caught() {
+    let recs = lines("anvil/vault-chain.jsonl.zst");
+    for rec in &recs {
+        let r = verify_block(rec);
+        assert!(r.failed.is_empty(), "{:?}", r.failed);
+        assert!(r.passed.contains(&Check::Proofs), "{r:?}");
+    }
+    let rec = &recs[8];
+    let caught = |bad: &RecordedBlock, what: &str| {
+        let f = verify_block(bad).failed;
+        assert!(f.iter().any(|e| e.check() == "proofs"), "{what} not caught: {f:?}");
+    };
+    let mut bad = rec.clone();
+    flip(&mut bad.proofs[0]["storageProof"][0]["value"]);
+    caught(&bad, "a storage value");
+    let mut bad = rec.clone();
+    flip(&mut bad.proofs[1]["balance"]);
+    caught(&bad, "a balance");
+    let mut bad = rec.clone();
+    flip(&mut bad.proofs[0]["accountProof"][1]);
+    caught(&bad, "a proof node");
+    let mut bad = rec.clone();
+    flip(&mut bad.proofs[2]["codeHash"]);
+    caught(&bad, "a code hash");
+    // Proofs of another block's state.
+    let mut bad = rec.clone();
+    bad.proofs = recs[2].proofs.clone();
+    caught(&bad, "another block's proofs");
+}

@@ -32,3 +32,40 @@ contract Attacker {
         vault.setOwner(newOwner);
     }
 }
+
+/// A proxy that keeps its implementation in the EIP-1967 slot but emits no `Upgraded` event when
+/// it changes: the case storage-proof watches exist for.
+contract QuietProxy {
+    bytes32 private constant IMPLEMENTATION =
+        0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc;
+    address public admin;
+
+    constructor(address implementation) {
+        admin = msg.sender;
+        assembly {
+            sstore(IMPLEMENTATION, implementation)
+        }
+    }
+
+    /// Changes the implementation without an event.
+    function upgradeTo(address implementation) external {
+        require(msg.sender == admin, "not admin");
+        assembly {
+            sstore(IMPLEMENTATION, implementation)
+        }
+    }
+
+    receive() external payable {}
+
+    fallback() external payable {
+        assembly {
+            let impl := sload(IMPLEMENTATION)
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), impl, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            switch ok
+            case 0 { revert(0, returndatasize()) }
+            default { return(0, returndatasize()) }
+        }
+    }
+}

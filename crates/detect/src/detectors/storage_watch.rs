@@ -294,31 +294,40 @@ impl StorageWatch {
     }
 
     fn finding(&self, w: &Watched, at: BlockRef, old: Known, new: B256) -> Finding {
-        let (check, what, address, slot) = match w.item {
-            Item::Slot(a, s) => ("storage_slot", format!("Storage slot {}", w.label), a, Some(s)),
-            Item::Balance(a) => ("balance", format!("Balance of {}", w.label), a, None),
-            Item::Code(a) => ("code", format!("Code of {}", w.label), a, None),
-            Item::Nonce(a) => ("nonce", format!("Nonce of {}", w.label), a, None),
+        let (check, address, slot) = match w.item {
+            Item::Slot(a, s) => ("storage_slot", a, Some(s)),
+            Item::Balance(a) => ("balance", a, None),
+            Item::Code(a) => ("code", a, None),
+            Item::Nonce(a) => ("nonce", a, None),
         };
+        let (o, n) = (U256::from_be_bytes(old.value.0), U256::from_be_bytes(new.0));
         let title = match w.item {
-            Item::Code(_) if old.value == EMPTY_CODE_HASH => {
-                format!("Code deployed at {} (watched account had none)", w.label)
-            }
-            Item::Code(_) if new == EMPTY_CODE_HASH => {
-                format!("Code of {} removed (self-destructed)", w.label)
-            }
-            Item::Balance(_) | Item::Nonce(_) => format!(
-                "{what} changed from {} to {} at block {}",
-                U256::from_be_bytes(old.value.0),
-                U256::from_be_bytes(new.0),
-                at.number
-            ),
-            _ => format!(
-                "{what} of {address:#x} changed from {} to {} at block {}",
+            Item::Slot(..) => format!(
+                "Storage slot {} of {address:#x} changed from {} to {} at block {}",
+                w.label,
                 show(old.value),
                 show(new),
                 at.number
             ),
+            Item::Code(_) if old.value == EMPTY_CODE_HASH => {
+                format!(
+                    "Code deployed at {} (a watched address that had none) at block {}",
+                    w.label, at.number
+                )
+            }
+            Item::Code(_) if new == EMPTY_CODE_HASH => {
+                format!("Code of {} removed at block {}", w.label, at.number)
+            }
+            Item::Code(_) => format!(
+                "Code of {} replaced at block {} (code hash {:#x} -> {new:#x})",
+                w.label, at.number, old.value
+            ),
+            Item::Balance(_) => {
+                format!("Balance of {} changed from {o} to {n} wei at block {}", w.label, at.number)
+            }
+            Item::Nonce(_) => {
+                format!("Nonce of {} changed from {o} to {n} at block {}", w.label, at.number)
+            }
         };
         let mut ev = json!({
             "check": check,
@@ -337,8 +346,8 @@ impl StorageWatch {
             }
         }
         if matches!(w.item, Item::Balance(_) | Item::Nonce(_)) {
-            ev["old"] = json!(U256::from_be_bytes(old.value.0).to_string());
-            ev["new"] = json!(U256::from_be_bytes(new.0).to_string());
+            ev["old"] = json!(o.to_string());
+            ev["new"] = json!(n.to_string());
         }
         Finding::new(&self.id, "storage_watch", &self.chain, at, &w.item.key(), w.severity, title)
             .with_evidence(ev)
