@@ -25,6 +25,9 @@ enum Fault {
     WrongChainId,
     StaleHead,
     BadStorageProof,
+    /// A transaction changed so that it cannot be rebuilt (an unknown type): evading the checks
+    /// must not pass them.
+    EvasiveTx,
     /// Not a lie of the proxy: it fronts a second anvil (another chain, same chain id).
     DifferentChain,
 }
@@ -74,6 +77,12 @@ impl Lie for Fault {
                 let txs = r["transactions"].as_array_mut()?;
                 let tx = txs.first_mut()?;
                 tx["value"] = json!("0x56bc75e2d63100000"); // 100 ether
+                number
+            }
+            Fault::EvasiveTx if block_method && is_full_block(r) => {
+                let tx = r["transactions"].as_array_mut()?.first_mut()?;
+                tx["type"] = json!("0x7e");
+                tx["value"] = json!("0x56bc75e2d63100000");
                 number
             }
             Fault::WrongReceiptsRoot if block_method => {
@@ -234,9 +243,11 @@ fn expected_checks(f: Fault) -> &'static [&'static str] {
         // Caught at the first block it lies about: the genesis, whose header does not hash to
         // what it claims.
         Fault::WrongBlockHash => &["lost_vote", "bad_data"],
-        Fault::ChangedTxField | Fault::ForgedLog | Fault::DroppedLog | Fault::ReorderedLogs => {
-            &["bad_data"]
-        }
+        Fault::ChangedTxField
+        | Fault::ForgedLog
+        | Fault::DroppedLog
+        | Fault::ReorderedLogs
+        | Fault::EvasiveTx => &["bad_data"],
         Fault::WrongReceiptsRoot => &["bad_data", "lost_vote"],
         Fault::WrongChainId => &["wrong_chain_id"],
         Fault::StaleHead => &["lagging", "stalled"],
@@ -392,6 +403,7 @@ one_liar! {
     one_liar_stale_head: Fault::StaleHead,
     one_liar_different_chain: Fault::DifferentChain,
     one_liar_bad_storage_proof: Fault::BadStorageProof,
+    one_liar_transaction_that_evades_the_checks: Fault::EvasiveTx,
 }
 
 /// Two of three lie alike: the vote alone would follow them; verification catches them, and

@@ -659,6 +659,17 @@ impl Sources {
             Verification::Full => Some(palisade_verify::verify_block(rec)),
         };
         if let Some(r) = report {
+            // What was asked for must be checkable: data that evades a check fails it.
+            use palisade_verify::Check as C;
+            let mut required =
+                vec![C::BlockHash, C::TxHashes, C::TransactionsRoot, C::WithdrawalsRoot];
+            if self.cfg.verification == Verification::Full {
+                required.push(C::Senders);
+            }
+            if self.enrich.receipts {
+                required.extend([C::ReceiptsRoot, C::LogsBloom]);
+            }
+            failed.extend(r.unverifiable(&required));
             failed.extend(r.failed);
         }
         if failed.is_empty() {

@@ -212,3 +212,177 @@ fn an_out_of_range_number_in_an_unread_field_is_the_one_documented_difference() 
     assert!(palisade_primitives::fast::decode(read).is_err());
     assert!(BlockData::from_json_line(read).is_err());
 }
+
+/// Every JSON path of a recorded line that verification covers: header fields, transaction
+/// fields, receipt status, gas and logs, and the recorded proofs.
+fn covered_paths(v: &Value) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    let b = &v["block"];
+    for k in [
+        "hash",
+        "parentHash",
+        "sha3Uncles",
+        "miner",
+        "stateRoot",
+        "transactionsRoot",
+        "receiptsRoot",
+        "logsBloom",
+        "difficulty",
+        "number",
+        "gasLimit",
+        "gasUsed",
+        "timestamp",
+        "extraData",
+        "mixHash",
+        "nonce",
+        "baseFeePerGas",
+        "withdrawalsRoot",
+        "blobGasUsed",
+        "excessBlobGas",
+        "parentBeaconBlockRoot",
+        "requestsHash",
+    ] {
+        if b[k].is_string() {
+            out.push(vec![json!("block"), json!(k)]);
+        }
+    }
+    for (i, t) in b["transactions"].as_array().into_iter().flatten().enumerate() {
+        for k in [
+            "nonce",
+            "gas",
+            "gasPrice",
+            "maxFeePerGas",
+            "maxPriorityFeePerGas",
+            "to",
+            "value",
+            "input",
+            "r",
+            "s",
+            "yParity",
+            "chainId",
+            "hash",
+            "from",
+        ] {
+            let legacy_price = k == "gasPrice" && t["type"] != "0x0" && t["type"] != "0x1";
+            if t[k].is_string() && !legacy_price {
+                out.push(vec![json!("block"), json!("transactions"), json!(i), json!(k)]);
+            }
+        }
+    }
+    for (i, r) in v["receipts"].as_array().into_iter().flatten().enumerate() {
+        for k in ["status", "cumulativeGasUsed"] {
+            out.push(vec![json!("receipts"), json!(i), json!(k)]);
+        }
+        for (j, l) in r["logs"].as_array().into_iter().flatten().enumerate() {
+            out.push(vec![json!("receipts"), json!(i), json!("logs"), json!(j), json!("address")]);
+            out.push(vec![json!("receipts"), json!(i), json!("logs"), json!(j), json!("data")]);
+            for t in 0..l["topics"].as_array().map_or(0, Vec::len) {
+                out.push(vec![
+                    json!("receipts"),
+                    json!(i),
+                    json!("logs"),
+                    json!(j),
+                    json!("topics"),
+                    json!(t),
+                ]);
+            }
+        }
+    }
+    for (i, p) in v["proofs"].as_array().into_iter().flatten().enumerate() {
+        for k in ["balance", "nonce", "codeHash", "storageHash"] {
+            out.push(vec![json!("proofs"), json!(i), json!(k)]);
+        }
+        for n in 0..p["accountProof"].as_array().map_or(0, Vec::len) {
+            out.push(vec![json!("proofs"), json!(i), json!("accountProof"), json!(n)]);
+        }
+        for s in 0..p["storageProof"].as_array().map_or(0, Vec::len) {
+            out.push(vec![
+                json!("proofs"),
+                json!(i),
+                json!("storageProof"),
+                json!(s),
+                json!("value"),
+            ]);
+        }
+    }
+    out
+}
+
+fn at<'a>(v: &'a mut Value, path: &[Value]) -> &'a mut Value {
+    path.iter().fold(v, |v, k| match k {
+        Value::String(s) => &mut v[s.as_str()],
+        Value::Number(n) => &mut v[n.as_u64().unwrap() as usize],
+        _ => unreachable!(),
+    })
+}
+
+#[test]
+fn changing_any_byte_that_verification_covers_is_caught_and_damage_never_panics() {
+    let mut lines: Vec<Value> = Vec::new();
+    for f in ["anvil/vault-chain.jsonl.zst", "mainnet/helios-21925176.jsonl.zst"] {
+        let p = palisade_testing::fixtures::testdata(f);
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut zstd::stream::read::Decoder::new(std::fs::File::open(p).unwrap()).unwrap(),
+            &mut text,
+        )
+        .unwrap();
+        lines.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+    }
+    let mut rng = Lcg::new(4844);
+    let mut flips = 0;
+    for v in &lines {
+        let rec = RecordedBlock::from_value(v.clone()).unwrap();
+        let report = palisade_verify::verify_block(&rec);
+        assert!(report.failed.is_empty(), "a real line fails");
+        let original = report.passed;
+        let paths = covered_paths(v);
+        for _ in 0..40 {
+            let path = &paths[rng.below(paths.len() as u64) as usize];
+            let mut m = v.clone();
+            let field = at(&mut m, path);
+            let s = field.as_str().unwrap().to_string();
+            // Change one hex digit (not the "0x"): a different value of the same shape.
+            let digits = s.len() - 2;
+            if digits == 0 {
+                continue;
+            }
+            let i = 2 + rng.below(digits as u64) as usize;
+            let old = s.as_bytes()[i];
+            let new = b"0123456789abcdef"[(rng.below(15) as usize
+                + 1
+                + "0123456789abcdef".find(old.to_ascii_lowercase() as char).unwrap_or(0))
+                % 16];
+            let mut bytes = s.into_bytes();
+            bytes[i] = new;
+            *field = Value::String(String::from_utf8(bytes).unwrap());
+            flips += 1;
+            match RecordedBlock::from_value(m.clone()) {
+                Ok(r) => {
+                    // Failed, or made a check impossible (which live verification fails).
+                    let report = palisade_verify::verify_block(&r);
+                    let evaded = report.unverifiable(&original);
+                    assert!(
+                        !report.failed.is_empty() || !evaded.is_empty(),
+                        "a changed {path:?} went unnoticed"
+                    );
+                }
+                Err(_) => {} // refused outright: also caught
+            }
+        }
+        // Damage of any kind: no panic in any verification entry point.
+        for _ in 0..60 {
+            let mut m = v.clone();
+            for _ in 0..1 + rng.below(3) {
+                mutate_tree(&mut m, &mut rng, 0);
+            }
+            if let Ok(r) = RecordedBlock::from_value(m.clone()) {
+                let _ = palisade_verify::verify_block(&r);
+            }
+            let root = palisade_primitives::B256::repeat_byte(rng.below(256) as u8);
+            let _ = palisade_verify::verify_proofs(root, &m["proofs"]);
+            let _ = palisade_verify::verify_execution_payload(&m["block"]);
+        }
+    }
+    assert!(flips > 500, "{flips}");
+}

@@ -73,6 +73,20 @@ impl BlockReport {
     fn skip(&mut self, c: Check, why: impl Into<String>) {
         self.unchecked.push((c, why.into()));
     }
+
+    /// The checks of `required` that could not be made, as failures. Data fetched live for
+    /// verification must allow every check asked for: a check the data evades is not a pass.
+    pub fn unverifiable(&self, required: &[Check]) -> Vec<VerifyError> {
+        self.unchecked
+            .iter()
+            .filter(|(c, _)| required.contains(c))
+            .map(|(c, why)| VerifyError::Unverifiable {
+                number: self.number.unwrap_or(0),
+                check: c.as_str(),
+                reason: why.clone(),
+            })
+            .collect()
+    }
 }
 
 fn field_b256(v: &Value, k: &str) -> Option<B256> {

@@ -63,6 +63,17 @@ pub enum VerifyError {
         /// Why.
         reason: String,
     },
+    /// A check the data should have allowed could not be made (for example a transaction that
+    /// cannot be rebuilt from what the node served).
+    #[error("block {number}: {check} could not be checked: {reason}")]
+    Unverifiable {
+        /// Block number.
+        number: u64,
+        /// The check (snake case).
+        check: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// The endpoint served another block than the one asked for.
     #[error("block {number}: asked for {requested}, the endpoint served {served}")]
     NotRequested {
@@ -98,6 +109,7 @@ impl VerifyError {
             Self::TxHash { .. } => "tx_hashes",
             Self::Sender { .. } | Self::Signature { .. } => "senders",
             Self::NotRequested { .. } => "requested_block",
+            Self::Unverifiable { check, .. } => check,
             Self::Proof { .. } => "proofs",
         }
     }
