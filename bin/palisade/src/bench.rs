@@ -172,7 +172,9 @@ fn verification() -> eyre::Result<()> {
         }
     }
     let to_address = |uncompressed: &[u8]| {
-        alloy_primitives::Address::from_slice(&alloy_primitives::keccak256(&uncompressed[1..])[12..])
+        alloy_primitives::Address::from_slice(
+            &alloy_primitives::keccak256(&uncompressed[1..])[12..],
+        )
     };
     let k256_recover = |(h, rs, v, _): &([u8; 32], [u8; 64], u8, alloy_primitives::Address)| {
         let sig = k256::ecdsa::Signature::from_slice(rs).ok()?;
@@ -184,9 +186,8 @@ fn verification() -> eyre::Result<()> {
         use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
         let id = RecoveryId::try_from(i32::from(*v)).ok()?;
         let sig = RecoverableSignature::from_compact(rs, id).ok()?;
-        let key = secp256k1::SECP256K1
-            .recover_ecdsa(&secp256k1::Message::from_digest(*h), &sig)
-            .ok()?;
+        let key =
+            secp256k1::SECP256K1.recover_ecdsa(&secp256k1::Message::from_digest(*h), &sig).ok()?;
         Some(to_address(&key.serialize_uncompressed()))
     };
     // Both libraries recover every real sender (soundness before speed).
@@ -233,7 +234,11 @@ fn verification() -> eyre::Result<()> {
     let full_one = time(&|| one.install(verify_all))?;
     let full_all = time(&verify_all)?;
     let (n, b) = (sigs.len() as f64, payloads.len() as f64);
-    println!("verification: {} real mainnet blocks, {} signed transactions", payloads.len(), sigs.len());
+    println!(
+        "verification: {} real mainnet blocks, {} signed transactions",
+        payloads.len(),
+        sigs.len()
+    );
     println!("{:<52} {:>10.0} tx/s", "reference: raw recovery, k256, one core", n / k256_one);
     println!(
         "{:<52} {:>10.0} tx/s  ({:.2}x k256)",
@@ -247,14 +252,24 @@ fn verification() -> eyre::Result<()> {
         n / full_one,
         b / full_one
     );
-    println!("ratio verification/recovery (libsecp256k1), one core: {:.2}x (target <= 1.25x)", full_one / secp_one);
-    println!("{:<52} {:>10.0} tx/s", format!("reference: raw recovery, libsecp256k1, {cores} cores"), n / secp_all);
+    println!(
+        "ratio verification/recovery (libsecp256k1), one core: {:.2}x (target <= 1.25x)",
+        full_one / secp_one
+    );
+    println!(
+        "{:<52} {:>10.0} tx/s",
+        format!("reference: raw recovery, libsecp256k1, {cores} cores"),
+        n / secp_all
+    );
     println!(
         "{:<52} {:>10.0} tx/s {:>8.1} blocks/s",
         format!("palisade: the same, {cores} cores"),
         n / full_all,
         b / full_all
     );
-    println!("ratio verification/recovery, {cores} cores: {:.2}x (target <= 1.25x)", full_all / secp_all);
+    println!(
+        "ratio verification/recovery, {cores} cores: {:.2}x (target <= 1.25x)",
+        full_all / secp_all
+    );
     Ok(())
 }

@@ -492,10 +492,10 @@ impl Sources {
                 matches!(&h.standing, Standing::Quarantined { until: None, .. });
             match cond {
                 Some(f) if !h.quarantined() => self.fault(i, f, None, now),
-                None if benched_for_condition => {
-                    if self.pool.health()[i].condition_cleared(&policy).is_some() {
-                        tracing::warn!(target: "palisade::source", chain = %self.chain, endpoint = %url, "Endpoint recovered; on probation.");
-                    }
+                None if benched_for_condition
+                    && self.pool.health()[i].condition_cleared(&policy).is_some() =>
+                {
+                    tracing::warn!(target: "palisade::source", chain = %self.chain, endpoint = %url, "Endpoint recovered; on probation.");
                 }
                 _ => {}
             }

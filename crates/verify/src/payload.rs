@@ -27,7 +27,9 @@ pub fn verify_execution_payload(p: &Value) -> Result<BlockReport, String> {
     let raws = get(p, "transactions")?.as_array().ok_or("transactions is not a list")?;
     // Decoding, encoding for the trie and signature recovery dominate: spread them over the
     // cores, then build the trie in order.
-    let done: Vec<Result<(Vec<u8>, Option<String>), String>> = raws
+    // Per transaction: its EIP-2718 encoding and, if recovery failed, why.
+    type Done = Result<(Vec<u8>, Option<String>), String>;
+    let done: Vec<Done> = raws
         .par_iter()
         .with_min_len(4)
         .enumerate()
