@@ -12,4 +12,5 @@ bin="$CARGO_TARGET_DIR/release/palisade"
 echo "== replay throughput, all bundled mainnet blocks"; "$bin" bench --loops 7
 echo "== replay throughput, mev-inspect-py's blocks"; "$bin" bench testdata/mainnet/mev-inspect-20.jsonl.zst --loops 7
 echo "== memory over 100,000 blocks"; "$bin" bench --loops 1 --blocks 100000 | sed -n '/memory/,$p'
-echo "== live latency"; LATENCY_BLOCKS="${LATENCY_BLOCKS:-1000}" cargo bench --locked -q -p palisade --bench live_latency
+echo "== live latency, one endpoint"; LATENCY_BLOCKS="${LATENCY_BLOCKS:-1000}" cargo bench --locked -q -p palisade --bench live_latency
+echo "== live latency, three endpoints, quorum 2"; LATENCY_ENDPOINTS=3 LATENCY_BLOCKS="${LATENCY_BLOCKS:-1000}" cargo bench --locked -q -p palisade --bench live_latency

@@ -3,13 +3,17 @@
 //! until a bare WebSocket `newHeads` subscriber hears of the same block (the floor for any
 //! push-based monitor).
 //!
+//! With `LATENCY_ENDPOINTS=3`, palisade follows the node through three endpoints (the node
+//! itself and two TCP proxies in front of it, each with a WebSocket) with a quorum of 2: every
+//! block is voted on before it is fetched.
+//!
 //! Run: scripts/bench.sh (or `cargo bench -p palisade --bench live_latency`; needs PALISADE_ANVIL).
 
 #[path = "../tests/common/mod.rs"]
 #[allow(missing_docs)]
 mod common;
 
-use common::{Palisade, Receiver};
+use common::{Palisade, Proxy, Receiver};
 use futures::{SinkExt, StreamExt};
 use palisade_testing::anvil::{artifact_bytecode, calldata, free_port, Anvil, ACCOUNT0, ACCOUNT1};
 use serde_json::json;
@@ -36,7 +40,19 @@ async fn main() {
     let body = format!(
         "[[detectors]]\ntype = 'rule'\nname = 'poke'\naddresses = ['{vault}']\nevents = [{{ signature = 'Poked(address indexed by, uint256 value)' }}]\n\n[[sinks]]\ntype = 'webhook'\nurl = 'http://127.0.0.1:{port}/hook'\nsecret = {{ env = 'PALISADE_TEST_WEBHOOK_SECRET' }}\n"
     );
-    let mut p = Palisade::start(dir.path(), &anvil, &body);
+    let endpoints: u64 =
+        std::env::var("LATENCY_ENDPOINTS").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mut proxies = Vec::new();
+    let mut list = vec![format!("{{ url = '{}', ws = '{}' }}", anvil.http_url(), anvil.ws_url())];
+    for _ in 1..endpoints {
+        let pr = Proxy::start(anvil.port).await;
+        list.push(format!(
+            "{{ url = 'http://127.0.0.1:{p}', ws = 'ws://127.0.0.1:{p}' }}",
+            p = pr.port
+        ));
+        proxies.push(pr);
+    }
+    let mut p = Palisade::start_endpoints(dir.path(), &format!("[{}]", list.join(", ")), 32, &body);
     p.wait_synced(&anvil).await;
 
     // The reference: a bare newHeads subscriber.
@@ -79,7 +95,8 @@ async fn main() {
         (pct(&mut alert_ms, 0.5), pct(&mut alert_ms, 0.99), pct(&mut alert_ms, 1.0));
     let (r50, r99) = (pct(&mut ref_ms, 0.5), pct(&mut ref_ms, 0.99));
     println!(
-        "live latency over {n} blocks (anvil, WebSocket newHeads, SQLite store, signed webhook):"
+        "live latency over {n} blocks (anvil, {endpoints} endpoint(s), quorum {}, WebSocket newHeads, SQLite store, signed webhook):",
+        endpoints / 2 + 1
     );
     println!(
         "  reference: newHeads heard by a bare subscriber   p50 {r50:7.2} ms   p99 {r99:7.2} ms"
