@@ -369,15 +369,8 @@ async fn replay_of_recorded_blocks_gives_the_same_finding_keys_as_live() {
     assert!(live.len() >= 8, "the scenario raises alerts live: {}", live.len());
     let file = dir.path().join("rec.jsonl.zst");
     record(&anvil, from, to, &file);
-    let out = std::process::Command::new(BIN)
-        .args(["replay", file.to_str().unwrap(), "--config", p.config.to_str().unwrap(), "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let replayed: BTreeSet<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let replayed: BTreeSet<String> = replay_json(&file, &p.config, &[])
+        .into_iter()
         .filter(|v| v["detector"].as_str().unwrap().starts_with("rule:"))
         .map(|v| v["key"].as_str().unwrap().to_string())
         .collect();
@@ -939,28 +932,9 @@ async fn storage_watches_report_changes_without_events_follow_reorgs_and_replay_
     assert!(st.success());
     let cfg = dir.path().join("replay.toml");
     std::fs::write(&cfg, storage_detectors(&vault, &proxy)).unwrap();
-    let out = std::process::Command::new(BIN)
-        .args([
-            "replay",
-            file.to_str().unwrap(),
-            "--chain",
-            "anvil",
-            "--json",
-            "--config",
-            cfg.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let replayed: BTreeSet<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let replayed: BTreeSet<String> = replay_json(&file, &cfg, &["--chain", "anvil"])
+        .iter()
+        .map(|v| v["key"].as_str().unwrap().to_string())
         .collect();
     let live: BTreeSet<String> = p
         .alerts()

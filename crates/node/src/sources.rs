@@ -193,7 +193,7 @@ impl Sources {
             match (claimed, r.failed.first()) {
                 (Some(h), None) => ballots.push((i, Some(h))),
                 (_, Some(e)) => {
-                    let anchor = claimed.map_or(BlockRef::synthetic(0), |h| BlockRef::new(0, h));
+                    let anchor = BlockRef::maybe(0, claimed);
                     let failures: Vec<Value> = r
                         .failed
                         .iter()
@@ -644,7 +644,7 @@ impl Sources {
     fn check(&self, rec: &RecordedBlock, hash: B256) -> Result<(), (BlockRef, Vec<Value>, String)> {
         let number = rec.block.get("number").and_then(|v| q::u64(v).ok()).unwrap_or(0);
         let claimed = rec.block.get("hash").and_then(|h| q::b256(h).ok());
-        let anchor = claimed.map_or(BlockRef::synthetic(number), |h| BlockRef::new(number, h));
+        let anchor = BlockRef::maybe(number, claimed);
         let mut failed = Vec::new();
         if claimed != Some(hash) {
             failed.push(palisade_verify::VerifyError::NotRequested {

@@ -32,6 +32,14 @@ impl BlockRef {
         Self { number, hash: keccak256(&buf), hash_known: false }
     }
 
+    /// A reference to block `number` with `hash` when known, else the synthetic stand-in.
+    pub fn maybe(number: u64, hash: Option<B256>) -> Self {
+        match hash {
+            Some(h) => Self::new(number, h),
+            None => Self::synthetic(number),
+        }
+    }
+
     /// The hash, or `None` when it was synthesized.
     pub fn known_hash(&self) -> Option<B256> {
         self.hash_known.then_some(self.hash)
@@ -389,10 +397,7 @@ impl BlockData {
 
     /// The block's reference (synthetic hash when the data has none).
     pub fn block_ref(&self) -> BlockRef {
-        match self.header.hash {
-            Some(h) => BlockRef::new(self.header.number, h),
-            None => BlockRef::synthetic(self.header.number),
-        }
+        BlockRef::maybe(self.header.number, self.header.hash)
     }
 
     /// Hash of the transaction at `index`, when known (from the transaction, its receipt or its

@@ -15,6 +15,21 @@ pub fn testdata(rel: &str) -> PathBuf {
     root().join("testdata").join(rel)
 }
 
+/// The text of a file under `testdata/`, decompressed when it ends in `.zst`.
+///
+/// # Panics
+/// When the file is missing or unreadable: fixtures are part of the repository.
+pub fn text(rel: &str) -> String {
+    let p = testdata(rel);
+    let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let bytes = if rel.ends_with(".zst") {
+        zstd::stream::decode_all(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    } else {
+        bytes
+    };
+    String::from_utf8(bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
 /// Decodes every block of a recorded file under `testdata/`.
 ///
 /// # Panics

@@ -14,16 +14,7 @@ fn seeds() -> Vec<Value> {
         "mainnet/etl-17173049-17173050.jsonl.zst",
         "mainnet/helios-21925176.jsonl.zst",
     ] {
-        let p = palisade_testing::fixtures::testdata(f);
-        let text = {
-            use std::io::Read;
-            let mut s = String::new();
-            zstd::stream::read::Decoder::new(std::fs::File::open(p).unwrap())
-                .unwrap()
-                .read_to_string(&mut s)
-                .unwrap();
-            s
-        };
+        let text = palisade_testing::fixtures::text(f);
         for line in text.lines().take(2) {
             let mut v: Value = serde_json::from_str(line).unwrap();
             for (key, n) in [("receipts", 3), ("traces", 12)] {
@@ -107,13 +98,7 @@ fn the_fast_path_takes_every_real_line_and_agrees_with_the_value_path() {
         "mainnet/etl-17173049-17173050.jsonl.zst",
         "mainnet/helios-21925176.jsonl.zst",
     ] {
-        let p = palisade_testing::fixtures::testdata(f);
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            &mut zstd::stream::read::Decoder::new(std::fs::File::open(p).unwrap()).unwrap(),
-            &mut text,
-        )
-        .unwrap();
+        let text = palisade_testing::fixtures::text(f);
         for line in text.lines() {
             assert!(decode(line), "the fast path refused a real line of {f}");
             n += 1;
@@ -320,13 +305,7 @@ fn at<'a>(v: &'a mut Value, path: &[Value]) -> &'a mut Value {
 fn changing_any_byte_that_verification_covers_is_caught_and_damage_never_panics() {
     let mut lines: Vec<Value> = Vec::new();
     for f in ["anvil/vault-chain.jsonl.zst", "mainnet/helios-21925176.jsonl.zst"] {
-        let p = palisade_testing::fixtures::testdata(f);
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            &mut zstd::stream::read::Decoder::new(std::fs::File::open(p).unwrap()).unwrap(),
-            &mut text,
-        )
-        .unwrap();
+        let text = palisade_testing::fixtures::text(f);
         lines.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
     }
     let mut rng = Lcg::new(4844);

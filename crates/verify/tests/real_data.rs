@@ -13,15 +13,12 @@ use palisade_verify::{
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Read;
 
 fn lines(rel: &str) -> Vec<RecordedBlock> {
-    let mut s = String::new();
-    zstd::stream::read::Decoder::new(std::fs::File::open(testdata(rel)).unwrap())
-        .unwrap()
-        .read_to_string(&mut s)
-        .unwrap();
-    s.lines().map(|l| RecordedBlock::from_json_line(l).unwrap()).collect()
+    palisade_testing::fixtures::text(rel)
+        .lines()
+        .map(|l| RecordedBlock::from_json_line(l).unwrap())
+        .collect()
 }
 
 fn json(rel: &str) -> Value {
@@ -124,13 +121,7 @@ fn blocks_17173049_and_17173050_receipts_roots_and_blooms_verify() {
 
 #[test]
 fn execution_payloads_in_beacon_blocks_rebuild_their_block_hash_and_senders() {
-    let mut s = String::new();
-    zstd::stream::read::Decoder::new(
-        std::fs::File::open(testdata("verify/helios-execution-payloads.json.zst")).unwrap(),
-    )
-    .unwrap()
-    .read_to_string(&mut s)
-    .unwrap();
+    let s = palisade_testing::fixtures::text("verify/helios-execution-payloads.json.zst");
     let payloads: Vec<Value> = serde_json::from_str(&s).unwrap();
     let mut numbers = Vec::new();
     for p in &payloads {

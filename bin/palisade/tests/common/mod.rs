@@ -475,3 +475,18 @@ pub fn record(anvil: &Anvil, from: u64, to: u64, file: &std::path::Path) {
         .unwrap();
     assert!(st.success(), "palisade record failed");
 }
+
+/// Runs `palisade replay FILE --config CONFIG --json` (plus `extra`) and returns its findings.
+pub fn replay_json(file: &std::path::Path, config: &std::path::Path, extra: &[&str]) -> Vec<Value> {
+    let out = Command::new(BIN)
+        .args(["replay", file.to_str().unwrap(), "--config", config.to_str().unwrap(), "--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

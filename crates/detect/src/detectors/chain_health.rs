@@ -343,10 +343,7 @@ impl Detector for ChainHealth {
     fn reorg(&mut self, old: &ChainSegment, new: Option<&ChainSegment>, out: &mut Findings) {
         let depth = old.len() as u64;
         let first = &old.blocks()[0].header;
-        let fork = match first.parent_hash {
-            Some(p) => BlockRef::new(first.number.saturating_sub(1), p),
-            None => BlockRef::synthetic(first.number.saturating_sub(1)),
-        };
+        let fork = BlockRef::maybe(first.number.saturating_sub(1), first.parent_hash);
         let sev = if depth >= self.cfg.reorg_high_depth {
             Severity::High
         } else if depth >= self.cfg.reorg_medium_depth {
@@ -394,10 +391,7 @@ impl Detector for ChainHealth {
 
     fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            head: self.recent.back().map(|s| match s.hash {
-                Some(h) => BlockRef::new(s.number, h),
-                None => BlockRef::synthetic(s.number),
-            }),
+            head: self.recent.back().map(|s| BlockRef::maybe(s.number, s.hash)),
             state: serde_json::to_value(&self.recent).unwrap_or_default(),
         }
     }

@@ -460,10 +460,7 @@ impl Detector for StorageWatch {
 
     fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            head: self.state.journal.back().map(|u| match u.hash {
-                Some(h) => BlockRef::new(u.number, h),
-                None => BlockRef::synthetic(u.number),
-            }),
+            head: self.state.journal.back().map(|u| BlockRef::maybe(u.number, u.hash)),
             state: serde_json::to_value(&self.state).unwrap_or_default(),
         }
     }
