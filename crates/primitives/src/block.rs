@@ -161,6 +161,9 @@ pub struct Trace {
     pub action: TraceAction,
     /// Address created by a `create` trace.
     pub created: Option<Address>,
+    /// What the frame returned (`result.output`), or the code a `create` deployed
+    /// (`result.code`).
+    pub output: Option<Bytes>,
     /// Error when this frame reverted or failed.
     pub error: Option<String>,
     /// Path in the call tree (empty for the top-level call).
@@ -186,6 +189,8 @@ pub struct CallFrame {
     pub value: Option<U256>,
     /// Error when the frame reverted.
     pub error: Option<String>,
+    /// What the frame returned (for a creation: the code deployed).
+    pub output: Option<Bytes>,
     /// Sub-calls, in order.
     pub calls: Vec<CallFrame>,
 }
@@ -667,9 +672,15 @@ fn parse_trace(v: &Value) -> Result<Trace, String> {
         input,
         value: opt2(a, &["value", "balance"], q::u256)?,
     };
-    let created = match o.get("result") {
-        Some(Value::Object(r)) => opt(r, "address", q::address)?,
-        _ => None,
+    let (created, output) = match o.get("result") {
+        Some(Value::Object(r)) => (
+            opt(r, "address", q::address)?,
+            match opt(r, "output", q::bytes)? {
+                Some(b) => Some(b),
+                None => opt(r, "code", q::bytes)?,
+            },
+        ),
+        _ => (None, None),
     };
     let trace_address = match o.get("traceAddress").or_else(|| o.get("trace_address")) {
         None | Some(Value::Null) => Vec::new(),
@@ -682,6 +693,7 @@ fn parse_trace(v: &Value) -> Result<Trace, String> {
         kind,
         action,
         created,
+        output,
         error: match o.get("error") {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
@@ -764,6 +776,7 @@ fn parse_frame(v: &Value, depth: usize) -> Result<CallFrame, String> {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
         },
+        output: opt(o, "output", q::bytes)?,
         calls,
     })
 }

@@ -290,6 +290,10 @@ struct RawAction<'a> {
 struct RawResult<'a> {
     #[serde(borrow)]
     address: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    output: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
 }
 
 /// First present key wins, as in the `Value` path (`opt2`).
@@ -370,8 +374,12 @@ fn trace(t: RawTrace<'_>) -> Result<Trace, String> {
             input: bytes(&either(a.input, a.init))?.unwrap_or_default(),
             value: qu256(&either(a.value, a.balance))?,
         },
-        created: match t.result {
+        created: match &t.result {
             Some(r) => addr(&r.address)?,
+            None => None,
+        },
+        output: match t.result {
+            Some(r) => bytes(&r.output.or(r.code))?,
             None => None,
         },
         error: t.error.map(Cow::into_owned),

@@ -39,4 +39,4 @@ pub use finding::{Finding, FindingKey, Findings, Severity};
 pub use record::RecordedBlock;
 
 /// Re-exported primitive types from alloy, so downstream crates agree on one version.
-pub use alloy_primitives::{address, b256, keccak256, Address, Bytes, B256, U256};
+pub use alloy_primitives::{address, b256, keccak256, Address, Bytes, B256, I256, U256};

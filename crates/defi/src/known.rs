@@ -1,0 +1,254 @@
+//! What is recognised: function selectors, event topics, well-known addresses, and the lending
+//! markets of Compound and Cream (cToken -> underlying, from mev-inspect-py, MIT).
+//!
+//! Selectors and topics are written out; a unit test recomputes each from its signature.
+
+use palisade_primitives::{address, b256, Address, B256};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// The pseudo-address for ether in actions (as mev-inspect and many protocols write it).
+pub const ETH: Address = address!("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+/// Wrapped ether on mainnet.
+pub const WETH: Address = address!("c02aaa39b223fe8d0a0e5c4f27ead9083c756cc2");
+/// Aave v1's lending pool on mainnet.
+pub const AAVE_V1_POOL: Address = address!("398ec7346dcd622edc5ae82352f02be94c62d119");
+/// dYdX's SoloMargin on mainnet.
+pub const DYDX_SOLO: Address = address!("1e0447b19bb6ecfdae1e4ae1694b0c3659614e4e");
+/// Compound's ether market (cETH).
+pub const COMPOUND_CETH: Address = address!("4ddc2d193948926d02f9b1fe9e1daa0718270ed5");
+/// Cream's ether market (crETH).
+pub const CREAM_CRETH: Address = address!("d06527d5e56a3495252a528c4987003b712860ee");
+/// Balancer V2's vault (the same address on every chain).
+pub const BALANCER_VAULT: Address = address!("ba12222222228d8ba445958a75a0704d566bf2c8");
+
+/// Function selectors.
+pub mod sel {
+    /// `transfer(address,uint256)`
+    pub const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
+    /// `transferFrom(address,address,uint256)`
+    pub const TRANSFER_FROM: [u8; 4] = [0x23, 0xb8, 0x72, 0xdd];
+    /// Uniswap V2 pair `swap(uint256,uint256,address,bytes)`
+    pub const V2_SWAP: [u8; 4] = [0x02, 0x2c, 0x0d, 0x9f];
+    /// Uniswap V3 pool `swap(address,bool,int256,uint160,bytes)`
+    pub const V3_SWAP: [u8; 4] = [0x12, 0x8a, 0xcb, 0x08];
+    /// Uniswap V3 pool `flash(address,uint256,uint256,bytes)`
+    pub const V3_FLASH: [u8; 4] = [0x49, 0x0e, 0x6c, 0xbc];
+    /// Curve `exchange(int128,int128,uint256,uint256)`
+    pub const CURVE_EXCHANGE: [u8; 4] = [0x3d, 0xf0, 0x21, 0x24];
+    /// Curve `exchange_underlying(int128,int128,uint256,uint256)`
+    pub const CURVE_EXCHANGE_UNDERLYING: [u8; 4] = [0xa6, 0x41, 0x7e, 0xd6];
+    /// Curve crypto pools `exchange(uint256,uint256,uint256,uint256)`
+    pub const CURVE_EXCHANGE_CRYPTO: [u8; 4] = [0x5b, 0x41, 0xb9, 0x08];
+    /// Balancer V1 `swapExactAmountIn(address,uint256,address,uint256,uint256)`
+    pub const BALANCER_V1_IN: [u8; 4] = [0x82, 0x01, 0xaa, 0x3f];
+    /// Balancer V1 `swapExactAmountOut(address,uint256,address,uint256,uint256)`
+    pub const BALANCER_V1_OUT: [u8; 4] = [0x7c, 0x5e, 0x9e, 0xa4];
+    /// Balancer V2 vault `swap((bytes32,uint8,address,address,uint256,bytes),(address,bool,address,bool),uint256,uint256)`
+    pub const BALANCER_V2_SWAP: [u8; 4] = [0x52, 0xbb, 0xbe, 0x29];
+    /// 0x `fillLimitOrder(...)` (NativeOrdersFeature)
+    pub const ZEROX_FILL_LIMIT: [u8; 4] = [0xf6, 0x27, 0x4f, 0x66];
+    /// 0x `fillRfqOrder(...)`
+    pub const ZEROX_FILL_RFQ: [u8; 4] = [0xaa, 0x77, 0x47, 0x6c];
+    /// 0x `fillOrKillLimitOrder(...)`
+    pub const ZEROX_FOK_LIMIT: [u8; 4] = [0x92, 0x40, 0x52, 0x9c];
+    /// 0x `fillOrKillRfqOrder(...)`
+    pub const ZEROX_FOK_RFQ: [u8; 4] = [0x43, 0x8c, 0xdf, 0xc5];
+    /// Aave `liquidationCall(address,address,address,uint256,bool)` (v1, v2, v3)
+    pub const AAVE_LIQUIDATION: [u8; 4] = [0x00, 0xa7, 0x18, 0xa9];
+    /// Compound `liquidateBorrow(address,uint256,address)` (ERC-20 markets)
+    pub const COMPOUND_LIQUIDATE: [u8; 4] = [0xf5, 0xe3, 0xc4, 0x62];
+    /// Compound `liquidateBorrow(address,address)` (the ether market, payable)
+    pub const COMPOUND_LIQUIDATE_ETH: [u8; 4] = [0xaa, 0xe4, 0x0a, 0x2a];
+    /// Compound `seize(address,address,uint256)`
+    pub const COMPOUND_SEIZE: [u8; 4] = [0xb2, 0xa0, 0x2f, 0xf1];
+    /// Aave v2/v3 `flashLoan(address,address[],uint256[],uint256[],address,bytes,uint16)`
+    pub const AAVE_FLASH_LOAN: [u8; 4] = [0xab, 0x9c, 0x4b, 0x5d];
+    /// Aave v3 `flashLoanSimple(address,address,uint256,bytes,uint16)`
+    pub const AAVE_FLASH_LOAN_SIMPLE: [u8; 4] = [0x42, 0xb0, 0xb7, 0x7c];
+    /// Aave v1 and ERC-3156 `flashLoan(address,address,uint256,bytes)`
+    pub const FLASH_LOAN_3156: [u8; 4] = [0x5c, 0xff, 0xe9, 0xde];
+    /// Balancer V2 vault `flashLoan(address,address[],uint256[],bytes)`
+    pub const BALANCER_FLASH_LOAN: [u8; 4] = [0x5c, 0x38, 0x44, 0x9e];
+    /// dYdX SoloMargin `operate((address,uint256)[],(uint8,uint256,(bool,uint8,uint8,uint256),uint256,uint256,address,uint256,bytes)[])`
+    pub const DYDX_OPERATE: [u8; 4] = [0xa6, 0x7a, 0x6a, 0x45];
+}
+
+/// Event topics.
+pub mod topic {
+    use super::*;
+    /// `Transfer(address,address,uint256)`
+    pub const TRANSFER: B256 =
+        b256!("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
+    /// WETH `Deposit(address,uint256)`
+    pub const WETH_DEPOSIT: B256 =
+        b256!("e1fffcc4923d04b559f4d29a8bfc6cda04eb5b0d3c460751c2402c5c5cc9109c");
+    /// WETH `Withdrawal(address,uint256)`
+    pub const WETH_WITHDRAWAL: B256 =
+        b256!("7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65");
+    /// Uniswap V2 `Swap(address,uint256,uint256,uint256,uint256,address)`
+    pub const V2_SWAP: B256 =
+        b256!("d78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822");
+    /// Uniswap V2 `Sync(uint112,uint112)`
+    pub const V2_SYNC: B256 =
+        b256!("1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1");
+    /// Uniswap V3 `Swap(address,address,int256,int256,uint160,uint128,int24)`
+    pub const V3_SWAP: B256 =
+        b256!("c42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67");
+    /// Curve `TokenExchange(address,int128,uint256,int128,uint256)`
+    pub const CURVE_EXCHANGE: B256 =
+        b256!("8b3e96f2b889fa771c53c981b40daf005f63f637f1869f707052d15a3dd97140");
+    /// Curve `TokenExchangeUnderlying(address,int128,uint256,int128,uint256)`
+    pub const CURVE_EXCHANGE_UNDERLYING: B256 =
+        b256!("d013ca23e77a65003c2c659c5442c00c805371b7fc1ebd4c206c41d1536bd90b");
+    /// Curve crypto pools `TokenExchange(address,uint256,uint256,uint256,uint256)`
+    pub const CURVE_EXCHANGE_CRYPTO: B256 =
+        b256!("b2e76ae99761dc136e598d4a629bb347eccb9532a5f8bbd72e18467c3c34cc98");
+    /// Balancer V2 `Swap(bytes32,address,address,uint256,uint256)`
+    pub const BALANCER_V2_SWAP: B256 =
+        b256!("2170c741c41531aec20e7c107c24eecfdd15e69c9bb0a8dd37b1840b9e0b207b");
+    /// Balancer V1 `LOG_SWAP(address,address,address,uint256,uint256)`
+    pub const BALANCER_V1_SWAP: B256 =
+        b256!("908fb5ee8f16c6bc9bc3690973819f32a4d4b10188134543c88706e0e1d43378");
+    /// 0x `LimitOrderFilled(bytes32,address,address,address,address,address,uint128,uint128,uint128,uint256,bytes32)`
+    pub const ZEROX_LIMIT_FILLED: B256 =
+        b256!("ab614d2b738543c0ea21f56347cf696a3a0c42a7cbec3212a5ca22a4dcff2124");
+    /// 0x `RfqOrderFilled(bytes32,address,address,address,address,uint128,uint128,bytes32)`
+    pub const ZEROX_RFQ_FILLED: B256 =
+        b256!("829fa99d94dc4636925b38632e625736a614c154d55006b7ab6bea979c210c32");
+    /// Aave v2/v3 `LiquidationCall(address,address,address,uint256,uint256,address,bool)`
+    pub const AAVE_LIQUIDATION: B256 =
+        b256!("e413a321e8681d831f4dbccbca790d2952b56f977908e45be37335533e005286");
+    /// Aave v1 `LiquidationCall(address,address,address,uint256,uint256,uint256,address,bool,uint256)`
+    pub const AAVE_V1_LIQUIDATION: B256 =
+        b256!("56864757fd5b1fc9f38f5f3a981cd8ae512ce41b902cf73fc506ee369c6bc237");
+    /// Compound `LiquidateBorrow(address,address,uint256,address,uint256)`
+    pub const COMPOUND_LIQUIDATE: B256 =
+        b256!("298637f684da70674f26509b10f07ec2fbc77a335ab1e7d6215a4b2484d8bb52");
+    /// Aave v2 `FlashLoan(address,address,address,uint256,uint256,uint16)`
+    pub const AAVE_V2_FLASH_LOAN: B256 =
+        b256!("631042c832b07452973831137f2d73e395028b44b250dedc5abb0ee766e168ac");
+    /// Aave v3 `FlashLoan(address,address,address,uint256,uint8,uint256,uint16)`
+    pub const AAVE_V3_FLASH_LOAN: B256 =
+        b256!("efefaba5e921573100900a3ad9cf29f222d995fb3b6045797eaea7521bd8d6f0");
+    /// Aave v1 `FlashLoan(address,address,uint256,uint256,uint256,uint256)`
+    pub const AAVE_V1_FLASH_LOAN: B256 =
+        b256!("5b8f46461c1dd69fb968f1a003acee221ea3e19540e350233b612ddb43433b55");
+    /// Balancer V2 `FlashLoan(address,address,uint256,uint256)`
+    pub const BALANCER_FLASH_LOAN: B256 =
+        b256!("0d7d75e01ab95780d3cd1c8ec0dd6c2ce19e3a20427eec8bf53283b6fb8e95f0");
+    /// Uniswap V3 `Flash(address,address,uint256,uint256,uint256,uint256)`
+    pub const V3_FLASH: B256 =
+        b256!("bdbdb71d7860376ba52b25a5028beea23581364a40522f6bcfb86bb1f2dca633");
+    /// dYdX `LogWithdraw(address,uint256,uint256,((bool,uint256),(bool,uint128)),address)`
+    pub const DYDX_WITHDRAW: B256 =
+        b256!("bc83c08f0b269b1726990c8348ffdf1ae1696244a14868d766e542a2f18cd7d4");
+    /// dYdX `LogCall(address,uint256,address)`
+    pub const DYDX_CALL: B256 =
+        b256!("ab38cdc4a831ebe6542bf277d36b65dbc5c66a4d03ec6cf56ac38de05dc30098");
+}
+
+fn parse_markets(json: &str) -> BTreeMap<Address, Address> {
+    serde_json::from_str::<BTreeMap<String, String>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.parse().ok()?, v.parse().ok()?)))
+        .collect()
+}
+
+/// Compound v2's markets: cToken -> underlying (ether as [`ETH`]).
+pub fn compound_markets() -> &'static BTreeMap<Address, Address> {
+    static M: OnceLock<BTreeMap<Address, Address>> = OnceLock::new();
+    M.get_or_init(|| {
+        let mut m = parse_markets(include_str!("../data/comp_markets.json"));
+        m.insert(COMPOUND_CETH, ETH);
+        m
+    })
+}
+
+/// Cream's markets: crToken -> underlying (ether as [`ETH`]).
+pub fn cream_markets() -> &'static BTreeMap<Address, Address> {
+    static M: OnceLock<BTreeMap<Address, Address>> = OnceLock::new();
+    M.get_or_init(|| {
+        let mut m = parse_markets(include_str!("../data/cream_markets.json"));
+        m.insert(CREAM_CRETH, ETH);
+        m
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_primitives::keccak256;
+
+    #[test]
+    fn selectors_and_topics_are_the_hashes_of_their_signatures() {
+        let s = |sig: &str| -> [u8; 4] { keccak256(sig.as_bytes())[..4].try_into().unwrap() };
+        for (got, sig) in [
+            (sel::TRANSFER, "transfer(address,uint256)"),
+            (sel::TRANSFER_FROM, "transferFrom(address,address,uint256)"),
+            (sel::V2_SWAP, "swap(uint256,uint256,address,bytes)"),
+            (sel::V3_SWAP, "swap(address,bool,int256,uint160,bytes)"),
+            (sel::V3_FLASH, "flash(address,uint256,uint256,bytes)"),
+            (sel::CURVE_EXCHANGE, "exchange(int128,int128,uint256,uint256)"),
+            (sel::CURVE_EXCHANGE_UNDERLYING, "exchange_underlying(int128,int128,uint256,uint256)"),
+            (sel::CURVE_EXCHANGE_CRYPTO, "exchange(uint256,uint256,uint256,uint256)"),
+            (sel::BALANCER_V1_IN, "swapExactAmountIn(address,uint256,address,uint256,uint256)"),
+            (sel::BALANCER_V1_OUT, "swapExactAmountOut(address,uint256,address,uint256,uint256)"),
+            (sel::BALANCER_V2_SWAP, "swap((bytes32,uint8,address,address,uint256,bytes),(address,bool,address,bool),uint256,uint256)"),
+            (sel::ZEROX_FILL_LIMIT, "fillLimitOrder((address,address,uint128,uint128,uint128,address,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
+            (sel::ZEROX_FILL_RFQ, "fillRfqOrder((address,address,uint128,uint128,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
+            (sel::ZEROX_FOK_LIMIT, "fillOrKillLimitOrder((address,address,uint128,uint128,uint128,address,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
+            (sel::ZEROX_FOK_RFQ, "fillOrKillRfqOrder((address,address,uint128,uint128,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
+            (sel::AAVE_LIQUIDATION, "liquidationCall(address,address,address,uint256,bool)"),
+            (sel::COMPOUND_LIQUIDATE, "liquidateBorrow(address,uint256,address)"),
+            (sel::COMPOUND_LIQUIDATE_ETH, "liquidateBorrow(address,address)"),
+            (sel::COMPOUND_SEIZE, "seize(address,address,uint256)"),
+            (sel::AAVE_FLASH_LOAN, "flashLoan(address,address[],uint256[],uint256[],address,bytes,uint16)"),
+            (sel::AAVE_FLASH_LOAN_SIMPLE, "flashLoanSimple(address,address,uint256,bytes,uint16)"),
+            (sel::FLASH_LOAN_3156, "flashLoan(address,address,uint256,bytes)"),
+            (sel::BALANCER_FLASH_LOAN, "flashLoan(address,address[],uint256[],bytes)"),
+            (sel::DYDX_OPERATE, "operate((address,uint256)[],(uint8,uint256,(bool,uint8,uint8,uint256),uint256,uint256,address,uint256,bytes)[])"),
+        ] {
+            assert_eq!(got, s(sig), "{sig}");
+        }
+        for (got, sig) in [
+            (topic::TRANSFER, "Transfer(address,address,uint256)"),
+            (topic::WETH_DEPOSIT, "Deposit(address,uint256)"),
+            (topic::WETH_WITHDRAWAL, "Withdrawal(address,uint256)"),
+            (topic::V2_SWAP, "Swap(address,uint256,uint256,uint256,uint256,address)"),
+            (topic::V2_SYNC, "Sync(uint112,uint112)"),
+            (topic::V3_SWAP, "Swap(address,address,int256,int256,uint160,uint128,int24)"),
+            (topic::CURVE_EXCHANGE, "TokenExchange(address,int128,uint256,int128,uint256)"),
+            (topic::CURVE_EXCHANGE_UNDERLYING, "TokenExchangeUnderlying(address,int128,uint256,int128,uint256)"),
+            (topic::CURVE_EXCHANGE_CRYPTO, "TokenExchange(address,uint256,uint256,uint256,uint256)"),
+            (topic::BALANCER_V2_SWAP, "Swap(bytes32,address,address,uint256,uint256)"),
+            (topic::BALANCER_V1_SWAP, "LOG_SWAP(address,address,address,uint256,uint256)"),
+            (topic::ZEROX_LIMIT_FILLED, "LimitOrderFilled(bytes32,address,address,address,address,address,uint128,uint128,uint128,uint256,bytes32)"),
+            (topic::ZEROX_RFQ_FILLED, "RfqOrderFilled(bytes32,address,address,address,address,uint128,uint128,bytes32)"),
+            (topic::AAVE_LIQUIDATION, "LiquidationCall(address,address,address,uint256,uint256,address,bool)"),
+            (topic::AAVE_V1_LIQUIDATION, "LiquidationCall(address,address,address,uint256,uint256,uint256,address,bool,uint256)"),
+            (topic::COMPOUND_LIQUIDATE, "LiquidateBorrow(address,address,uint256,address,uint256)"),
+            (topic::AAVE_V2_FLASH_LOAN, "FlashLoan(address,address,address,uint256,uint256,uint16)"),
+            (topic::AAVE_V3_FLASH_LOAN, "FlashLoan(address,address,address,uint256,uint8,uint256,uint16)"),
+            (topic::AAVE_V1_FLASH_LOAN, "FlashLoan(address,address,uint256,uint256,uint256,uint256)"),
+            (topic::BALANCER_FLASH_LOAN, "FlashLoan(address,address,uint256,uint256)"),
+            (topic::V3_FLASH, "Flash(address,address,uint256,uint256,uint256,uint256)"),
+            (topic::DYDX_WITHDRAW, "LogWithdraw(address,uint256,uint256,((bool,uint256),(bool,uint128)),address)"),
+            (topic::DYDX_CALL, "LogCall(address,uint256,address)"),
+        ] {
+            assert_eq!(got, keccak256(sig.as_bytes()), "{sig}");
+        }
+    }
+
+    #[test]
+    fn market_maps_load() {
+        assert_eq!(compound_markets().len(), 18);
+        assert_eq!(cream_markets().len(), 91);
+        let cusdc: Address = "0x39aa39c021dfbae8fac545936693ac917d5e7563".parse().unwrap();
+        assert_eq!(
+            compound_markets()[&cusdc],
+            "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48".parse::<Address>().unwrap()
+        );
+    }
+}

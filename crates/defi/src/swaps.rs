@@ -1,0 +1,345 @@
+//! Swaps: from the calls that make them (amounts read from the transfers in and around the
+//! call, as mev-inspect-py does) or from the events pools emit.
+
+use crate::frames::{CallKind, Frame};
+use crate::known::{sel, topic, ETH};
+use crate::transfers::{inside, prior};
+use crate::words::{addr, args, int, topic_addr, uint};
+use crate::{Position, Protocol, Swap, Transfer};
+use palisade_primitives::{Address, Log, U256};
+
+/// 0x's internal fills, called by the exchange proxy on itself.
+const ZEROX_FILL_LIMIT_INTERNAL: [u8; 4] = [0x41, 0x4e, 0x4c, 0xcf];
+const ZEROX_FILL_RFQ_INTERNAL: [u8; 4] = [0xaa, 0x6b, 0x21, 0xcd];
+
+/// Swaps made by calls in the tree.
+pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
+    let mut out = Vec::new();
+    for f in frames.iter().filter(|f| f.kind == CallKind::Call) {
+        let a = args(f.input);
+        let swap = match f.selector() {
+            Some(sel::V2_SWAP) => {
+                addr(a, 2).and_then(|to| pool_swap(f, ts, Protocol::UniswapV2, to, true))
+            }
+            Some(sel::V3_SWAP) => {
+                addr(a, 0).and_then(|to| pool_swap(f, ts, Protocol::UniswapV3, to, false))
+            }
+            Some(
+                sel::CURVE_EXCHANGE | sel::CURVE_EXCHANGE_UNDERLYING | sel::CURVE_EXCHANGE_CRYPTO,
+            ) => pool_swap(f, ts, Protocol::Curve, f.from, false)
+                .or_else(|| any_out_swap(f, ts, Protocol::Curve)),
+            Some(sel::BALANCER_V1_IN | sel::BALANCER_V1_OUT) => {
+                pool_swap(f, ts, Protocol::BalancerV1, f.from, false)
+                    .or_else(|| any_out_swap(f, ts, Protocol::BalancerV1))
+            }
+            Some(sel::BALANCER_V2_SWAP) => {
+                addr(a, 3).and_then(|to| pool_swap(f, ts, Protocol::BalancerV2, to, false))
+            }
+            Some(
+                sel::ZEROX_FILL_LIMIT
+                | sel::ZEROX_FILL_RFQ
+                | sel::ZEROX_FOK_LIMIT
+                | sel::ZEROX_FOK_RFQ
+                | ZEROX_FILL_LIMIT_INTERNAL
+                | ZEROX_FILL_RFQ_INTERNAL,
+            ) => zeroex(f),
+            _ => None,
+        };
+        out.extend(swap);
+    }
+    out
+}
+
+/// A swap with a pool: what went into the pool (before the call when `in_before`, as Uniswap V2
+/// pairs are paid first, else inside it) and the one transfer from the pool to `recipient`
+/// inside the call.
+fn pool_swap(
+    f: &Frame<'_>,
+    ts: &[Transfer],
+    protocol: Protocol,
+    recipient: Address,
+    in_before: bool,
+) -> Option<Swap> {
+    let pool = f.to;
+    let at = Position::Trace { trace_address: f.path.clone() };
+    let mut ins: Vec<&Transfer> = if in_before {
+        prior(ts, &at).filter(|t| t.to == pool && t.from != pool).collect()
+    } else {
+        Vec::new()
+    };
+    if ins.is_empty() {
+        // Inside the call, or the call's own ether.
+        ins = ts
+            .iter()
+            .filter(|t| {
+                t.to == pool
+                    && t.from != pool
+                    && t.at.trace_address().is_some_and(|p| p.starts_with(&f.path))
+            })
+            .collect();
+    }
+    let outs: Vec<&Transfer> =
+        inside(ts, &f.path).filter(|t| t.from == pool && t.to == recipient).collect();
+    let (tin, tout) = (ins.last()?, outs.as_slice());
+    let [tout] = tout else { return None };
+    Some(Swap {
+        at,
+        protocol,
+        pool,
+        from: tin.from,
+        to: tout.to,
+        token_in: tin.token,
+        amount_in: tin.amount,
+        token_out: tout.token,
+        amount_out: tout.amount,
+        reverted: f.reverted,
+        reserves: None,
+    })
+}
+
+/// A swap whose tokens leave the pool for someone else than the caller (a router's recipient).
+fn any_out_swap(f: &Frame<'_>, ts: &[Transfer], protocol: Protocol) -> Option<Swap> {
+    let outs: Vec<&Transfer> = inside(ts, &f.path).filter(|t| t.from == f.to).collect();
+    let [tout] = outs.as_slice() else { return None };
+    pool_swap(f, ts, protocol, tout.to, false)
+}
+
+/// A 0x native-order fill: tokens from the order, amounts from what the call returned.
+fn zeroex(f: &Frame<'_>) -> Option<Swap> {
+    let a = args(f.input);
+    let (maker_token, taker_token) = (addr(a, 0)?, addr(a, 1)?);
+    let (taker_filled, maker_filled) = match f.output.len() {
+        64 => (uint(f.output, 0)?, uint(f.output, 1)?),
+        // fillOrKill*: returns what the maker paid; the taker paid the amount asked.
+        32 => {
+            let fill_word = match f.selector() {
+                Some(sel::ZEROX_FOK_LIMIT) => 16,
+                _ => 14,
+            };
+            (uint(a, fill_word)?, uint(f.output, 0)?)
+        }
+        _ => return None,
+    };
+    if taker_filled.is_zero() && maker_filled.is_zero() {
+        return None;
+    }
+    Some(Swap {
+        at: Position::Trace { trace_address: f.path.clone() },
+        protocol: Protocol::ZeroEx,
+        pool: f.to,
+        from: f.from,
+        to: f.to,
+        token_in: taker_token,
+        amount_in: taker_filled,
+        token_out: maker_token,
+        amount_out: maker_filled,
+        reverted: f.reverted,
+        reserves: None,
+    })
+}
+
+/// Swaps from the events pools emit, with the tokens read from the transfers around them.
+pub(crate) fn from_logs(logs: &[Log], ts: &[Transfer], reverted: bool) -> Vec<Swap> {
+    let mut out = Vec::new();
+    for (i, l) in logs.iter().enumerate() {
+        let at = Position::Log { log_index: l.log_index.unwrap_or(i as u64) };
+        let Some(t0) = l.topics.first() else { continue };
+        let s = if *t0 == topic::V2_SWAP && l.topics.len() == 3 {
+            v2_log(l, i.checked_sub(1).and_then(|j| logs.get(j)), &at, ts)
+        } else if *t0 == topic::V3_SWAP && l.topics.len() == 3 {
+            v3_log(l, &at, ts)
+        } else if (*t0 == topic::CURVE_EXCHANGE
+            || *t0 == topic::CURVE_EXCHANGE_UNDERLYING
+            || *t0 == topic::CURVE_EXCHANGE_CRYPTO)
+            && l.topics.len() == 2
+        {
+            curve_log(l, &at, ts)
+        } else if *t0 == topic::BALANCER_V2_SWAP && l.topics.len() == 4 {
+            balancer_v2_log(l, &at, ts)
+        } else if *t0 == topic::BALANCER_V1_SWAP && l.topics.len() == 4 {
+            (|| {
+                let caller = topic_addr(&l.topics[1])?;
+                Some(Swap {
+                    at: at.clone(),
+                    protocol: Protocol::BalancerV1,
+                    pool: l.address,
+                    from: caller,
+                    to: caller,
+                    token_in: topic_addr(&l.topics[2])?,
+                    amount_in: uint(&l.data, 0)?,
+                    token_out: topic_addr(&l.topics[3])?,
+                    amount_out: uint(&l.data, 1)?,
+                    reverted,
+                    reserves: None,
+                })
+            })()
+        } else if *t0 == topic::ZEROX_LIMIT_FILLED && l.topics.len() == 1 {
+            zeroex_log(l, &at, 2, 4, 6)
+        } else if *t0 == topic::ZEROX_RFQ_FILLED && l.topics.len() == 1 {
+            zeroex_log(l, &at, 2, 3, 5)
+        } else {
+            None
+        };
+        out.extend(s.map(|mut s| {
+            s.reverted = reverted;
+            s
+        }));
+    }
+    out
+}
+
+/// The latest transfer before `at` matching `pred`, preferring one of `amount`.
+fn latest<'a>(
+    ts: &'a [Transfer],
+    at: &Position,
+    amount: Option<U256>,
+    pred: impl Fn(&Transfer) -> bool,
+) -> Option<&'a Transfer> {
+    let cands: Vec<&Transfer> = prior(ts, at).filter(|t| pred(t)).collect();
+    amount
+        .and_then(|a| cands.iter().rev().find(|t| t.amount == a).copied())
+        .or_else(|| cands.last().copied())
+}
+
+fn v2_log(l: &Log, prev: Option<&Log>, at: &Position, ts: &[Transfer]) -> Option<Swap> {
+    v2_log_parts(l, prev, at, ts).map(|(s, _, _)| s)
+}
+
+/// A Uniswap V2 `Swap` log's swap, with where the pair was paid and where it paid out.
+pub(crate) fn v2_log_parts(
+    l: &Log,
+    prev: Option<&Log>,
+    at: &Position,
+    ts: &[Transfer],
+) -> Option<(Swap, Position, Position)> {
+    let pool = l.address;
+    let to = topic_addr(&l.topics[2])?;
+    let (in0, in1, out0, out1) =
+        (uint(&l.data, 0)?, uint(&l.data, 1)?, uint(&l.data, 2)?, uint(&l.data, 3)?);
+    let amount_out = if out0.is_zero() { out1 } else { out0 };
+    let amount_in = if in0.is_zero() { in1 } else { in0 };
+    let tout = latest(ts, at, Some(amount_out), |t| t.from == pool && t.to == to)
+        .or_else(|| latest(ts, at, Some(amount_out), |t| t.from == pool))?;
+    let tin = latest(ts, at, Some(amount_in), |t| {
+        t.to == pool && t.from != pool && t.token != tout.token
+    })?;
+    // The pair logs Sync(reserve0, reserve1) just before Swap.
+    let reserves = prev
+        .filter(|p| p.address == pool && p.topics.first() == Some(&topic::V2_SYNC))
+        .and_then(|p| Some([uint(&p.data, 0)?, uint(&p.data, 1)?]));
+    let swap = Swap {
+        at: at.clone(),
+        protocol: Protocol::UniswapV2,
+        pool,
+        from: tin.from,
+        to: tout.to,
+        token_in: tin.token,
+        amount_in,
+        token_out: tout.token,
+        amount_out,
+        reverted: false,
+        reserves,
+    };
+    Some((swap, tin.at.clone(), tout.at.clone()))
+}
+
+fn v3_log(l: &Log, at: &Position, ts: &[Transfer]) -> Option<Swap> {
+    let pool = l.address;
+    let recipient = topic_addr(&l.topics[2])?;
+    let (a0, neg0) = int(&l.data, 0)?;
+    let (a1, neg1) = int(&l.data, 1)?;
+    let (amount_in, amount_out) = match (neg0, neg1) {
+        (false, true) => (a0, a1),
+        (true, false) => (a1, a0),
+        _ => return None,
+    };
+    let tout = latest(ts, at, Some(amount_out), |t| t.from == pool && t.to == recipient)
+        .or_else(|| latest(ts, at, Some(amount_out), |t| t.from == pool))?;
+    let tin = latest(ts, at, Some(amount_in), |t| {
+        t.to == pool && t.from != pool && t.token != tout.token
+    })?;
+    Some(Swap {
+        at: at.clone(),
+        protocol: Protocol::UniswapV3,
+        pool,
+        from: tin.from,
+        to: tout.to,
+        token_in: tin.token,
+        amount_in,
+        token_out: tout.token,
+        amount_out,
+        reverted: false,
+        reserves: None,
+    })
+}
+
+fn curve_log(l: &Log, at: &Position, ts: &[Transfer]) -> Option<Swap> {
+    let pool = l.address;
+    let buyer = topic_addr(&l.topics[1])?;
+    let (sold, bought) = (uint(&l.data, 1)?, uint(&l.data, 3)?);
+    let tout = latest(ts, at, Some(bought), |t| t.from == pool && t.to == buyer)
+        .or_else(|| latest(ts, at, Some(bought), |t| t.from == pool))?;
+    let tin =
+        latest(ts, at, Some(sold), |t| t.to == pool && t.from != pool && t.token != tout.token)?;
+    Some(Swap {
+        at: at.clone(),
+        protocol: Protocol::Curve,
+        pool,
+        from: tin.from,
+        to: tout.to,
+        token_in: tin.token,
+        amount_in: sold,
+        token_out: tout.token,
+        amount_out: bought,
+        reverted: false,
+        reserves: None,
+    })
+}
+
+fn balancer_v2_log(l: &Log, at: &Position, ts: &[Transfer]) -> Option<Swap> {
+    let vault = l.address;
+    let (token_in, token_out) = (topic_addr(&l.topics[2])?, topic_addr(&l.topics[3])?);
+    let (amount_in, amount_out) = (uint(&l.data, 0)?, uint(&l.data, 1)?);
+    // The vault moves the tokens after it logs the swap: look at the whole transaction.
+    let paid = ts.iter().find(|t| {
+        t.to == vault && (t.token == token_in || (t.token == ETH)) && t.amount == amount_in
+    });
+    let got = ts.iter().find(|t| t.from == vault && t.token == token_out && t.amount == amount_out);
+    Some(Swap {
+        at: at.clone(),
+        protocol: Protocol::BalancerV2,
+        pool: vault,
+        from: paid.map_or(Address::ZERO, |t| t.from),
+        to: got.map_or(Address::ZERO, |t| t.to),
+        token_in,
+        amount_in,
+        token_out,
+        amount_out,
+        reverted: false,
+        reserves: None,
+    })
+}
+
+/// 0x fills: `taker` word, maker token word, and the filled amounts (taker's first).
+fn zeroex_log(
+    l: &Log,
+    at: &Position,
+    taker: usize,
+    maker_token: usize,
+    amounts: usize,
+) -> Option<Swap> {
+    let taker = addr(&l.data, taker)?;
+    Some(Swap {
+        at: at.clone(),
+        protocol: Protocol::ZeroEx,
+        pool: l.address,
+        from: taker,
+        to: taker,
+        token_in: addr(&l.data, maker_token + 1)?,
+        amount_in: uint(&l.data, amounts)?,
+        token_out: addr(&l.data, maker_token)?,
+        amount_out: uint(&l.data, amounts + 1)?,
+        reverted: false,
+        reserves: None,
+    })
+}

@@ -1,0 +1,114 @@
+//! Transfers of tokens and ether, from the call tree or from logs.
+
+use crate::frames::{CallKind, Frame};
+use crate::known::{sel, topic, ETH};
+use crate::words::{addr, args, topic_addr, uint};
+use crate::{Position, Transfer};
+use palisade_primitives::{Address, Log, U256};
+
+/// A `transfer`/`transferFrom` call that returned `false` moved nothing.
+fn returned_false(f: &Frame<'_>) -> bool {
+    f.output.len() == 32 && f.output.iter().all(|b| *b == 0)
+}
+
+/// Token and ether transfers made by the frames. Delegatecalls are not transfers of their own
+/// (a proxy hop re-runs its caller's call), static calls move nothing.
+pub(crate) fn from_frames(frames: &[Frame<'_>]) -> Vec<Transfer> {
+    let mut out = Vec::new();
+    for f in frames {
+        let at = || Position::Trace { trace_address: f.path.clone() };
+        if matches!(f.kind, CallKind::Call | CallKind::Create) && !f.value.is_zero() {
+            out.push(Transfer {
+                at: at(),
+                token: ETH,
+                from: f.from,
+                to: f.to,
+                amount: f.value,
+                reverted: f.reverted,
+            });
+        }
+        // A call that failed is still an attempted transfer, kept as reverted with everything
+        // else its transaction undid (a failed arbitrage's swaps need their legs).
+        if f.kind != CallKind::Call || returned_false(f) {
+            continue;
+        }
+        let a = args(f.input);
+        let t = match f.selector() {
+            Some(sel::TRANSFER) => (|| Some((f.from, addr(a, 0)?, uint(a, 1)?)))(),
+            Some(sel::TRANSFER_FROM) => (|| Some((addr(a, 0)?, addr(a, 1)?, uint(a, 2)?)))(),
+            _ => None,
+        };
+        if let Some((from, to, amount)) = t {
+            out.push(Transfer { at: at(), token: f.to, from, to, amount, reverted: f.reverted });
+        }
+    }
+    out
+}
+
+/// Ether transfers of the call tree only (logs do not show them).
+pub(crate) fn ether_from_frames(frames: &[Frame<'_>]) -> Vec<Transfer> {
+    from_frames(frames).into_iter().filter(|t| t.token == ETH).collect()
+}
+
+/// ERC-20 `Transfer` logs (three topics: ERC-721 transfers index the token id and are not
+/// fungible transfers), and WETH `Deposit`/`Withdrawal` as mints from and burns to the zero
+/// address.
+pub(crate) fn from_logs(logs: &[Log], reverted: bool) -> Vec<Transfer> {
+    let mut out = Vec::new();
+    for (i, l) in logs.iter().enumerate() {
+        let at = Position::Log { log_index: l.log_index.unwrap_or(i as u64) };
+        let Some(t0) = l.topics.first() else { continue };
+        let t = if *t0 == topic::TRANSFER && l.topics.len() == 3 && l.data.len() == 32 {
+            (|| Some((topic_addr(&l.topics[1])?, topic_addr(&l.topics[2])?, uint(&l.data, 0)?)))()
+        } else if *t0 == topic::WETH_DEPOSIT && l.topics.len() == 2 && l.data.len() == 32 {
+            (|| Some((Address::ZERO, topic_addr(&l.topics[1])?, uint(&l.data, 0)?)))()
+        } else if *t0 == topic::WETH_WITHDRAWAL && l.topics.len() == 2 && l.data.len() == 32 {
+            (|| Some((topic_addr(&l.topics[1])?, Address::ZERO, uint(&l.data, 0)?)))()
+        } else {
+            None
+        };
+        if let Some((from, to, amount)) = t {
+            out.push(Transfer { at, token: l.address, from, to, amount, reverted });
+        }
+    }
+    out
+}
+
+/// The transfers that happened before `at` and are not inside it (for a call: not in its
+/// subtree).
+pub(crate) fn prior<'a>(ts: &'a [Transfer], at: &Position) -> impl Iterator<Item = &'a Transfer> {
+    let at = at.clone();
+    ts.iter().filter(move |t| match (&t.at, &at) {
+        // Pre-order: earlier frames, and no descendant of `at` (those sort after it).
+        (Position::Trace { trace_address: a }, Position::Trace { trace_address: b }) => a < b,
+        (Position::Log { log_index: a }, Position::Log { log_index: b }) => a < b,
+        _ => false,
+    })
+}
+
+/// The transfers made inside the call at `path` (strict descendants).
+pub(crate) fn inside<'a>(
+    ts: &'a [Transfer],
+    path: &'a [u32],
+) -> impl Iterator<Item = &'a Transfer> {
+    ts.iter().filter(move |t| match &t.at {
+        Position::Trace { trace_address } => {
+            trace_address.len() > path.len() && trace_address.starts_with(path)
+        }
+        Position::Log { .. } => false,
+    })
+}
+
+/// What `who` received and sent of `token` in `ts` (reverted transfers left out).
+pub fn net_flow(ts: &[Transfer], token: Address, who: Address) -> (U256, U256) {
+    let (mut inflow, mut outflow) = (U256::ZERO, U256::ZERO);
+    for t in ts.iter().filter(|t| t.token == token && !t.reverted && t.from != t.to) {
+        if t.to == who {
+            inflow = inflow.saturating_add(t.amount);
+        }
+        if t.from == who {
+            outflow = outflow.saturating_add(t.amount);
+        }
+    }
+    (inflow, outflow)
+}
