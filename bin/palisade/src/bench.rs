@@ -57,7 +57,7 @@ pub(crate) fn cmd(
     let lines = load_lines(file.as_deref())?;
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     let n = lines.len() as f64;
-    println!(
+    outln!(
         "input: {} blocks, {:.1} MB of JSON; {} detectors; {} passes; one core",
         lines.len(),
         bytes as f64 / 1e6,
@@ -87,19 +87,19 @@ pub(crate) fn cmd(
         full_t.push(t.elapsed().as_secs_f64());
     }
     let (p, f) = (median(parse_t), median(full_t));
-    println!(
+    outln!(
         "{:<44} {:>10.0} blocks/s {:>8.1} MB/s",
         "reference: serde_json::Value parse only",
         n / p,
         bytes as f64 / p / 1e6
     );
-    println!(
+    outln!(
         "{:<44} {:>10.0} blocks/s {:>8.1} MB/s",
         "palisade replay: decode + track + detect",
         n / f,
         bytes as f64 / f / 1e6
     );
-    println!("ratio replay/parse: {:.2}x (target <= 2.0x); {findings} findings per pass", f / p);
+    outln!("ratio replay/parse: {:.2}x (target <= 2.0x); {findings} findings per pass", f / p);
 
     verification()?;
 
@@ -126,15 +126,12 @@ pub(crate) fn cmd(
                 samples.push((i + 1, rss_kb().unwrap_or(0)));
             }
         }
-        println!("memory over {total} blocks ({:.1} s):", t.elapsed().as_secs_f64());
+        outln!("memory over {total} blocks ({:.1} s):", t.elapsed().as_secs_f64());
         for (i, kb) in &samples {
-            println!("  after {i:>8} blocks: RSS {:>7.1} MB", *kb as f64 / 1024.0);
+            outln!("  after {i:>8} blocks: RSS {:>7.1} MB", *kb as f64 / 1024.0);
         }
         if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
-            println!(
-                "RSS last/first: {:.2}x (flat is ~1.0x)",
-                last.1 as f64 / first.1.max(1) as f64
-            );
+            outln!("RSS last/first: {:.2}x (flat is ~1.0x)", last.1 as f64 / first.1.max(1) as f64);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -243,40 +240,40 @@ fn verification() -> eyre::Result<()> {
     let full_one = time(&|| one.install(verify_all))?;
     let full_all = time(&verify_all_par)?;
     let (n, b) = (sigs.len() as f64, payloads.len() as f64);
-    println!(
+    outln!(
         "verification: {} real mainnet blocks, {} signed transactions",
         payloads.len(),
         sigs.len()
     );
-    println!("{:<52} {:>10.0} tx/s", "reference: raw recovery, k256, one core", n / k256_one);
-    println!(
+    outln!("{:<52} {:>10.0} tx/s", "reference: raw recovery, k256, one core", n / k256_one);
+    outln!(
         "{:<52} {:>10.0} tx/s  ({:.2}x k256)",
         "reference: raw recovery, libsecp256k1, one core",
         n / secp_one,
         k256_one / secp_one
     );
-    println!(
+    outln!(
         "{:<52} {:>10.0} tx/s {:>8.1} blocks/s",
         "palisade: decode + roots + hash + senders, one core",
         n / full_one,
         b / full_one
     );
-    println!(
+    outln!(
         "ratio verification/recovery (libsecp256k1), one core: {:.2}x (target <= 1.25x)",
         full_one / secp_one
     );
-    println!(
+    outln!(
         "{:<52} {:>10.0} tx/s",
         format!("reference: raw recovery, libsecp256k1, {cores} cores"),
         n / secp_all
     );
-    println!(
+    outln!(
         "{:<52} {:>10.0} tx/s {:>8.1} blocks/s",
         format!("palisade: the same, {cores} cores"),
         n / full_all,
         b / full_all
     );
-    println!(
+    outln!(
         "ratio verification/recovery, {cores} cores: {:.2}x (target <= 1.25x)",
         full_all / secp_all
     );

@@ -73,6 +73,21 @@ pub(crate) enum Cmd {
         #[arg(long = "proof", value_name = "ADDRESS[:SLOT,...]")]
         proofs: Vec<String>,
     },
+    /// DeFi actions per transaction: swaps, transfers, flash loans, liquidations, arbitrages and
+    /// sandwiches, with exact amounts (from a recorded file, or one block of a node).
+    Inspect {
+        /// Recorded file (JSON lines, plain or .zst), or `-` for stdin.
+        file: Option<String>,
+        /// Node JSON-RPC URL (with --block).
+        #[arg(long, requires = "block", conflicts_with = "file")]
+        rpc: Option<String>,
+        /// Block number to fetch from --rpc.
+        #[arg(long, requires = "rpc")]
+        block: Option<u64>,
+        /// One JSON object per block.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a running instance's chains and endpoints (state, lag, latency, quarantine, quorum).
     Status {
         /// Config file (for the API address).
@@ -202,10 +217,13 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
             crate::record::cmd(&rpc, from, to, &output, !no_traces, !no_receipts, &proofs).await
         }
         Cmd::Status { config, api, json } => crate::status::cmd(config, api, json).await,
+        Cmd::Inspect { file, rpc, block, json } => {
+            crate::inspect::cmd(file, rpc, block, json).await
+        }
         Cmd::Verify { file, json } => crate::verify::cmd(&file, json),
         Cmd::Validate { file } => match load_config(&file) {
             Ok(cfg) => {
-                println!(
+                outln!(
                     "{}: ok ({} chains, {} detectors, {} sinks)",
                     file.display(),
                     cfg.chains.len(),
@@ -219,20 +237,23 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
         Cmd::Detectors { json } => {
             if json {
                 for d in palisade_detect::CATALOG {
-                    println!("{}", serde_json::to_string(d)?);
+                    outln!("{}", serde_json::to_string(d)?);
                 }
             } else {
                 for d in palisade_detect::CATALOG {
-                    println!("{}  {}", d.kind, d.description);
+                    outln!("{}  {}", d.kind, d.description);
                     for f in d.fields {
-                        println!(
+                        outln!(
                             "    {:<26} {:<20} default {:<28} {}",
-                            f.name, f.ty, f.default, f.doc
+                            f.name,
+                            f.ty,
+                            f.default,
+                            f.doc
                         );
                     }
-                    println!();
+                    outln!();
                 }
-                println!("Runtime findings: chain_health also reports stalls (live) and reorgs deeper than max_reorg_depth.");
+                outln!("Runtime findings: chain_health also reports stalls (live) and reorgs deeper than max_reorg_depth.");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -315,9 +336,9 @@ async fn alerts(
                 if json {
                     let mut j = r.finding.to_json();
                     j["status"] = serde_json::json!(r.status);
-                    println!("{j}");
+                    outln!("{j}");
                 } else {
-                    println!("{}", crate::output::alert_line(r));
+                    outln!("{}", crate::output::alert_line(r));
                 }
             }
             if !json {
@@ -331,13 +352,13 @@ async fn alerts(
             j["status"] = serde_json::json!(r.status);
             j["acked_by"] = serde_json::json!(r.acked_by);
             j["ack_note"] = serde_json::json!(r.ack_note);
-            println!("{}", serde_json::to_string_pretty(&j)?);
+            outln!("{}", serde_json::to_string_pretty(&j)?);
             Ok(ExitCode::SUCCESS)
         }
         AlertsCmd::Ack { key, by, note } => {
             let by = by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
             let r = store.ack(&key, &by, note.as_deref()).await?;
-            println!("acknowledged {} ({})", r.finding.key, r.finding.title);
+            outln!("acknowledged {} ({})", r.finding.key, r.finding.title);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,9 +1,23 @@
 //! `palisade`: the command-line front end. Thin: parsing, output and exit codes; the work is in
 //! the library crates.
 
+/// `println!` that ends the process quietly when stdout is closed (`palisade ... | head`)
+/// instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 mod bench;
 mod cli;
 mod demo;
+mod inspect;
 mod output;
 mod record;
 mod replay;

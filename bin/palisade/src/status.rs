@@ -34,7 +34,7 @@ pub(crate) async fn cmd(
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&body)?);
+        outln!("{}", serde_json::to_string_pretty(&body)?);
     } else {
         print!("{}", render(&body));
     }

@@ -80,7 +80,7 @@ fn report(
         *reasons.entry((c.as_str(), why.clone())).or_default() += 1;
     }
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "block_number": r.number,
@@ -94,16 +94,16 @@ fn report(
     } else {
         let n = r.number.map_or("?".to_string(), |n| n.to_string());
         let passed: Vec<_> = r.passed.iter().map(|c| c.as_str()).collect();
-        println!(
+        outln!(
             "block {n}: {} passed{}",
             passed.len(),
             if passed.is_empty() { String::new() } else { format!(" ({})", passed.join(", ")) }
         );
         for e in &r.failed {
-            println!("  FAILED {}: {e}", e.check());
+            outln!("  FAILED {}: {e}", e.check());
         }
         for note in &r.notes {
-            println!("  note: {note}");
+            outln!("  note: {note}");
         }
     }
 }

@@ -38,6 +38,9 @@ fn help_everywhere() {
         vec!["alerts", "ack", "--help"],
         vec!["demo", "--help"],
         vec!["bench", "--help"],
+        vec!["verify", "--help"],
+        vec!["inspect", "--help"],
+        vec!["status", "--help"],
     ] {
         let o = run(&cmd);
         assert!(o.status.success(), "{cmd:?}");
@@ -290,4 +293,53 @@ fn verify_checks_recorded_blocks_and_names_the_failure() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("block 21925176") && out.contains("FAILED receipts_root"), "{out}");
     assert_eq!(run(&["verify", "/no/such/file"]).status.code(), Some(2));
+}
+
+#[test]
+fn inspect_prints_each_transactions_actions_and_exits_2_without_input() {
+    let f = root().join("testdata/mainnet/mev-inspect-20.jsonl.zst");
+    let o = run(&["inspect", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // The Aave liquidation of block 13244807, with its exact amounts.
+    assert!(
+        out.contains("block 13244807: 4 swaps, 0 arbitrages, 1 liquidations, 1 flash loans"),
+        "{out}"
+    );
+    assert!(
+        out.contains("user 0xd16404ca0a74a15e66d8ad7c925592fb02422ffe liquidated by 0x19256c009781bc2d1545db745af6dfd30c7e9cfa; repaid 26503300291 USDT, received 8182733924513576561 WETH"),
+        "{out}"
+    );
+    assert!(out.contains("REVERTED"), "the reverted arbitrage of block 12483198 is marked");
+    let o = run(&["inspect", f.to_str().unwrap(), "--json"]);
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    assert!(
+        first["transactions"][0]["swaps"][0]["amount_in"].is_string(),
+        "amounts are exact decimal strings"
+    );
+    let o = run(&["inspect"]);
+    assert_eq!(o.status.code(), Some(2));
+    no_panic(&o);
+    let o = run(&["inspect", "/no/such/file.jsonl"]);
+    assert_eq!(o.status.code(), Some(2));
+    no_panic(&o);
+}
+
+#[test]
+fn a_closed_stdout_ends_the_output_without_a_panic() {
+    let f = root().join("testdata/mainnet/mev-inspect-20.jsonl.zst");
+    let mut child = Command::new(BIN)
+        .args(["inspect", f.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one chunk, then close the pipe as `| head -1` does.
+    let mut buf = [0u8; 64];
+    std::io::Read::read(child.stdout.as_mut().unwrap(), &mut buf).unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(0));
 }

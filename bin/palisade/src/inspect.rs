@@ -1,0 +1,215 @@
+//! `palisade inspect`: the DeFi actions of recorded blocks, or of one block fetched from a node,
+//! transaction by transaction, for incident forensics.
+
+use crate::EXIT_USAGE;
+use palisade_defi::{classify, sandwiches, BlockActions, Sandwich, TxActions};
+use palisade_primitives::{Address, BlockData};
+use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient};
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Symbols of a few tokens, for reading; everything else is shown by address.
+fn symbol(a: &Address) -> Option<&'static str> {
+    Some(match format!("{a:#x}").as_str() {
+        "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee" => "ETH",
+        "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2" => "WETH",
+        "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48" => "USDC",
+        "0xdac17f958d2ee523a2206206994597c13d831ec7" => "USDT",
+        "0x6b175474e89094c44da98b954eedeac495271d0f" => "DAI",
+        "0x2260fac5e5542a773aa44fbcfedf7c193bc2c599" => "WBTC",
+        _ => return None,
+    })
+}
+
+fn token(a: &Address) -> String {
+    match symbol(a) {
+        Some(s) => format!("{s}"),
+        None => format!("{a:#x}"),
+    }
+}
+
+fn at(p: &palisade_defi::Position) -> String {
+    match p {
+        palisade_defi::Position::Trace { trace_address } => format!(
+            "trace [{}]",
+            trace_address.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+        ),
+        palisade_defi::Position::Log { log_index } => format!("log {log_index}"),
+    }
+}
+
+fn print_tx(t: &TxActions) {
+    outln!(
+        "  tx {} {}{}{}",
+        t.index,
+        t.hash.map(|h| format!("{h:#x}")).unwrap_or_else(|| "(no hash)".into()),
+        t.from.map(|f| format!(" from {f:#x}")).unwrap_or_default(),
+        if t.reverted { " REVERTED" } else { "" }
+    );
+    for f in &t.flash_loans {
+        outln!(
+            "    flash loan   {:?} lender {:#x} -> {:#x}: {} {}{}  ({})",
+            f.protocol,
+            f.lender,
+            f.receiver,
+            f.amount,
+            token(&f.token),
+            if f.reverted { " reverted" } else { "" },
+            at(&f.at)
+        );
+    }
+    for (i, s) in t.swaps.iter().enumerate() {
+        outln!(
+            "    swap #{i:<3}     {:?} pool {:#x}: {} {} -> {} {}  from {:#x} to {:#x}{}  ({})",
+            s.protocol,
+            s.pool,
+            s.amount_in,
+            token(&s.token_in),
+            s.amount_out,
+            token(&s.token_out),
+            s.from,
+            s.to,
+            if s.reverted { " reverted" } else { "" },
+            at(&s.at)
+        );
+    }
+    for l in &t.liquidations {
+        outln!(
+            "    liquidation  {:?} market {:#x}: user {:#x} liquidated by {:#x}; repaid {} {}, received {} {}{}  ({})",
+            l.protocol,
+            l.market,
+            l.liquidated_user,
+            l.liquidator,
+            l.debt_amount,
+            token(&l.debt_token),
+            l.received_amount,
+            token(&l.received_token),
+            if l.reverted { " reverted" } else { "" },
+            at(&l.at)
+        );
+    }
+    for a in &t.arbitrages {
+        outln!(
+            "    arbitrage    account {:#x}: {} -> {} {} (profit {}) over swaps {:?}{}",
+            a.account,
+            a.start_amount,
+            a.end_amount,
+            token(&a.profit_token),
+            a.profit,
+            a.swaps,
+            if a.reverted { " REVERTED" } else { "" }
+        );
+    }
+}
+
+fn print_sandwich(s: &Sandwich, b: &BlockActions) {
+    let hash = |tx: u64| {
+        b.txs
+            .iter()
+            .find(|t| t.index == tx)
+            .and_then(|t| t.hash)
+            .map(|h| format!("{h:#.8}"))
+            .unwrap_or_default()
+    };
+    outln!(
+        "  sandwich on pool {:#x} by {:#x}: front-run tx {} {}, victims {}, back-run tx {} {}; profit {} {} and {} {}{}",
+        s.pool,
+        s.attacker,
+        s.frontrun.tx,
+        hash(s.frontrun.tx),
+        s.victims.iter().map(|v| format!("tx {} {}", v.tx, hash(v.tx))).collect::<Vec<_>>().join(", "),
+        s.backrun.tx,
+        hash(s.backrun.tx),
+        s.profit,
+        token(&s.profit_token),
+        s.other_profit,
+        token(&s.other_token),
+        s.victim_loss.map(|l| format!("; victims got {l} less")).unwrap_or_default()
+    );
+}
+
+fn report(b: &BlockData, as_json: bool) {
+    let actions = classify(b);
+    let sw = sandwiches(&actions);
+    if as_json {
+        let txs: Vec<_> = actions.txs.iter().filter(|t| !t.is_empty()).collect();
+        outln!(
+            "{}",
+            json!({"block_number": actions.number, "block_hash": b.header.hash, "transactions": txs, "sandwiches": sw})
+        );
+        return;
+    }
+    let count = |f: fn(&TxActions) -> usize| actions.txs.iter().map(f).sum::<usize>();
+    outln!(
+        "block {}: {} swaps, {} arbitrages, {} liquidations, {} flash loans, {} sandwiches{}",
+        actions.number,
+        count(|t| t.swaps.len()),
+        count(|t| t.arbitrages.len()),
+        count(|t| t.liquidations.len()),
+        count(|t| t.flash_loans.len()),
+        sw.len(),
+        match (b.receipts.is_some(), b.traces.is_some() || b.call_traces.is_some()) {
+            (true, _) => " (from logs)",
+            (false, true) => " (from call traces)",
+            (false, false) => " (no receipts and no traces: nothing to decode)",
+        }
+    );
+    for t in actions
+        .txs
+        .iter()
+        .filter(|t| !t.swaps.is_empty() || !t.liquidations.is_empty() || !t.flash_loans.is_empty())
+    {
+        print_tx(t);
+    }
+    for s in &sw {
+        print_sandwich(s, &actions);
+    }
+}
+
+pub(crate) async fn cmd(
+    file: Option<String>,
+    rpc: Option<String>,
+    block: Option<u64>,
+    as_json: bool,
+) -> eyre::Result<ExitCode> {
+    match (file, rpc, block) {
+        (Some(f), None, None) => {
+            let reader = match palisade_source::replay::open(&f) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(EXIT_USAGE));
+                }
+            };
+            for r in reader {
+                match r {
+                    Ok(rb) => report(&rb.block, as_json),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        (None, Some(url), Some(n)) => {
+            let node = match RpcClient::new(&EndpointConfig::http(&url), &Default::default()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: --rpc: {e}");
+                    return Ok(ExitCode::from(EXIT_USAGE));
+                }
+            };
+            let rec = node
+                .block_by_number(n, Enrich { receipts: true, traces: true })
+                .await?
+                .ok_or_else(|| eyre::eyre!("the node has no block {n}"))?;
+            report(&BlockData::from_recorded(rec)?, as_json);
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            eprintln!("error: give a recorded FILE, or --rpc URL and --block N");
+            Ok(ExitCode::from(EXIT_USAGE))
+        }
+    }
+}
