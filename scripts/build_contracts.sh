@@ -1,32 +1,61 @@
 #!/usr/bin/env bash
-# Rebuilds the test contracts' artifacts in testdata/contracts/ with solcjs (npm `solc`, pinned).
-# The artifacts are committed; tests never compile.
+# Rebuilds the test contracts' artifacts in testdata/contracts/ with solcjs (npm `solc`, pinned),
+# against OpenZeppelin Contracts (npm, pinned), and copies the Uniswap V2 artifacts from their npm
+# packages (pinned) into testdata/contracts/uniswap/. The artifacts are committed; tests never
+# compile.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="${PALISADE_TOOLS:-$HOME/.cache/palisade-tools}"
-if [ ! -x "$tools/node_modules/.bin/solcjs" ]; then
-  npm install --no-audit --no-fund --prefix "$tools" solc@0.8.28 >/dev/null
+need() { [ -e "$tools/node_modules/$1/package.json" ] && grep -q "\"version\": \"$2\"" "$tools/node_modules/$1/package.json"; }
+pkgs=()
+need solc 0.8.28 || pkgs+=(solc@0.8.28)
+need @openzeppelin/contracts 5.1.0 || pkgs+=(@openzeppelin/contracts@5.1.0)
+need @uniswap/v2-core 1.0.1 || pkgs+=(@uniswap/v2-core@1.0.1)
+need @uniswap/v2-periphery 1.1.0-beta.0 || pkgs+=(@uniswap/v2-periphery@1.1.0-beta.0)
+if [ ${#pkgs[@]} -gt 0 ]; then
+  npm install --no-audit --no-fund --prefix "$tools" "${pkgs[@]}" >/dev/null
 fi
 out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 cd "$root/testdata/contracts/src"
-"$tools/node_modules/.bin/solcjs" --bin --abi --optimize -o "$out" Scenario.sol >/dev/null
-python3 - "$out" "$root/testdata/contracts" <<'PY'
+for src in Scenario.sol Defi.sol; do
+  "$tools/node_modules/.bin/solcjs" --bin --abi --optimize --base-path . \
+    --include-path "$tools/node_modules" -o "$out" "$src" 2>&1 | grep -v '^$' | grep -iv 'selfdestruct\|^ *-->\|^ *|\|EIP-6780' || true
+done
+python3 - "$out" "$root/testdata/contracts" "$tools/node_modules" <<'PY'
 import json, os, sys
-src, dst = sys.argv[1], sys.argv[2]
+src, dst, nm = sys.argv[1], sys.argv[2], sys.argv[3]
 arts = {}
 for f in sorted(os.listdir(src)):
     base, ext = os.path.splitext(f)
-    name = base.split("_")[-1]
-    arts.setdefault(name, {})
+    # Only the contracts of our own source files (OpenZeppelin's are compiled into them).
+    for unit, compiler in (("Scenario_sol_", "solcjs 0.8.28 --optimize"),
+                           ("Defi_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0")):
+        if base.startswith(unit):
+            name = base[len(unit):]
+            break
+    else:
+        continue
     data = open(os.path.join(src, f)).read()
+    a = arts.setdefault(name, {"compiler": compiler})
     if ext == ".bin":
-        arts[name]["bytecode"] = "0x" + data.strip()
+        a["bytecode"] = "0x" + data.strip()
     elif ext == ".abi":
-        arts[name]["abi"] = json.loads(data)
-for name, a in arts.items():
-    a["compiler"] = "solcjs 0.8.28 --optimize"
+        a["abi"] = json.loads(data)
+for name, a in sorted(arts.items()):
+    if a.get("bytecode", "0x") == "0x":
+        continue  # interfaces and abstract contracts
     with open(os.path.join(dst, name + ".json"), "w") as fh:
         json.dump(a, fh, indent=1)
     print(name)
+os.makedirs(os.path.join(dst, "uniswap"), exist_ok=True)
+for pkg, name in [("@uniswap/v2-core", "UniswapV2Factory"), ("@uniswap/v2-core", "UniswapV2Pair"),
+                  ("@uniswap/v2-periphery", "UniswapV2Router02"), ("@uniswap/v2-periphery", "WETH9")]:
+    v = json.load(open(os.path.join(nm, pkg, "build", name + ".json")))
+    version = json.load(open(os.path.join(nm, pkg, "package.json")))["version"]
+    art = {"abi": v["abi"], "bytecode": "0x" + v["bytecode"].removeprefix("0x"),
+           "compiler": f"as published in npm {pkg}@{version} (build/{name}.json)"}
+    with open(os.path.join(dst, "uniswap", name + ".json"), "w") as fh:
+        json.dump(art, fh, indent=1)
+    print("uniswap/" + name)
 PY
-rm -rf "$out"

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 fn run(cfg: &str, blocks: &[palisade_primitives::BlockData]) -> Vec<palisade_primitives::Finding> {
     let c: DetectorConfig = toml::from_str(cfg).unwrap();
-    let mut d = c.build("mainnet", None).unwrap();
+    let mut d = c.build("mainnet", None, &Default::default()).unwrap();
     let mut out = Findings::new();
     for b in blocks {
         let ev = ChainEvent::Committed { new: Arc::new(ChainSegment::single(Arc::new(b.clone()))) };

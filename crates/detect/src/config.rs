@@ -1,7 +1,11 @@
 //! Typed detector configuration and the catalog shown by `palisade detectors`.
 
-use crate::detectors::{chain_health, rule, storage_watch};
-use crate::{Detector, Result};
+use crate::detectors::{
+    admin_call, bridge_invariant, chain_health, contract_deployment, liquidation_health, liquidity_drain, oracle, rule,
+    sandwich, storage_watch,
+};
+use std::path::{Path, PathBuf};
+use crate::{Detector, Links, Result};
 use serde::{Deserialize, Serialize};
 
 /// One `[[detectors]]` entry of the config file.
@@ -14,6 +18,20 @@ pub enum DetectorConfig {
     Rule(rule::RuleConfig),
     /// Proven storage slots, balances and code hashes of watched accounts.
     StorageWatch(storage_watch::StorageWatchConfig),
+    /// Front-run, victims and back-run on one pool.
+    Sandwich(sandwich::SandwichConfig),
+    /// Privileged calls and control events outside an allowlist.
+    AdminCall(admin_call::AdminCallConfig),
+    /// Chainlink-style feeds and pool prices.
+    Oracle(oracle::OracleConfig),
+    /// Watched assets leaving watched contracts.
+    LiquidityDrain(liquidity_drain::LiquidityDrainConfig),
+    /// New contracts scored for risk.
+    ContractDeployment(contract_deployment::ContractDeploymentConfig),
+    /// Liquidations that stop although prices fell.
+    LiquidationHealth(liquidation_health::LiquidationHealthConfig),
+    /// A lock-and-mint bridge on two chains.
+    BridgeInvariant(bridge_invariant::BridgeInvariantConfig),
 }
 
 impl DetectorConfig {
@@ -23,39 +41,99 @@ impl DetectorConfig {
             Self::ChainHealth(_) => "chain_health",
             Self::Rule(_) => "rule",
             Self::StorageWatch(_) => "storage_watch",
+            Self::Sandwich(_) => "sandwich",
+            Self::AdminCall(_) => "admin_call",
+            Self::Oracle(_) => "oracle",
+            Self::LiquidityDrain(_) => "liquidity_drain",
+            Self::ContractDeployment(_) => "contract_deployment",
+            Self::LiquidationHealth(_) => "liquidation_health",
+            Self::BridgeInvariant(_) => "bridge_invariant",
         }
     }
 
-    /// The chain this detector is limited to, or `None` for every chain.
-    pub fn chain(&self) -> Option<&str> {
-        match self {
+    /// The chains this detector is limited to; empty for every chain.
+    pub fn chains(&self) -> Vec<&str> {
+        let one = match self {
             Self::ChainHealth(c) => c.chain.as_deref(),
             Self::Rule(c) => c.chain.as_deref(),
             Self::StorageWatch(c) => c.chain.as_deref(),
+            Self::Sandwich(c) => c.chain.as_deref(),
+            Self::AdminCall(c) => c.chain.as_deref(),
+            Self::Oracle(c) => c.chain.as_deref(),
+            Self::LiquidityDrain(c) => c.chain.as_deref(),
+            Self::ContractDeployment(c) => c.chain.as_deref(),
+            Self::LiquidationHealth(c) => c.chain.as_deref(),
+            Self::BridgeInvariant(c) => return vec![&c.source_chain, &c.dest_chain],
+        };
+        one.into_iter().collect()
+    }
+
+    /// True when this detector runs on `chain`.
+    pub fn applies_to(&self, chain: &str) -> bool {
+        let cs = self.chains();
+        cs.is_empty() || cs.contains(&chain)
+    }
+
+    /// The file this detector reads besides its config, if any, with the field that names it:
+    /// a rule's ABI (`abi`) or a list of labelled addresses (`labels_file`). The runtime reads it
+    /// and passes its content to [`DetectorConfig::build`].
+    pub fn side_file(&self) -> Option<(&'static str, &Path)> {
+        match self {
+            Self::Rule(c) => c.abi.as_deref().map(|p| ("abi", p)),
+            Self::ContractDeployment(c) => c.labels_file.as_deref().map(|p| ("labels_file", p)),
+            _ => None,
         }
     }
 
-    /// Path of an ABI JSON file this detector reads, if any (relative to the config file).
-    pub fn abi_path(&self) -> Option<&std::path::Path> {
+    /// Makes a relative [`DetectorConfig::side_file`] path relative to `base` (the config
+    /// file's directory).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut Option<PathBuf>| {
+            if let Some(x) = p.as_mut() {
+                *x = base.join(&*x);
+            }
+        };
         match self {
-            Self::Rule(c) => c.abi.as_deref(),
-            Self::ChainHealth(_) | Self::StorageWatch(_) => None,
+            Self::Rule(c) => fix(&mut c.abi),
+            Self::ContractDeployment(c) => fix(&mut c.labels_file),
+            _ => {}
         }
     }
 
     /// True when the detector can run with no configuration beyond its type (used by `replay`
     /// without `--config`).
     pub fn defaults() -> Vec<Self> {
-        vec![Self::ChainHealth(chain_health::ChainHealthConfig::default())]
+        vec![
+            Self::ChainHealth(chain_health::ChainHealthConfig::default()),
+            Self::Sandwich(sandwich::SandwichConfig::default()),
+        ]
     }
 
-    /// Builds the detector for one chain. `abi_json` is the content of the file named by
-    /// [`DetectorConfig::abi_path`], read by the caller.
-    pub fn build(&self, chain: &str, abi_json: Option<&str>) -> Result<Box<dyn Detector>> {
+    /// Builds the detector for one chain. `side` is the content of the file named by
+    /// [`DetectorConfig::side_file`], read by the caller; `links` is shared by every chain of
+    /// one configuration.
+    pub fn build(&self, chain: &str, side: Option<&str>, links: &Links) -> Result<Box<dyn Detector>> {
         Ok(match self {
             Self::ChainHealth(c) => Box::new(chain_health::ChainHealth::new(c.clone(), chain)?),
-            Self::Rule(c) => Box::new(rule::Rule::new(c.clone(), chain, abi_json)?),
+            Self::Rule(c) => Box::new(rule::Rule::new(c.clone(), chain, side)?),
             Self::StorageWatch(c) => Box::new(storage_watch::StorageWatch::new(c.clone(), chain)?),
+            Self::Sandwich(c) => Box::new(sandwich::Sandwich::new(c.clone(), chain)?),
+            Self::AdminCall(c) => Box::new(admin_call::AdminCall::new(c.clone(), chain)?),
+            Self::Oracle(c) => Box::new(oracle::Oracle::new(c.clone(), chain)?),
+            Self::LiquidityDrain(c) => {
+                Box::new(liquidity_drain::LiquidityDrain::new(c.clone(), chain)?)
+            }
+            Self::ContractDeployment(c) => {
+                Box::new(contract_deployment::ContractDeployment::new(c.clone(), chain, side)?)
+            }
+            Self::LiquidationHealth(c) => {
+                Box::new(liquidation_health::LiquidationHealth::new(c.clone(), chain)?)
+            }
+            Self::BridgeInvariant(c) => Box::new(bridge_invariant::BridgeInvariant::new(
+                c.clone(),
+                chain,
+                links.bridge(&format!("bridge_invariant:{}", c.name)),
+            )?),
         })
     }
 }
@@ -89,7 +167,18 @@ pub struct DetectorInfo {
 }
 
 /// Every detector type.
-pub const CATALOG: &[DetectorInfo] = &[chain_health::INFO, rule::INFO, storage_watch::INFO];
+pub const CATALOG: &[DetectorInfo] = &[
+    chain_health::INFO,
+    rule::INFO,
+    storage_watch::INFO,
+    sandwich::INFO,
+    admin_call::INFO,
+    oracle::INFO,
+    liquidity_drain::INFO,
+    contract_deployment::INFO,
+    liquidation_health::INFO,
+    bridge_invariant::INFO,
+];
 
 #[cfg(test)]
 mod tests {
@@ -104,11 +193,12 @@ mod tests {
             for f in info.fields {
                 let v: toml::Value = match f.ty {
                     "string" => "x".into(),
+                    "address" => "0x0000000000000000000000000000000000000001".into(),
                     "integer" => 1.into(),
                     "float" => 1.5.into(),
                     "bool" => true.into(),
                     "severity" => "high".into(),
-                    "array of addresses" => toml::Value::Array(vec![]),
+                    "array of addresses" | "array of strings" => toml::Value::Array(vec![]),
                     "array of tables" => toml::Value::Array(vec![]),
                     "table" => toml::Value::Table(Default::default()),
                     other => panic!("unknown doc type {other}"),

@@ -8,7 +8,7 @@
 //! use palisade_detect::{drive, Detector, DetectorConfig};
 //! use palisade_primitives::{ChainEvent, Findings};
 //! let cfg: DetectorConfig = toml::from_str("type = \"chain_health\"").unwrap();
-//! let mut d = cfg.build("mainnet", None).unwrap();
+//! let mut d = cfg.build("mainnet", None, &Default::default()).unwrap();
 //! assert_eq!(d.kind(), "chain_health");
 //! ```
 //!
@@ -32,6 +32,23 @@ use palisade_primitives::{Address, BlockRef, ChainEvent, ChainSegment, Findings,
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// State shared by the per-chain parts of a detector that watches several chains at once
+/// (`bridge_invariant`). The runtime makes one `Links` per configuration and passes it to every
+/// chain's [`DetectorConfig::build`], so that the parts of one detector find each other.
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    bridges: Arc<Mutex<BTreeMap<String, Arc<Mutex<detectors::bridge_invariant::Ledger>>>>>,
+}
+
+impl Links {
+    /// The ledger of the bridge detector `id`, created on first use.
+    pub(crate) fn bridge(&self, id: &str) -> Arc<Mutex<detectors::bridge_invariant::Ledger>> {
+        let mut m = self.bridges.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(m.entry(id.to_string()).or_default())
+    }
+}
 
 /// What a detector needs attached to each block.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +60,22 @@ pub struct Needs {
     /// Accounts whose state (balance, nonce, code hash, storage slots) must be proven with
     /// `eth_getProof` against the block's state root.
     pub state: Vec<StateWatch>,
+    /// View calls to make at the block's hash (`eth_call`), every `every` blocks.
+    pub calls: Vec<ViewCall>,
+    /// The code of the contracts each block creates (fetched at the block's hash and checked
+    /// against the proven code hash).
+    pub code: bool,
+}
+
+/// A view call a detector wants made at blocks whose number is a multiple of `every`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewCall {
+    /// The contract.
+    pub to: Address,
+    /// Calldata.
+    pub data: palisade_primitives::Bytes,
+    /// Period in blocks (at least 1).
+    pub every: u64,
 }
 
 /// An account to prove, with the storage slots wanted, every `every` blocks (at block numbers
@@ -63,7 +96,22 @@ impl Needs {
         self.receipts |= o.receipts;
         self.traces |= o.traces;
         self.state.extend(o.state);
+        self.calls.extend(o.calls);
+        self.code |= o.code;
         self
+    }
+
+    /// The view calls to make at block `number`, without repeats, in a stable order.
+    pub fn calls_at(&self, number: u64) -> Vec<(Address, palisade_primitives::Bytes)> {
+        let mut out: Vec<(Address, palisade_primitives::Bytes)> = self
+            .calls
+            .iter()
+            .filter(|c| number % c.every.max(1) == 0)
+            .map(|c| (c.to, c.data.clone()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The accounts to prove at block `number`, each with the union of the slots wanted there,

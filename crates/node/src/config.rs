@@ -32,6 +32,9 @@ pub struct Config {
     /// Alert destinations (default: none; alerts are still stored).
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+    /// State shared by the chains' parts of detectors that watch several chains (not a setting).
+    #[serde(skip)]
+    pub links: palisade_detect::Links,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -351,7 +354,7 @@ impl Config {
         let mut ids = std::collections::BTreeSet::new();
         for (i, d) in cfg.detectors.iter().enumerate() {
             let line = table_line(src, "detectors", i);
-            if let Some(ch) = d.chain() {
+            for ch in d.chains() {
                 if !cfg.chains.is_empty() && !names.contains(ch) {
                     errs.push(err(
                         line,
@@ -360,15 +363,15 @@ impl Config {
                     ));
                 }
             }
-            let abi = match d.abi_path() {
-                Some(p) => {
+            let abi = match d.side_file() {
+                Some((field, p)) => {
                     let full = base.join(p);
                     match std::fs::read_to_string(&full) {
                         Ok(s) => Some(s),
                         Err(e) => {
                             errs.push(err(
                                 line,
-                                format!("detectors[{i}].abi"),
+                                format!("detectors[{i}].{field}"),
                                 format!("cannot read {}: {e}", full.display()),
                             ));
                             continue;
@@ -377,7 +380,8 @@ impl Config {
                 }
                 None => None,
             };
-            match d.build("check", abi.as_deref()) {
+            let check_chain = d.chains().first().copied().unwrap_or("check");
+            match d.build(check_chain, abi.as_deref(), &palisade_detect::Links::default()) {
                 Ok(det) => {
                     if !ids.insert(det.id().to_string()) {
                         errs.push(err(
@@ -406,13 +410,10 @@ impl Config {
         if !errs.is_empty() {
             return Err(ConfigErrors(errs));
         }
-        // Resolve ABI paths against the config file's directory now, so later reads are exact.
+        // Resolve side-file paths against the config file's directory now, so later reads are
+        // exact.
         for d in &mut cfg.detectors {
-            if let DetectorConfig::Rule(r) = d {
-                if let Some(p) = &r.abi {
-                    r.abi = Some(base.join(p));
-                }
-            }
+            d.resolve_paths(base);
         }
         Ok(cfg)
     }
@@ -429,27 +430,28 @@ impl Config {
         &self,
         chain: &str,
     ) -> eyre::Result<Vec<Box<dyn palisade_detect::Detector>>> {
-        build_detectors(&self.detectors, chain)
+        build_detectors(&self.detectors, chain, &self.links)
     }
 }
 
-/// Builds detectors for a chain from their configs, reading ABI files.
+/// Builds detectors for a chain from their configs, reading their side files.
 pub fn build_detectors(
     cfgs: &[DetectorConfig],
     chain: &str,
+    links: &palisade_detect::Links,
 ) -> eyre::Result<Vec<Box<dyn palisade_detect::Detector>>> {
     let mut out = Vec::new();
     for d in cfgs {
-        if d.chain().is_some_and(|c| c != chain) {
+        if !d.applies_to(chain) {
             continue;
         }
-        let abi = match d.abi_path() {
-            Some(p) => {
+        let abi = match d.side_file() {
+            Some((_, p)) => {
                 Some(std::fs::read_to_string(p).map_err(|e| eyre::eyre!("{}: {e}", p.display()))?)
             }
             None => None,
         };
-        out.push(d.build(chain, abi.as_deref())?);
+        out.push(d.build(chain, abi.as_deref(), links)?);
     }
     Ok(out)
 }

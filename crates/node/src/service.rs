@@ -49,12 +49,13 @@ impl ChainService {
     pub async fn start(
         cfg: ChainConfig,
         detectors: &[DetectorConfig],
+        links: &palisade_detect::Links,
         store: Store,
         outbox: Outbox,
         metrics: Metrics,
         status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
     ) -> eyre::Result<Self> {
-        let dets = crate::config::build_detectors(detectors, &cfg.name)?;
+        let dets = crate::config::build_detectors(detectors, &cfg.name, links)?;
         let stall_after = detectors.iter().find_map(|d| match d {
             DetectorConfig::ChainHealth(c) if c.chain.as_deref().is_none_or(|x| x == cfg.name) => {
                 Some(Duration::from_secs(c.stall_after_secs))
@@ -553,6 +554,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
         let svc = ChainService::start(
             c.clone(),
             &cfg.detectors,
+            &cfg.links,
             store.clone(),
             outbox.clone(),
             metrics.clone(),

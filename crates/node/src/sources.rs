@@ -619,10 +619,47 @@ impl Sources {
                 continue;
             }
             let number = rec.block.get("number").and_then(|v| q::u64(v).ok()).unwrap_or(0);
+            let root = rec.block.get("stateRoot").and_then(|v| q::b256(v).ok());
             let accounts = self.needs.accounts_at(number);
             if !accounts.is_empty() {
-                let root = rec.block.get("stateRoot").and_then(|v| q::b256(v).ok());
                 rec.proofs = self.fetch_proofs(i, &accounts, hash, number, root).await?;
+            }
+            let calls = self.needs.calls_at(number);
+            if !calls.is_empty() {
+                // View calls are pinned to the verified block's hash; their results are the
+                // endpoint's word (state proofs cover storage, not execution).
+                match self.pool.timed(i, self.pool.client(i).view_calls(&calls, hash)).await {
+                    Ok(c) => rec.calls = c,
+                    Err(e) => {
+                        last_err = Some(e.to_string());
+                        continue;
+                    }
+                }
+            }
+            if self.needs.code {
+                let created = rec.created_contracts();
+                if !created.is_empty() {
+                    let code = match self.pool.timed(i, self.pool.client(i).code_at(&created, hash)).await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            last_err = Some(e.to_string());
+                            continue;
+                        }
+                    };
+                    let empty: Vec<(palisade_primitives::Address, Vec<B256>)> =
+                        created.iter().map(|a| (*a, Vec::new())).collect();
+                    let proofs = self.fetch_proofs(i, &empty, hash, number, root).await?;
+                    if let Err(e) = palisade_verify::verify_code(number, &code, &proofs) {
+                        let anchor = BlockRef::new(number, hash);
+                        let ev = json!({"failures": [{"check": "code", "message": e.to_string()}], "block_number": number});
+                        self.fault(i, Fault::BadData { detail: e.to_string() }, Some((anchor, ev)), now);
+                        continue;
+                    }
+                    let mut all = rec.proofs.as_array().cloned().unwrap_or_default();
+                    all.extend(proofs.as_array().cloned().unwrap_or_default());
+                    rec.proofs = Value::Array(all);
+                    rec.code = code;
+                }
             }
             if self.content_from != Some(i) {
                 if let Some(prev) = self.content_from {

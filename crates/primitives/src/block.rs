@@ -221,6 +221,17 @@ impl AccountState {
     }
 }
 
+/// A view call made at a block (`eth_call` pinned to the block's hash) and what it returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewCallResult {
+    /// The contract called.
+    pub to: Address,
+    /// Calldata.
+    pub data: Bytes,
+    /// What it returned; `None` when it reverted.
+    pub result: Option<Bytes>,
+}
+
 /// A block with the data attached to it (receipts, traces), as the detectors see it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockData {
@@ -236,6 +247,10 @@ pub struct BlockData {
     pub call_traces: Option<Vec<(Option<B256>, CallFrame)>>,
     /// Proven state of watched accounts at this block, when attached.
     pub state: Option<Vec<AccountState>>,
+    /// View calls made at this block, when attached.
+    pub calls: Option<Vec<ViewCallResult>>,
+    /// Code of the contracts this block created, when attached.
+    pub code: Option<Vec<(Address, Bytes)>>,
     /// Observations made while decoding: fields that were missing or could not be checked.
     pub notes: Vec<String>,
 }
@@ -268,7 +283,7 @@ impl BlockData {
     /// Decodes a recorded block. Only the header's `number` is required; every other field is
     /// decoded when present and reported in `notes` when absent in a way that limits checks.
     pub fn from_recorded(rec: RecordedBlock) -> Result<Self> {
-        let RecordedBlock { block, receipts, traces, call_traces, proofs } = rec;
+        let RecordedBlock { block, receipts, traces, call_traces, proofs, calls, code } = rec;
         let obj = match &block {
             Value::Object(m) => m,
             other => {
@@ -382,13 +397,15 @@ impl BlockData {
             }
         };
         let state = parse_proofs(&proofs).map_err(|r| inv(ctx("proofs"), r))?;
+        let calls = parse_calls(&calls).map_err(|r| inv(ctx("calls"), r))?;
+        let code = parse_code(&code).map_err(|r| inv(ctx("code"), r))?;
         let notes = notes_for(
             &header,
             has_tx_list,
             receipts.is_none(),
             traces.is_none() && call_traces.is_none(),
         );
-        Ok(Self { header, transactions, receipts, traces, call_traces, state, notes })
+        Ok(Self { header, transactions, receipts, traces, call_traces, state, calls, code, notes })
     }
 
     /// Decodes one line of the replay format: the fast typed path, falling back to the `Value`
@@ -704,6 +721,51 @@ fn parse_trace(v: &Value) -> Result<Trace, String> {
     })
 }
 
+/// Decodes the `calls` field of a recorded line: null, or `[{"to", "data", "result"}]`.
+pub(crate) fn parse_calls(v: &Value) -> Result<Option<Vec<ViewCallResult>>, String> {
+    let Value::Array(items) = v else {
+        return match v {
+            Value::Null => Ok(None),
+            other => Err(format!("expected an array or null, found {}", q::kind(other))),
+        };
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let o = as_obj(c, "call").map_err(|e| format!("[{i}]: {e}"))?;
+            Ok(ViewCallResult {
+                to: opt(o, "to", q::address)?.ok_or(format!("[{i}]: no to"))?,
+                data: opt(o, "data", q::bytes)?.unwrap_or_default(),
+                result: opt(o, "result", q::bytes)?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map(Some)
+}
+
+/// Decodes the `code` field of a recorded line: null, or `[{"address", "code"}]`.
+pub(crate) fn parse_code(v: &Value) -> Result<Option<Vec<(Address, Bytes)>>, String> {
+    let Value::Array(items) = v else {
+        return match v {
+            Value::Null => Ok(None),
+            other => Err(format!("expected an array or null, found {}", q::kind(other))),
+        };
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let o = as_obj(c, "code entry").map_err(|e| format!("[{i}]: {e}"))?;
+            Ok((
+                opt(o, "address", q::address)?.ok_or(format!("[{i}]: no address"))?,
+                opt(o, "code", q::bytes)?.unwrap_or_default(),
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map(Some)
+}
+
 /// Decodes the `proofs` field of a recorded line: null, or an array of `eth_getProof` answers.
 pub(crate) fn parse_proofs(v: &Value) -> Result<Option<Vec<AccountState>>, String> {
     match v {
@@ -793,6 +855,8 @@ mod tests {
             traces: Value::Null,
             call_traces: Value::Null,
             proofs: Value::Null,
+            calls: Value::Null,
+            code: Value::Null,
         }
     }
 
@@ -837,6 +901,8 @@ mod tests {
                 "input": "0x01", "calls": [{"type": "DELEGATECALL", "to": to2, "input": "0x02",
                 "error": "execution reverted"}]}}]),
             proofs: Value::Null,
+            calls: Value::Null,
+            code: Value::Null,
         };
         let b = BlockData::from_recorded(r).unwrap();
         let calls = b.calls();

@@ -117,6 +117,10 @@ struct Line<'a> {
     call_traces: Option<&'a RawValue>,
     #[serde(default, borrow)]
     proofs: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    calls: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    code: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -446,6 +450,8 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
                 traces: serde_json::Value::Null,
                 call_traces: v,
                 proofs: serde_json::Value::Null,
+                calls: serde_json::Value::Null,
+                code: serde_json::Value::Null,
             };
             BlockData::from_recorded(rec).map_err(|e| e.to_string())?.call_traces
         }
@@ -459,11 +465,16 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
             crate::block::parse_proofs(&v)?
         }
     };
+    let raw = |r: Option<&RawValue>| -> Result<serde_json::Value, String> {
+        r.map_or(Ok(serde_json::Value::Null), |r| serde_json::from_str(r.get()).map_err(|e| e.to_string()))
+    };
+    let calls = crate::block::parse_calls(&raw(l.calls)?)?;
+    let code = crate::block::parse_code(&raw(l.code)?)?;
     let notes = notes_for(
         &header,
         has_tx_list,
         receipts.is_none(),
         traces.is_none() && call_traces.is_none(),
     );
-    Ok(BlockData { header, transactions, receipts, traces, call_traces, state, notes })
+    Ok(BlockData { header, transactions, receipts, traces, call_traces, state, calls, code, notes })
 }

@@ -7,8 +7,10 @@ use serde_json::Value;
 /// One line of recorded chain data:
 /// `{"block": eth_getBlockByNumber(n, true), "receipts": eth_getBlockReceipts | null,
 ///   "traces": trace_block | null, "call_traces": debug_traceBlockByNumber(callTracer) | null,
-///   "proofs": [eth_getProof(address, slots, block)...]}`; `proofs` is optional (Palisade's
-/// extension for watched accounts and storage slots) and omitted when there are none.
+///   "proofs": [eth_getProof(address, slots, block)...],
+///   "calls": [{"to", "data", "result" | null}...], "code": [{"address", "code"}...]}`.
+/// `proofs`, `calls` and `code` are Palisade's optional extensions (watched state, view calls
+/// made at the block's hash, the code of contracts the block created) and omitted when empty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedBlock {
     /// The block object, with full transactions, hashes only, or partial objects.
@@ -25,6 +27,12 @@ pub struct RecordedBlock {
     /// `eth_getProof` answers for watched accounts at this block, or null.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub proofs: Value,
+    /// View calls made at this block (`eth_call` pinned to its hash), or null.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub calls: Value,
+    /// Code of the contracts this block created (`eth_getCode` at its hash), or null.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub code: Value,
 }
 
 impl RecordedBlock {
@@ -43,7 +51,10 @@ impl RecordedBlock {
             .remove("block")
             .ok_or_else(|| Error::Malformed("line has no \"block\" field".into()))?;
         for k in m.keys() {
-            if !matches!(k.as_str(), "receipts" | "traces" | "call_traces" | "proofs") {
+            if !matches!(
+                k.as_str(),
+                "receipts" | "traces" | "call_traces" | "proofs" | "calls" | "code"
+            ) {
                 return Err(Error::Malformed(format!("unknown field {k:?}")));
             }
         }
@@ -53,7 +64,43 @@ impl RecordedBlock {
             traces: m.remove("traces").unwrap_or(Value::Null),
             call_traces: m.remove("call_traces").unwrap_or(Value::Null),
             proofs: m.remove("proofs").unwrap_or(Value::Null),
+            calls: m.remove("calls").unwrap_or(Value::Null),
+            code: m.remove("code").unwrap_or(Value::Null),
         })
+    }
+
+    /// Addresses of the contracts this block created, as its receipts (`contractAddress`) and
+    /// traces (`create` results, `CREATE`/`CREATE2` frames) show them, in first-seen order.
+    pub fn created_contracts(&self) -> Vec<alloy_primitives::Address> {
+        let mut out = Vec::new();
+        let mut add = |v: Option<&Value>| {
+            if let Some(a) = v.and_then(|x| crate::quantity::address(x).ok()) {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        };
+        for r in self.receipts.as_array().into_iter().flatten() {
+            add(r.get("contractAddress"));
+        }
+        for t in self.traces.as_array().into_iter().flatten() {
+            if t.get("type").and_then(Value::as_str) == Some("create") && t.get("error").is_none() {
+                add(t.pointer("/result/address"));
+            }
+        }
+        fn walk(f: &Value, add: &mut dyn FnMut(Option<&Value>)) {
+            let kind = f.get("type").and_then(Value::as_str).unwrap_or("");
+            if kind.starts_with("CREATE") && f.get("error").is_none() {
+                add(f.get("to"));
+            }
+            for c in f.get("calls").and_then(Value::as_array).into_iter().flatten() {
+                walk(c, add);
+            }
+        }
+        for t in self.call_traces.as_array().into_iter().flatten() {
+            walk(t.get("result").unwrap_or(t), &mut add);
+        }
+        out
     }
 
     /// Serializes the record as one line (no trailing newline).

@@ -4,7 +4,7 @@
 
 use crate::{Result, SensitiveUrl, SourceError};
 use futures::{SinkExt, StreamExt};
-use palisade_primitives::{quantity as q, Address, RecordedBlock, B256};
+use palisade_primitives::{quantity as q, Address, Bytes, RecordedBlock, B256};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -296,7 +296,15 @@ impl RpcClient {
         } else {
             (Value::Null, Value::Null)
         };
-        Ok(Some(RecordedBlock { block, receipts, traces, call_traces, proofs: Value::Null }))
+        Ok(Some(RecordedBlock {
+            block,
+            receipts,
+            traces,
+            call_traces,
+            proofs: Value::Null,
+            calls: Value::Null,
+            code: Value::Null,
+        }))
     }
 
     /// Receipts of a block: `eth_getBlockReceipts`, falling back to one request per transaction.
@@ -399,6 +407,45 @@ impl RpcClient {
                 ));
             }
             out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// `eth_call` of each (contract, calldata) at the block with `hash` (EIP-1898), in order: the
+    /// `calls` field of a recorded line. A call that reverts gives `"result": null`.
+    pub async fn view_calls(&self, calls: &[(Address, Bytes)], hash: B256) -> Result<Value> {
+        let mut out = Vec::with_capacity(calls.len());
+        for (to, data) in calls {
+            let r = self
+                .call("eth_call", json!([{"to": to, "data": data}, {"blockHash": hash}]))
+                .await;
+            let result = match r {
+                Ok(v @ Value::String(_)) => v,
+                Ok(other) => {
+                    return Err(self.malformed(
+                        "eth_call",
+                        format!("expected hex data, got {}", q::kind(&other)),
+                    ))
+                }
+                // A revert is an answer (the contract refused), not an outage.
+                Err(SourceError::Rpc { .. }) => Value::Null,
+                Err(e) => return Err(e),
+            };
+            out.push(json!({"to": to, "data": data, "result": result}));
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// `eth_getCode` of each address at the block with `hash`: the `code` field of a recorded
+    /// line.
+    pub async fn code_at(&self, addresses: &[Address], hash: B256) -> Result<Value> {
+        let mut out = Vec::with_capacity(addresses.len());
+        for a in addresses {
+            let code = self.call("eth_getCode", json!([a, {"blockHash": hash}])).await?;
+            if !code.is_string() {
+                return Err(self.malformed("eth_getCode", "expected hex code".into()));
+            }
+            out.push(json!({"address": a, "code": code}));
         }
         Ok(Value::Array(out))
     }

@@ -5,7 +5,7 @@ use palisade_testing::{conformance, fixtures};
 
 fn detector(toml_src: &str) -> Box<dyn Detector> {
     let cfg: DetectorConfig = toml::from_str(toml_src).unwrap();
-    cfg.build("mainnet", None).unwrap()
+    cfg.build("mainnet", None, &Default::default()).unwrap()
 }
 
 /// Every detector type, configured so it has something to say on the bundled blocks.

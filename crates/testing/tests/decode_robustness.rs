@@ -169,6 +169,8 @@ fn mutated_json_rpc_answers_never_panic() {
                 traces: Value::Null,
                 call_traces: Value::Null,
                 proofs: Value::Null,
+                calls: Value::Null,
+                code: Value::Null,
             };
             let _ = BlockData::from_recorded(rec);
         }

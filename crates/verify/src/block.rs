@@ -36,6 +36,8 @@ pub enum Check {
     WithdrawalsRoot,
     /// Recorded account and storage proofs lead to the header's state root.
     Proofs,
+    /// The recorded code of created contracts hashes to their proven code hash.
+    Code,
 }
 
 impl Check {
@@ -50,6 +52,7 @@ impl Check {
             Self::LogsBloom => "logs_bloom",
             Self::WithdrawalsRoot => "withdrawals_root",
             Self::Proofs => "proofs",
+            Self::Code => "code",
         }
     }
 }
@@ -161,6 +164,15 @@ pub fn verify_block_with(rec: &RecordedBlock, senders: bool) -> BlockReport {
             Err(e) => r.failed.push(e),
         },
         (_, None) => r.skip(Check::Proofs, "no stateRoot in the header"),
+    }
+
+    // Code of created contracts: each must hash to the code hash its proof gives.
+    if !rec.code.is_null() {
+        match crate::proof::verify_code(n, &rec.code, &rec.proofs) {
+            Ok(()) if r.passed.contains(&Check::Proofs) => r.passed.push(Check::Code),
+            Ok(()) => r.skip(Check::Code, "the code's proofs were not verified"),
+            Err(e) => r.failed.push(e),
+        }
     }
     r
 }

@@ -69,3 +69,37 @@ pub fn verify_proofs(state_root: B256, proofs: &Value) -> Result<usize, VerifyEr
     }
     Ok(list.len())
 }
+
+/// Checks the `code` of a recorded line (`[{"address", "code"}]`) against its `proofs`: every
+/// address must have a proof whose code hash is the keccak of the code. (The proofs themselves
+/// are checked against the state root by [`verify_proofs`].)
+pub fn verify_code(number: u64, code: &Value, proofs: &Value) -> Result<(), VerifyError> {
+    let bad = |what: String, reason: String| VerifyError::Proof {
+        what: format!("block {number}: code of {what}"),
+        root: B256::ZERO,
+        reason,
+    };
+    let entries = code.as_array().ok_or_else(|| bad("?".into(), "code is not an array".into()))?;
+    for e in entries {
+        let addr = e
+            .get("address")
+            .and_then(|a| palisade_primitives::quantity::address(a).ok())
+            .ok_or_else(|| bad("?".into(), "an entry has no address".into()))?;
+        let bytes = e
+            .get("code")
+            .and_then(|c| palisade_primitives::quantity::bytes(c).ok())
+            .ok_or_else(|| bad(addr.to_string(), "no code".into()))?;
+        let proven = proofs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p.get("address").and_then(|a| palisade_primitives::quantity::address(a).ok()) == Some(addr))
+            .and_then(|p| p.get("codeHash").and_then(|h| palisade_primitives::quantity::b256(h).ok()))
+            .ok_or_else(|| bad(addr.to_string(), "no proof of the account".into()))?;
+        let computed = keccak256(&bytes);
+        if computed != proven {
+            return Err(bad(addr.to_string(), format!("code hashes to {computed}, the proven code hash is {proven}")));
+        }
+    }
+    Ok(())
+}

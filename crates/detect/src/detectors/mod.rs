@@ -1,7 +1,14 @@
 //! One module per detector.
 
+pub mod admin_call;
+pub mod bridge_invariant;
 pub mod chain_health;
+pub mod contract_deployment;
+pub mod liquidation_health;
+pub mod liquidity_drain;
+pub mod oracle;
 pub mod rule;
+pub mod sandwich;
 pub mod storage_watch;
 
 pub(crate) fn median(xs: &mut [u128]) -> Option<u128> {

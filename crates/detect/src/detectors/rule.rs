@@ -407,7 +407,7 @@ impl Rule {
     }
 }
 
-fn args_json(args: &[(String, Val)]) -> Value {
+pub(crate) fn args_json(args: &[(String, Val)]) -> Value {
     let mut m = Map::new();
     for (i, (n, v)) in args.iter().enumerate() {
         let key = if n.is_empty() { format!("${i}") } else { n.clone() };
@@ -551,7 +551,7 @@ impl Detector for Rule {
         Needs {
             receipts: !self.events.is_empty() || status || self.tx_expr.is_some(),
             traces: self.functions.iter().any(|f| f.include_internal),
-            state: Vec::new(),
+            ..Needs::default()
         }
     }
 

@@ -1,0 +1,293 @@
+//! `admin_call`: privileged functions of watched contracts called by anyone outside an
+//! allowlist, at any depth of the call tree (a proxy hop counts once, at the proxy); and the
+//! events that say a contract's control changed: ownership, roles, EIP-1967 upgrades, pauses,
+//! Safe owners and threshold, timelock schedules and executions.
+//!
+//! One finding per transaction lists everything that matched. An event's actor is the account
+//! the event names (`sender` of a role change), else the caller of the last call into the
+//! emitting contract when traces are attached, else the transaction's sender; events whose actor
+//! is allowed, or that come from a transaction sent by or to an allowed account (a multisig),
+//! are not reported.
+
+use crate::abi::{EvSig, FnSig};
+use crate::detectors::rule::args_json;
+use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
+use palisade_primitives::{Address, BlockData, ChainSegment, Finding, Findings, Severity};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Config of `admin_call`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminCallConfig {
+    /// Instance name (required); the detector id is `admin_call:<name>`.
+    pub name: String,
+    /// Limit to one chain (default: every chain).
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// Severity of calls by callers outside the allowlist (default `critical`).
+    #[serde(default = "critical")]
+    pub severity: Severity,
+    /// Contracts watched (required for events; empty: functions are matched on any contract).
+    #[serde(default)]
+    pub contracts: Vec<Address>,
+    /// Privileged functions, as signatures (`upgradeTo(address)`,
+    /// `transferOwnership(address newOwner)`).
+    #[serde(default)]
+    pub functions: Vec<String>,
+    /// Callers allowed to call them (a multisig, a timelock).
+    #[serde(default)]
+    pub allowed_callers: Vec<Address>,
+    /// Report the built-in control events of watched contracts (default true).
+    #[serde(default = "yes")]
+    pub builtin_events: bool,
+    /// Severity of control events by actors outside the allowlist (default `high`).
+    #[serde(default = "high")]
+    pub event_severity: Severity,
+    /// Also report calls that reverted (default false).
+    #[serde(default)]
+    pub include_reverted: bool,
+}
+
+fn critical() -> Severity {
+    Severity::Critical
+}
+
+fn high() -> Severity {
+    Severity::High
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The control events watched when `builtin_events` is on.
+pub const BUILTIN_EVENTS: &[&str] = &[
+    "OwnershipTransferred(address indexed previousOwner, address indexed newOwner)",
+    "OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner)",
+    "RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)",
+    "RoleRevoked(bytes32 indexed role, address indexed account, address indexed sender)",
+    "RoleAdminChanged(bytes32 indexed role, bytes32 indexed previousAdminRole, bytes32 indexed newAdminRole)",
+    "Upgraded(address indexed implementation)",
+    "AdminChanged(address previousAdmin, address newAdmin)",
+    "BeaconUpgraded(address indexed beacon)",
+    "Paused(address account)",
+    "Unpaused(address account)",
+    // Safe v1.3 (not indexed) and v1.4.1 (indexed).
+    "AddedOwner(address owner)",
+    "AddedOwner(address indexed owner)",
+    "RemovedOwner(address owner)",
+    "RemovedOwner(address indexed owner)",
+    "ChangedThreshold(uint256 threshold)",
+    // OpenZeppelin TimelockController.
+    "CallScheduled(bytes32 indexed id, uint256 indexed index, address target, uint256 value, bytes data, bytes32 predecessor, uint256 delay)",
+    "CallExecuted(bytes32 indexed id, uint256 indexed index, address target, uint256 value, bytes data)",
+    "Cancelled(bytes32 indexed id)",
+    // Compound's Timelock.
+    "QueueTransaction(bytes32 indexed txHash, address indexed target, uint256 value, string signature, bytes data, uint256 eta)",
+    "ExecuteTransaction(bytes32 indexed txHash, address indexed target, uint256 value, string signature, bytes data, uint256 eta)",
+    "CancelTransaction(bytes32 indexed txHash, address indexed target, uint256 value, string signature, bytes data, uint256 eta)",
+];
+
+/// Catalog entry.
+pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+    kind: "admin_call",
+    description: "Privileged functions of watched contracts called by anyone outside an allowlist, at any call depth; ownership, role, EIP-1967 upgrade, pause, Safe owner/threshold and timelock events by actors outside it.",
+    needs_no_config: false,
+    fields: &[
+        FieldInfo { name: "name", ty: "string", default: "required", doc: "Instance name; the detector id is admin_call:<name>." },
+        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
+        FieldInfo { name: "severity", ty: "severity", default: "critical", doc: "Severity of privileged calls by others." },
+        FieldInfo { name: "contracts", ty: "array of addresses", default: "[] (functions: any)", doc: "Contracts watched (events need them)." },
+        FieldInfo { name: "functions", ty: "array of strings", default: "[]", doc: "Privileged function signatures, e.g. upgradeTo(address)." },
+        FieldInfo { name: "allowed_callers", ty: "array of addresses", default: "[]", doc: "Accounts allowed to call them." },
+        FieldInfo { name: "builtin_events", ty: "bool", default: "true", doc: "Report ownership, role, upgrade, pause, Safe and timelock events of watched contracts." },
+        FieldInfo { name: "event_severity", ty: "severity", default: "high", doc: "Severity of those events by others." },
+        FieldInfo { name: "include_reverted", ty: "bool", default: "false", doc: "Also report calls that reverted." },
+    ],
+};
+
+/// The `admin_call` detector. Stateless.
+#[derive(Debug)]
+pub struct AdminCall {
+    id: String,
+    chain: String,
+    cfg: AdminCallConfig,
+    functions: Vec<FnSig>,
+    events: Vec<EvSig>,
+}
+
+impl AdminCall {
+    /// Builds the detector for `chain`.
+    pub fn new(cfg: AdminCallConfig, chain: &str) -> Result<Self> {
+        let id = format!("admin_call:{}", cfg.name);
+        let err = |field: String, reason: String| DetectError::Config {
+            detector: id.clone(),
+            field,
+            reason,
+        };
+        if cfg.name.trim().is_empty() {
+            return Err(err("name".into(), "must not be empty".into()));
+        }
+        let functions = cfg
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FnSig::parse(f, None).map_err(|e| err(format!("functions[{i}]"), e)))
+            .collect::<Result<Vec<_>>>()?;
+        if functions.is_empty() && (cfg.contracts.is_empty() || !cfg.builtin_events) {
+            return Err(err(
+                "functions".into(),
+                "watch at least one function, or contracts with builtin_events".into(),
+            ));
+        }
+        let events = if cfg.builtin_events {
+            BUILTIN_EVENTS
+                .iter()
+                .map(|s| EvSig::parse(s, None).map_err(|e| err("builtin_events".into(), e)))
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(Self { id, chain: chain.into(), cfg, functions, events })
+    }
+
+    fn watched(&self, a: Option<Address>) -> bool {
+        self.cfg.contracts.is_empty() || a.is_some_and(|a| self.cfg.contracts.contains(&a))
+    }
+
+    fn allowed(&self, a: Option<Address>) -> bool {
+        a.is_some_and(|a| self.cfg.allowed_callers.contains(&a))
+    }
+
+    fn scan(&self, b: &BlockData, out: &mut Findings) {
+        // tx index -> matched items
+        let mut per_tx: std::collections::BTreeMap<u64, Vec<Value>> = Default::default();
+        let calls = b.calls();
+        for c in &calls {
+            if c.forwarded || (c.reverted && !self.cfg.include_reverted) || !self.watched(c.to) {
+                continue;
+            }
+            for f in &self.functions {
+                let Some(args) = f.decode(c.input) else { continue };
+                if self.allowed(c.from) {
+                    continue;
+                }
+                let args: Vec<(String, crate::expr::Val)> = match args {
+                    Ok(vs) => f.names.iter().cloned().zip(vs).collect(),
+                    Err(_) => Vec::new(),
+                };
+                per_tx.entry(c.tx_index).or_default().push(json!({
+                    "kind": "call",
+                    "function": f.signature,
+                    "contract": c.to,
+                    "caller": c.from,
+                    "depth": c.depth,
+                    "call_type": c.call_type,
+                    "reverted": c.reverted,
+                    "args": args_json(&args),
+                }));
+            }
+        }
+        if !self.events.is_empty() && !self.cfg.contracts.is_empty() {
+            for r in b.receipts.iter().flatten() {
+                let Some(ti) = r.transaction_index else { continue };
+                if r.status == Some(false) {
+                    continue;
+                }
+                let tx = b.transactions.iter().find(|t| t.index == ti);
+                if self.allowed(tx.and_then(|t| t.from)) || self.allowed(tx.and_then(|t| t.to)) {
+                    continue;
+                }
+                for (li, l) in r.logs.iter().enumerate() {
+                    if !self.cfg.contracts.contains(&l.address) {
+                        continue;
+                    }
+                    for e in &self.events {
+                        let Some(Ok(fields)) = e.decode(&l.topics, &l.data) else { continue };
+                        let named_actor = fields.iter().find(|(n, _)| n == "sender").and_then(|(_, v)| match v {
+                            crate::expr::Val::Addr(a) => Some(*a),
+                            _ => None,
+                        });
+                        // The caller of the last call into the emitting contract, when traced.
+                        let traced = calls
+                            .iter()
+                            .filter(|c| c.tx_index == ti && c.to == Some(l.address) && c.call_type != "staticcall" && !c.reverted)
+                            .next_back()
+                            .and_then(|c| c.from);
+                        let actor = named_actor.or(traced).or(tx.and_then(|t| t.from));
+                        if self.allowed(actor) {
+                            continue;
+                        }
+                        per_tx.entry(ti).or_default().push(json!({
+                            "kind": "event",
+                            "event": e.signature,
+                            "contract": l.address,
+                            "actor": actor,
+                            "log_index": l.log_index.unwrap_or(li as u64),
+                            "fields": args_json(&fields),
+                        }));
+                        break;
+                    }
+                }
+            }
+        }
+        for (ti, matched) in per_tx {
+            let has_call = matched.iter().any(|m| m["kind"] == "call");
+            let sev = if has_call { self.cfg.severity } else { self.cfg.event_severity };
+            let what: Vec<String> = matched
+                .iter()
+                .map(|m| {
+                    m["function"].as_str().or(m["event"].as_str()).unwrap_or("").split('(').next().unwrap_or("").to_string()
+                })
+                .collect();
+            let by = matched
+                .iter()
+                .find_map(|m| m["caller"].as_str().or(m["actor"].as_str()).map(str::to_string))
+                .unwrap_or_default();
+            let title = format!(
+                "{} on watched contract by {by} (not allowed) in tx {ti} of block {}",
+                what.join(", "),
+                b.header.number
+            );
+            out.push(
+                Finding::new(&self.id, "admin_call", &self.chain, b.block_ref(), &format!("tx:{ti}"), sev, title)
+                    .with_txs(b.tx_hash(ti))
+                    .with_evidence(json!({"check": "admin_call", "tx_index": ti, "matched": matched})),
+            );
+        }
+    }
+}
+
+impl Detector for AdminCall {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> &'static str {
+        "admin_call"
+    }
+
+    fn needs(&self) -> Needs {
+        Needs { receipts: !self.events.is_empty(), traces: true, ..Needs::default() }
+    }
+
+    fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {
+        for b in seg.blocks() {
+            self.scan(b, out);
+        }
+        Ok(())
+    }
+
+    fn revert(&mut self, _seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint::default()
+    }
+
+    fn restore(&mut self, _cp: &Checkpoint) -> Result<()> {
+        Ok(())
+    }
+}
