@@ -74,8 +74,12 @@ pub(crate) fn cmd(
         }
         parse_t.push(t.elapsed().as_secs_f64());
 
-        let mut engine =
-            ChainEngine::new("mainnet", build_detectors(&cfg.detectors, "mainnet", &Default::default())?, 64, true);
+        let mut engine = ChainEngine::new(
+            "mainnet",
+            build_detectors(&cfg.detectors, "mainnet", &Default::default())?,
+            64,
+            true,
+        );
         let t = Instant::now();
         findings = 0;
         for l in &lines {
@@ -106,8 +110,12 @@ pub(crate) fn cmd(
     if let Some(total) = blocks {
         // Memory: one long-lived engine over `total` blocks (the data looped, renumbered so the
         // chain keeps growing and the window keeps pruning).
-        let mut engine =
-            ChainEngine::new("mainnet", build_detectors(&cfg.detectors, "mainnet", &Default::default())?, 64, true);
+        let mut engine = ChainEngine::new(
+            "mainnet",
+            build_detectors(&cfg.detectors, "mainnet", &Default::default())?,
+            64,
+            true,
+        );
         let parsed: Vec<BlockData> =
             lines.iter().map(|l| Ok(BlockData::from_json_line(l)?)).collect::<eyre::Result<_>>()?;
         let step = (total / 10).max(1);

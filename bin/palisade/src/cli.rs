@@ -72,6 +72,13 @@ pub(crate) enum Cmd {
         /// (`eip1967.implementation`, `erc7201:<namespace>`, hex or decimal); repeatable.
         #[arg(long = "proof", value_name = "ADDRESS[:SLOT,...]")]
         proofs: Vec<String>,
+        /// Also record what this config's detectors need at each block: proofs of watched
+        /// accounts, view calls (oracle feeds, pools, balances) and the code of new contracts.
+        #[arg(long, short)]
+        config: Option<std::path::PathBuf>,
+        /// The config's chain whose detectors count (default: its first chain).
+        #[arg(long, requires = "config")]
+        chain: Option<String>,
     },
     /// DeFi actions per transaction: swaps, transfers, flash loans, liquidations, arbitrages and
     /// sandwiches, with exact amounts (from a recorded file, or one block of a node).
@@ -213,8 +220,27 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
         Cmd::Replay { file, config, chain, json, store } => {
             crate::replay::cmd(&file, config.as_deref(), chain, json, store).await
         }
-        Cmd::Record { rpc, from, to, output, no_traces, no_receipts, proofs } => {
-            crate::record::cmd(&rpc, from, to, &output, !no_traces, !no_receipts, &proofs).await
+        Cmd::Record { rpc, from, to, output, no_traces, no_receipts, proofs, config, chain } => {
+            let needs = match config {
+                None => palisade_detect::Needs::default(),
+                Some(p) => {
+                    let cfg = match load_config(&p) {
+                        Ok(c) => c,
+                        Err(code) => return Ok(code),
+                    };
+                    let ch = chain
+                        .or_else(|| cfg.chains.first().map(|c| c.name.clone()))
+                        .unwrap_or_else(|| "mainnet".into());
+                    palisade_node::config::build_detectors(&cfg.detectors, &ch, &cfg.links)?
+                        .iter()
+                        .fold(palisade_detect::Needs::default(), |n, d| n.union(d.needs()))
+                }
+            };
+            let enrich = palisade_source::evm_rpc::Enrich {
+                receipts: !no_receipts || needs.receipts,
+                traces: !no_traces || needs.traces,
+            };
+            crate::record::cmd(&rpc, from, to, &output, enrich, &proofs, &needs).await
         }
         Cmd::Status { config, api, json } => crate::status::cmd(config, api, json).await,
         Cmd::Inspect { file, rpc, block, json } => {

@@ -12,9 +12,9 @@ pub(crate) async fn cmd(
     from: u64,
     to: u64,
     output: &str,
-    traces: bool,
-    receipts: bool,
+    enrich: Enrich,
     proofs: &[String],
+    needs: &palisade_detect::Needs,
 ) -> eyre::Result<ExitCode> {
     if to < from {
         eprintln!("error: --to ({to}) is below --from ({from})");
@@ -56,7 +56,6 @@ pub(crate) async fn cmd(
     } else {
         None
     };
-    let enrich = Enrich { receipts, traces };
     let mut with_traces = 0u64;
     for n in from..=to {
         let mut rec = eps
@@ -64,13 +63,39 @@ pub(crate) async fn cmd(
             .await
             .wrap_err_with(|| format!("fetching block {n}"))?
             .ok_or_else(|| eyre::eyre!("the node has no block {n}"))?;
-        if !accounts.is_empty() {
-            let hash = palisade_primitives::quantity::b256(&rec.block["hash"])
-                .map_err(|e| eyre::eyre!("block {n}: {e}"))?;
+        let hash = palisade_primitives::quantity::b256(&rec.block["hash"])
+            .map_err(|e| eyre::eyre!("block {n}: {e}"))?;
+        // The --proof accounts and the detectors' watched accounts, slots merged per account.
+        let mut wanted: std::collections::BTreeMap<_, Vec<_>> =
+            needs.accounts_at(n).into_iter().collect();
+        for (a, slots) in &accounts {
+            let e = wanted.entry(*a).or_default();
+            e.extend(slots.iter().filter(|s| !e.contains(s)).copied().collect::<Vec<_>>());
+        }
+        // New contracts' code, with account proofs that tie it to the state root.
+        let created = if needs.code { rec.created_contracts() } else { Vec::new() };
+        for a in &created {
+            wanted.entry(*a).or_default();
+        }
+        let wanted: Vec<_> = wanted.into_iter().collect();
+        if !wanted.is_empty() {
             rec.proofs = eps
-                .proofs(&accounts, hash)
+                .proofs(&wanted, hash)
                 .await
                 .wrap_err_with(|| format!("fetching proofs at block {n}"))?;
+        }
+        let calls = needs.calls_at(n);
+        if !calls.is_empty() {
+            rec.calls = eps
+                .view_calls(&calls, hash)
+                .await
+                .wrap_err_with(|| format!("making view calls at block {n}"))?;
+        }
+        if !created.is_empty() {
+            rec.code = eps
+                .code_at(&created, hash)
+                .await
+                .wrap_err_with(|| format!("fetching new contracts' code at block {n}"))?;
         }
         if !rec.traces.is_null() || !rec.call_traces.is_null() {
             with_traces += 1;

@@ -37,8 +37,12 @@ pub(crate) fn run_replay(
     mut each: impl FnMut(&Finding),
     mut batches: Option<&mut Vec<Batch>>,
 ) -> eyre::Result<Summary> {
-    let mut engine =
-        ChainEngine::new(chain, build_detectors(detectors, chain, &Default::default())?, max_reorg_depth, true);
+    let mut engine = ChainEngine::new(
+        chain,
+        build_detectors(detectors, chain, &Default::default())?,
+        max_reorg_depth,
+        true,
+    );
     let mut summary = Summary::default();
     let counts = std::cell::RefCell::new((0u64, 0u64, 0u64, BTreeMap::<String, u64>::new()));
     let blocks = reader.map(|r| {

@@ -334,6 +334,17 @@ pub fn classify(b: &BlockData) -> BlockActions {
                 a.swaps = swaps::from_logs(logs, &a.transfers, a.reverted);
                 a.liquidations = lending::liquidations_from_logs(logs, &a.transfers, a.reverted);
                 a.flash_loans = lending::flash_loans_from_logs(logs, &a.transfers, a.reverted);
+                // Loans that emit no event (ERC-3156 lenders) are seen in the call tree.
+                if let Some(tf) = tf {
+                    for l in lending::flash_loans_from_frames(&tf.frames, &a.transfers) {
+                        let known = a.flash_loans.iter().any(|x| {
+                            x.lender == l.lender && x.token == l.token && x.amount == l.amount
+                        });
+                        if !known {
+                            a.flash_loans.push(l);
+                        }
+                    }
+                }
             }
             (_, Some(tf)) => {
                 a.transfers = transfers::from_frames(&tf.frames);

@@ -1,12 +1,12 @@
 //! Typed detector configuration and the catalog shown by `palisade detectors`.
 
 use crate::detectors::{
-    admin_call, bridge_invariant, chain_health, contract_deployment, liquidation_health, liquidity_drain, oracle, rule,
-    sandwich, storage_watch,
+    admin_call, bridge_invariant, chain_health, contract_deployment, liquidation_health,
+    liquidity_drain, oracle, rule, sandwich, storage_watch,
 };
-use std::path::{Path, PathBuf};
 use crate::{Detector, Links, Result};
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// One `[[detectors]]` entry of the config file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,7 +112,12 @@ impl DetectorConfig {
     /// Builds the detector for one chain. `side` is the content of the file named by
     /// [`DetectorConfig::side_file`], read by the caller; `links` is shared by every chain of
     /// one configuration.
-    pub fn build(&self, chain: &str, side: Option<&str>, links: &Links) -> Result<Box<dyn Detector>> {
+    pub fn build(
+        &self,
+        chain: &str,
+        side: Option<&str>,
+        links: &Links,
+    ) -> Result<Box<dyn Detector>> {
         Ok(match self {
             Self::ChainHealth(c) => Box::new(chain_health::ChainHealth::new(c.clone(), chain)?),
             Self::Rule(c) => Box::new(rule::Rule::new(c.clone(), chain, side)?),

@@ -639,20 +639,27 @@ impl Sources {
             if self.needs.code {
                 let created = rec.created_contracts();
                 if !created.is_empty() {
-                    let code = match self.pool.timed(i, self.pool.client(i).code_at(&created, hash)).await {
-                        Ok(c) => c,
-                        Err(e) => {
-                            last_err = Some(e.to_string());
-                            continue;
-                        }
-                    };
+                    let code =
+                        match self.pool.timed(i, self.pool.client(i).code_at(&created, hash)).await
+                        {
+                            Ok(c) => c,
+                            Err(e) => {
+                                last_err = Some(e.to_string());
+                                continue;
+                            }
+                        };
                     let empty: Vec<(palisade_primitives::Address, Vec<B256>)> =
                         created.iter().map(|a| (*a, Vec::new())).collect();
                     let proofs = self.fetch_proofs(i, &empty, hash, number, root).await?;
                     if let Err(e) = palisade_verify::verify_code(number, &code, &proofs) {
                         let anchor = BlockRef::new(number, hash);
                         let ev = json!({"failures": [{"check": "code", "message": e.to_string()}], "block_number": number});
-                        self.fault(i, Fault::BadData { detail: e.to_string() }, Some((anchor, ev)), now);
+                        self.fault(
+                            i,
+                            Fault::BadData { detail: e.to_string() },
+                            Some((anchor, ev)),
+                            now,
+                        );
                         continue;
                     }
                     let mut all = rec.proofs.as_array().cloned().unwrap_or_default();

@@ -466,7 +466,9 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
         }
     };
     let raw = |r: Option<&RawValue>| -> Result<serde_json::Value, String> {
-        r.map_or(Ok(serde_json::Value::Null), |r| serde_json::from_str(r.get()).map_err(|e| e.to_string()))
+        r.map_or(Ok(serde_json::Value::Null), |r| {
+            serde_json::from_str(r.get()).map_err(|e| e.to_string())
+        })
     };
     let calls = crate::block::parse_calls(&raw(l.calls)?)?;
     let code = crate::block::parse_code(&raw(l.code)?)?;

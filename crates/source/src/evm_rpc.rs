@@ -416,9 +416,8 @@ impl RpcClient {
     pub async fn view_calls(&self, calls: &[(Address, Bytes)], hash: B256) -> Result<Value> {
         let mut out = Vec::with_capacity(calls.len());
         for (to, data) in calls {
-            let r = self
-                .call("eth_call", json!([{"to": to, "data": data}, {"blockHash": hash}]))
-                .await;
+            let r =
+                self.call("eth_call", json!([{"to": to, "data": data}, {"blockHash": hash}])).await;
             let result = match r {
                 Ok(v @ Value::String(_)) => v,
                 Ok(other) => {

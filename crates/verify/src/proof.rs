@@ -93,12 +93,20 @@ pub fn verify_code(number: u64, code: &Value, proofs: &Value) -> Result<(), Veri
             .as_array()
             .into_iter()
             .flatten()
-            .find(|p| p.get("address").and_then(|a| palisade_primitives::quantity::address(a).ok()) == Some(addr))
-            .and_then(|p| p.get("codeHash").and_then(|h| palisade_primitives::quantity::b256(h).ok()))
+            .find(|p| {
+                p.get("address").and_then(|a| palisade_primitives::quantity::address(a).ok())
+                    == Some(addr)
+            })
+            .and_then(|p| {
+                p.get("codeHash").and_then(|h| palisade_primitives::quantity::b256(h).ok())
+            })
             .ok_or_else(|| bad(addr.to_string(), "no proof of the account".into()))?;
         let computed = keccak256(&bytes);
         if computed != proven {
-            return Err(bad(addr.to_string(), format!("code hashes to {computed}, the proven code hash is {proven}")));
+            return Err(bad(
+                addr.to_string(),
+                format!("code hashes to {computed}, the proven code hash is {proven}"),
+            ));
         }
     }
     Ok(())

@@ -129,6 +129,11 @@ impl Palisade {
 
     /// Waits until palisade's processed tip is the anvil head.
     pub async fn wait_synced(&mut self, anvil: &Anvil) {
+        self.wait_chain_synced("anvil", anvil).await
+    }
+
+    /// Waits until palisade's processed tip of `chain` is the head of `anvil`.
+    pub async fn wait_chain_synced(&mut self, chain: &str, anvil: &Anvil) {
         let head = anvil.block_number().await;
         let hash = anvil.block_hash(head).await;
         let store = wait_for(30, "the store", || async { Some(self.store().await) }).await;
@@ -138,7 +143,7 @@ impl Palisade {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("palisade exited ({status}) while syncing:\n{}", self.log());
             }
-            let tip = tip_of(&store.block_log("anvil").await.unwrap_or_default());
+            let tip = tip_of(&store.block_log(chain).await.unwrap_or_default());
             if tip.last().map(|b| (b.0, b.1.as_str())) == Some((head, hash.as_str())) {
                 return;
             }

@@ -205,14 +205,20 @@ impl AdminCall {
                     }
                     for e in &self.events {
                         let Some(Ok(fields)) = e.decode(&l.topics, &l.data) else { continue };
-                        let named_actor = fields.iter().find(|(n, _)| n == "sender").and_then(|(_, v)| match v {
-                            crate::expr::Val::Addr(a) => Some(*a),
-                            _ => None,
-                        });
+                        let named_actor =
+                            fields.iter().find(|(n, _)| n == "sender").and_then(|(_, v)| match v {
+                                crate::expr::Val::Addr(a) => Some(*a),
+                                _ => None,
+                            });
                         // The caller of the last call into the emitting contract, when traced.
                         let traced = calls
                             .iter()
-                            .filter(|c| c.tx_index == ti && c.to == Some(l.address) && c.call_type != "staticcall" && !c.reverted)
+                            .filter(|c| {
+                                c.tx_index == ti
+                                    && c.to == Some(l.address)
+                                    && c.call_type != "staticcall"
+                                    && !c.reverted
+                            })
                             .next_back()
                             .and_then(|c| c.from);
                         let actor = named_actor.or(traced).or(tx.and_then(|t| t.from));
@@ -238,7 +244,14 @@ impl AdminCall {
             let what: Vec<String> = matched
                 .iter()
                 .map(|m| {
-                    m["function"].as_str().or(m["event"].as_str()).unwrap_or("").split('(').next().unwrap_or("").to_string()
+                    m["function"]
+                        .as_str()
+                        .or(m["event"].as_str())
+                        .unwrap_or("")
+                        .split('(')
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
                 })
                 .collect();
             let by = matched
@@ -251,9 +264,17 @@ impl AdminCall {
                 b.header.number
             );
             out.push(
-                Finding::new(&self.id, "admin_call", &self.chain, b.block_ref(), &format!("tx:{ti}"), sev, title)
-                    .with_txs(b.tx_hash(ti))
-                    .with_evidence(json!({"check": "admin_call", "tx_index": ti, "matched": matched})),
+                Finding::new(
+                    &self.id,
+                    "admin_call",
+                    &self.chain,
+                    b.block_ref(),
+                    &format!("tx:{ti}"),
+                    sev,
+                    title,
+                )
+                .with_txs(b.tx_hash(ti))
+                .with_evidence(json!({"check": "admin_call", "tx_index": ti, "matched": matched})),
             );
         }
     }

@@ -27,7 +27,9 @@
 use crate::abi::EvSig;
 use crate::expr::Val;
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
-use palisade_primitives::{Address, BlockData, BlockRef, ChainSegment, Finding, Findings, Severity, B256, U256};
+use palisade_primitives::{
+    Address, BlockData, BlockRef, ChainSegment, Finding, Findings, Severity, B256, U256,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -228,9 +230,17 @@ fn amount_of(id: &str, name: &str, s: &Option<String>) -> Result<U256> {
 impl BridgeInvariant {
     /// Builds the part of the detector for `chain` (which must be one of its two chains), sharing
     /// `ledger` with the other part.
-    pub fn new(cfg: BridgeInvariantConfig, chain: &str, ledger: Arc<Mutex<Ledger>>) -> Result<Self> {
+    pub fn new(
+        cfg: BridgeInvariantConfig,
+        chain: &str,
+        ledger: Arc<Mutex<Ledger>>,
+    ) -> Result<Self> {
         let id = format!("bridge_invariant:{}", cfg.name);
-        let bad = |field: &str, reason: String| DetectError::Config { detector: id.clone(), field: field.into(), reason };
+        let bad = |field: &str, reason: String| DetectError::Config {
+            detector: id.clone(),
+            field: field.into(),
+            reason,
+        };
         if cfg.source_chain == cfg.dest_chain {
             return Err(bad("dest_chain", "must differ from source_chain".into()));
         }
@@ -239,31 +249,59 @@ impl BridgeInvariant {
         } else if chain == cfg.dest_chain {
             DST
         } else {
-            return Err(bad("source_chain", format!("chain {chain:?} is neither the source nor the destination")));
+            return Err(bad(
+                "source_chain",
+                format!("chain {chain:?} is neither the source nor the destination"),
+            ));
         };
         let parse = |field: &str, sig: &str| EvSig::parse(sig, None).map_err(|e| bad(field, e));
         let lock = parse("lock_event", &cfg.lock_event)?;
         let mint = parse("mint_event", &cfg.mint_event)?;
         let burn = cfg.burn_event.as_deref().map(|s| parse("burn_event", s)).transpose()?;
         let unlock = cfg.unlock_event.as_deref().map(|s| parse("unlock_event", s)).transpose()?;
-        for (field, e) in [("lock_event", Some(&lock)), ("mint_event", Some(&mint)), ("burn_event", burn.as_ref()), ("unlock_event", unlock.as_ref())] {
+        for (field, e) in [
+            ("lock_event", Some(&lock)),
+            ("mint_event", Some(&mint)),
+            ("burn_event", burn.as_ref()),
+            ("unlock_event", unlock.as_ref()),
+        ] {
             let Some(e) = e else { continue };
             let has = |n: &str| e.indexed_names.iter().chain(&e.body_names).any(|x| x == n);
             if !has(&cfg.amount_field) {
-                return Err(bad(field, format!("{} has no parameter named {:?} (amount_field)", e.signature, cfg.amount_field)));
+                return Err(bad(
+                    field,
+                    format!(
+                        "{} has no parameter named {:?} (amount_field)",
+                        e.signature, cfg.amount_field
+                    ),
+                ));
             }
             if !cfg.id_field.is_empty() && !has(&cfg.id_field) {
-                return Err(bad(field, format!("{} has no parameter named {:?} (id_field)", e.signature, cfg.id_field)));
+                return Err(bad(
+                    field,
+                    format!("{} has no parameter named {:?} (id_field)", e.signature, cfg.id_field),
+                ));
             }
         }
         let moves = if side == SRC {
-            [Some((lock, Kind::Lock)), unlock.map(|u| (u, Kind::Unlock))].into_iter().flatten().collect()
+            [Some((lock, Kind::Lock)), unlock.map(|u| (u, Kind::Unlock))]
+                .into_iter()
+                .flatten()
+                .collect()
         } else {
-            [Some((mint, Kind::Mint)), burn.map(|b| (b, Kind::Burn))].into_iter().flatten().collect()
+            [Some((mint, Kind::Mint)), burn.map(|b| (b, Kind::Burn))]
+                .into_iter()
+                .flatten()
+                .collect()
         };
         let signer = match &cfg.signer_events {
-            Some(list) => list.iter().map(|s| parse("signer_events", s)).collect::<Result<Vec<_>>>()?,
-            None => SIGNER_EVENTS.iter().map(|s| parse("signer_events", s)).collect::<Result<Vec<_>>>()?,
+            Some(list) => {
+                list.iter().map(|s| parse("signer_events", s)).collect::<Result<Vec<_>>>()?
+            }
+            None => SIGNER_EVENTS
+                .iter()
+                .map(|s| parse("signer_events", s))
+                .collect::<Result<Vec<_>>>()?,
         };
         let tolerance = amount_of(&id, "tolerance", &cfg.tolerance)?;
         let initial_locked = amount_of(&id, "initial_locked", &cfg.initial_locked)?;
@@ -285,8 +323,16 @@ impl BridgeInvariant {
         })
     }
 
-    fn finding(&self, at: BlockRef, subject: String, sev: Severity, title: String, ev: serde_json::Value) -> Finding {
-        Finding::new(&self.id, "bridge_invariant", &self.chain, at, &subject, sev, title).with_evidence(ev)
+    fn finding(
+        &self,
+        at: BlockRef,
+        subject: String,
+        sev: Severity,
+        title: String,
+        ev: serde_json::Value,
+    ) -> Finding {
+        Finding::new(&self.id, "bridge_invariant", &self.chain, at, &subject, sev, title)
+            .with_evidence(ev)
     }
 
     /// Records this block's events and makes the judgments it allows.
@@ -305,8 +351,12 @@ impl BridgeInvariant {
                 for (sig, kind) in &self.moves {
                     let Some(Ok(vals)) = sig.decode(&log.topics, &log.data) else { continue };
                     let get = |n: &str| vals.iter().find(|(k, _)| k == n).map(|(_, v)| v);
-                    let Some(Val::Uint(amount)) = get(&self.cfg.amount_field).cloned() else { continue };
-                    let id = (!self.cfg.id_field.is_empty()).then(|| get(&self.cfg.id_field).map(val_text)).flatten();
+                    let Some(Val::Uint(amount)) = get(&self.cfg.amount_field).cloned() else {
+                        continue;
+                    };
+                    let id = (!self.cfg.id_field.is_empty())
+                        .then(|| get(&self.cfg.id_field).map(val_text))
+                        .flatten();
                     l.sides[self.side].moves.push(Move {
                         kind: *kind,
                         block: b.header.number,
@@ -354,7 +404,8 @@ impl BridgeInvariant {
             let [a, b] = &mut l.sides;
             (b, &*a)
         };
-        let (mine, wanted) = if self.side == DST { (Kind::Mint, Kind::Lock) } else { (Kind::Unlock, Kind::Burn) };
+        let (mine, wanted) =
+            if self.side == DST { (Kind::Mint, Kind::Lock) } else { (Kind::Unlock, Kind::Burn) };
         for i in 0..me.moves.len() {
             let m = me.moves[i].clone();
             if m.kind != mine || m.judged || m.ts.saturating_add(skew) > theirs {
@@ -363,13 +414,23 @@ impl BridgeInvariant {
             me.moves[i].judged = true;
             let limit = m.ts.saturating_add(skew);
             let at = BlockRef::maybe(m.block, m.hash);
-            let what = if mine == Kind::Mint { ("mint", "lock", "source") } else { ("unlock", "burn", "destination") };
+            let what = if mine == Kind::Mint {
+                ("mint", "lock", "source")
+            } else {
+                ("unlock", "burn", "destination")
+            };
             let mut ev = json!({"amount": m.amount.to_string(), "id": m.id, "log_index": m.log_index, "judged_against_time": limit});
             let subject = format!("{}:{}", what.0, m.log_index);
             let (check, title) = match &m.id {
                 Some(id) => {
                     if !me.matched_ids.insert(id.clone()) {
-                        (format!("duplicate_{}", what.0), format!("Bridge {}: a second {} for id {id} ({} raw units)", self.cfg.name, what.0, m.amount))
+                        (
+                            format!("duplicate_{}", what.0),
+                            format!(
+                                "Bridge {}: a second {} for id {id} ({} raw units)",
+                                self.cfg.name, what.0, m.amount
+                            ),
+                        )
                     } else {
                         match other.moves.iter().find(|o| o.kind == wanted && o.id.as_deref() == Some(id) && o.ts <= limit) {
                             Some(o) if o.amount >= m.amount => {
@@ -405,10 +466,19 @@ impl BridgeInvariant {
                 let Some((n, h, t)) = me.pending.pop_front() else { break };
                 let sum = |s: &Side, k: Kind, upto: u64| -> U256 {
                     let f = s.folded.get(&format!("{k:?}")).copied().unwrap_or_default();
-                    s.moves.iter().filter(|m| m.kind == k && m.ts <= upto).fold(f, |a, m| a.saturating_add(m.amount))
+                    s.moves
+                        .iter()
+                        .filter(|m| m.kind == k && m.ts <= upto)
+                        .fold(f, |a, m| a.saturating_add(m.amount))
                 };
-                let supply = self.initial_minted.saturating_add(sum(me, Kind::Mint, t)).saturating_sub(sum(me, Kind::Burn, t));
-                let collateral = self.initial_locked.saturating_add(sum(other, Kind::Lock, t.saturating_add(skew))).saturating_sub(sum(other, Kind::Unlock, t));
+                let supply = self
+                    .initial_minted
+                    .saturating_add(sum(me, Kind::Mint, t))
+                    .saturating_sub(sum(me, Kind::Burn, t));
+                let collateral = self
+                    .initial_locked
+                    .saturating_add(sum(other, Kind::Lock, t.saturating_add(skew)))
+                    .saturating_sub(sum(other, Kind::Unlock, t));
                 let bad = supply > collateral.saturating_add(self.tolerance);
                 if bad && !me.violating {
                     out.push(self.finding(BlockRef::maybe(n, h), "collateral".into(), self.cfg.severity,
@@ -463,7 +533,12 @@ impl Detector for BridgeInvariant {
         for b in seg.blocks().iter().rev() {
             match self.journal.back() {
                 Some((n, h, _)) if *n == b.header.number && *h == b.header.hash => {}
-                _ => return Err(DetectError::RevertMismatch { detector: self.id.clone(), number: b.header.number }),
+                _ => {
+                    return Err(DetectError::RevertMismatch {
+                        detector: self.id.clone(),
+                        number: b.header.number,
+                    })
+                }
             }
             if let Some((_, _, s)) = self.journal.pop_back() {
                 l.sides[self.side] = s;
@@ -497,7 +572,8 @@ impl Detector for BridgeInvariant {
         for m in std::mem::take(&mut me.moves) {
             let open_here = matches!(m.kind, Kind::Mint | Kind::Unlock) && !m.judged;
             let key = m.id.clone().unwrap_or_else(|| format!("{}:{}", m.block, m.log_index));
-            let needed_there = matches!(m.kind, Kind::Lock | Kind::Burn) && !consumed_there.contains(&key);
+            let needed_there =
+                matches!(m.kind, Kind::Lock | Kind::Burn) && !consumed_there.contains(&key);
             let old = m.ts.saturating_add(skew) < oldest_open;
             if m.block <= upto.number && old && !open_here && !needed_there {
                 let e = me.folded.entry(format!("{:?}", m.kind)).or_default();
@@ -521,7 +597,10 @@ impl Detector for BridgeInvariant {
         if cp.state.is_null() {
             return Ok(());
         }
-        let err = |e: serde_json::Error| DetectError::Restore { detector: self.id.clone(), reason: e.to_string() };
+        let err = |e: serde_json::Error| DetectError::Restore {
+            detector: self.id.clone(),
+            reason: e.to_string(),
+        };
         let side: Side = serde_json::from_value(cp.state["side"].clone()).map_err(err)?;
         self.journal = serde_json::from_value(cp.state["journal"].clone()).map_err(err)?;
         self.ledger.lock().unwrap_or_else(|p| p.into_inner()).sides[self.side] = side;
@@ -603,11 +682,17 @@ mod tests {
     fn pair() -> (BridgeInvariant, BridgeInvariant) {
         let links = crate::Links::default();
         let l = links.bridge("bridge_invariant:b");
-        (BridgeInvariant::new(cfg(), "l1", l.clone()).unwrap(), BridgeInvariant::new(cfg(), "l2", l).unwrap())
+        (
+            BridgeInvariant::new(cfg(), "l1", l.clone()).unwrap(),
+            BridgeInvariant::new(cfg(), "l2", l).unwrap(),
+        )
     }
 
     fn checks(out: &Findings) -> Vec<String> {
-        out.emitted().iter().map(|f| f.evidence["check"].as_str().unwrap_or("").to_string()).collect()
+        out.emitted()
+            .iter()
+            .map(|f| f.evidence["check"].as_str().unwrap_or("").to_string())
+            .collect()
     }
 
     #[test]
@@ -646,7 +731,10 @@ mod tests {
         d.commit(&block(2, 1, 101, vec![mint(50, 0), mint(50, 0), mint(11, 1)]), &mut out).unwrap();
         s.commit(&block(1, 2, 200, vec![]), &mut out).unwrap();
         d.commit(&block(2, 2, 201, vec![]), &mut out).unwrap();
-        assert_eq!(checks(&out), vec!["duplicate_mint", "mint_exceeds_lock", "undercollateralized"]);
+        assert_eq!(
+            checks(&out),
+            vec!["duplicate_mint", "mint_exceeds_lock", "undercollateralized"]
+        );
     }
 
     #[test]

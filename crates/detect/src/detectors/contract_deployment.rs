@@ -14,7 +14,10 @@
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
 use palisade_defi::classify;
 use palisade_defi::known::ETH;
-use palisade_primitives::{address, keccak256, Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256};
+use palisade_primitives::{
+    address, keccak256, Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings,
+    Severity, B256,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
@@ -77,7 +80,15 @@ fn cap() -> usize {
 
 impl Default for ContractDeploymentConfig {
     fn default() -> Self {
-        Self { name: None, chain: None, watched: Vec::new(), labelled: Vec::new(), labels_file: None, min_score: 40, max_tracked: cap() }
+        Self {
+            name: None,
+            chain: None,
+            watched: Vec::new(),
+            labelled: Vec::new(),
+            labels_file: None,
+            min_score: 40,
+            max_tracked: cap(),
+        }
     }
 }
 
@@ -117,14 +128,17 @@ pub struct Features {
 }
 
 const EIP1167_PREFIX: &[u8] = &[0x36, 0x3d, 0x3d, 0x37, 0x3d, 0x3d, 0x3d, 0x36, 0x3d, 0x73];
-const EIP1967_SLOT: B256 = palisade_primitives::b256!("360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc");
+const EIP1967_SLOT: B256 =
+    palisade_primitives::b256!("360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc");
 
 /// Reads runtime bytecode (skipping push data) for the features above. Watched addresses count
 /// as embedded when pushed as 20-byte constants or as 32-byte words (Solidity immutables).
 pub fn analyze(code: &[u8], watched: &[Address]) -> Features {
     let mut f = Features::default();
-    let callbacks: Vec<([u8; 4], &'static str)> =
-        FLASH_CALLBACKS.iter().map(|s| (keccak256(s.as_bytes())[..4].try_into().unwrap_or_default(), *s)).collect();
+    let callbacks: Vec<([u8; 4], &'static str)> = FLASH_CALLBACKS
+        .iter()
+        .map(|s| (keccak256(s.as_bytes())[..4].try_into().unwrap_or_default(), *s))
+        .collect();
     let approve = keccak256(b"approve(address,uint256)");
     let transfer_from = keccak256(b"transferFrom(address,address,uint256)");
     let mut pc = 0;
@@ -185,7 +199,11 @@ pub fn analyze(code: &[u8], watched: &[Address]) -> Features {
 }
 
 /// The score and reasons of a new contract.
-fn score(f: &Features, deployer_label: Option<&str>, funded_by: Option<&str>) -> (u32, Vec<String>) {
+fn score(
+    f: &Features,
+    deployer_label: Option<&str>,
+    funded_by: Option<&str>,
+) -> (u32, Vec<String>) {
     let mut s = 0u32;
     let mut why = Vec::new();
     let mut add = |w: u32, r: String| {
@@ -247,29 +265,57 @@ pub struct ContractDeployment {
 
 impl ContractDeployment {
     /// Builds the detector for `chain`; `labels_csv` is the content of `labels_file`.
-    pub fn new(cfg: ContractDeploymentConfig, chain: &str, labels_csv: Option<&str>) -> Result<Self> {
-        let id = cfg.name.as_ref().map_or("contract_deployment".into(), |n| format!("contract_deployment:{n}"));
+    pub fn new(
+        cfg: ContractDeploymentConfig,
+        chain: &str,
+        labels_csv: Option<&str>,
+    ) -> Result<Self> {
+        let id = cfg
+            .name
+            .as_ref()
+            .map_or("contract_deployment".into(), |n| format!("contract_deployment:{n}"));
         if cfg.min_score > 100 {
-            return Err(DetectError::Config { detector: id, field: "min_score".into(), reason: "scores go from 0 to 100".into() });
+            return Err(DetectError::Config {
+                detector: id,
+                field: "min_score".into(),
+                reason: "scores go from 0 to 100".into(),
+            });
         }
-        let mut labels: BTreeMap<Address, String> = TORNADO_POOLS.iter().map(|(a, l)| (*a, (*l).to_string())).collect();
+        let mut labels: BTreeMap<Address, String> =
+            TORNADO_POOLS.iter().map(|(a, l)| (*a, (*l).to_string())).collect();
         for a in &cfg.labelled {
             labels.entry(*a).or_insert_with(|| "labelled".into());
         }
         if let Some(csv) = labels_csv {
             for (n, line) in csv.lines().enumerate() {
-                let mut cols = line.split(',');
-                let Some(a) = cols.next().and_then(|c| c.trim().parse::<Address>().ok()) else {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let cols = csv_fields(line);
+                let Some(a) = cols.first().and_then(|c| c.trim().parse::<Address>().ok()) else {
                     if n == 0 {
                         continue; // header
                     }
-                    return Err(DetectError::Config { detector: id, field: "labels_file".into(), reason: format!("line {}: the first column is not an address", n + 1) });
+                    return Err(DetectError::Config {
+                        detector: id,
+                        field: "labels_file".into(),
+                        reason: format!("line {}: the first column is not an address", n + 1),
+                    });
                 };
-                let label = cols.next().map(str::trim).filter(|l| !l.is_empty()).unwrap_or("labelled");
+                let label =
+                    cols.get(1).map(|l| l.trim()).filter(|l| !l.is_empty()).unwrap_or("labelled");
                 labels.entry(a).or_insert_with(|| label.to_string());
             }
         }
-        Ok(Self { id, chain: chain.into(), cfg, labels, funded: BTreeMap::new(), order: VecDeque::new(), journal: VecDeque::new() })
+        Ok(Self {
+            id,
+            chain: chain.into(),
+            cfg,
+            labels,
+            funded: BTreeMap::new(),
+            order: VecDeque::new(),
+            journal: VecDeque::new(),
+        })
     }
 
     fn scan(&mut self, b: &BlockData, out: &mut Findings) {
@@ -282,7 +328,18 @@ impl ContractDeployment {
             for t in tx.transfers.iter().filter(|t| !t.reverted) {
                 if let Some(l) = self.labels.get(&t.from).cloned() {
                     if !self.funded.contains_key(&t.to) && !self.labels.contains_key(&t.to) {
-                        self.funded.insert(t.to, format!("{l} sent {} of {}", t.amount, if t.token == ETH { "ETH".into() } else { format!("{:#x}", t.token) }));
+                        self.funded.insert(
+                            t.to,
+                            format!(
+                                "{l} sent {} of {}",
+                                t.amount,
+                                if t.token == ETH {
+                                    "ETH".into()
+                                } else {
+                                    format!("{:#x}", t.token)
+                                }
+                            ),
+                        );
                         self.order.push_back(t.to);
                         undo.added.push(t.to);
                     }
@@ -290,7 +347,12 @@ impl ContractDeployment {
             }
         }
         for (addr, code, tx_index, creator) in created(b) {
-            let deployer = b.transactions.iter().find(|t| t.index == tx_index).and_then(|t| t.from).or(creator);
+            let deployer = b
+                .transactions
+                .iter()
+                .find(|t| t.index == tx_index)
+                .and_then(|t| t.from)
+                .or(creator);
             let f = analyze(&code, &self.cfg.watched);
             let dl = deployer.and_then(|d| self.labels.get(&d)).map(String::as_str);
             let fb = deployer.and_then(|d| self.funded.get(&d)).map(String::as_str);
@@ -298,7 +360,13 @@ impl ContractDeployment {
             if s < self.cfg.min_score {
                 continue;
             }
-            let sev = if s >= 70 { Severity::High } else if s >= 50 { Severity::Medium } else { Severity::Low };
+            let sev = if s >= 70 {
+                Severity::High
+            } else if s >= 50 {
+                Severity::Medium
+            } else {
+                Severity::Low
+            };
             out.push(
                 Finding::new(&self.id, "contract_deployment", &self.chain, at, &format!("create:{addr:#x}"), sev,
                     format!("New contract {addr:#x} scores {s}/100: {}", reasons.join("; ")))
@@ -319,14 +387,45 @@ impl ContractDeployment {
     }
 }
 
+/// The fields of one CSV line (RFC 4180 quoting: `"a, b"` and `""` inside quotes).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 /// Contracts created in the block: (address, runtime code, tx index, creator), from the attached
 /// code (receipts say which transaction) or the call tree's creations.
 fn created(b: &BlockData) -> Vec<(Address, Bytes, u64, Option<Address>)> {
     let mut out: Vec<(Address, Bytes, u64, Option<Address>)> = Vec::new();
     if let Some(fs) = palisade_defi::frames(b) {
         for tf in fs {
-            for f in tf.frames.iter().filter(|f| f.kind == palisade_defi::CallKind::Create && !f.reverted) {
-                let code = b.code.iter().flatten().find(|(a, _)| *a == f.to).map(|(_, c)| c.clone()).unwrap_or_else(|| Bytes::copy_from_slice(f.output));
+            for f in tf
+                .frames
+                .iter()
+                .filter(|f| f.kind == palisade_defi::CallKind::Create && !f.reverted)
+            {
+                let code = b
+                    .code
+                    .iter()
+                    .flatten()
+                    .find(|(a, _)| *a == f.to)
+                    .map(|(_, c)| c.clone())
+                    .unwrap_or_else(|| Bytes::copy_from_slice(f.output));
                 out.push((f.to, code, tf.index, Some(f.from)));
             }
         }
@@ -335,7 +434,12 @@ fn created(b: &BlockData) -> Vec<(Address, Bytes, u64, Option<Address>)> {
         if out.iter().any(|(x, ..)| x == a) {
             continue;
         }
-        let tx = b.receipts.iter().flatten().find(|r| r.contract_address == Some(*a)).and_then(|r| r.transaction_index);
+        let tx = b
+            .receipts
+            .iter()
+            .flatten()
+            .find(|r| r.contract_address == Some(*a))
+            .and_then(|r| r.transaction_index);
         out.push((*a, code.clone(), tx.unwrap_or(0), None));
     }
     out
@@ -365,7 +469,12 @@ impl Detector for ContractDeployment {
         for b in seg.blocks().iter().rev() {
             match self.journal.back() {
                 Some(u) if u.number == b.header.number && u.hash == b.header.hash => {}
-                _ => return Err(DetectError::RevertMismatch { detector: self.id.clone(), number: b.header.number }),
+                _ => {
+                    return Err(DetectError::RevertMismatch {
+                        detector: self.id.clone(),
+                        number: b.header.number,
+                    })
+                }
             }
             if let Some(u) = self.journal.pop_back() {
                 for a in u.added.iter().rev() {
@@ -398,7 +507,10 @@ impl Detector for ContractDeployment {
         if cp.state.is_null() {
             return Ok(());
         }
-        let err = |e: serde_json::Error| DetectError::Restore { detector: self.id.clone(), reason: e.to_string() };
+        let err = |e: serde_json::Error| DetectError::Restore {
+            detector: self.id.clone(),
+            reason: e.to_string(),
+        };
         self.funded = serde_json::from_value(cp.state["funded"].clone()).map_err(err)?;
         self.order = serde_json::from_value(cp.state["order"].clone()).map_err(err)?;
         self.journal = serde_json::from_value(cp.state["journal"].clone()).map_err(err)?;
@@ -430,8 +542,38 @@ mod tests {
         // An EIP-1167 clone.
         let mut clone = EIP1167_PREFIX.to_vec();
         clone.extend_from_slice(&[0u8; 20]);
-        clone.extend_from_slice(&[0x5a, 0xf4, 0x3d, 0x82, 0x80, 0x3e, 0x90, 0x3d, 0x91, 0x60, 0x2b, 0x57, 0xfd, 0x5b, 0xf3]);
+        clone.extend_from_slice(&[
+            0x5a, 0xf4, 0x3d, 0x82, 0x80, 0x3e, 0x90, 0x3d, 0x91, 0x60, 0x2b, 0x57, 0xfd, 0x5b,
+            0xf3,
+        ]);
         assert_eq!(analyze(&clone, &[]).proxy, Some("eip1167"));
+    }
+
+    #[test]
+    fn the_forta_labels_load_with_quoted_labels() {
+        let csv = forta_csv();
+        let d = ContractDeployment::new(ContractDeploymentConfig::default(), "mainnet", Some(&csv))
+            .unwrap();
+        // 7,780 rows, 7,259 distinct addresses (checked with Python's csv module), plus the four
+        // built-in Tornado Cash pools.
+        assert_eq!(d.labels.len(), 7_259 + 4);
+        let amzn: Address = "0xc5d88efc558762a53b5e9924c1e7ab995281c2f6".parse().unwrap();
+        assert_eq!(d.labels[&amzn], "Amazon.com, Inc. - Common Token (AMZN)");
+        assert_eq!(csv_fields(r#"a,"b ""c"", d",e"#), vec!["a", r#"b "c", d"#, "e"]);
+        let bad = ContractDeployment::new(
+            ContractDeploymentConfig::default(),
+            "m",
+            Some("address,label\nnot-an-address,x\n"),
+        );
+        assert!(bad.unwrap_err().to_string().contains("line 2"));
+    }
+
+    fn forta_csv() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/forta/ethereum-etherscan-malicious-labels.csv"
+        ))
+        .unwrap()
     }
 
     #[test]

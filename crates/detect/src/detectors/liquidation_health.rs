@@ -10,7 +10,9 @@
 use crate::detectors::oracle::{Round, LATEST_ROUND_DATA};
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, ViewCall};
 use palisade_defi::classify;
-use palisade_primitives::{Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256};
+use palisade_primitives::{
+    Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::VecDeque;
@@ -101,7 +103,11 @@ impl LiquidationHealth {
     /// Builds the detector for `chain`.
     pub fn new(cfg: LiquidationHealthConfig, chain: &str) -> Result<Self> {
         let id = format!("liquidation_health:{}", cfg.name);
-        let bad = |f: &str, r: &str| DetectError::Config { detector: id.clone(), field: f.into(), reason: r.into() };
+        let bad = |f: &str, r: &str| DetectError::Config {
+            detector: id.clone(),
+            field: f.into(),
+            reason: r.into(),
+        };
         if cfg.markets.is_empty() {
             return Err(bad("markets", "watch at least one market"));
         }
@@ -132,9 +138,22 @@ impl LiquidationHealth {
             .count() as u32;
         let prev = self.seen.back().cloned();
         let start = self.seen.len().saturating_sub(self.cfg.window_blocks - 1);
-        let high = self.seen.iter().skip(start).filter_map(|s| s.price).chain(price).fold(f64::MIN, f64::max);
+        let high = self
+            .seen
+            .iter()
+            .skip(start)
+            .filter_map(|s| s.price)
+            .chain(price)
+            .fold(f64::MIN, f64::max);
         let fall = price.filter(|_| high > 0.0).map(|p| (1.0 - p / high) * 100.0).unwrap_or(0.0);
-        let mut s = Seen { number: b.header.number, hash: b.header.hash, price, liquidations, drop_since: None, reported: false };
+        let mut s = Seen {
+            number: b.header.number,
+            hash: b.header.hash,
+            price,
+            liquidations,
+            drop_since: None,
+            reported: false,
+        };
         if fall >= self.cfg.drop_pct {
             s.drop_since = prev.as_ref().and_then(|p| p.drop_since).or(Some(b.header.number));
             s.reported = prev.as_ref().is_some_and(|p| p.reported && p.drop_since.is_some());
@@ -174,7 +193,11 @@ impl Detector for LiquidationHealth {
         Needs {
             receipts: true,
             traces: true,
-            calls: vec![ViewCall { to: self.cfg.feed, data: Bytes::copy_from_slice(&LATEST_ROUND_DATA), every: 1 }],
+            calls: vec![ViewCall {
+                to: self.cfg.feed,
+                data: Bytes::copy_from_slice(&LATEST_ROUND_DATA),
+                every: 1,
+            }],
             ..Needs::default()
         }
     }
@@ -192,7 +215,12 @@ impl Detector for LiquidationHealth {
                 Some(s) if s.number == b.header.number && s.hash == b.header.hash => {
                     self.seen.pop_back();
                 }
-                _ => return Err(DetectError::RevertMismatch { detector: self.id.clone(), number: b.header.number }),
+                _ => {
+                    return Err(DetectError::RevertMismatch {
+                        detector: self.id.clone(),
+                        number: b.header.number,
+                    })
+                }
             }
         }
         Ok(())
@@ -200,7 +228,9 @@ impl Detector for LiquidationHealth {
 
     fn finalize(&mut self, upto: BlockRef, _out: &mut Findings) {
         // The window is all the judgement needs (a drop's state is carried block to block).
-        while self.seen.len() > self.cfg.window_blocks && self.seen.front().is_some_and(|s| s.number <= upto.number) {
+        while self.seen.len() > self.cfg.window_blocks
+            && self.seen.front().is_some_and(|s| s.number <= upto.number)
+        {
             self.seen.pop_front();
         }
     }
@@ -216,8 +246,10 @@ impl Detector for LiquidationHealth {
         if cp.state.is_null() {
             return Ok(());
         }
-        self.seen = serde_json::from_value(cp.state.clone())
-            .map_err(|e| DetectError::Restore { detector: self.id.clone(), reason: e.to_string() })?;
+        self.seen = serde_json::from_value(cp.state.clone()).map_err(|e| DetectError::Restore {
+            detector: self.id.clone(),
+            reason: e.to_string(),
+        })?;
         Ok(())
     }
 }

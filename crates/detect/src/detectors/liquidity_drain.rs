@@ -14,7 +14,9 @@
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, StateWatch, ViewCall};
 use palisade_defi::known::ETH;
 use palisade_defi::{classify, net_flow};
-use palisade_primitives::{Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256, U256};
+use palisade_primitives::{
+    Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256, U256,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
@@ -122,7 +124,11 @@ impl LiquidityDrain {
     /// Builds the detector for `chain`.
     pub fn new(cfg: LiquidityDrainConfig, chain: &str) -> Result<Self> {
         let id = format!("liquidity_drain:{}", cfg.name);
-        let bad = |field: String, reason: String| DetectError::Config { detector: id.clone(), field, reason };
+        let bad = |field: String, reason: String| DetectError::Config {
+            detector: id.clone(),
+            field,
+            reason,
+        };
         if cfg.contracts.is_empty() {
             return Err(bad("contracts".into(), "watch at least one contract".into()));
         }
@@ -134,15 +140,28 @@ impl LiquidityDrain {
         }
         let amount = |i: usize, f: &str, s: &Option<String>| -> Result<Option<U256>> {
             s.as_ref()
-                .map(|s| U256::from_str_radix(s.trim(), 10).map_err(|_| bad(format!("tokens[{i}].{f}"), format!("want a decimal amount in raw units, got {s:?}"))))
+                .map(|s| {
+                    U256::from_str_radix(s.trim(), 10).map_err(|_| {
+                        bad(
+                            format!("tokens[{i}].{f}"),
+                            format!("want a decimal amount in raw units, got {s:?}"),
+                        )
+                    })
+                })
                 .transpose()
         };
         let mut limits = Vec::new();
         for (i, t) in cfg.tokens.iter().enumerate() {
             if !(t.max_outflow_pct.is_finite() && t.max_outflow_pct > 0.0) {
-                return Err(bad(format!("tokens[{i}].max_outflow_pct"), "must be a positive number".into()));
+                return Err(bad(
+                    format!("tokens[{i}].max_outflow_pct"),
+                    "must be a positive number".into(),
+                ));
             }
-            limits.push((amount(i, "max_outflow", &t.max_outflow)?, amount(i, "flash_profit_min", &t.flash_profit_min)?.unwrap_or_default()));
+            limits.push((
+                amount(i, "max_outflow", &t.max_outflow)?,
+                amount(i, "flash_profit_min", &t.flash_profit_min)?.unwrap_or_default(),
+            ));
         }
         Ok(Self { id, chain: chain.into(), cfg, limits, window: VecDeque::new() })
     }
@@ -174,7 +193,11 @@ impl LiquidityDrain {
                     }
                     let lost = o - i;
                     // Who gained: the sender, or the loan's receiver (the attack contract).
-                    let gainers: Vec<Address> = tx.from.into_iter().chain(tx.flash_loans.iter().map(|f| f.receiver)).collect();
+                    let gainers: Vec<Address> = tx
+                        .from
+                        .into_iter()
+                        .chain(tx.flash_loans.iter().map(|f| f.receiver))
+                        .collect();
                     let best = gainers
                         .iter()
                         .filter(|g| !self.cfg.contracts.contains(g))
@@ -216,10 +239,14 @@ impl LiquidityDrain {
                     }
                 }
                 let net = o.saturating_sub(i);
-                // Balance at the window's start: the balance read before its first block.
-                let before = if start > 0 { self.window.get(start - 1) } else { None };
-                let base = before.and_then(|s| s.balances.get(&k).copied());
-                let pct = base.filter(|b| !b.is_zero()).map(|b| f64::from(net) / f64::from(b) * 100.0);
+                // Balance at the window's start: read after its first block (calls see the
+                // block's post-state), plus what that block took out, less what it brought in.
+                let base = self.window.get(start).and_then(|s| {
+                    let (so, si) = s.flows.get(&k).copied().unwrap_or_default();
+                    s.balances.get(&k).map(|b| b.saturating_add(so).saturating_sub(si))
+                });
+                let pct =
+                    base.filter(|b| !b.is_zero()).map(|b| f64::from(net) / f64::from(b) * 100.0);
                 let over_abs = self.limits[ti].0.is_some_and(|m| net > m);
                 let over_pct = pct.is_some_and(|p| p > t.max_outflow_pct);
                 let reported = self.window.back().is_some_and(|s| s.reported.contains(&k));
@@ -290,7 +317,12 @@ impl Detector for LiquidityDrain {
                 Some(s) if s.number == b.header.number && s.hash == b.header.hash => {
                     self.window.pop_back();
                 }
-                _ => return Err(DetectError::RevertMismatch { detector: self.id.clone(), number: b.header.number }),
+                _ => {
+                    return Err(DetectError::RevertMismatch {
+                        detector: self.id.clone(),
+                        number: b.header.number,
+                    })
+                }
             }
         }
         Ok(())
@@ -298,7 +330,9 @@ impl Detector for LiquidityDrain {
 
     fn finalize(&mut self, upto: BlockRef, _out: &mut Findings) {
         // Keep the window and one block before it (its balances), plus what is not final.
-        while self.window.len() > self.cfg.window_blocks + 1 && self.window.front().is_some_and(|s| s.number <= upto.number) {
+        while self.window.len() > self.cfg.window_blocks + 1
+            && self.window.front().is_some_and(|s| s.number <= upto.number)
+        {
             self.window.pop_front();
         }
     }
@@ -314,8 +348,9 @@ impl Detector for LiquidityDrain {
         if cp.state.is_null() {
             return Ok(());
         }
-        self.window = serde_json::from_value(cp.state.clone())
-            .map_err(|e| DetectError::Restore { detector: self.id.clone(), reason: e.to_string() })?;
+        self.window = serde_json::from_value(cp.state.clone()).map_err(|e| {
+            DetectError::Restore { detector: self.id.clone(), reason: e.to_string() }
+        })?;
         Ok(())
     }
 }

@@ -17,7 +17,9 @@
 //! them raises a finding.
 
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, ViewCall};
-use palisade_primitives::{Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256, U256};
+use palisade_primitives::{
+    Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256, U256,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
@@ -207,7 +209,8 @@ impl PoolPrice {
             return None;
         }
         // token1 per token0, in whole tokens.
-        let p = (b / 10f64.powi(self.token1_decimals as i32)) / (a / 10f64.powi(self.token0_decimals as i32));
+        let p = (b / 10f64.powi(self.token1_decimals as i32))
+            / (a / 10f64.powi(self.token0_decimals as i32));
         Some(if self.invert { 1.0 / p } else { p })
     }
 }
@@ -252,7 +255,11 @@ impl Oracle {
             if f.heartbeat_secs == 0 {
                 return Err(bad(format!("feeds[{i}].heartbeat_secs"), "must be positive"));
             }
-            for (n, v) in [("grace_pct", f.grace_pct), ("max_jump_pct", f.max_jump_pct), ("max_deviation_pct", f.max_deviation_pct)] {
+            for (n, v) in [
+                ("grace_pct", f.grace_pct),
+                ("max_jump_pct", f.max_jump_pct),
+                ("max_deviation_pct", f.max_deviation_pct),
+            ] {
                 if !(v.is_finite() && v >= 0.0) {
                     return Err(bad(format!("feeds[{i}].{n}"), "must be a non-negative number"));
                 }
@@ -267,7 +274,11 @@ impl Oracle {
     }
 
     fn call(b: &BlockData, to: Address, sel: [u8; 4]) -> Option<Option<&Bytes>> {
-        b.calls.as_ref()?.iter().find(|c| c.to == to && c.data.as_ref() == sel).map(|c| c.result.as_ref())
+        b.calls
+            .as_ref()?
+            .iter()
+            .find(|c| c.to == to && c.data.as_ref() == sel)
+            .map(|c| c.result.as_ref())
     }
 
     /// Reports `kind` for `who` once per `episode`.
@@ -284,7 +295,14 @@ impl Oracle {
         self.state.reported.remove(&format!("{who}:{kind}"));
     }
 
-    fn finding(&self, at: BlockRef, subject: String, sev: Severity, title: String, ev: serde_json::Value) -> Finding {
+    fn finding(
+        &self,
+        at: BlockRef,
+        subject: String,
+        sev: Severity,
+        title: String,
+        ev: serde_json::Value,
+    ) -> Finding {
         Finding::new(&self.id, "oracle", &self.chain, at, &subject, sev, title).with_evidence(ev)
     }
 
@@ -298,16 +316,25 @@ impl Oracle {
             let Some(res) = Self::call(b, f.address, LATEST_ROUND_DATA) else { continue };
             let Some(r) = res.and_then(|o| Round::decode(o)) else {
                 if self.once(&who, "reverted", "-".into()) {
-                    out.push(self.finding(at, format!("{who}:reverted"), Severity::Critical,
-                        format!("Feed {label}: latestRoundData() reverted at block {}", b.header.number),
-                        json!({"check": "feed_reverted", "feed": f.address, "label": label})));
+                    out.push(self.finding(
+                        at,
+                        format!("{who}:reverted"),
+                        Severity::Critical,
+                        format!(
+                            "Feed {label}: latestRoundData() reverted at block {}",
+                            b.header.number
+                        ),
+                        json!({"check": "feed_reverted", "feed": f.address, "label": label}),
+                    ));
                 }
                 continue;
             };
             self.clear(&who, "reverted");
-            let ev = |check: &str| json!({"check": check, "feed": f.address, "label": label, "round_id": r.round_id.to_string(),
+            let ev = |check: &str| {
+                json!({"check": check, "feed": f.address, "label": label, "round_id": r.round_id.to_string(),
                 "answer": if r.answer.bit(255) { format!("-{}", (!r.answer).wrapping_add(U256::from(1))) } else { r.answer.to_string() },
-                "updated_at": r.updated_at.to_string(), "answered_in_round": r.answered_in_round.to_string(), "block_timestamp": now});
+                "updated_at": r.updated_at.to_string(), "answered_in_round": r.answered_in_round.to_string(), "block_timestamp": now})
+            };
             let round = r.round_id.to_string();
             if r.round_id.is_zero() || r.updated_at.is_zero() {
                 if self.once(&who, "nonexistent", round.clone()) {
@@ -318,9 +345,16 @@ impl Oracle {
                 continue;
             }
             if r.positive().is_none() && self.once(&who, "non_positive", round.clone()) {
-                out.push(self.finding(at, format!("{who}:non_positive:{round}"), Severity::Critical,
-                    format!("Feed {label} answered {} (zero or negative) in round {round}", ev("x")["answer"].as_str().unwrap_or("")),
-                    ev("non_positive_answer")));
+                out.push(self.finding(
+                    at,
+                    format!("{who}:non_positive:{round}"),
+                    Severity::Critical,
+                    format!(
+                        "Feed {label} answered {} (zero or negative) in round {round}",
+                        ev("x")["answer"].as_str().unwrap_or("")
+                    ),
+                    ev("non_positive_answer"),
+                ));
             }
             if r.answered_in_round < r.round_id && self.once(&who, "carried_over", round.clone()) {
                 out.push(self.finding(at, format!("{who}:carried_over:{round}"), f.severity,
@@ -336,30 +370,57 @@ impl Oracle {
                     let mut e = ev("stale");
                     e["age_secs"] = json!(age);
                     e["heartbeat_secs"] = json!(f.heartbeat_secs);
-                    out.push(self.finding(at, format!("{who}:stale:{updated}"), f.severity,
-                        format!("Feed {label} is stale: last update {age} s ago, heartbeat {} s", f.heartbeat_secs), e));
+                    out.push(self.finding(
+                        at,
+                        format!("{who}:stale:{updated}"),
+                        f.severity,
+                        format!(
+                            "Feed {label} is stale: last update {age} s ago, heartbeat {} s",
+                            f.heartbeat_secs
+                        ),
+                        e,
+                    ));
                 }
             } else {
                 self.clear(&who, "stale");
             }
             // A jump between rounds.
             let prev = self.state.last.get(&f.address).copied();
-            if let (Some(p), Some(a)) = (prev.filter(|p| p.round_id != r.round_id).and_then(|p| p.positive()), r.positive()) {
+            if let (Some(p), Some(a)) =
+                (prev.filter(|p| p.round_id != r.round_id).and_then(|p| p.positive()), r.positive())
+            {
                 let mv = (a / p - 1.0).abs() * 100.0;
                 if mv > f.max_jump_pct && self.once(&who, "jump", round.clone()) {
                     let mut e = ev("jump");
                     e["previous_answer"] = json!(prev.map(|p| p.answer.to_string()));
                     e["move_pct"] = json!((mv * 100.0).round() / 100.0);
-                    out.push(self.finding(at, format!("{who}:jump:{round}"), f.severity,
-                        format!("Feed {label} moved {mv:.2} % in one round (maximum {} %)", f.max_jump_pct), e));
+                    out.push(self.finding(
+                        at,
+                        format!("{who}:jump:{round}"),
+                        f.severity,
+                        format!(
+                            "Feed {label} moved {mv:.2} % in one round (maximum {} %)",
+                            f.max_jump_pct
+                        ),
+                        e,
+                    ));
                 }
             }
             self.state.last.insert(f.address, r);
             // Deviation from a reference.
             let reference = match (&f.reference_feed, &f.reference_pool) {
-                (Some(rf), _) => Self::call(b, *rf, LATEST_ROUND_DATA).flatten().and_then(|o| Round::decode(o)).and_then(|x| x.positive()).map(|x| (x, format!("feed {rf:#x}"))),
-                (None, Some(pool)) => Self::call(b, pool.address, GET_RESERVES).flatten().and_then(|o| reserves(o)).and_then(|rs| pool.price(rs))
-                    .map(|p| (p * 10f64.powi(f.decimals as i32), format!("pool {:#x}", pool.address))),
+                (Some(rf), _) => Self::call(b, *rf, LATEST_ROUND_DATA)
+                    .flatten()
+                    .and_then(|o| Round::decode(o))
+                    .and_then(|x| x.positive())
+                    .map(|x| (x, format!("feed {rf:#x}"))),
+                (None, Some(pool)) => Self::call(b, pool.address, GET_RESERVES)
+                    .flatten()
+                    .and_then(|o| reserves(o))
+                    .and_then(|rs| pool.price(rs))
+                    .map(|p| {
+                        (p * 10f64.powi(f.decimals as i32), format!("pool {:#x}", pool.address))
+                    }),
                 _ => None,
             };
             if let (Some((rv, what)), Some(a)) = (reference, r.positive()) {
@@ -370,8 +431,16 @@ impl Oracle {
                         e["reference"] = json!(what);
                         e["reference_value"] = json!(rv);
                         e["deviation_pct"] = json!((dev * 100.0).round() / 100.0);
-                        out.push(self.finding(at, format!("{who}:deviation:{}", b.header.number), f.severity,
-                            format!("Feed {label} deviates {dev:.2} % from {what} (maximum {} %)", f.max_deviation_pct), e));
+                        out.push(self.finding(
+                            at,
+                            format!("{who}:deviation:{}", b.header.number),
+                            f.severity,
+                            format!(
+                                "Feed {label} deviates {dev:.2} % from {what} (maximum {} %)",
+                                f.max_deviation_pct
+                            ),
+                            e,
+                        ));
                     }
                 } else {
                     self.clear(&who, "deviation");
@@ -381,7 +450,13 @@ impl Oracle {
         let twaps = self.cfg.twap.clone();
         for t in &twaps {
             let who = format!("{:#x}", t.pool.address);
-            let Some(spot) = Self::call(b, t.pool.address, GET_RESERVES).flatten().and_then(|o| reserves(o)).and_then(|rs| t.pool.price(rs)) else { continue };
+            let Some(spot) = Self::call(b, t.pool.address, GET_RESERVES)
+                .flatten()
+                .and_then(|o| reserves(o))
+                .and_then(|rs| t.pool.price(rs))
+            else {
+                continue;
+            };
             let w = self.state.spots.entry(t.pool.address).or_default();
             // Time-weighted over the window before this block.
             let twap = if w.len() >= 2 {
@@ -464,7 +539,10 @@ impl Detector for Oracle {
             match self.journal.back() {
                 Some((n, h, _)) if *n == b.header.number && *h == b.header.hash => {}
                 _ => {
-                    return Err(DetectError::RevertMismatch { detector: self.id.clone(), number: b.header.number })
+                    return Err(DetectError::RevertMismatch {
+                        detector: self.id.clone(),
+                        number: b.header.number,
+                    })
                 }
             }
             if let Some((_, _, s)) = self.journal.pop_back() {
@@ -488,7 +566,10 @@ impl Detector for Oracle {
     }
 
     fn restore(&mut self, cp: &Checkpoint) -> Result<()> {
-        let err = |e: serde_json::Error| DetectError::Restore { detector: self.id.clone(), reason: e.to_string() };
+        let err = |e: serde_json::Error| DetectError::Restore {
+            detector: self.id.clone(),
+            reason: e.to_string(),
+        };
         if cp.state.is_null() {
             return Ok(());
         }

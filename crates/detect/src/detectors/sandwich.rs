@@ -39,7 +39,13 @@ fn one() -> usize {
 
 impl Default for SandwichConfig {
     fn default() -> Self {
-        Self { name: None, chain: None, severity: default_severity(), pools: Vec::new(), min_victims: 1 }
+        Self {
+            name: None,
+            chain: None,
+            severity: default_severity(),
+            pools: Vec::new(),
+            min_victims: 1,
+        }
     }
 }
 
@@ -108,21 +114,29 @@ impl Sandwich {
                 s.backrun.tx
             );
             out.push(
-                Finding::new(&self.id, "sandwich", &self.chain, b.block_ref(), &subject, self.cfg.severity, title)
-                    .with_txs(txs)
-                    .with_evidence(json!({
-                        "check": "sandwich",
-                        "pool": s.pool,
-                        "attacker": s.attacker,
-                        "frontrun": swap_json(s.frontrun),
-                        "victims": s.victims.iter().map(|v| swap_json(*v)).collect::<Vec<_>>(),
-                        "backrun": swap_json(s.backrun),
-                        "profit_token": s.profit_token,
-                        "profit": s.profit.to_string(),
-                        "other_token": s.other_token,
-                        "other_profit": s.other_profit.to_string(),
-                        "victim_loss": s.victim_loss.map(|l| l.to_string()),
-                    })),
+                Finding::new(
+                    &self.id,
+                    "sandwich",
+                    &self.chain,
+                    b.block_ref(),
+                    &subject,
+                    self.cfg.severity,
+                    title,
+                )
+                .with_txs(txs)
+                .with_evidence(json!({
+                    "check": "sandwich",
+                    "pool": s.pool,
+                    "attacker": s.attacker,
+                    "frontrun": swap_json(s.frontrun),
+                    "victims": s.victims.iter().map(|v| swap_json(*v)).collect::<Vec<_>>(),
+                    "backrun": swap_json(s.backrun),
+                    "profit_token": s.profit_token,
+                    "profit": s.profit.to_string(),
+                    "other_token": s.other_token,
+                    "other_profit": s.other_profit.to_string(),
+                    "victim_loss": s.victim_loss.map(|l| l.to_string()),
+                })),
             );
         }
     }
