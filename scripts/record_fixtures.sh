@@ -61,3 +61,103 @@ new_head=$("$cast" block-number --rpc-url "$rpc")
   -o "$root/testdata/anvil/vault-fork.jsonl.zst"
 echo "vault $vault, proxy $proxy, watched future address $future"
 echo "chain 1..$head, fork $((head - 3))..$new_head (fork point $((head - 4)))"
+
+# ---------------------------------------------------------------------------------------------
+# The DeFi fixture: a chain where every execution-layer detector has something to say, recorded
+# with what testdata/anvil/defi.toml's detectors need (view calls, new contracts' code), and a
+# competing fork of its last blocks.
+kill $pid 2>/dev/null || true
+wait $pid 2>/dev/null || true
+"$anvil" --port "$port" --silent --timestamp 1700000000 --no-mining &
+pid=$!
+for _ in $(seq 50); do "$cast" chain-id --rpc-url "$rpc" >/dev/null 2>&1 && break; sleep 0.1; done
+"$cast" rpc --rpc-url "$rpc" anvil_setBlockTimestampInterval 1 >/dev/null
+a3=0x90f79bf6eb2c4f870365e785982e1f101e93b906
+a5=0x9965507d1a55bcc2695c58ba16fb37d819b0a4dc
+a9=0xa0ee7a142d267c1f36714e4a8f75612f20a79720
+deploy() { # deploy FROM ARTIFACT [CTOR ARGS...] -> address
+  local from=$1 name=$2; shift 2
+  local code; code=$(art "$name")
+  if [ $# -gt 0 ]; then code="$code$("$cast" abi-encode "$@" | cut -c3-)"; fi
+  local h; h=$("$cast" send --rpc-url "$rpc" --unlocked --from "$from" --async --gas-limit 5000000 --create "$code")
+  mine
+  "$cast" receipt --rpc-url "$rpc" "$h" contractAddress
+}
+e18=000000000000000000
+token=$(deploy $a0 TestToken "f(string,string,uint256)" Stake STK 1000000$e18)
+feed=$(deploy $a0 PriceFeed "f(uint8,string,int256)" 8 "ETH / USD" 200000000000)
+vault=$(deploy $a0 StakeVault "f(address,uint256)" "$token" 100$e18)
+pool=$(deploy $a0 MiniLendingPool)
+treasury=$(deploy $a0 Treasury)
+hijacker=$(deploy $a3 Hijacker)
+send $a0 "$token" "transfer(address,uint256)" "$vault" 1000$e18
+send $a0 "$token" "transfer(address,uint256)" "$pool" 1000$e18
+send $a0 "$token" "transfer(address,uint256)" $a1 100$e18
+send $a0 "$token" "approve(address,uint256)" "$pool" 1000000$e18
+start=$(( $("$cast" block-number --rpc-url "$rpc") + 1 ))
+for _ in 1 2 3; do send $a1 "$vault" "withdraw(uint256)" 80$e18; done       # window drain
+send $a0 "$feed" "update(int256)" 160000000000                               # a 20 % drop
+send $a0 "$pool" "liquidationCall(address,address,address,uint256,bool)" "$token" "$token" $a2 10$e18 false
+send $a9 $a3 --value 5ether                                                  # labelled funder
+exploiter=$(deploy $a3 FlashExploiter "f(address)" "$vault")                 # risky deployment
+send $a3 "$exploiter" "attack(uint256,uint256)" 100$e18 300$e18              # flash-loan drain
+send $a3 "$hijacker" "hijack(address)" "$treasury"                           # hijack, internal call
+send $a0 "$feed" "update(int256)" 200000000000                               # recovery
+now=$("$cast" block latest --rpc-url "$rpc" -f timestamp)                     # stale feed:
+"$cast" rpc --rpc-url "$rpc" evm_setNextBlockTimestamp $((now + 4000)) >/dev/null; mine # 4,000 s on
+send $a0 "$feed" "update(int256)" 150000000000                               # drop, no liquidation
+mine; mine; mine; mine
+head=$("$cast" block-number --rpc-url "$rpc")
+cat > "$root/testdata/anvil/defi.toml" <<TOML
+# The detectors of the DeFi fixture (scripts/record_fixtures.sh); addresses are anvil's
+# deterministic deployment addresses. The conformance suite runs each of them.
+[[chains]]
+name = "anvil"
+chain_id = 31337
+endpoints = [{ url = "$rpc" }]
+
+[[detectors]]
+type = "oracle"
+name = "feed"
+feeds = [{ address = "$feed", label = "ETH/USD", heartbeat_secs = 3600 }]
+
+[[detectors]]
+type = "liquidity_drain"
+name = "vault"
+contracts = ["$vault"]
+tokens = [{ token = "$token", label = "STK", max_outflow_pct = 20 }]
+window_blocks = 5
+
+[[detectors]]
+type = "contract_deployment"
+watched = ["$vault"]
+labelled = ["$a9"]
+
+[[detectors]]
+type = "liquidation_health"
+name = "pool"
+markets = ["$pool"]
+feed = "$feed"
+drop_pct = 15
+window_blocks = 20
+grace_blocks = 3
+
+[[detectors]]
+type = "admin_call"
+name = "treasury"
+contracts = ["$treasury"]
+functions = ["initialize(address newOwner)"]
+allowed_callers = ["$a0"]
+TOML
+"$palisade" record --rpc "$rpc" --from "$start" --to "$head" --config "$root/testdata/anvil/defi.toml" \
+  -o "$root/testdata/anvil/defi-chain.jsonl.zst"
+# The fork: the last 5 blocks replaced by 6 where the drop is answered by a liquidation.
+liq=$("$cast" calldata "liquidationCall(address,address,address,uint256,bool)" "$token" "$token" $a2 1$e18 false)
+upd=$("$cast" calldata "update(int256)" 150000000000)
+"$cast" rpc --rpc-url "$rpc" anvil_reorg 5 \
+  "[[{\"from\":\"$a0\",\"to\":\"$feed\",\"data\":\"$upd\",\"gas\":\"0x100000\"},0],[{\"from\":\"$a0\",\"to\":\"$pool\",\"data\":\"$liq\",\"gas\":\"0x100000\"},1]]" >/dev/null
+mine; mine; mine
+new_head=$("$cast" block-number --rpc-url "$rpc")
+"$palisade" record --rpc "$rpc" --from $((head - 4)) --to "$new_head" --config "$root/testdata/anvil/defi.toml" \
+  -o "$root/testdata/anvil/defi-fork.jsonl.zst"
+echo "defi chain $start..$head, fork $((head - 4))..$new_head (fork point $((head - 5)))"

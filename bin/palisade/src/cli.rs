@@ -33,8 +33,11 @@ pub(crate) enum Cmd {
     },
     /// Run the detectors over recorded data (JSON lines, plain or .zst; `-` for stdin).
     Replay {
-        /// Recorded file, or `-` for stdin.
-        file: String,
+        /// Recorded file, or `-` for stdin. Several chains replay together (merged by block
+        /// timestamp, as for detectors that watch two chains) when each is named: `l1=a.jsonl
+        /// l2=b.jsonl`.
+        #[arg(required = true, value_name = "[CHAIN=]FILE")]
+        file: Vec<String>,
         /// Config file (default: every detector that needs no configuration).
         #[arg(long, short)]
         config: Option<PathBuf>,

@@ -1,7 +1,7 @@
 //! `palisade demo`: the bundled real mainnet data through the detectors, no node needed.
 
 use crate::output::finding_line;
-use crate::replay::{progress_bar, run_replay};
+use crate::replay::{progress_bar, run_replay, Input};
 use eyre::WrapErr;
 use palisade_alert::{Batch, Store};
 use palisade_node::config::Config;
@@ -75,15 +75,9 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
         let reader = open_dataset(&tmp, name, bytes)?;
         let mut batches = Vec::new();
         let progress = progress_bar(true);
-        let s = run_replay(
-            reader,
-            &cfg.detectors,
-            "mainnet",
-            64,
-            progress.as_ref(),
-            |_| {},
-            Some(&mut batches),
-        )?;
+        let input = Input { chain: "mainnet".into(), max_reorg_depth: 64, reader };
+        let s =
+            run_replay(vec![input], &cfg.detectors, progress.as_ref(), |_| {}, Some(&mut batches))?;
         if let Some(p) = progress {
             p.finish_and_clear();
         }

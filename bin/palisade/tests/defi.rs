@@ -229,6 +229,7 @@ async fn a_sandwich_on_a_uniswap_v2_pair_is_found_with_profit_and_victim_loss_an
     // The victim's loss is what the router would have given it alone, less what it got.
     assert_eq!(ev["victim_loss"], (victim_alone - victim_got).to_string());
     assert!(has_tx(found[0], &front) && has_tx(found[0], &victim) && has_tx(found[0], &back));
+    replay_agrees_with_live(&p, &anvil).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -548,6 +549,7 @@ labels_file = "{}"
     assert!(reasons.contains("funded by a labelled address"), "{reasons}");
     assert_eq!(d.evidence["score"], 100);
     assert_eq!(d.severity.as_str(), "high");
+    replay_agrees_with_live(&p, &anvil).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -648,6 +650,7 @@ max_clock_skew_secs = 0
         .expect("the new signer");
     assert!(has_tx(s, &signer));
     assert_eq!(s.finding.evidence["args"]["signer"], ACCOUNT6);
+    replay_agrees_with_live_chains(&p, &[("l1", &l1), ("l2", &l2)]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -731,4 +734,5 @@ grace_blocks = 5
     assert_eq!(f.anchor.number, drop_block + 5);
     assert_eq!(f.evidence["drop_pct"], json!(20.0));
     assert!(!has_tx(found[0], &answered));
+    replay_agrees_with_live(&p, &anvil).await;
 }

@@ -122,31 +122,41 @@ pub fn replay_blocks(
 ) -> eyre::Result<Vec<String>> {
     let mut notes = Vec::new();
     for b in blocks {
-        let b = Arc::new(b?);
-        let number = b.header.number;
-        let ev = match engine.connect(vec![b.clone()])? {
-            Outcome::Event(ev) => ev,
-            Outcome::Known => {
-                notes.push(format!("block {number} appears twice; the repeat was skipped"));
-                continue;
-            }
-            Outcome::NeedParent { .. } | Outcome::TooDeep { .. } | Outcome::Gap { .. } => {
-                notes.push(format!(
-                    "block {number} does not link to the block before it; detectors restart there"
-                ));
-                let tip = engine.tracker.tip().map(|t| t.number).unwrap_or(0);
-                if let Some(ev) = engine.tracker.revert_above(number.saturating_sub(1).min(tip)) {
-                    let applied = engine.apply(&ev)?;
-                    sink(&ev, applied)?;
-                }
-                match engine.connect(vec![b])? {
-                    Outcome::Event(ev) => ev,
-                    _ => continue,
-                }
-            }
-        };
-        let applied = engine.apply(&ev)?;
-        sink(&ev, applied)?;
+        replay_block(engine, b?, &mut notes, &mut sink)?;
     }
     Ok(notes)
+}
+
+/// Feeds one recorded block to `engine` (see [`replay_blocks`]); observations go to `notes`.
+pub fn replay_block(
+    engine: &mut ChainEngine,
+    b: BlockData,
+    notes: &mut Vec<String>,
+    mut sink: impl FnMut(&ChainEvent, Applied) -> eyre::Result<()>,
+) -> eyre::Result<()> {
+    let b = Arc::new(b);
+    let number = b.header.number;
+    let ev = match engine.connect(vec![b.clone()])? {
+        Outcome::Event(ev) => ev,
+        Outcome::Known => {
+            notes.push(format!("block {number} appears twice; the repeat was skipped"));
+            return Ok(());
+        }
+        Outcome::NeedParent { .. } | Outcome::TooDeep { .. } | Outcome::Gap { .. } => {
+            notes.push(format!(
+                "block {number} does not link to the block before it; detectors restart there"
+            ));
+            let tip = engine.tracker.tip().map(|t| t.number).unwrap_or(0);
+            if let Some(ev) = engine.tracker.revert_above(number.saturating_sub(1).min(tip)) {
+                let applied = engine.apply(&ev)?;
+                sink(&ev, applied)?;
+            }
+            match engine.connect(vec![b])? {
+                Outcome::Event(ev) => ev,
+                _ => return Ok(()),
+            }
+        }
+    };
+    let applied = engine.apply(&ev)?;
+    sink(&ev, applied)
 }

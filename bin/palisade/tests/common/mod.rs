@@ -462,6 +462,51 @@ async fn read_request(
     Some((headers, buf[header_end..header_end + len].to_vec()))
 }
 
+/// Records the blocks this palisade processed on chain `anvil`, with what its config's detectors
+/// need, replays them with that config and checks that the replay finds exactly the live alerts.
+pub async fn replay_agrees_with_live(p: &Palisade, anvil: &Anvil) {
+    replay_agrees_with_live_chains(p, &[("anvil", anvil)]).await
+}
+
+/// [`replay_agrees_with_live`] for several chains, replayed together (`CHAIN=FILE` inputs).
+pub async fn replay_agrees_with_live_chains(p: &Palisade, chains: &[(&str, &Anvil)]) {
+    let mut inputs = Vec::new();
+    for (chain, anvil) in chains {
+        let log = p.store().await.block_log(chain).await.unwrap();
+        let tip = tip_of(&log);
+        let (from, to) = (tip.first().unwrap().0, tip.last().unwrap().0);
+        let file = p.dir.join(format!("recorded-{chain}.jsonl"));
+        let st = Command::new(BIN)
+            .args(["record", "--rpc", &anvil.http_url(), "--from", &from.to_string()])
+            .args(["--to", &to.to_string(), "--config", p.config.to_str().unwrap()])
+            .args(["--chain", chain, "-o"])
+            .arg(&file)
+            .status()
+            .unwrap();
+        assert!(st.success(), "palisade record --config failed");
+        inputs.push(format!("{chain}={}", file.display()));
+    }
+    let out = Command::new(BIN)
+        .arg("replay")
+        .args(if chains.len() == 1 {
+            vec![inputs[0].split_once('=').unwrap().1.to_string()]
+        } else {
+            inputs.clone()
+        })
+        .args(["--config", p.config.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let replayed: std::collections::BTreeSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["key"].as_str().unwrap().to_string())
+        .collect();
+    let live: std::collections::BTreeSet<String> =
+        p.alerts().await.iter().map(|a| a.finding.key.to_string()).collect();
+    assert_eq!(replayed, live, "the replay of {inputs:?} disagrees with the live run");
+}
+
 /// Runs `palisade record` for blocks `from..=to` of `anvil` into `file`.
 pub fn record(anvil: &Anvil, from: u64, to: u64, file: &std::path::Path) {
     let st = Command::new(BIN)

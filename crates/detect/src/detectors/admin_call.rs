@@ -79,6 +79,12 @@ pub const BUILTIN_EVENTS: &[&str] = &[
     "RemovedOwner(address owner)",
     "RemovedOwner(address indexed owner)",
     "ChangedThreshold(uint256 threshold)",
+    "EnabledModule(address module)",
+    "EnabledModule(address indexed module)",
+    "DisabledModule(address module)",
+    "DisabledModule(address indexed module)",
+    "ChangedGuard(address guard)",
+    "ChangedGuard(address indexed guard)",
     // OpenZeppelin TimelockController.
     "CallScheduled(bytes32 indexed id, uint256 indexed index, address target, uint256 value, bytes data, bytes32 predecessor, uint256 delay)",
     "CallExecuted(bytes32 indexed id, uint256 indexed index, address target, uint256 value, bytes data)",
