@@ -31,7 +31,7 @@ mod record;
 
 pub use block::{
     AccountState, BlockData, BlockRef, CallFrame, CallView, Header, Log, Receipt, Trace,
-    TraceAction, Transaction,
+    TraceAction, Transaction, ViewCallResult,
 };
 pub use error::{Error, Result};
 pub use event::{ChainEvent, ChainSegment};
