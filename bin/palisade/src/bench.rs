@@ -106,6 +106,7 @@ pub(crate) fn cmd(
     outln!("ratio replay/parse: {:.2}x (target <= 2.0x); {findings} findings per pass", f / p);
 
     verification()?;
+    defi(&lines, loops)?;
 
     if let Some(total) = blocks {
         // Memory: one long-lived engine over `total` blocks (the data looped, renumbered so the
@@ -143,6 +144,128 @@ pub(crate) fn cmd(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// DeFi decoding throughput (the like-for-like comparison with mev-inspect-py) and the cost per
+/// block of each execution-layer detector, each next to a `Value` parse of the same blocks.
+fn defi(lines: &[String], loops: u64) -> eyre::Result<()> {
+    let parsed: Vec<Arc<BlockData>> = lines
+        .iter()
+        .map(|l| Ok(Arc::new(BlockData::from_json_line(l)?)))
+        .collect::<eyre::Result<_>>()?;
+    let traced: Vec<usize> = (0..parsed.len())
+        .filter(|i| parsed[*i].traces.is_some() || parsed[*i].call_traces.is_some())
+        .collect();
+    let n = lines.len() as f64;
+    let passes = loops.max(1);
+    let time = |f: &mut dyn FnMut()| -> f64 {
+        median(
+            (0..passes)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64()
+                })
+                .collect(),
+        )
+    };
+    let parse = time(&mut || {
+        for l in lines {
+            std::hint::black_box(serde_json::from_str::<serde_json::Value>(l).ok());
+        }
+    });
+    let classify = time(&mut || {
+        for l in lines {
+            if let Ok(b) = BlockData::from_json_line(l) {
+                let a = palisade_defi::classify(&b);
+                std::hint::black_box(palisade_defi::sandwiches(&a));
+            }
+        }
+    });
+    outln!("DeFi decoding over {} blocks ({} with traces), one core:", lines.len(), traced.len());
+    outln!("{:<52} {:>10.0} blocks/s", "reference: serde_json::Value parse only", n / parse);
+    outln!(
+        "{:<52} {:>10.0} blocks/s  ratio to parse {:.2}x",
+        "decode + transfers, swaps, loans, liquidations, arbs, sandwiches",
+        n / classify,
+        classify / parse
+    );
+    outln!(
+        "  (mev-inspect-py, ../shared/BASELINES.md, same kind of blocks: 7.55 blocks/s: {:.0}x)",
+        n / classify / 7.55
+    );
+    let labels = include_str!("../../../testdata/forta/ethereum-etherscan-malicious-labels.csv");
+    let detectors: &[(&str, &str, Option<&str>)] = &[
+        ("sandwich", "type = 'sandwich'", None),
+        ("admin_call", "type = 'admin_call'\nname = 'a'\ncontracts = ['0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48', '0x7d2768de32b0b80b7a3454c06bdac94a69ddc7a9']\nfunctions = ['upgradeTo(address)', 'upgradeToAndCall(address,bytes)', 'transferOwnership(address)', 'pause()']", None),
+        ("contract_deployment (7,259 labels)", "type = 'contract_deployment'", Some(labels)),
+        ("liquidity_drain", "type = 'liquidity_drain'\nname = 'p'\ncontracts = ['0x7054b0f980a7eb5b3a6b3446f3c947d80162775c', '0x0f23d49bc92ec52ff591d091b3e16c937034496e']\ntokens = [{ token = '0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2', max_outflow = '100000000000000000000' }]", None),
+        ("liquidation_health", "type = 'liquidation_health'\nname = 'l'\nmarkets = ['0x7d2768de32b0b80b7a3454c06bdac94a69ddc7a9']\nfeed = '0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419'", None),
+    ];
+    outln!(
+        "detector cost per block over {} real blocks (each its own one-block segment):",
+        parsed.len()
+    );
+    outln!(
+        "{:<52} {:>10.1} us/block",
+        "reference: serde_json::Value parse of the block",
+        parse / n * 1e6
+    );
+    for (name, src, side) in detectors {
+        let cfg =
+            Config::parse(&format!("[[detectors]]\n{src}"), "bench", std::path::Path::new("."))
+                .map_err(|e| eyre::eyre!("{e}"))?
+                .detectors
+                .remove(0);
+        // Fresh blocks (nothing derived yet) and a fresh detector for each pass, made outside
+        // the clock.
+        let mut runs = Vec::new();
+        for _ in 0..passes {
+            let segs: Vec<palisade_primitives::ChainSegment> = parsed
+                .iter()
+                .map(|b| palisade_primitives::ChainSegment::new(vec![Arc::new((**b).clone())]))
+                .collect::<Result<_, _>>()?;
+            runs.push((cfg.build("mainnet", *side, &Default::default())?, segs));
+        }
+        let t = time(&mut || {
+            if let Some((mut d, segs)) = runs.pop() {
+                let mut out = palisade_primitives::Findings::new();
+                for s in &segs {
+                    let _ = d.commit(s, &mut out);
+                }
+                std::hint::black_box(out);
+            }
+        });
+        outln!("{:<52} {:>10.1} us/block  ratio to parse {:.2}x", *name, t / n * 1e6, t / parse);
+    }
+    // All of them on one engine: the block's DeFi actions are decoded once and shared.
+    let mut src = String::new();
+    for (_, d, _) in detectors.iter().filter(|(_, _, side)| side.is_none()) {
+        src.push_str(&format!("[[detectors]]\n{d}\n"));
+    }
+    let cfg =
+        Config::parse(&src, "bench", std::path::Path::new(".")).map_err(|e| eyre::eyre!("{e}"))?;
+    let t = time(&mut || {
+        let dets = build_detectors(&cfg.detectors, "mainnet", &Default::default());
+        if let Ok(dets) = dets {
+            let mut engine = ChainEngine::new("mainnet", dets, 64, true);
+            for b in &parsed {
+                let mut b = (**b).clone();
+                b.header.hash = None;
+                b.header.parent_hash = None;
+                if let Ok(palisade_chain::Outcome::Event(ev)) = engine.connect(vec![Arc::new(b)]) {
+                    std::hint::black_box(engine.apply(&ev).ok());
+                }
+            }
+        }
+    });
+    outln!(
+        "{:<52} {:>10.1} us/block  ratio to parse {:.2}x",
+        format!("the {} above without labels, one engine", cfg.detectors.len()),
+        t / n * 1e6,
+        t / parse
+    );
+    Ok(())
 }
 
 /// Verification throughput on real mainnet execution payloads (three blocks, 400+ signed

@@ -65,13 +65,21 @@ pub struct TxFrames<'a> {
 }
 
 fn kind_of(call_type: &str) -> CallKind {
-    match call_type.to_ascii_lowercase().as_str() {
-        "delegatecall" => CallKind::DelegateCall,
-        "staticcall" => CallKind::StaticCall,
-        "callcode" => CallKind::CallCode,
-        "create" | "create2" => CallKind::Create,
-        "selfdestruct" | "suicide" => CallKind::SelfDestruct,
-        _ => CallKind::Call,
+    let is = |k: &str| call_type.eq_ignore_ascii_case(k);
+    if is("call") {
+        CallKind::Call
+    } else if is("delegatecall") {
+        CallKind::DelegateCall
+    } else if is("staticcall") {
+        CallKind::StaticCall
+    } else if is("callcode") {
+        CallKind::CallCode
+    } else if is("create") || is("create2") {
+        CallKind::Create
+    } else if is("selfdestruct") || is("suicide") {
+        CallKind::SelfDestruct
+    } else {
+        CallKind::Call
     }
 }
 
@@ -80,24 +88,25 @@ fn kind_of(call_type: &str) -> CallKind {
 pub fn frames(b: &BlockData) -> Option<Vec<TxFrames<'_>>> {
     if let Some(traces) = &b.traces {
         let mut out: Vec<TxFrames<'_>> = Vec::new();
-        // Open frames of the current transaction: (path, reverted).
-        let mut stack: Vec<(Vec<u32>, bool)> = Vec::new();
+        // Open frames of the current transaction: (trace address, reverted).
+        let mut stack: Vec<(&[u64], bool)> = Vec::new();
         for t in traces {
             let Some(tx) = t.transaction_position else { continue };
             if out.last().is_none_or(|l| l.index != tx) {
                 out.push(TxFrames { index: tx, frames: Vec::new() });
                 stack.clear();
             }
-            let path: Vec<u32> = t.trace_address.iter().map(|x| *x as u32).collect();
+            let addr = &t.trace_address[..];
             while let Some((p, _)) = stack.last() {
-                if path.len() > p.len() && path.starts_with(p) {
+                if addr.len() > p.len() && addr.starts_with(p) {
                     break;
                 }
                 stack.pop();
             }
             let error = t.error.is_some();
             let reverted = error || stack.last().is_some_and(|(_, r)| *r);
-            stack.push((path.clone(), reverted));
+            stack.push((addr, reverted));
+            let path: Vec<u32> = addr.iter().map(|x| *x as u32).collect();
             let kind = match t.kind.as_str() {
                 "call" => kind_of(t.action.call_type.as_deref().unwrap_or("call")),
                 "create" => CallKind::Create,

@@ -290,6 +290,12 @@ fn dec_signed<S: Serializer>(v: &I256, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
 }
 
+/// [`classify`], computed once per block and shared by every detector that asks (the block
+/// keeps it in [`BlockData::derived`]).
+pub fn actions(b: &BlockData) -> std::sync::Arc<BlockActions> {
+    b.derived.get_or_init(|| classify(b))
+}
+
 /// Decodes every transaction of the block (see the crate docs for the sources used).
 pub fn classify(b: &BlockData) -> BlockActions {
     let frames = frames::frames(b);

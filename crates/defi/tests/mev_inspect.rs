@@ -11,35 +11,8 @@ fn blocks() -> Vec<BlockData> {
     fixtures::blocks("mainnet/mev-inspect-20.jsonl.zst")
 }
 
-/// EXPECTED.json writes amounts as JSON numbers, some beyond what an f64 holds exactly: quote
-/// every integer literal of more than 15 digits before parsing, so it is read exactly.
 fn expected() -> Value {
-    let text = fixtures::text("mainnet/mev-inspect-expected.json");
-    let (mut out, mut digits, mut in_str, mut esc) = (String::new(), String::new(), false, false);
-    for c in text.chars() {
-        if !in_str && c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        if !digits.is_empty() {
-            if digits.len() > 15 {
-                out.push_str(&format!("\"{digits}\""));
-            } else {
-                out.push_str(&digits);
-            }
-            digits.clear();
-        }
-        if in_str {
-            esc = !esc && c == '\\';
-            if c == '"' && !esc {
-                in_str = false;
-            }
-        } else if c == '"' {
-            in_str = true;
-        }
-        out.push(c);
-    }
-    serde_json::from_str(&out).unwrap()
+    fixtures::json_exact("mainnet/mev-inspect-expected.json")
 }
 
 fn a(v: &Value) -> Address {

@@ -253,6 +253,53 @@ pub struct BlockData {
     pub code: Option<Vec<(Address, Bytes)>>,
     /// Observations made while decoding: fields that were missing or could not be checked.
     pub notes: Vec<String>,
+    /// What is derived from the block once and shared by every detector (the DeFi actions);
+    /// not part of the data: empty in clones, equal in comparisons, not serialized.
+    #[serde(skip)]
+    pub derived: Derived,
+}
+
+/// A value derived from a block once, on first use, and shared by every reader of the block
+/// (detectors hold blocks through `Arc`). Holds one value of any type; see
+/// [`Derived::get_or_init`].
+#[derive(Default)]
+pub struct Derived(std::sync::OnceLock<std::sync::Arc<dyn std::any::Any + Send + Sync>>);
+
+impl Derived {
+    /// The value of type `T`, computed by `f` on first use. When the slot already holds another
+    /// type, `f`'s value is returned without being kept.
+    pub fn get_or_init<T: std::any::Any + Send + Sync>(
+        &self,
+        f: impl FnOnce() -> T,
+    ) -> std::sync::Arc<T> {
+        if let Some(v) = self.0.get() {
+            return v.clone().downcast::<T>().unwrap_or_else(|_| std::sync::Arc::new(f()));
+        }
+        let v = std::sync::Arc::new(f());
+        // Another reader may have set it meanwhile: same block, same value.
+        let _ = self.0.set(v.clone());
+        v
+    }
+}
+
+impl Clone for Derived {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Derived {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Derived {}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() { "Derived(set)" } else { "Derived(empty)" })
+    }
 }
 
 /// A call seen in a block, at any depth, in a form independent of where it came from.
@@ -405,7 +452,18 @@ impl BlockData {
             receipts.is_none(),
             traces.is_none() && call_traces.is_none(),
         );
-        Ok(Self { header, transactions, receipts, traces, call_traces, state, calls, code, notes })
+        Ok(Self {
+            header,
+            transactions,
+            receipts,
+            traces,
+            call_traces,
+            state,
+            calls,
+            code,
+            notes,
+            derived: Derived::default(),
+        })
     }
 
     /// Decodes one line of the replay format: the fast typed path, falling back to the `Value`

@@ -478,5 +478,16 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
         receipts.is_none(),
         traces.is_none() && call_traces.is_none(),
     );
-    Ok(BlockData { header, transactions, receipts, traces, call_traces, state, calls, code, notes })
+    Ok(BlockData {
+        header,
+        transactions,
+        receipts,
+        traces,
+        call_traces,
+        state,
+        calls,
+        code,
+        notes,
+        derived: Default::default(),
+    })
 }

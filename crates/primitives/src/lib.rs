@@ -30,7 +30,7 @@ pub mod quantity;
 mod record;
 
 pub use block::{
-    AccountState, BlockData, BlockRef, CallFrame, CallView, Header, Log, Receipt, Trace,
+    AccountState, BlockData, BlockRef, CallFrame, CallView, Derived, Header, Log, Receipt, Trace,
     TraceAction, Transaction, ViewCallResult,
 };
 pub use error::{Error, Result};

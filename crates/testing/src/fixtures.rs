@@ -30,6 +30,41 @@ pub fn text(rel: &str) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// A JSON file under `testdata/` whose integer literals of more than 15 digits are read as
+/// strings, so that amounts beyond what an f64 holds stay exact (mev-inspect-py's EXPECTED.json
+/// writes them as JSON numbers).
+///
+/// # Panics
+/// When the file is missing or not JSON.
+pub fn json_exact(rel: &str) -> serde_json::Value {
+    let text = text(rel);
+    let (mut out, mut digits, mut in_str, mut esc) = (String::new(), String::new(), false, false);
+    for c in text.chars() {
+        if !in_str && c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if !digits.is_empty() {
+            if digits.len() > 15 {
+                out.push_str(&format!("\"{digits}\""));
+            } else {
+                out.push_str(&digits);
+            }
+            digits.clear();
+        }
+        if in_str {
+            esc = !esc && c == '\\';
+            if c == '"' && !esc {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+        }
+        out.push(c);
+    }
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
 /// Decodes every block of a recorded file under `testdata/`.
 ///
 /// # Panics

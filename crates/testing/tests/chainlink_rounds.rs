@@ -79,9 +79,8 @@ fn blocks(feed: Address, rs: &[Round], extra: &[Round]) -> Vec<Arc<BlockData>> {
 }
 
 fn run(feed: Address, extra_cfg: &str, bs: Vec<Arc<BlockData>>) -> Vec<(u64, String)> {
-    let src = format!(
-        "type = 'oracle'\nname = 'o'\nfeeds = [{{ address = '{feed:#x}', {extra_cfg} }}]"
-    );
+    let src =
+        format!("type = 'oracle'\nname = 'o'\nfeeds = [{{ address = '{feed:#x}', {extra_cfg} }}]");
     let cfg: DetectorConfig = toml::from_str(&src).unwrap();
     let mut d: Box<dyn Detector> = cfg.build("mainnet", None, &Default::default()).unwrap();
     let mut out = Findings::new();
@@ -108,7 +107,8 @@ fn the_real_histories_raise_nothing_with_each_feeds_own_heartbeat() {
     for (feed, hb, n) in [(ETH_USD, 3600, 11_106), (STETH_ETH, 86_400, 745), (ETH_BTC, 3600, 813)] {
         let (real, _) = rounds(feed);
         assert_eq!(real.len(), n, "{feed}");
-        let got = run(addr(feed), &format!("heartbeat_secs = {hb}"), blocks(addr(feed), &real, &[]));
+        let got =
+            run(addr(feed), &format!("heartbeat_secs = {hb}"), blocks(addr(feed), &real, &[]));
         assert!(got.is_empty(), "{feed}: {got:?}");
     }
 }

@@ -263,7 +263,7 @@ impl AdminCall {
             let by = matched
                 .iter()
                 .find_map(|m| m["caller"].as_str().or(m["actor"].as_str()).map(str::to_string))
-                .unwrap_or_default();
+                .unwrap_or_else(|| "an unknown account".into());
             let title = format!(
                 "{} on watched contract by {by} (not allowed) in tx {ti} of block {}",
                 what.join(", "),

@@ -12,7 +12,7 @@
 //! least `min_score` are reported, with every reason.
 
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
-use palisade_defi::classify;
+
 use palisade_defi::known::ETH;
 use palisade_primitives::{
     address, keccak256, Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings,
@@ -320,7 +320,7 @@ impl ContractDeployment {
 
     fn scan(&mut self, b: &BlockData, out: &mut Findings) {
         let at = b.block_ref();
-        let actions = classify(b);
+        let actions = palisade_defi::actions(b);
         let mut undo = Undo { number: b.header.number, hash: b.header.hash, added: Vec::new() };
         // Deployments first, judged on what was known before this block's transfers... and
         // after them too: a deployer funded earlier in the same block counts.

@@ -9,7 +9,7 @@
 
 use crate::detectors::oracle::{Round, LATEST_ROUND_DATA};
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, ViewCall};
-use palisade_defi::classify;
+
 use palisade_primitives::{
     Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256,
 };
@@ -130,7 +130,7 @@ impl LiquidationHealth {
             .and_then(|o| Round::decode(o))
             .filter(|r| !r.answer.bit(255) && !r.answer.is_zero())
             .map(|r| f64::from(r.answer));
-        let liquidations = classify(b)
+        let liquidations = palisade_defi::actions(b)
             .txs
             .iter()
             .flat_map(|t| t.liquidations.iter())

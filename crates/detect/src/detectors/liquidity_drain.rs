@@ -13,7 +13,7 @@
 
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, StateWatch, ViewCall};
 use palisade_defi::known::ETH;
-use palisade_defi::{classify, net_flow};
+use palisade_defi::net_flow;
 use palisade_primitives::{
     Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256, U256,
 };
@@ -177,7 +177,7 @@ impl LiquidityDrain {
 
     fn scan(&mut self, b: &BlockData, out: &mut Findings) {
         let at = b.block_ref();
-        let actions = classify(b);
+        let actions = palisade_defi::actions(b);
         let mut seen = Seen { number: b.header.number, hash: b.header.hash, ..Default::default() };
         seen.reported = self.window.back().map(|s| s.reported.clone()).unwrap_or_default();
         // Per-block flows, and flash-loan-funded drains per transaction.

@@ -3,7 +3,7 @@
 //! loss. Works on blocks with logs and on blocks with call traces only (see `palisade_defi`).
 
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
-use palisade_defi::{classify, sandwiches, SwapRef};
+use palisade_defi::{sandwiches, SwapRef};
 use palisade_primitives::{Address, BlockData, ChainSegment, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -86,7 +86,7 @@ impl Sandwich {
     }
 
     fn scan(&self, b: &BlockData, out: &mut Findings) {
-        let actions = classify(b);
+        let actions = palisade_defi::actions(b);
         let hash = |r: SwapRef| actions.txs.iter().find(|t| t.index == r.tx).and_then(|t| t.hash);
         let swap_json = |r: SwapRef| -> Value {
             let t = actions.txs.iter().find(|t| t.index == r.tx);
