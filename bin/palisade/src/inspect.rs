@@ -23,7 +23,7 @@ fn symbol(a: &Address) -> Option<&'static str> {
 
 fn token(a: &Address) -> String {
     match symbol(a) {
-        Some(s) => format!("{s}"),
+        Some(s) => s.to_string(),
         None => format!("{a:#x}"),
     }
 }

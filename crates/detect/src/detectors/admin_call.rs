@@ -219,13 +219,12 @@ impl AdminCall {
                         // The caller of the last call into the emitting contract, when traced.
                         let traced = calls
                             .iter()
-                            .filter(|c| {
+                            .rfind(|c| {
                                 c.tx_index == ti
                                     && c.to == Some(l.address)
                                     && c.call_type != "staticcall"
                                     && !c.reverted
                             })
-                            .next_back()
                             .and_then(|c| c.from);
                         let actor = named_actor.or(traced).or(tx.and_then(|t| t.from));
                         if self.allowed(actor) {

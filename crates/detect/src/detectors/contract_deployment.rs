@@ -183,11 +183,7 @@ pub fn analyze(code: &[u8], watched: &[Address]) -> Features {
             }
             0xff => f.selfdestruct = true,
             0xf2 => f.callcode = true,
-            0xf4 => {
-                if last_push20.is_none_or(|p| i - p > 3) {
-                    f.delegatecall_variable = true;
-                }
-            }
+            0xf4 if last_push20.is_none_or(|p| i - p > 3) => f.delegatecall_variable = true,
             _ => {}
         }
         pc += 1;
