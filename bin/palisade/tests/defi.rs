@@ -92,16 +92,24 @@ fn addr_json(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_lowercase()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_sandwich_on_a_uniswap_v2_pair_is_found_with_profit_and_victim_loss_and_its_twin_is_not()
-{
-    let anvil = Anvil::start(&[]).await;
-    let weth = deploy(&anvil, ACCOUNT0, "uniswap/WETH9", "", &[]).await;
+/// Uniswap V2 from its npm artifacts: WETH9, the factory, Router02, two test tokens and their
+/// pair with 1,000 of each; `traders` get 100 of each and approve the router.
+struct Uni {
+    router: String,
+    a: String,
+    b: String,
+    pair: String,
+}
+
+const MAX: &str = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+
+async fn uniswap(anvil: &Anvil, traders: &[&str]) -> Uni {
+    let weth = deploy(anvil, ACCOUNT0, "uniswap/WETH9", "", &[]).await;
     let factory =
-        deploy(&anvil, ACCOUNT0, "uniswap/UniswapV2Factory", "constructor(address)", &[ACCOUNT0])
+        deploy(anvil, ACCOUNT0, "uniswap/UniswapV2Factory", "constructor(address)", &[ACCOUNT0])
             .await;
     let router = deploy(
-        &anvil,
+        anvil,
         ACCOUNT0,
         "uniswap/UniswapV2Router02",
         "constructor(address,address)",
@@ -110,7 +118,7 @@ async fn a_sandwich_on_a_uniswap_v2_pair_is_found_with_profit_and_victim_loss_an
     .await;
     let supply = (1_000_000 * E18).to_string();
     let a = deploy(
-        &anvil,
+        anvil,
         ACCOUNT0,
         "TestToken",
         "constructor(string,string,uint256)",
@@ -118,35 +126,49 @@ async fn a_sandwich_on_a_uniswap_v2_pair_is_found_with_profit_and_victim_loss_an
     )
     .await;
     let b = deploy(
-        &anvil,
+        anvil,
         ACCOUNT0,
         "TestToken",
         "constructor(string,string,uint256)",
         &["Token B", "B", &supply],
     )
     .await;
-    let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
     for t in [&a, &b] {
-        call(&anvil, ACCOUNT0, t, "approve(address,uint256)", &[&router, max]).await;
+        call(anvil, ACCOUNT0, t, "approve(address,uint256)", &[&router, MAX]).await;
     }
     let liq = (1000 * E18).to_string();
     call(
-        &anvil,
+        anvil,
         ACCOUNT0,
         &router,
         "addLiquidity(address,address,uint256,uint256,uint256,uint256,address,uint256)",
         &[&a, &b, &liq, &liq, "0", "0", ACCOUNT0, "99999999999"],
     )
     .await;
-    let pair = lower(&view(&anvil, &factory, "getPair(address,address)(address)", &[&a, &b]));
-    for who in [ACCOUNT1, ACCOUNT2, ACCOUNT3] {
-        call(&anvil, ACCOUNT0, &a, "transfer(address,uint256)", &[who, &(100 * E18).to_string()])
+    let pair = lower(&view(anvil, &factory, "getPair(address,address)(address)", &[&a, &b]));
+    for who in traders {
+        call(anvil, ACCOUNT0, &a, "transfer(address,uint256)", &[who, &(100 * E18).to_string()])
             .await;
-        call(&anvil, ACCOUNT0, &b, "transfer(address,uint256)", &[who, &(100 * E18).to_string()])
+        call(anvil, ACCOUNT0, &b, "transfer(address,uint256)", &[who, &(100 * E18).to_string()])
             .await;
-        call(&anvil, who, &a, "approve(address,uint256)", &[&router, max]).await;
-        call(&anvil, who, &b, "approve(address,uint256)", &[&router, max]).await;
+        call(anvil, who, &a, "approve(address,uint256)", &[&router, MAX]).await;
+        call(anvil, who, &b, "approve(address,uint256)", &[&router, MAX]).await;
     }
+    Uni { router, a, b, pair }
+}
+
+fn swap_data(amount: u128, path: [&str; 2], to: &str) -> String {
+    calldata(
+        "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
+        &[&amount.to_string(), "0", &format!("[{},{}]", path[0], path[1]), to, "99999999999"],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandwich_on_a_uniswap_v2_pair_is_found_with_profit_and_victim_loss_and_its_twin_is_not()
+{
+    let anvil = Anvil::start(&[]).await;
+    let Uni { router, a, b, pair } = uniswap(&anvil, &[ACCOUNT1, ACCOUNT2, ACCOUNT3]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut p = Palisade::start(dir.path(), &anvil, "[[detectors]]\ntype = 'sandwich'\n");
     p.wait_synced(&anvil).await;
@@ -230,6 +252,24 @@ async fn a_sandwich_on_a_uniswap_v2_pair_is_found_with_profit_and_victim_loss_an
     assert_eq!(ev["victim_loss"], (victim_alone - victim_got).to_string());
     assert!(has_tx(found[0], &front) && has_tx(found[0], &victim) && has_tx(found[0], &back));
     replay_agrees_with_live(&p, &anvil).await;
+    // The same block with its receipts dropped (call traces only) gives the same sandwich.
+    let rec = p.dir.join("recorded-anvil.jsonl");
+    let block = palisade_source::replay::open(rec.to_str().unwrap())
+        .unwrap()
+        .map(|r| r.unwrap().block)
+        .find(|b| b.header.number == sandwich_block)
+        .unwrap();
+    let mut traces_only = block.clone();
+    traces_only.receipts = None;
+    let from_logs = palisade_defi::sandwiches(&palisade_defi::classify(&block));
+    let from_traces = palisade_defi::sandwiches(&palisade_defi::classify(&traces_only));
+    assert_eq!(from_traces.len(), 1);
+    let (l, t) = (&from_logs[0], &from_traces[0]);
+    assert_eq!(
+        (l.pool, l.attacker, l.frontrun, l.backrun, l.profit),
+        (t.pool, t.attacker, t.frontrun, t.backrun, t.profit)
+    );
+    assert_eq!(t.profit.to_string(), profit.to_string());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -734,5 +774,81 @@ grace_blocks = 5
     assert_eq!(f.anchor.number, drop_block + 5);
     assert_eq!(f.evidence["drop_pct"], json!(20.0));
     assert!(!has_tx(found[0], &answered));
+    replay_agrees_with_live(&p, &anvil).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_pushed_off_its_twap_and_off_its_feed_alerts_and_a_small_trade_does_not() {
+    let anvil = Anvil::start(&[]).await;
+    let u = uniswap(&anvil, &[ACCOUNT1]).await;
+    // A feed for the pair's price (token1 per token0, 8 decimals): 1.0 at 1,000/1,000.
+    let feed = deploy(
+        &anvil,
+        ACCOUNT0,
+        "PriceFeed",
+        "constructor(uint8,string,int256)",
+        &["8", "A / B", "100000000"],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        r#"
+[[detectors]]
+type = "oracle"
+name = "pool"
+feeds = [{{ address = "{feed}", label = "A/B", heartbeat_secs = 86400, reference_pool = {{ address = "{pair}" }}, max_deviation_pct = 3 }}]
+twap = [{{ address = "{pair}", window_blocks = 5, max_deviation_pct = 5 }}]
+"#,
+        pair = u.pair
+    );
+    let mut p = Palisade::start(dir.path(), &anvil, &body);
+    p.wait_synced(&anvil).await;
+    anvil.mine(3).await;
+    // Benign: 1 A moves the price by about 0.2 %.
+    let small = call(
+        &anvil,
+        ACCOUNT1,
+        &u.router,
+        "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
+        &[&E18.to_string(), "0", &format!("[{},{}]", u.a, u.b), ACCOUNT1, "99999999999"],
+    )
+    .await;
+    anvil.mine(2).await;
+    p.wait_synced(&anvil).await;
+    assert!(of(&p.alerts().await, "oracle:pool").is_empty(), "a small trade raised an alert");
+    // Manipulation: 90 A in one swap (about 17 % of the price).
+    let tx = json!({"from": ACCOUNT1, "to": u.router, "data": swap_data(90 * E18, [&u.a, &u.b], ACCOUNT1), "gas": "0x7a1200"});
+    let big = anvil.rpc("eth_sendTransaction", json!([tx])).await.as_str().unwrap().to_string();
+    assert_eq!(anvil.receipt(&big).await["status"], "0x1");
+    p.wait_synced(&anvil).await;
+
+    let alerts = p.alerts().await;
+    let found = of(&alerts, "oracle:pool");
+    let block = u64::from_str_radix(
+        anvil.receipt(&big).await["blockNumber"].as_str().unwrap().trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let checks: Vec<&str> =
+        found.iter().map(|a| a.finding.evidence["check"].as_str().unwrap()).collect();
+    assert_eq!(checks.len(), 2, "{checks:?}");
+    assert!(found.iter().all(|a| a.finding.anchor.number == block));
+    let twap = found
+        .iter()
+        .find(|a| a.finding.evidence["check"] == "spot_vs_twap")
+        .expect("spot off its TWAP");
+    assert_eq!(addr_json(&twap.finding.evidence["pool"]), u.pair);
+    // The spot the detector read is the pair's own reserves ratio after the swap.
+    let reserves = anvil.cast(&["call", &u.pair, "getReserves()(uint112,uint112,uint32)"]);
+    let r: Vec<f64> =
+        reserves.lines().map(|l| l.split_whitespace().next().unwrap().parse().unwrap()).collect();
+    let spot = twap.finding.evidence["spot"].as_f64().unwrap();
+    assert!((spot - r[1] / r[0]).abs() < 1e-9, "{spot} vs {}", r[1] / r[0]);
+    let dev = found
+        .iter()
+        .find(|a| a.finding.evidence["check"] == "deviation")
+        .expect("feed off the pool");
+    assert!(dev.finding.evidence["reference"].as_str().unwrap().contains(&u.pair[2..]));
+    assert!(!has_tx(dev, &small));
     replay_agrees_with_live(&p, &anvil).await;
 }

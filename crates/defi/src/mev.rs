@@ -239,3 +239,132 @@ impl Swap {
         &self.at
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Source, TxActions};
+
+    const POOL: Address = Address::repeat_byte(0x50);
+    const POOL2: Address = Address::repeat_byte(0x51);
+    const A: Address = Address::repeat_byte(0x0a);
+    const B: Address = Address::repeat_byte(0x0b);
+    const BOT: Address = Address::repeat_byte(0xb0);
+    const USER: Address = Address::repeat_byte(0x11);
+    const OTHER: Address = Address::repeat_byte(0x22);
+
+    fn swap(pool: Address, who: Address, tin: Address, ain: u64, tout: Address, aout: u64) -> Swap {
+        Swap {
+            at: Position::Log { log_index: 0 },
+            protocol: Protocol::UniswapV2,
+            pool,
+            from: who,
+            to: who,
+            token_in: tin,
+            amount_in: U256::from(ain),
+            token_out: tout,
+            amount_out: U256::from(aout),
+            reverted: false,
+            reserves: None,
+        }
+    }
+
+    fn block(txs: Vec<Vec<Swap>>) -> BlockActions {
+        BlockActions {
+            number: 1,
+            txs: txs
+                .into_iter()
+                .enumerate()
+                .map(|(i, swaps)| TxActions {
+                    index: i as u64,
+                    hash: None,
+                    from: swaps.first().map(|s| s.from),
+                    to: None,
+                    reverted: false,
+                    source: Source::Logs,
+                    transfers: Vec::new(),
+                    arbitrages: arbitrages(&swaps),
+                    swaps,
+                    flash_loans: Vec::new(),
+                    liquidations: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_plain_sandwich_has_its_profit_in_both_tokens() {
+        let b = block(vec![
+            vec![swap(POOL, BOT, A, 100, B, 90)],
+            vec![swap(POOL, USER, A, 50, B, 40)],
+            vec![swap(POOL, BOT, B, 88, A, 104)],
+        ]);
+        let s = sandwiches(&b);
+        assert_eq!(s.len(), 1);
+        assert_eq!((s[0].frontrun.tx, s[0].backrun.tx, s[0].attacker), (0, 2, BOT));
+        assert_eq!(s[0].victims, vec![SwapRef { tx: 1, swap: 0 }]);
+        assert_eq!(s[0].profit, I256::try_from(4).unwrap());
+        assert_eq!(s[0].other_profit, I256::try_from(2).unwrap());
+    }
+
+    #[test]
+    fn an_earlier_swap_in_the_same_direction_is_not_a_victim() {
+        let b = block(vec![
+            vec![swap(POOL, OTHER, A, 10, B, 9)],
+            vec![swap(POOL, BOT, A, 100, B, 90)],
+            vec![swap(POOL, USER, A, 50, B, 40)],
+            vec![swap(POOL, BOT, B, 90, A, 104)],
+        ]);
+        let s = sandwiches(&b);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].victims, vec![SwapRef { tx: 2, swap: 0 }]);
+        assert_eq!(s[0].frontrun.tx, 1);
+    }
+
+    #[test]
+    fn a_back_run_through_another_pool_is_not_a_sandwich() {
+        let b = block(vec![
+            vec![swap(POOL, BOT, A, 100, B, 90)],
+            vec![swap(POOL, USER, A, 50, B, 40)],
+            vec![swap(POOL2, BOT, B, 90, A, 104)],
+        ]);
+        assert!(sandwiches(&b).is_empty());
+    }
+
+    #[test]
+    fn the_legs_of_a_multi_pool_route_are_not_a_sandwich() {
+        // Tx 0 is a cycle A -> B on POOL, B -> A on POOL2 (an arbitrage); tx 2 crosses POOL back.
+        let b = block(vec![
+            vec![swap(POOL, BOT, A, 100, B, 90), swap(POOL2, BOT, B, 90, A, 101)],
+            vec![swap(POOL, USER, A, 50, B, 40)],
+            vec![swap(POOL, BOT, B, 40, A, 45)],
+        ]);
+        assert_eq!(b.txs[0].arbitrages.len(), 1);
+        assert!(sandwiches(&b).is_empty());
+    }
+
+    #[test]
+    fn no_victim_or_a_victim_the_other_way_is_not_a_sandwich() {
+        let b = block(vec![
+            vec![swap(POOL, BOT, A, 100, B, 90)],
+            vec![swap(POOL, USER, B, 50, A, 55)],
+            vec![swap(POOL, BOT, B, 90, A, 95)],
+        ]);
+        assert!(sandwiches(&b).is_empty());
+    }
+
+    #[test]
+    fn victim_loss_replays_the_victims_against_the_pair_without_the_front_run() {
+        // Reserves 1000/1000 before; the front-run pays 100 A for 90 B (Sync after: 1100/910).
+        let mut front = swap(POOL, BOT, A, 100, B, 90);
+        front.reserves = Some([U256::from(1100), U256::from(910)]);
+        let b = block(vec![
+            vec![front],
+            vec![swap(POOL, USER, A, 50, B, 37)],
+            vec![swap(POOL, BOT, B, 90, A, 104)],
+        ]);
+        let s = sandwiches(&b);
+        // Alone, 50 A would have bought 50*997*1000 / (1000*1000 + 50*997) = 47 B.
+        assert_eq!(s[0].victim_loss, Some(U256::from(47 - 37)));
+    }
+}

@@ -317,3 +317,114 @@ impl Detector for AdminCall {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_primitives::{
+        keccak256, BlockData, Bytes, Header, Log, Receipt, Transaction, B256,
+    };
+    use std::sync::Arc;
+
+    const SAFE: Address = Address::repeat_byte(0x5a);
+    const TEAM: Address = Address::repeat_byte(0x7e);
+    const EVE: Address = Address::repeat_byte(0xee);
+
+    fn word(a: Address) -> B256 {
+        B256::left_padding_from(a.as_slice())
+    }
+
+    /// A block of one transaction per log, sent by `from`.
+    fn block(logs: Vec<(Address, Log)>) -> ChainSegment {
+        let mut txs = Vec::new();
+        let mut receipts = Vec::new();
+        for (i, (from, l)) in logs.into_iter().enumerate() {
+            txs.push(Transaction {
+                index: i as u64,
+                from: Some(from),
+                to: Some(SAFE),
+                ..Default::default()
+            });
+            receipts.push(Receipt {
+                transaction_index: Some(i as u64),
+                status: Some(true),
+                logs: vec![l],
+                ..Default::default()
+            });
+        }
+        let b = BlockData {
+            header: Header { number: 7, hash: Some(B256::repeat_byte(7)), ..Default::default() },
+            transactions: txs,
+            receipts: Some(receipts),
+            ..Default::default()
+        };
+        ChainSegment::new(vec![Arc::new(b)]).unwrap()
+    }
+
+    fn log(sig: &str, topics: Vec<B256>, data: Vec<u8>) -> Log {
+        let mut t = vec![keccak256(sig.as_bytes())];
+        t.extend(topics);
+        Log { address: SAFE, topics: t, data: Bytes::from(data), log_index: None }
+    }
+
+    #[test]
+    fn safe_owner_threshold_module_and_timelock_events_are_watched_and_allowed_actors_are_not_reported(
+    ) {
+        let cfg: AdminCallConfig = toml::from_str(&format!(
+            "name = 'safe'\ncontracts = ['{SAFE:#x}']\nallowed_callers = ['{TEAM:#x}']"
+        ))
+        .unwrap();
+        let mut d = AdminCall::new(cfg, "mainnet").unwrap();
+        let owner = word(EVE).to_vec();
+        let mut two = vec![0u8; 31];
+        two.push(2);
+        let scheduled = {
+            // CallScheduled(bytes32 indexed id, uint256 indexed index, address target, uint256
+            // value, bytes data, bytes32 predecessor, uint256 delay)
+            let mut d = word(EVE).to_vec();
+            d.extend([0u8; 32]);
+            d.extend(B256::left_padding_from(&[0xa0]).0); // offset of `data`
+            d.extend([0u8; 32]);
+            d.extend(B256::left_padding_from(&[0x0e, 0x10]).0); // 3600 s
+            d.extend([0u8; 32]); // empty `data`
+            d
+        };
+        let seg = block(vec![
+            (EVE, log("AddedOwner(address)", vec![], owner.clone())), // Safe v1.3
+            (EVE, log("AddedOwner(address)", vec![word(EVE)], vec![])), // Safe v1.4.1
+            (EVE, log("ChangedThreshold(uint256)", vec![], two)),
+            (EVE, log("EnabledModule(address)", vec![], owner)),
+            (
+                EVE,
+                log(
+                    "CallScheduled(bytes32,uint256,address,uint256,bytes,bytes32,uint256)",
+                    vec![B256::repeat_byte(1), B256::ZERO],
+                    scheduled,
+                ),
+            ),
+            (TEAM, log("ChangedThreshold(uint256)", vec![], vec![0u8; 32])),
+        ]);
+        let mut out = Findings::new();
+        d.commit(&seg, &mut out).unwrap();
+        let events: Vec<String> = out
+            .emitted()
+            .iter()
+            .map(|f| f.evidence["matched"][0]["event"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            events,
+            vec![
+                "AddedOwner(address)",
+                "AddedOwner(address)",
+                "ChangedThreshold(uint256)",
+                "EnabledModule(address)",
+                "CallScheduled(bytes32,uint256,address,uint256,bytes,bytes32,uint256)",
+            ]
+        );
+        assert!(out.emitted().iter().all(|f| f.severity == Severity::High));
+        assert_eq!(
+            out.emitted()[0].evidence["matched"][0]["fields"]["owner"],
+            EVE.to_checksum(None)
+        );
+    }
+}
