@@ -24,6 +24,7 @@ mod config;
 pub mod detectors;
 mod error;
 pub mod expr;
+mod journal;
 
 pub use config::{DetectorConfig, DetectorInfo, FieldInfo, CATALOG};
 pub use error::{DetectError, Result};

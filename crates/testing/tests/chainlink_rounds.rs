@@ -174,7 +174,8 @@ fn a_carried_over_round_and_a_negative_answer_are_reported_once_each() {
     // The next round carries the previous answer (answeredInRound < roundId), then one answers
     // -1 (two's complement), each a second later.
     let carried = (last.0 + one, last.1, U256::from(last.3 + 1), last.3 + 1, last.0);
-    let negative = (last.0 + one + one, U256::MAX, U256::from(last.3 + 2), last.3 + 2, last.0 + one + one);
+    let negative =
+        (last.0 + one + one, U256::MAX, U256::from(last.3 + 2), last.3 + 2, last.0 + one + one);
     let tail = &real[real.len() - 50..];
     let bs = blocks(addr(ETH_USD), tail, &[carried, carried, negative]);
     let got = run(addr(ETH_USD), "heartbeat_secs = 3600", bs);

@@ -26,6 +26,7 @@
 
 use crate::abi::EvSig;
 use crate::expr::Val;
+use crate::journal::Journal;
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
 use palisade_primitives::{
     Address, BlockData, BlockRef, ChainSegment, Finding, Findings, Severity, B256, U256,
@@ -213,7 +214,7 @@ pub struct BridgeInvariant {
     initial_locked: U256,
     initial_minted: U256,
     ledger: Arc<Mutex<Ledger>>,
-    journal: VecDeque<(u64, Option<B256>, Side)>,
+    journal: Journal<Side>,
 }
 
 fn amount_of(id: &str, name: &str, s: &Option<String>) -> Result<U256> {
@@ -319,7 +320,7 @@ impl BridgeInvariant {
             initial_locked,
             initial_minted,
             ledger,
-            journal: VecDeque::new(),
+            journal: Journal::default(),
         })
     }
 
@@ -521,7 +522,7 @@ impl Detector for BridgeInvariant {
         let ledger = Arc::clone(&self.ledger);
         let mut l = ledger.lock().unwrap_or_else(|p| p.into_inner());
         for b in seg.blocks() {
-            self.journal.push_back((b.header.number, b.header.hash, l.sides[self.side].clone()));
+            self.journal.push(b, l.sides[self.side].clone());
             self.apply(&mut l, b, out);
         }
         Ok(())
@@ -531,26 +532,13 @@ impl Detector for BridgeInvariant {
         let ledger = Arc::clone(&self.ledger);
         let mut l = ledger.lock().unwrap_or_else(|p| p.into_inner());
         for b in seg.blocks().iter().rev() {
-            match self.journal.back() {
-                Some((n, h, _)) if *n == b.header.number && *h == b.header.hash => {}
-                _ => {
-                    return Err(DetectError::RevertMismatch {
-                        detector: self.id.clone(),
-                        number: b.header.number,
-                    })
-                }
-            }
-            if let Some((_, _, s)) = self.journal.pop_back() {
-                l.sides[self.side] = s;
-            }
+            l.sides[self.side] = self.journal.pop(&self.id, b)?;
         }
         Ok(())
     }
 
     fn finalize(&mut self, upto: BlockRef, _out: &mut Findings) {
-        while self.journal.front().is_some_and(|(n, _, _)| *n <= upto.number) {
-            self.journal.pop_front();
-        }
+        self.journal.finalize(upto, 0);
         // Fold final, judged events that no pending judgment can still look at.
         let ledger = Arc::clone(&self.ledger);
         let mut l = ledger.lock().unwrap_or_else(|p| p.into_inner());
@@ -588,7 +576,7 @@ impl Detector for BridgeInvariant {
     fn checkpoint(&self) -> Checkpoint {
         let l = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
         Checkpoint {
-            head: self.journal.back().map(|(n, h, _)| BlockRef::maybe(*n, *h)),
+            head: self.journal.head(),
             state: json!({"side": l.sides[self.side], "journal": self.journal}),
         }
     }

@@ -11,6 +11,7 @@
 //! The score is the sum of the weights of what was found, capped at 100; contracts scoring at
 //! least `min_score` are reported, with every reason.
 
+use crate::journal::Journal;
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
 
 use palisade_defi::known::ETH;
@@ -238,14 +239,6 @@ fn score(
     (s.min(100), why)
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct Undo {
-    number: u64,
-    hash: Option<B256>,
-    /// Addresses this block marked as funded (removed on revert).
-    added: Vec<Address>,
-}
-
 /// The `contract_deployment` detector.
 #[derive(Debug)]
 pub struct ContractDeployment {
@@ -256,7 +249,8 @@ pub struct ContractDeployment {
     /// Funded address -> label of its funder, with insertion order for the cap.
     funded: BTreeMap<Address, String>,
     order: VecDeque<Address>,
-    journal: VecDeque<Undo>,
+    /// Per block: the addresses it marked as funded (removed on revert).
+    journal: Journal<Vec<Address>>,
 }
 
 impl ContractDeployment {
@@ -310,14 +304,14 @@ impl ContractDeployment {
             labels,
             funded: BTreeMap::new(),
             order: VecDeque::new(),
-            journal: VecDeque::new(),
+            journal: Journal::default(),
         })
     }
 
     fn scan(&mut self, b: &BlockData, out: &mut Findings) {
         let at = b.block_ref();
         let actions = palisade_defi::actions(b);
-        let mut undo = Undo { number: b.header.number, hash: b.header.hash, added: Vec::new() };
+        let mut added = Vec::new();
         // Deployments first, judged on what was known before this block's transfers... and
         // after them too: a deployer funded earlier in the same block counts.
         for tx in &actions.txs {
@@ -337,7 +331,7 @@ impl ContractDeployment {
                             ),
                         );
                         self.order.push_back(t.to);
-                        undo.added.push(t.to);
+                        added.push(t.to);
                     }
                 }
             }
@@ -379,7 +373,7 @@ impl ContractDeployment {
                 self.funded.remove(&a);
             }
         }
-        self.journal.push_back(undo);
+        self.journal.push(b, added);
     }
 }
 
@@ -463,23 +457,12 @@ impl Detector for ContractDeployment {
 
     fn revert(&mut self, seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
         for b in seg.blocks().iter().rev() {
-            match self.journal.back() {
-                Some(u) if u.number == b.header.number && u.hash == b.header.hash => {}
-                _ => {
-                    return Err(DetectError::RevertMismatch {
-                        detector: self.id.clone(),
-                        number: b.header.number,
-                    })
-                }
-            }
-            if let Some(u) = self.journal.pop_back() {
-                for a in u.added.iter().rev() {
-                    self.funded.remove(a);
-                    if self.order.back() == Some(a) {
-                        self.order.pop_back();
-                    } else {
-                        self.order.retain(|x| x != a);
-                    }
+            for a in self.journal.pop(&self.id, b)?.iter().rev() {
+                self.funded.remove(a);
+                if self.order.back() == Some(a) {
+                    self.order.pop_back();
+                } else {
+                    self.order.retain(|x| x != a);
                 }
             }
         }
@@ -487,14 +470,12 @@ impl Detector for ContractDeployment {
     }
 
     fn finalize(&mut self, upto: BlockRef, _out: &mut Findings) {
-        while self.journal.front().is_some_and(|u| u.number <= upto.number) {
-            self.journal.pop_front();
-        }
+        self.journal.finalize(upto, 0);
     }
 
     fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            head: self.journal.back().map(|u| BlockRef::maybe(u.number, u.hash)),
+            head: self.journal.head(),
             state: json!({"funded": self.funded, "order": self.order, "journal": self.journal}),
         }
     }

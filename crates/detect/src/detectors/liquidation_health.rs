@@ -8,14 +8,14 @@
 //! `grace_blocks` blocks; otherwise that is reported, once per drop.
 
 use crate::detectors::oracle::{Round, LATEST_ROUND_DATA};
+use crate::journal::Journal;
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, ViewCall};
 
 use palisade_primitives::{
-    Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256,
+    Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::VecDeque;
 
 /// Config of `liquidation_health`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,8 +80,6 @@ pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Seen {
-    number: u64,
-    hash: Option<B256>,
     price: Option<f64>,
     liquidations: u32,
     /// The block at which the current drop began, if one is under way.
@@ -96,7 +94,7 @@ pub struct LiquidationHealth {
     id: String,
     chain: String,
     cfg: LiquidationHealthConfig,
-    seen: VecDeque<Seen>,
+    seen: Journal<Seen>,
 }
 
 impl LiquidationHealth {
@@ -117,7 +115,7 @@ impl LiquidationHealth {
         if cfg.window_blocks < 2 {
             return Err(bad("window_blocks", "must be at least 2"));
         }
-        Ok(Self { id, chain: chain.into(), cfg, seen: VecDeque::new() })
+        Ok(Self { id, chain: chain.into(), cfg, seen: Journal::default() })
     }
 
     fn scan(&mut self, b: &BlockData, out: &mut Findings) {
@@ -136,7 +134,7 @@ impl LiquidationHealth {
             .flat_map(|t| t.liquidations.iter())
             .filter(|l| !l.reverted && self.cfg.markets.contains(&l.market))
             .count() as u32;
-        let prev = self.seen.back().cloned();
+        let prev = self.seen.last().cloned();
         let start = self.seen.len().saturating_sub(self.cfg.window_blocks - 1);
         let high = self
             .seen
@@ -146,14 +144,7 @@ impl LiquidationHealth {
             .chain(price)
             .fold(f64::MIN, f64::max);
         let fall = price.filter(|_| high > 0.0).map(|p| (1.0 - p / high) * 100.0).unwrap_or(0.0);
-        let mut s = Seen {
-            number: b.header.number,
-            hash: b.header.hash,
-            price,
-            liquidations,
-            drop_since: None,
-            reported: false,
-        };
+        let mut s = Seen { price, liquidations, drop_since: None, reported: false };
         if fall >= self.cfg.drop_pct {
             s.drop_since = prev.as_ref().and_then(|p| p.drop_since).or(Some(b.header.number));
             s.reported = prev.as_ref().is_some_and(|p| p.reported && p.drop_since.is_some());
@@ -176,7 +167,7 @@ impl LiquidationHealth {
                 );
             }
         }
-        self.seen.push_back(s);
+        self.seen.push(b, s);
     }
 }
 
@@ -211,33 +202,19 @@ impl Detector for LiquidationHealth {
 
     fn revert(&mut self, seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
         for b in seg.blocks().iter().rev() {
-            match self.seen.back() {
-                Some(s) if s.number == b.header.number && s.hash == b.header.hash => {
-                    self.seen.pop_back();
-                }
-                _ => {
-                    return Err(DetectError::RevertMismatch {
-                        detector: self.id.clone(),
-                        number: b.header.number,
-                    })
-                }
-            }
+            self.seen.pop(&self.id, b)?;
         }
         Ok(())
     }
 
     fn finalize(&mut self, upto: BlockRef, _out: &mut Findings) {
         // The window is all the judgement needs (a drop's state is carried block to block).
-        while self.seen.len() > self.cfg.window_blocks
-            && self.seen.front().is_some_and(|s| s.number <= upto.number)
-        {
-            self.seen.pop_front();
-        }
+        self.seen.finalize(upto, self.cfg.window_blocks);
     }
 
     fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            head: self.seen.back().map(|s| BlockRef::maybe(s.number, s.hash)),
+            head: self.seen.head(),
             state: serde_json::to_value(&self.seen).unwrap_or_default(),
         }
     }

@@ -11,15 +11,16 @@
 //! Transfers come from `palisade_defi` (logs, or the call tree when there are no logs; ether
 //! needs traces).
 
+use crate::journal::Journal;
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, StateWatch, ViewCall};
 use palisade_defi::known::ETH;
 use palisade_defi::net_flow;
 use palisade_primitives::{
-    Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256, U256,
+    Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, U256,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 /// `balanceOf(address)`
 const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
@@ -96,8 +97,6 @@ pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Seen {
-    number: u64,
-    hash: Option<B256>,
     /// (contract, token) -> (outflow, inflow) in this block.
     flows: BTreeMap<String, (U256, U256)>,
     /// (contract, token) -> balance read at this block (before or after it is the same block).
@@ -113,7 +112,7 @@ pub struct LiquidityDrain {
     chain: String,
     cfg: LiquidityDrainConfig,
     limits: Vec<(Option<U256>, U256)>,
-    window: VecDeque<Seen>,
+    window: Journal<Seen>,
 }
 
 fn key(c: Address, t: Address) -> String {
@@ -163,7 +162,7 @@ impl LiquidityDrain {
                 amount(i, "flash_profit_min", &t.flash_profit_min)?.unwrap_or_default(),
             ));
         }
-        Ok(Self { id, chain: chain.into(), cfg, limits, window: VecDeque::new() })
+        Ok(Self { id, chain: chain.into(), cfg, limits, window: Journal::default() })
     }
 
     fn balance(b: &BlockData, contract: Address, token: Address) -> Option<U256> {
@@ -178,8 +177,8 @@ impl LiquidityDrain {
     fn scan(&mut self, b: &BlockData, out: &mut Findings) {
         let at = b.block_ref();
         let actions = palisade_defi::actions(b);
-        let mut seen = Seen { number: b.header.number, hash: b.header.hash, ..Default::default() };
-        seen.reported = self.window.back().map(|s| s.reported.clone()).unwrap_or_default();
+        let mut seen = Seen::default();
+        seen.reported = self.window.last().map(|s| s.reported.clone()).unwrap_or_default();
         // Per-block flows, and flash-loan-funded drains per transaction.
         for (ti, t) in self.cfg.tokens.iter().enumerate() {
             for c in &self.cfg.contracts {
@@ -224,7 +223,7 @@ impl LiquidityDrain {
                 }
             }
         }
-        self.window.push_back(seen);
+        self.window.push(b, seen);
         // Window judgement.
         let w = self.cfg.window_blocks;
         let start = self.window.len().saturating_sub(w);
@@ -249,7 +248,7 @@ impl LiquidityDrain {
                     base.filter(|b| !b.is_zero()).map(|b| f64::from(net) / f64::from(b) * 100.0);
                 let over_abs = self.limits[ti].0.is_some_and(|m| net > m);
                 let over_pct = pct.is_some_and(|p| p > t.max_outflow_pct);
-                let reported = self.window.back().is_some_and(|s| s.reported.contains(&k));
+                let reported = self.window.last().is_some_and(|s| s.reported.contains(&k));
                 if (over_abs || over_pct) && !reported {
                     let label = t.label.clone().unwrap_or_else(|| format!("{:#x}", t.token));
                     out.push(
@@ -261,11 +260,11 @@ impl LiquidityDrain {
                             "balance_at_start": base.map(|b| b.to_string()), "share_pct": pct, "max_outflow_pct": t.max_outflow_pct,
                             "max_outflow": self.limits[ti].0.map(|m| m.to_string())})),
                     );
-                    if let Some(s) = self.window.back_mut() {
+                    if let Some(s) = self.window.last_mut() {
                         s.reported.push(k);
                     }
                 } else if !(over_abs || over_pct) && reported {
-                    if let Some(s) = self.window.back_mut() {
+                    if let Some(s) = self.window.last_mut() {
                         s.reported.retain(|x| *x != k);
                     }
                 }
@@ -313,33 +312,18 @@ impl Detector for LiquidityDrain {
 
     fn revert(&mut self, seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
         for b in seg.blocks().iter().rev() {
-            match self.window.back() {
-                Some(s) if s.number == b.header.number && s.hash == b.header.hash => {
-                    self.window.pop_back();
-                }
-                _ => {
-                    return Err(DetectError::RevertMismatch {
-                        detector: self.id.clone(),
-                        number: b.header.number,
-                    })
-                }
-            }
+            self.window.pop(&self.id, b)?;
         }
         Ok(())
     }
 
     fn finalize(&mut self, upto: BlockRef, _out: &mut Findings) {
-        // Keep the window and one block before it (its balances), plus what is not final.
-        while self.window.len() > self.cfg.window_blocks + 1
-            && self.window.front().is_some_and(|s| s.number <= upto.number)
-        {
-            self.window.pop_front();
-        }
+        self.window.finalize(upto, self.cfg.window_blocks);
     }
 
     fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            head: self.window.back().map(|s| BlockRef::maybe(s.number, s.hash)),
+            head: self.window.head(),
             state: serde_json::to_value(&self.window).unwrap_or_default(),
         }
     }

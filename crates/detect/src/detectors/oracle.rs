@@ -16,9 +16,10 @@
 //! between rounds 3.3 %) and 745 stETH/ETH rounds (24 h: largest gap 86,608 s, 2.3 %): none of
 //! them raises a finding.
 
+use crate::journal::Journal;
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, ViewCall};
 use palisade_primitives::{
-    Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, B256, U256,
+    Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, U256,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -233,7 +234,7 @@ pub struct Oracle {
     chain: String,
     cfg: OracleConfig,
     state: State,
-    journal: VecDeque<(u64, Option<B256>, State)>,
+    journal: Journal<State>,
 }
 
 impl Oracle {
@@ -270,7 +271,13 @@ impl Oracle {
                 return Err(bad(format!("twap[{i}].window_blocks"), "must be at least 2"));
             }
         }
-        Ok(Self { id, chain: chain.into(), cfg, state: State::default(), journal: VecDeque::new() })
+        Ok(Self {
+            id,
+            chain: chain.into(),
+            cfg,
+            state: State::default(),
+            journal: Journal::default(),
+        })
     }
 
     fn call(b: &BlockData, to: Address, sel: [u8; 4]) -> Option<Option<&Bytes>> {
@@ -528,7 +535,7 @@ impl Detector for Oracle {
 
     fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {
         for b in seg.blocks() {
-            self.journal.push_back((b.header.number, b.header.hash, self.state.clone()));
+            self.journal.push(b, self.state.clone());
             self.scan(b, out);
         }
         Ok(())
@@ -536,31 +543,18 @@ impl Detector for Oracle {
 
     fn revert(&mut self, seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
         for b in seg.blocks().iter().rev() {
-            match self.journal.back() {
-                Some((n, h, _)) if *n == b.header.number && *h == b.header.hash => {}
-                _ => {
-                    return Err(DetectError::RevertMismatch {
-                        detector: self.id.clone(),
-                        number: b.header.number,
-                    })
-                }
-            }
-            if let Some((_, _, s)) = self.journal.pop_back() {
-                self.state = s;
-            }
+            self.state = self.journal.pop(&self.id, b)?;
         }
         Ok(())
     }
 
     fn finalize(&mut self, upto: BlockRef, _out: &mut Findings) {
-        while self.journal.front().is_some_and(|(n, _, _)| *n <= upto.number) {
-            self.journal.pop_front();
-        }
+        self.journal.finalize(upto, 0);
     }
 
     fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            head: self.journal.back().map(|(n, h, _)| BlockRef::maybe(*n, *h)),
+            head: self.journal.head(),
             state: json!({"state": self.state, "journal": self.journal}),
         }
     }

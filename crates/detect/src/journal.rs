@@ -1,0 +1,83 @@
+//! Per-block records of a detector, newest last: undo data that `revert` pops, or a window of
+//! per-block state. One type, so every detector reverts, finalizes and checkpoints alike.
+
+use crate::{DetectError, Result};
+use palisade_primitives::{BlockData, BlockRef, B256};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Records keyed by the block they belong to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(serialize = "U: Serialize", deserialize = "U: Deserialize<'de>"))]
+pub(crate) struct Journal<U> {
+    entries: VecDeque<(u64, Option<B256>, U)>,
+}
+
+impl<U> Default for Journal<U> {
+    fn default() -> Self {
+        Self { entries: VecDeque::new() }
+    }
+}
+
+impl<U> Journal<U> {
+    /// Records `u` for block `b` (the newest applied).
+    pub(crate) fn push(&mut self, b: &BlockData, u: U) {
+        self.entries.push_back((b.header.number, b.header.hash, u));
+    }
+
+    /// Takes the record of `b`, which must be the newest: reverts go newest first.
+    pub(crate) fn pop(&mut self, detector: &str, b: &BlockData) -> Result<U> {
+        match self.entries.back() {
+            Some((n, h, _)) if *n == b.header.number && *h == b.header.hash => {}
+            _ => {
+                return Err(DetectError::RevertMismatch {
+                    detector: detector.to_string(),
+                    number: b.header.number,
+                })
+            }
+        }
+        self.entries.pop_back().map(|(_, _, u)| u).ok_or_else(|| DetectError::RevertMismatch {
+            detector: detector.to_string(),
+            number: b.header.number,
+        })
+    }
+
+    /// Drops the records of blocks up to `upto` (they will not be reverted), keeping at least
+    /// the newest `keep` (a window the detector still reads).
+    pub(crate) fn finalize(&mut self, upto: BlockRef, keep: usize) {
+        while self.entries.len() > keep && self.entries.front().is_some_and(|e| e.0 <= upto.number)
+        {
+            self.entries.pop_front();
+        }
+    }
+
+    /// The newest block recorded.
+    pub(crate) fn head(&self) -> Option<BlockRef> {
+        self.entries.back().map(|(n, h, _)| BlockRef::maybe(*n, *h))
+    }
+
+    /// The records, oldest first.
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &U> + ExactSizeIterator {
+        self.entries.iter().map(|e| &e.2)
+    }
+
+    /// The newest record.
+    pub(crate) fn last(&self) -> Option<&U> {
+        self.entries.back().map(|e| &e.2)
+    }
+
+    /// The newest record, to amend.
+    pub(crate) fn last_mut(&mut self) -> Option<&mut U> {
+        self.entries.back_mut().map(|e| &mut e.2)
+    }
+
+    /// Number of records.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The record at `i` (0 is the oldest).
+    pub(crate) fn get(&self, i: usize) -> Option<&U> {
+        self.entries.get(i).map(|e| &e.2)
+    }
+}
