@@ -1,8 +1,8 @@
 //! Per-block records of a detector, newest last: undo data that `revert` pops, or a window of
 //! per-block state. One type, so every detector reverts, finalizes and checkpoints alike.
 
-use crate::{DetectError, Result};
-use palisade_primitives::{BlockData, BlockRef, B256};
+use crate::{Checkpoint, DetectError, Result};
+use palisade_primitives::{BlockData, BlockRef, ChainSegment, B256};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -49,6 +49,31 @@ impl<U> Journal<U> {
         {
             self.entries.pop_front();
         }
+    }
+
+    /// Takes the records of a segment being reverted, newest first.
+    pub(crate) fn revert(&mut self, detector: &str, seg: &ChainSegment) -> Result<Vec<U>> {
+        seg.blocks().iter().rev().map(|b| self.pop(detector, b)).collect()
+    }
+
+    /// A checkpoint whose state is this journal.
+    pub(crate) fn checkpoint(&self) -> Checkpoint
+    where
+        U: Serialize,
+    {
+        Checkpoint { head: self.head(), state: serde_json::to_value(self).unwrap_or_default() }
+    }
+
+    /// The journal a [`Journal::checkpoint`] holds (empty for an empty checkpoint).
+    pub(crate) fn restore(detector: &str, cp: &Checkpoint) -> Result<Self>
+    where
+        U: for<'de> Deserialize<'de>,
+    {
+        if cp.state.is_null() {
+            return Ok(Self::default());
+        }
+        serde_json::from_value(cp.state.clone())
+            .map_err(|e| DetectError::Restore { detector: detector.into(), reason: e.to_string() })
     }
 
     /// The newest block recorded.

@@ -201,10 +201,7 @@ impl Detector for LiquidationHealth {
     }
 
     fn revert(&mut self, seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
-        for b in seg.blocks().iter().rev() {
-            self.seen.pop(&self.id, b)?;
-        }
-        Ok(())
+        self.seen.revert(&self.id, seg).map(drop)
     }
 
     fn finalize(&mut self, upto: BlockRef, _out: &mut Findings) {
@@ -213,20 +210,11 @@ impl Detector for LiquidationHealth {
     }
 
     fn checkpoint(&self) -> Checkpoint {
-        Checkpoint {
-            head: self.seen.head(),
-            state: serde_json::to_value(&self.seen).unwrap_or_default(),
-        }
+        self.seen.checkpoint()
     }
 
     fn restore(&mut self, cp: &Checkpoint) -> Result<()> {
-        if cp.state.is_null() {
-            return Ok(());
-        }
-        self.seen = serde_json::from_value(cp.state.clone()).map_err(|e| DetectError::Restore {
-            detector: self.id.clone(),
-            reason: e.to_string(),
-        })?;
+        self.seen = Journal::restore(&self.id, cp)?;
         Ok(())
     }
 }

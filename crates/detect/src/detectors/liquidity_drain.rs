@@ -177,8 +177,10 @@ impl LiquidityDrain {
     fn scan(&mut self, b: &BlockData, out: &mut Findings) {
         let at = b.block_ref();
         let actions = palisade_defi::actions(b);
-        let mut seen = Seen::default();
-        seen.reported = self.window.last().map(|s| s.reported.clone()).unwrap_or_default();
+        let mut seen = Seen {
+            reported: self.window.last().map(|s| s.reported.clone()).unwrap_or_default(),
+            ..Default::default()
+        };
         // Per-block flows, and flash-loan-funded drains per transaction.
         for (ti, t) in self.cfg.tokens.iter().enumerate() {
             for c in &self.cfg.contracts {
@@ -311,10 +313,7 @@ impl Detector for LiquidityDrain {
     }
 
     fn revert(&mut self, seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
-        for b in seg.blocks().iter().rev() {
-            self.window.pop(&self.id, b)?;
-        }
-        Ok(())
+        self.window.revert(&self.id, seg).map(drop)
     }
 
     fn finalize(&mut self, upto: BlockRef, _out: &mut Findings) {
@@ -322,19 +321,11 @@ impl Detector for LiquidityDrain {
     }
 
     fn checkpoint(&self) -> Checkpoint {
-        Checkpoint {
-            head: self.window.head(),
-            state: serde_json::to_value(&self.window).unwrap_or_default(),
-        }
+        self.window.checkpoint()
     }
 
     fn restore(&mut self, cp: &Checkpoint) -> Result<()> {
-        if cp.state.is_null() {
-            return Ok(());
-        }
-        self.window = serde_json::from_value(cp.state.clone()).map_err(|e| {
-            DetectError::Restore { detector: self.id.clone(), reason: e.to_string() }
-        })?;
+        self.window = Journal::restore(&self.id, cp)?;
         Ok(())
     }
 }
