@@ -1,0 +1,1 @@
+//! CometBFT light blocks (see the crate docs).
