@@ -1,1 +1,252 @@
-//! CometBFT light blocks (see the crate docs).
+//! CometBFT light blocks: single-step verification, skipping verification by bisection, fork
+//! detection against witnesses, and the checks a monitor makes on every block it follows
+//! (commit signatures by more than 2/3 of the voting power, validator-set hashes chained from
+//! height to height). On the tendermint light-client verifier (`ProdVerifier`: Ed25519
+//! signatures, voting-power tallies, trusting period, clock drift).
+
+use crate::{ConsensusError, Result};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tendermint::block::signed_header::SignedHeader;
+use tendermint::validator;
+use tendermint_light_client_verifier::options::Options;
+use tendermint_light_client_verifier::types::{LightBlock, PeerId, Time, TrustThreshold};
+use tendermint_light_client_verifier::{ProdVerifier, Verdict, Verifier};
+
+/// A light block as the CometBFT RPC and the tendermint-rs test vectors write it: a signed
+/// header, the validator set that signed it and the next one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LightBlockJson {
+    /// Header and commit.
+    pub signed_header: SignedHeader,
+    /// Validators of this height.
+    pub validator_set: validator::Set,
+    /// Validators of the next height.
+    pub next_validator_set: validator::Set,
+    /// The peer that served it, when recorded.
+    #[serde(default)]
+    pub provider: Option<String>,
+}
+
+/// A placeholder peer for blocks whose provider is not known.
+fn default_peer() -> PeerId {
+    PeerId::new([0u8; 20])
+}
+
+impl LightBlockJson {
+    /// The verifier's light block.
+    pub fn into_light_block(self) -> LightBlock {
+        let provider =
+            self.provider.as_deref().and_then(|p| p.parse().ok()).unwrap_or_else(default_peer);
+        LightBlock::new(self.signed_header, self.validator_set, self.next_validator_set, provider)
+    }
+}
+
+/// The outcome of one verification step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StepVerdict {
+    /// The untrusted block verifies from the trusted one.
+    Success,
+    /// It is valid, but the trusted validators' overlap is below the trust threshold: a block
+    /// in between must be verified first.
+    NotEnoughTrust,
+    /// It is invalid (bad signatures, hashes, times, heights, or fewer than 2/3 signing).
+    Invalid,
+}
+
+/// Verification options: trust threshold (default 1/3), trusting period, clock drift.
+pub fn options(trusting_period: Duration, clock_drift: Duration) -> Options {
+    Options { trust_threshold: TrustThreshold::ONE_THIRD, trusting_period, clock_drift }
+}
+
+/// Verifies `untrusted` from `trusted` at time `now`, with the reason when it fails.
+pub fn verify_step(
+    trusted: &LightBlock,
+    untrusted: &LightBlock,
+    opts: &Options,
+    now: Time,
+) -> (StepVerdict, String) {
+    let v = ProdVerifier::default().verify_update_header(
+        untrusted.as_untrusted_state(),
+        trusted.as_trusted_state(),
+        opts,
+        now,
+    );
+    match v {
+        Verdict::Success => (StepVerdict::Success, String::new()),
+        Verdict::NotEnoughTrust(t) => {
+            (StepVerdict::NotEnoughTrust, format!("not enough trust: {t}"))
+        }
+        Verdict::Invalid(e) => (StepVerdict::Invalid, e.to_string()),
+    }
+}
+
+/// The checks on a block followed one height at a time: its validator sets hash to what its
+/// header says, and more than 2/3 of its own validators' voting power signed its commit with
+/// valid Ed25519 signatures.
+pub fn verify_commit(b: &LightBlock) -> Result<()> {
+    let height = b.signed_header.header.height.value();
+    let v = ProdVerifier::default();
+    let err = |reason: String| ConsensusError::Comet { height, reason };
+    match v.verify_validator_sets(&b.as_untrusted_state()) {
+        Verdict::Success => {}
+        other => return Err(err(format!("validator sets: {}", verdict_text(&other)))),
+    }
+    match v.verify_commit(&b.as_untrusted_state()) {
+        Verdict::Success => Ok(()),
+        other => Err(err(format!("commit: {}", verdict_text(&other)))),
+    }
+}
+
+fn verdict_text(v: &Verdict) -> String {
+    match v {
+        Verdict::Success => "ok".into(),
+        Verdict::NotEnoughTrust(t) => format!("not enough voting power signed: {t}"),
+        Verdict::Invalid(e) => e.to_string(),
+    }
+}
+
+/// The next block links to `prev`: consecutive heights, its `last_block_id` is `prev`'s hash,
+/// and its validators are the ones `prev` announced as next.
+pub fn verify_link(prev: &LightBlock, next: &LightBlock) -> Result<()> {
+    let (p, n) = (&prev.signed_header.header, &next.signed_header.header);
+    let height = n.height.value();
+    let err = |reason: String| ConsensusError::Comet { height, reason };
+    if n.height.value() != p.height.value() + 1 {
+        return Err(err(format!("follows height {}", p.height)));
+    }
+    if n.validators_hash != p.next_validators_hash {
+        return Err(err(format!(
+            "validators hash {} is not the next validators hash {} announced at height {}",
+            n.validators_hash, p.next_validators_hash, p.height
+        )));
+    }
+    if n.last_block_id.map(|id| id.hash) != Some(p.hash()) {
+        return Err(err(format!(
+            "last block id is not the hash {} of height {}",
+            p.hash(),
+            p.height
+        )));
+    }
+    Ok(())
+}
+
+/// What skipping verification did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bisection {
+    /// Heights tried, in order.
+    pub attempts: Vec<u64>,
+    /// Heights that verified (the trust chain), in order.
+    pub verified: Vec<u64>,
+}
+
+/// Verifies the block at `target` from `trusted` with skipping verification (tendermint-rs's
+/// bisection schedule): try the target; when the trusted validators' overlap is too small, try
+/// the midpoint, and so on. `fetch` serves a height from the primary.
+pub fn bisect(
+    trusted: &LightBlock,
+    target: u64,
+    fetch: &dyn Fn(u64) -> Option<LightBlock>,
+    opts: &Options,
+    now: Time,
+) -> Result<(LightBlock, Bisection)> {
+    let mut trust = trusted.clone();
+    let mut pending: Vec<LightBlock> = Vec::new();
+    let mut current = target;
+    let mut report = Bisection { attempts: Vec::new(), verified: Vec::new() };
+    while trust.height().value() < target {
+        let block = match pending.iter().position(|b| b.height().value() == current) {
+            Some(i) => pending.remove(i),
+            None => fetch(current).ok_or_else(|| ConsensusError::Comet {
+                height: current,
+                reason: "the primary does not serve this height".into(),
+            })?,
+        };
+        report.attempts.push(current);
+        match verify_step(&trust, &block, opts, now) {
+            (StepVerdict::Success, _) => {
+                report.verified.push(current);
+                trust = block;
+                current = target;
+            }
+            (StepVerdict::NotEnoughTrust, _) => {
+                let low = trust.height().value();
+                let mid = low + (current - low) / 2;
+                if mid == low {
+                    return Err(ConsensusError::Comet {
+                        height: current,
+                        reason:
+                            "no height between the trusted and the untrusted block to bisect at"
+                                .into(),
+                    });
+                }
+                pending.push(block);
+                current = mid;
+            }
+            (StepVerdict::Invalid, why) => {
+                return Err(ConsensusError::Comet { height: current, reason: why })
+            }
+        }
+    }
+    Ok((trust, report))
+}
+
+/// What witnesses say about a verified block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Witnessed {
+    /// Every witness serves the same header.
+    Agree,
+    /// A witness serves a different header at the same height that also verifies from the
+    /// trusted block: a fork (an attack by validators, or a lying primary).
+    Conflict {
+        /// Height.
+        height: u64,
+        /// Index of the witness.
+        witness: usize,
+        /// The primary's header hash.
+        primary: String,
+        /// The witness's header hash.
+        other: String,
+    },
+    /// Witnesses that served a different header which does not verify: they are faulty.
+    FaultyWitnesses(Vec<usize>),
+}
+
+/// Compares the block verified from the primary with each witness's block at its height; a
+/// differing block is verified from `trusted` (by bisection over that witness).
+pub fn detect_fork(
+    verified: &LightBlock,
+    trusted: &LightBlock,
+    witnesses: &[&dyn Fn(u64) -> Option<LightBlock>],
+    opts: &Options,
+    now: Time,
+) -> Witnessed {
+    let h = verified.height().value();
+    let mut faulty = Vec::new();
+    for (i, w) in witnesses.iter().enumerate() {
+        let Some(theirs) = w(h) else {
+            faulty.push(i);
+            continue;
+        };
+        if theirs.signed_header.header.hash() == verified.signed_header.header.hash() {
+            continue;
+        }
+        match bisect(trusted, h, *w, opts, now) {
+            Ok(_) => {
+                return Witnessed::Conflict {
+                    height: h,
+                    witness: i,
+                    primary: verified.signed_header.header.hash().to_string(),
+                    other: theirs.signed_header.header.hash().to_string(),
+                }
+            }
+            Err(_) => faulty.push(i),
+        }
+    }
+    if faulty.is_empty() {
+        Witnessed::Agree
+    } else {
+        Witnessed::FaultyWitnesses(faulty)
+    }
+}

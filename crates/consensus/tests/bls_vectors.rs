@@ -14,7 +14,10 @@ fn cases(kind: &str) -> Vec<(String, Value)> {
         .unwrap_or_else(|e| panic!("{dir}: {e}"))
         .map(|e| {
             let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().to_string(), serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap())
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap(),
+            )
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -45,7 +48,8 @@ fn fast_aggregate_verify() {
         let i = &c["input"];
         let pks = hexes(&i["pubkeys"]);
         let refs: Vec<&[u8]> = pks.iter().map(Vec::as_slice).collect();
-        let got = bls::fast_aggregate_verify_bytes(&refs, &hex(&i["message"]), &hex(&i["signature"]));
+        let got =
+            bls::fast_aggregate_verify_bytes(&refs, &hex(&i["message"]), &hex(&i["signature"]));
         assert_eq!(got, c["output"].as_bool().unwrap(), "{name}");
     }
 }
@@ -58,7 +62,11 @@ fn aggregate_verify() {
         let msgs = hexes(&i["messages"]);
         let p: Vec<&[u8]> = pks.iter().map(Vec::as_slice).collect();
         let m: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-        assert_eq!(bls::aggregate_verify(&p, &m, &hex(&i["signature"])), c["output"].as_bool().unwrap(), "{name}");
+        assert_eq!(
+            bls::aggregate_verify(&p, &m, &hex(&i["signature"])),
+            c["output"].as_bool().unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -79,11 +87,17 @@ fn aggregate() {
 fn batch_verify() {
     for (name, c) in cases("batch_verify") {
         let i = &c["input"];
-        let (pks, msgs, sigs) = (hexes(&i["pubkeys"]), hexes(&i["messages"]), hexes(&i["signatures"]));
-        let sets: Vec<(&[u8], &[u8], &[u8])> =
-            (0..pks.len()).map(|k| (pks[k].as_slice(), msgs[k].as_slice(), sigs[k].as_slice())).collect();
+        let (pks, msgs, sigs) =
+            (hexes(&i["pubkeys"]), hexes(&i["messages"]), hexes(&i["signatures"]));
+        let sets: Vec<(&[u8], &[u8], &[u8])> = (0..pks.len())
+            .map(|k| (pks[k].as_slice(), msgs[k].as_slice(), sigs[k].as_slice()))
+            .collect();
         for seed in [1, 7, 0xdead_beef] {
-            assert_eq!(bls::batch_verify(&sets, seed), c["output"].as_bool().unwrap(), "{name} seed {seed}");
+            assert_eq!(
+                bls::batch_verify(&sets, seed),
+                c["output"].as_bool().unwrap(),
+                "{name} seed {seed}"
+            );
         }
     }
 }
@@ -92,7 +106,8 @@ fn batch_verify() {
 fn sign() {
     for (name, c) in cases("sign") {
         let i = &c["input"];
-        let got = SecretKey::from_bytes(&hex(&i["privkey"])).map(|sk| sk.sign(&hex(&i["message"]), bls::DST, &[]).compress());
+        let got = SecretKey::from_bytes(&hex(&i["privkey"]))
+            .map(|sk| sk.sign(&hex(&i["message"]), bls::DST, &[]).compress());
         match (got, &c["output"]) {
             (Ok(s), Value::String(_)) => assert_eq!(s.to_vec(), hex(&c["output"]), "{name}"),
             (Err(_), Value::Null) => {}
@@ -111,7 +126,8 @@ fn deserialization() {
         assert_eq!(got, c["output"].as_bool().unwrap(), "G1 {name}");
     }
     for (name, c) in cases("deserialization_G2") {
-        let got = Signature::from_bytes(&hex(&c["input"]["signature"])).is_ok_and(|s| s.validate(false).is_ok());
+        let got = Signature::from_bytes(&hex(&c["input"]["signature"]))
+            .is_ok_and(|s| s.validate(false).is_ok());
         assert_eq!(got, c["output"].as_bool().unwrap(), "G2 {name}");
     }
 }
