@@ -107,6 +107,7 @@ pub(crate) fn cmd(
 
     verification()?;
     defi(&lines, loops)?;
+    consensus(loops)?;
 
     if let Some(total) = blocks {
         // Memory: one long-lived engine over `total` blocks (the data looped, renumbered so the
@@ -264,6 +265,109 @@ fn defi(lines: &[String], loops: u64) -> eyre::Result<()> {
         format!("the {} above without labels, one engine", cfg.detectors.len()),
         t / n * 1e6,
         t / parse
+    );
+    Ok(())
+}
+
+fn unzstd(bytes: &[u8]) -> eyre::Result<String> {
+    let mut s = String::new();
+    zstd::stream::read::Decoder::new(bytes)?.read_to_string(&mut s)?;
+    Ok(s)
+}
+
+/// Consensus signatures: a real mainnet sync-committee update (511 of 512 signers) verified in
+/// full by the light client, next to blst's raw `fast_aggregate_verify` of the same keys,
+/// message and signature; and a 150-validator CometBFT commit verified by the tendermint
+/// verifier and in one Ed25519 batch, next to ed25519-dalek's raw verify of the same votes.
+fn consensus(loops: u64) -> eyre::Result<()> {
+    use palisade_consensus::beacon::light_client::LightClient;
+    use palisade_consensus::beacon::types::{LightClientBootstrap, LightClientUpdate, Versioned};
+    use palisade_consensus::beacon::Network;
+    use palisade_consensus::comet;
+    let boot: Versioned<LightClientBootstrap> = serde_json::from_str(&unzstd(include_bytes!(
+        "../../../testdata/consensus/beacon/bootstrap.json.zst"
+    ))?)?;
+    let updates: Vec<Versioned<LightClientUpdate>> = serde_json::from_str(&unzstd(
+        include_bytes!("../../../testdata/consensus/beacon/updates.json.zst"),
+    )?)?;
+    let lc =
+        LightClient::bootstrap(Network::mainnet(), boot.data.header.beacon.root(), &boot.data)?;
+    let u = &updates[0].data;
+    let (keys, msg, sig) = lc.signing_inputs(u)?;
+    let reps = 100usize;
+    let per_sec = |f: &mut dyn FnMut()| -> f64 {
+        let runs: Vec<f64> = (0..loops.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..reps {
+                    f();
+                }
+                reps as f64 / t.elapsed().as_secs_f64()
+            })
+            .collect();
+        median(runs)
+    };
+    let raw = per_sec(&mut || {
+        std::hint::black_box(palisade_consensus::bls::fast_aggregate_verify(
+            &keys,
+            msg.as_slice(),
+            &sig,
+        ));
+    });
+    let full = per_sec(&mut || {
+        std::hint::black_box(lc.verify(u).is_ok());
+    });
+    outln!("sync committee: a real mainnet update, {} of 512 signers, one core:", keys.len());
+    outln!("{:<52} {:>10.0} verifications/s", "reference: blst fast_aggregate_verify", raw);
+    outln!(
+        "{:<52} {:>10.0} verifications/s  ratio {:.2}x",
+        "palisade: keys, SSZ roots, branches, domain, verify",
+        full,
+        raw / full
+    );
+    let v: serde_json::Value = serde_json::from_str(&unzstd(include_bytes!(
+        "../../../testdata/consensus/comet-150-validators.json.zst"
+    ))?)?;
+    let b = serde_json::from_value::<comet::LightBlockJson>(v)?.into_light_block();
+    let votes = comet::commit_votes(&b)?;
+    let n = votes.keys.len();
+    let raw_each = per_sec(&mut || {
+        for i in 0..n {
+            std::hint::black_box(
+                votes.keys[i].verify_strict(&votes.messages[i], &votes.signatures[i]).is_ok(),
+            );
+        }
+    });
+    let refs: Vec<&[u8]> = votes.messages.iter().map(Vec::as_slice).collect();
+    let raw_batch = per_sec(&mut || {
+        std::hint::black_box(
+            ed25519_dalek::verify_batch(&refs, &votes.signatures, &votes.keys).is_ok(),
+        );
+    });
+    let tm = per_sec(&mut || {
+        std::hint::black_box(comet::verify_commit(&b).is_ok());
+    });
+    let batch = per_sec(&mut || {
+        std::hint::black_box(comet::verify_commit_batch(&b).is_ok());
+    });
+    outln!("CometBFT commit: {n} validators, every one signing, one core:");
+    outln!(
+        "{:<52} {:>10.0} commits/s",
+        "reference: ed25519-dalek verify, each signature",
+        raw_each
+    );
+    outln!("{:<52} {:>10.0} commits/s", "reference: ed25519-dalek verify_batch", raw_batch);
+    outln!(
+        "{:<52} {:>10.0} commits/s  ratio {:.2}x (stops at 2/3)",
+        "palisade: tendermint verifier (hashes, 2/3 power)",
+        tm,
+        raw_each / tm
+    );
+    outln!(
+        "{:<52} {:>10.0} commits/s  ratio {:.2}x",
+        "palisade: hashes, sign bytes, one batch, all 150",
+        batch,
+        raw_batch / batch
     );
     Ok(())
 }

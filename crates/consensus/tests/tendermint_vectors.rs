@@ -233,3 +233,54 @@ fn followed_blocks_have_valid_commits_and_chain_their_validator_sets() {
         blocks[0].signed_header.header.app_hash.to_string().parse().unwrap_or_default();
     assert!(verify_link(&blocks[0], &other).is_err());
 }
+
+const FIXTURE_150: &str = "comet-150-validators.json.zst";
+
+/// Regenerates the 150-validator light block the benchmark and the test below use (testgen
+/// keys; every validator signs). `cargo test -p palisade-consensus --test tendermint_vectors --
+/// --ignored write_the_150_validator_fixture`.
+#[test]
+#[ignore]
+fn write_the_150_validator_fixture() {
+    use tendermint_testgen::{Commit, Generator, Header, LightBlock as TgBlock, Validator};
+    let vals: Vec<Validator> = (0..150)
+        .map(|i| Validator::new(&format!("validator-{i:03}")).voting_power(10 + i % 7))
+        .collect();
+    let header = Header::new(&vals)
+        .chain_id("palisade-bench")
+        .height(1_000)
+        .time(Time::parse_from_rfc3339("2026-11-26T00:00:00Z").unwrap());
+    let commit = Commit::new(header.clone(), 1);
+    let tm = TgBlock::new(header, commit).generate().unwrap();
+    let json = serde_json::json!({
+        "signed_header": tm.signed_header,
+        "validator_set": tm.validators,
+        "next_validator_set": tm.next_validators,
+    });
+    let p = format!("{}/../../testdata/consensus/{FIXTURE_150}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(p, zstd::stream::encode_all(json.to_string().as_bytes(), 19).unwrap()).unwrap();
+}
+
+#[test]
+fn a_150_validator_commit_verifies_one_by_one_and_in_one_batch() {
+    let p = format!("{}/../../testdata/consensus/{FIXTURE_150}", env!("CARGO_MANIFEST_DIR"));
+    let v: Value =
+        serde_json::from_slice(&zstd::stream::decode_all(&std::fs::read(p).unwrap()[..]).unwrap())
+            .unwrap();
+    let b = block(&v);
+    assert_eq!(b.validators.validators().len(), 150);
+    verify_commit(&b).unwrap();
+    let signed = palisade_consensus::comet::verify_commit_batch(&b).unwrap();
+    assert_eq!(signed, b.validators.total_voting_power().value());
+    // One signature changed: both paths refuse the commit.
+    let mut bad = b.clone();
+    let sig = bad.signed_header.commit.signatures.iter_mut().rev().find_map(|s| match s {
+        tendermint::block::CommitSig::BlockIdFlagCommit { signature: Some(sig), .. } => Some(sig),
+        _ => None,
+    });
+    let sig = sig.unwrap();
+    let mut bytes = sig.as_bytes().to_vec();
+    bytes[7] ^= 1;
+    *sig = tendermint::Signature::try_from(bytes).unwrap();
+    assert!(palisade_consensus::comet::verify_commit_batch(&bad).is_err());
+}

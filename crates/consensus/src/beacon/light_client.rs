@@ -269,19 +269,15 @@ impl LightClient {
                 handover = true;
             }
         }
-        let fork_version =
-            self.network.fork_at(u.signature_slot.max(1).saturating_sub(1) / SLOTS_PER_EPOCH).0;
-        let domain = self.network.domain(DOMAIN_SYNC_COMMITTEE, fork_version);
-        let attested_root = att.root();
-        let message = signing_root(attested_root, domain);
-        let sig = bls::signature(u.sync_aggregate.sync_committee_signature.as_slice())?;
-        if !bls::fast_aggregate_verify(&committee.participants(bits), message.as_slice(), &sig) {
+        let (keys, message, sig) = self.signing_inputs(u)?;
+        if !bls::fast_aggregate_verify(&keys, message.as_slice(), &sig) {
             return Err(ConsensusError::Signature {
                 slot,
                 participants,
                 size: SYNC_COMMITTEE_SIZE,
             });
         }
+        let attested_root = att.root();
         Ok(Verified {
             attested: att.clone(),
             attested_root,
@@ -291,6 +287,31 @@ impl LightClient {
             period: committee.period,
             handover,
         })
+    }
+
+    /// What the sync committee's signature of `u` is checked on: the participants' keys, the
+    /// signing root of the attested header (with the domain of the signature slot's fork) and
+    /// the aggregate signature.
+    pub fn signing_inputs(
+        &self,
+        u: &LightClientUpdate,
+    ) -> Result<(Vec<PublicKey>, B256, blst::min_pk::Signature)> {
+        let slot = u.attested_header.beacon.slot;
+        let sig_period = period_of(u.signature_slot);
+        let committee = [Some(&self.current), self.next.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|c| c.period == sig_period)
+            .ok_or_else(|| ConsensusError::Update {
+                slot,
+                reason: format!("no known committee for period {sig_period}"),
+            })?;
+        let fork_version =
+            self.network.fork_at(u.signature_slot.max(1).saturating_sub(1) / SLOTS_PER_EPOCH).0;
+        let domain = self.network.domain(DOMAIN_SYNC_COMMITTEE, fork_version);
+        let message = signing_root(u.attested_header.beacon.root(), domain);
+        let sig = bls::signature(u.sync_aggregate.sync_committee_signature.as_slice())?;
+        Ok((committee.participants(&u.sync_aggregate.sync_committee_bits), message, sig))
     }
 
     /// Verifies and applies an update: newer headers are kept, a proven next committee is
