@@ -11,6 +11,11 @@ fuzz_target!(|data: &[u8]| {
             receipts: serde_json::Value::Null,
             traces: serde_json::Value::Null,
             call_traces: serde_json::Value::Null,
+            proofs: serde_json::Value::Null,
+            calls: serde_json::Value::Null,
+            code: serde_json::Value::Null,
+            beacon: serde_json::Value::Null,
+            comet: serde_json::Value::Null,
         };
         let _ = palisade_primitives::BlockData::from_recorded(rec);
     }

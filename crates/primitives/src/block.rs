@@ -253,6 +253,10 @@ pub struct BlockData {
     pub code: Option<Vec<(Address, Bytes)>>,
     /// Observations made while decoding: fields that were missing or could not be checked.
     pub notes: Vec<String>,
+    /// A beacon block's consensus data (beacon chains).
+    pub beacon: Option<std::sync::Arc<crate::consensus::BeaconInfo>>,
+    /// A CometBFT block's commit and validators (CometBFT chains).
+    pub comet: Option<std::sync::Arc<crate::consensus::CometInfo>>,
     /// What is derived from the block once and shared by every detector (the DeFi actions);
     /// not part of the data: empty in clones, equal in comparisons, not serialized.
     #[serde(skip)]
@@ -302,6 +306,18 @@ impl std::fmt::Debug for Derived {
     }
 }
 
+/// Decodes an optional `beacon` or `comet` field.
+pub(crate) fn parse_consensus<T: serde::de::DeserializeOwned>(
+    v: &Value,
+) -> std::result::Result<Option<std::sync::Arc<T>>, String> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    serde_json::from_value(v.clone())
+        .map(|x| Some(std::sync::Arc::new(x)))
+        .map_err(|e| e.to_string())
+}
+
 /// A call seen in a block, at any depth, in a form independent of where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallView<'a> {
@@ -330,7 +346,17 @@ impl BlockData {
     /// Decodes a recorded block. Only the header's `number` is required; every other field is
     /// decoded when present and reported in `notes` when absent in a way that limits checks.
     pub fn from_recorded(rec: RecordedBlock) -> Result<Self> {
-        let RecordedBlock { block, receipts, traces, call_traces, proofs, calls, code } = rec;
+        let RecordedBlock {
+            block,
+            receipts,
+            traces,
+            call_traces,
+            proofs,
+            calls,
+            code,
+            beacon,
+            comet,
+        } = rec;
         let obj = match &block {
             Value::Object(m) => m,
             other => {
@@ -446,6 +472,8 @@ impl BlockData {
         let state = parse_proofs(&proofs).map_err(|r| inv(ctx("proofs"), r))?;
         let calls = parse_calls(&calls).map_err(|r| inv(ctx("calls"), r))?;
         let code = parse_code(&code).map_err(|r| inv(ctx("code"), r))?;
+        let beacon = parse_consensus(&beacon).map_err(|r| inv(ctx("beacon"), r))?;
+        let comet = parse_consensus(&comet).map_err(|r| inv(ctx("comet"), r))?;
         let notes = notes_for(
             &header,
             has_tx_list,
@@ -462,6 +490,8 @@ impl BlockData {
             calls,
             code,
             notes,
+            beacon,
+            comet,
             derived: Derived::default(),
         })
     }
@@ -915,6 +945,8 @@ mod tests {
             proofs: Value::Null,
             calls: Value::Null,
             code: Value::Null,
+            beacon: Value::Null,
+            comet: Value::Null,
         }
     }
 
@@ -961,6 +993,8 @@ mod tests {
             proofs: Value::Null,
             calls: Value::Null,
             code: Value::Null,
+            beacon: Value::Null,
+            comet: Value::Null,
         };
         let b = BlockData::from_recorded(r).unwrap();
         let calls = b.calls();

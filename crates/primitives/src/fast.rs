@@ -121,6 +121,10 @@ struct Line<'a> {
     calls: Option<&'a RawValue>,
     #[serde(default, borrow)]
     code: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    beacon: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    comet: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -452,6 +456,8 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
                 proofs: serde_json::Value::Null,
                 calls: serde_json::Value::Null,
                 code: serde_json::Value::Null,
+                beacon: serde_json::Value::Null,
+                comet: serde_json::Value::Null,
             };
             BlockData::from_recorded(rec).map_err(|e| e.to_string())?.call_traces
         }
@@ -472,6 +478,8 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
     };
     let calls = crate::block::parse_calls(&raw(l.calls)?)?;
     let code = crate::block::parse_code(&raw(l.code)?)?;
+    let beacon = crate::block::parse_consensus(&raw(l.beacon)?)?;
+    let comet = crate::block::parse_consensus(&raw(l.comet)?)?;
     let notes = notes_for(
         &header,
         has_tx_list,
@@ -488,6 +496,8 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
         calls,
         code,
         notes,
+        beacon,
+        comet,
         derived: Default::default(),
     })
 }

@@ -22,6 +22,7 @@
 //!   time, so the same finding has the same key across restarts, replays and processes.
 
 mod block;
+pub mod consensus;
 mod error;
 mod event;
 pub mod fast;

@@ -33,6 +33,12 @@ pub struct RecordedBlock {
     /// Code of the contracts this block created (`eth_getCode` at its hash), or null.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub code: Value,
+    /// A beacon block's consensus data ([`crate::consensus::BeaconInfo`]), or null.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub beacon: Value,
+    /// A CometBFT block's commit and validators ([`crate::consensus::CometInfo`]), or null.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub comet: Value,
 }
 
 impl RecordedBlock {
@@ -53,7 +59,14 @@ impl RecordedBlock {
         for k in m.keys() {
             if !matches!(
                 k.as_str(),
-                "receipts" | "traces" | "call_traces" | "proofs" | "calls" | "code"
+                "receipts"
+                    | "traces"
+                    | "call_traces"
+                    | "proofs"
+                    | "calls"
+                    | "code"
+                    | "beacon"
+                    | "comet"
             ) {
                 return Err(Error::Malformed(format!("unknown field {k:?}")));
             }
@@ -66,6 +79,8 @@ impl RecordedBlock {
             proofs: m.remove("proofs").unwrap_or(Value::Null),
             calls: m.remove("calls").unwrap_or(Value::Null),
             code: m.remove("code").unwrap_or(Value::Null),
+            beacon: m.remove("beacon").unwrap_or(Value::Null),
+            comet: m.remove("comet").unwrap_or(Value::Null),
         })
     }
 

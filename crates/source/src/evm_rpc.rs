@@ -304,6 +304,8 @@ impl RpcClient {
             proofs: Value::Null,
             calls: Value::Null,
             code: Value::Null,
+            beacon: Value::Null,
+            comet: Value::Null,
         }))
     }
 

@@ -171,6 +171,8 @@ fn mutated_json_rpc_answers_never_panic() {
                 proofs: Value::Null,
                 calls: Value::Null,
                 code: Value::Null,
+                beacon: Value::Null,
+                comet: Value::Null,
             };
             let _ = BlockData::from_recorded(rec);
         }
