@@ -6,6 +6,7 @@ use crate::api::{self, ApiState, ChainStatus};
 use crate::config::{ChainConfig, Config};
 use crate::engine::ChainEngine;
 use crate::metrics::Metrics;
+use crate::chain_source::ChainSource;
 use crate::sources::Sources;
 use eyre::{eyre, WrapErr};
 use palisade_alert::{Batch, Outbox, Store};
@@ -23,12 +24,36 @@ use tokio_util::sync::CancellationToken;
 /// Largest number of blocks fetched by number in one backfill step.
 const BACKFILL_CHUNK: u64 = 32;
 
+/// What the service needs to know of a chain's config, whatever its kind.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Chain name.
+    pub name: String,
+    /// Deepest reorg followed exactly.
+    pub max_reorg_depth: u64,
+    /// Where to start on an empty store (default: the head).
+    pub start_block: Option<u64>,
+    /// Blocks on top before delivery.
+    pub confirmations: u64,
+}
+
+impl From<&ChainConfig> for ServiceSettings {
+    fn from(c: &ChainConfig) -> Self {
+        Self {
+            name: c.name.clone(),
+            max_reorg_depth: c.max_reorg_depth,
+            start_block: c.start_block,
+            confirmations: c.confirmations,
+        }
+    }
+}
+
 /// One chain's live service.
 #[derive(Debug)]
-pub struct ChainService {
-    cfg: ChainConfig,
+pub struct ChainService<S: ChainSource = Sources> {
+    cfg: ServiceSettings,
     engine: ChainEngine,
-    sources: Sources,
+    sources: S,
     store: Store,
     outbox: Outbox,
     sinks: Vec<String>,
@@ -42,9 +67,9 @@ pub struct ChainService {
     resume_from: Option<u64>,
 }
 
-impl ChainService {
-    /// Connects, checks the chain id, restores the stored state and, when the stored head is no
-    /// longer canonical, reverts to the fork point.
+impl ChainService<Sources> {
+    /// An EVM chain: connects, checks the chain id, restores the stored state and, when the
+    /// stored head is no longer canonical, reverts to the fork point.
     #[allow(clippy::too_many_arguments)]
     pub async fn start(
         cfg: ChainConfig,
@@ -56,6 +81,26 @@ impl ChainService {
         status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
     ) -> eyre::Result<Self> {
         let dets = crate::config::build_detectors(detectors, &cfg.name, links)?;
+        let needs = dets.iter().fold(palisade_detect::Needs::default(), |n, d| n.union(d.needs()));
+        let sources = Sources::new(&cfg, needs, metrics.clone())?;
+        Self::start_with((&cfg).into(), sources, dets, detectors, store, outbox, metrics, status).await
+    }
+}
+
+impl<S: ChainSource> ChainService<S> {
+    /// Starts a chain on any source: connects it, restores the stored state and, when the
+    /// stored head is no longer canonical, reverts to the fork point.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_with(
+        cfg: ServiceSettings,
+        mut sources: S,
+        dets: Vec<Box<dyn palisade_detect::Detector>>,
+        detectors: &[DetectorConfig],
+        store: Store,
+        outbox: Outbox,
+        metrics: Metrics,
+        status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
+    ) -> eyre::Result<Self> {
         let stall_after = detectors.iter().find_map(|d| match d {
             DetectorConfig::ChainHealth(c) if c.chain.as_deref().is_none_or(|x| x == cfg.name) => {
                 Some(Duration::from_secs(c.stall_after_secs))
@@ -63,7 +108,6 @@ impl ChainService {
             _ => None,
         });
         let mut engine = ChainEngine::new(&cfg.name, dets, cfg.max_reorg_depth, false);
-        let mut sources = Sources::new(&cfg, engine.needs(), metrics.clone())?;
         sources.start().await.wrap_err_with(|| format!("chain {}", cfg.name))?;
         let st = store.load_chain(&cfg.name).await?;
         let mut blocks = Vec::new();
@@ -72,6 +116,9 @@ impl ChainService {
                 .wrap_err_with(|| format!("stored block {n}"))?;
             let b = BlockData::from_recorded(rec).wrap_err_with(|| format!("stored block {n}"))?;
             blocks.push(Arc::new(b));
+        }
+        for b in &blocks {
+            sources.learn(b);
         }
         engine.restore(blocks, &st.checkpoints)?;
         let sinks = outbox.sink_ids();
@@ -470,7 +517,7 @@ impl ChainService {
 
     /// Follows heads until `shutdown`.
     pub async fn run(mut self, shutdown: CancellationToken) -> eyre::Result<()> {
-        let mut heads = self.sources.pool().start(shutdown.clone());
+        let mut heads = self.sources.heads(shutdown.clone());
         let mut tick = tokio::time::interval(Duration::from_millis(1000));
         loop {
             tokio::select! {

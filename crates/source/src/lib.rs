@@ -16,6 +16,7 @@
 //! - Nodes answer the standard JSON-RPC methods; `eth_getBlockReceipts`, `trace_block` and
 //!   `debug_traceBlockByHash` are optional and fall back or are reported as unavailable.
 
+pub mod beacon_api;
 pub mod evm_rpc;
 pub mod health;
 pub mod pool;

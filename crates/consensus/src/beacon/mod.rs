@@ -2,6 +2,7 @@
 //! that tie headers, sync committees and execution payloads together.
 
 pub mod light_client;
+pub mod summary;
 pub mod types;
 
 use alloy_primitives::{FixedBytes, B256};
