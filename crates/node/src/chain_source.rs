@@ -16,11 +16,20 @@ pub trait ChainSource: Send + 'static {
     /// Connects and checks what must hold before following (chain ids, genesis, trust roots).
     fn start(&mut self) -> impl Future<Output = eyre::Result<()>> + Send;
     /// The head the source stands behind, if any.
-    fn agreed_head(&mut self, now: Instant) -> impl Future<Output = eyre::Result<Option<HeadSeen>>> + Send;
+    fn agreed_head(
+        &mut self,
+        now: Instant,
+    ) -> impl Future<Output = eyre::Result<Option<HeadSeen>>> + Send;
     /// The canonical hash at `number`, if known.
-    fn agreed_hash_at(&mut self, number: u64) -> impl Future<Output = eyre::Result<Option<B256>>> + Send;
+    fn agreed_hash_at(
+        &mut self,
+        number: u64,
+    ) -> impl Future<Output = eyre::Result<Option<B256>>> + Send;
     /// The block with `hash`, verified, as a replay line.
-    fn fetch_block(&mut self, hash: B256) -> impl Future<Output = eyre::Result<RecordedBlock>> + Send;
+    fn fetch_block(
+        &mut self,
+        hash: B256,
+    ) -> impl Future<Output = eyre::Result<RecordedBlock>> + Send;
     /// Findings about the endpoints made since the last call.
     fn take_findings(&mut self) -> Vec<Finding>;
     /// Extra checks once the head is reached (probation of benched endpoints).

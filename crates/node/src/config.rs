@@ -26,6 +26,9 @@ pub struct Config {
     /// Chains to monitor.
     #[serde(default)]
     pub chains: Vec<ChainConfig>,
+    /// Beacon chains to monitor through the Beacon API.
+    #[serde(default)]
+    pub beacon_chains: Vec<crate::beacon::BeaconChainConfig>,
     /// Detectors.
     #[serde(default)]
     pub detectors: Vec<DetectorConfig>,
@@ -262,11 +265,14 @@ impl Config {
         // Entries of the arrays of tables are checked one by one: serde loses the position of
         // errors inside tagged enums, and this names the entry and its line.
         let mut entry_errs = Vec::new();
-        for key in ["chains", "detectors", "sinks"] {
+        for key in ["chains", "beacon_chains", "detectors", "sinks"] {
             let Some(toml::Value::Array(items)) = doc.get(key) else { continue };
             for (i, item) in items.iter().enumerate() {
                 let r = match key {
                     "chains" => item.clone().try_into::<ChainConfig>().map(drop),
+                    "beacon_chains" => {
+                        item.clone().try_into::<crate::beacon::BeaconChainConfig>().map(drop)
+                    }
                     "detectors" => item.clone().try_into::<DetectorConfig>().map(drop),
                     _ => item.clone().try_into::<SinkConfig>().map(drop),
                 };
@@ -275,6 +281,9 @@ impl Config {
                     let kind = item.get("type").and_then(toml::Value::as_str).unwrap_or("");
                     let precise = match (key, kind) {
                         ("chains", _) => entry_error::<ChainConfig>(src, key, i),
+                        ("beacon_chains", _) => {
+                            entry_error::<crate::beacon::BeaconChainConfig>(src, key, i)
+                        }
                         ("detectors", "chain_health") => entry_error::<
                             palisade_detect::detectors::chain_health::ChainHealthConfig,
                         >(src, key, i),
@@ -307,6 +316,41 @@ impl Config {
             message,
         };
         let mut names = std::collections::BTreeSet::new();
+        let no_chains = cfg.chains.is_empty() && cfg.beacon_chains.is_empty();
+        for (i, c) in cfg.beacon_chains.iter().enumerate() {
+            let line = table_line(src, "beacon_chains", i);
+            let f = |k: &str| format!("beacon_chains[{i}].{k}");
+            if c.name.trim().is_empty() {
+                errs.push(err(line, f("name"), "must not be empty".into()));
+            }
+            if !names.insert(c.name.clone()) {
+                errs.push(err(line, f("name"), format!("duplicate chain name {:?}", c.name)));
+            }
+            if c.endpoints.is_empty() {
+                errs.push(err(line, f("endpoints"), "at least one endpoint is needed".into()));
+            }
+            for e in &c.endpoints {
+                if let Err(e) = palisade_source::beacon_api::BeaconClient::new(
+                    &e.url,
+                    std::time::Duration::from_millis(c.timeout_ms),
+                ) {
+                    errs.push(err(line, f("endpoints"), e.to_string()));
+                }
+            }
+            if let Err(e) = c.network() {
+                errs.push(err(line, f("network"), e.to_string()));
+            }
+            if c.checkpoint.is_none() && !c.trust_node_checkpoint {
+                errs.push(err(
+                    line,
+                    f("checkpoint"),
+                    "a trusted block root is needed (or trust_node_checkpoint = true)".into(),
+                ));
+            }
+            if c.max_reorg_depth == 0 {
+                errs.push(err(line, f("max_reorg_depth"), "must be at least 1".into()));
+            }
+        }
         for (i, c) in cfg.chains.iter().enumerate() {
             let line = table_line(src, "chains", i);
             if c.name.trim().is_empty() {
@@ -355,7 +399,7 @@ impl Config {
         for (i, d) in cfg.detectors.iter().enumerate() {
             let line = table_line(src, "detectors", i);
             for ch in d.chains() {
-                if !cfg.chains.is_empty() && !names.contains(ch) {
+                if !no_chains && !names.contains(ch) {
                     errs.push(err(
                         line,
                         format!("detectors[{i}].chain"),

@@ -14,6 +14,7 @@
 //!   one transaction before the next event is processed.
 
 pub mod api;
+pub mod beacon;
 pub mod chain_source;
 pub mod config;
 pub mod engine;

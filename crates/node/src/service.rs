@@ -3,10 +3,10 @@
 //! atomically; plus [`run`], which wires every chain, the outbox and the API together.
 
 use crate::api::{self, ApiState, ChainStatus};
+use crate::chain_source::ChainSource;
 use crate::config::{ChainConfig, Config};
 use crate::engine::ChainEngine;
 use crate::metrics::Metrics;
-use crate::chain_source::ChainSource;
 use crate::sources::Sources;
 use eyre::{eyre, WrapErr};
 use palisade_alert::{Batch, Outbox, Store};
@@ -83,7 +83,8 @@ impl ChainService<Sources> {
         let dets = crate::config::build_detectors(detectors, &cfg.name, links)?;
         let needs = dets.iter().fold(palisade_detect::Needs::default(), |n, d| n.union(d.needs()));
         let sources = Sources::new(&cfg, needs, metrics.clone())?;
-        Self::start_with((&cfg).into(), sources, dets, detectors, store, outbox, metrics, status).await
+        Self::start_with((&cfg).into(), sources, dets, detectors, store, outbox, metrics, status)
+            .await
     }
 }
 
@@ -558,8 +559,8 @@ impl<S: ChainSource> ChainService<S> {
 
 /// Runs Palisade live: every chain, the outbox and the API, until `shutdown` or a fatal error.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
-    if cfg.chains.is_empty() {
-        return Err(eyre!("the config has no [[chains]]: nothing to monitor"));
+    if cfg.chains.is_empty() && cfg.beacon_chains.is_empty() {
+        return Err(eyre!("the config has no [[chains]] or [[beacon_chains]]: nothing to monitor"));
     }
     std::fs::create_dir_all(&cfg.data_dir)
         .wrap_err_with(|| format!("creating {}", cfg.data_dir.display()))?;
@@ -602,6 +603,23 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
             c.clone(),
             &cfg.detectors,
             &cfg.links,
+            store.clone(),
+            outbox.clone(),
+            metrics.clone(),
+            status.clone(),
+        )
+        .await?;
+        let s = shutdown.clone();
+        tasks.spawn(async move { svc.run(s).await });
+    }
+    for c in &cfg.beacon_chains {
+        let dets = crate::config::build_detectors(&cfg.detectors, &c.name, &cfg.links)?;
+        let sources = crate::beacon::BeaconSources::new(c)?;
+        let svc = ChainService::start_with(
+            c.into(),
+            sources,
+            dets,
+            &cfg.detectors,
             store.clone(),
             outbox.clone(),
             metrics.clone(),

@@ -73,9 +73,13 @@ impl BeaconClient {
             return Ok(None);
         }
         let mut buf = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| transport(format!("{path}: {}", e.without_url())))? {
+        while let Some(chunk) =
+            resp.chunk().await.map_err(|e| transport(format!("{path}: {}", e.without_url())))?
+        {
             if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(transport(format!("{path}: answer larger than {MAX_RESPONSE_BYTES} bytes")));
+                return Err(transport(format!(
+                    "{path}: answer larger than {MAX_RESPONSE_BYTES} bytes"
+                )));
             }
             buf.extend_from_slice(&chunk);
         }
@@ -158,7 +162,9 @@ impl BeaconClient {
     /// `/eth/v1/beacon/light_client/updates?start_period&count`: a list of versioned updates.
     pub async fn updates(&self, start_period: u64, count: u64) -> Result<Option<Value>> {
         self.request(
-            &format!("/eth/v1/beacon/light_client/updates?start_period={start_period}&count={count}"),
+            &format!(
+                "/eth/v1/beacon/light_client/updates?start_period={start_period}&count={count}"
+            ),
             None,
         )
         .await
@@ -182,7 +188,9 @@ impl BeaconClient {
             return Err(transport(format!("events: HTTP {}", resp.status())));
         }
         let mut parser = SseParser::default();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| transport(format!("events: {}", e.without_url())))? {
+        while let Some(chunk) =
+            resp.chunk().await.map_err(|e| transport(format!("events: {}", e.without_url())))?
+        {
             for ev in parser.feed(&chunk) {
                 if tx.send(ev).await.is_err() {
                     return Ok(());

@@ -314,6 +314,40 @@ impl LightClient {
         Ok((committee.participants(&u.sync_aggregate.sync_committee_bits), message, sig))
     }
 
+    /// Verifies a sync aggregate carried by a block at `signature_slot` over the root of the
+    /// block before it (`signed_root`), with the committee of that slot's period. Returns the
+    /// number of signers; an aggregate nobody signed verifies nothing and is an error.
+    pub fn verify_sync_aggregate(
+        &self,
+        signed_root: B256,
+        agg: &super::types::SyncAggregate,
+        signature_slot: u64,
+    ) -> Result<usize> {
+        let period = period_of(signature_slot);
+        let committee = [Some(&self.current), self.next.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|c| c.period == period)
+            .ok_or_else(|| ConsensusError::Update {
+                slot: signature_slot,
+                reason: format!("no known committee for period {period}"),
+            })?;
+        let keys = committee.participants(&agg.sync_committee_bits);
+        let fork_version =
+            self.network.fork_at(signature_slot.max(1).saturating_sub(1) / SLOTS_PER_EPOCH).0;
+        let domain = self.network.domain(DOMAIN_SYNC_COMMITTEE, fork_version);
+        let message = signing_root(signed_root, domain);
+        let sig = bls::signature(agg.sync_committee_signature.as_slice())?;
+        if !bls::fast_aggregate_verify(&keys, message.as_slice(), &sig) {
+            return Err(ConsensusError::Signature {
+                slot: signature_slot,
+                participants: keys.len(),
+                size: SYNC_COMMITTEE_SIZE,
+            });
+        }
+        Ok(keys.len())
+    }
+
     /// Verifies and applies an update: newer headers are kept, a proven next committee is
     /// learnt (the handover), and once a header of the next period is final, the client moves
     /// to that period.

@@ -19,7 +19,8 @@ pub fn block_info(b: &SignedBeaconBlock, parent_slot: Option<u64>) -> BeaconInfo
         root: m.root(),
         parent_root: m.parent_root,
         execution_hash: body.execution_payload.as_ref().map(|p| p.block_hash),
-        sync_participants: sync.map(|s: &SyncAggregate| s.sync_committee_bits.num_set_bits() as u32),
+        sync_participants: sync
+            .map(|s: &SyncAggregate| s.sync_committee_bits.num_set_bits() as u32),
         sync_bits: sync.map(|s| Bytes::from(s.sync_committee_bits.as_ssz_bytes())),
         attestations: body
             .attestations
@@ -34,13 +35,23 @@ pub fn block_info(b: &SignedBeaconBlock, parent_slot: Option<u64>) -> BeaconInfo
                 target_root: a.data.target.root,
             })
             .collect(),
-        proposer_slashings: body.proposer_slashings.iter().map(|s| s.signed_header_1.message.proposer_index).collect(),
+        proposer_slashings: body
+            .proposer_slashings
+            .iter()
+            .map(|s| s.signed_header_1.message.proposer_index)
+            .collect(),
         attester_slashings: body
             .attester_slashings
             .iter()
             .map(|s| {
-                let a: std::collections::BTreeSet<u64> = s.attestation_1.attesting_indices.iter().copied().collect();
-                s.attestation_2.attesting_indices.iter().filter(|i| a.contains(i)).copied().collect()
+                let a: std::collections::BTreeSet<u64> =
+                    s.attestation_1.attesting_indices.iter().copied().collect();
+                s.attestation_2
+                    .attesting_indices
+                    .iter()
+                    .filter(|i| a.contains(i))
+                    .copied()
+                    .collect()
             })
             .collect(),
         exits: body.voluntary_exits.iter().map(|e| e.message.validator_index).collect(),
