@@ -1,5 +1,8 @@
 //! Typed detector configuration and the catalog shown by `palisade detectors`.
 
+use crate::detectors::beacon::{
+    attestations, execution_link, finality, proposals, slashings, stake, sync_committee, validators,
+};
 use crate::detectors::{
     admin_call, bridge_invariant, chain_health, contract_deployment, liquidation_health,
     liquidity_drain, oracle, rule, sandwich, storage_watch,
@@ -32,6 +35,22 @@ pub enum DetectorConfig {
     LiquidationHealth(liquidation_health::LiquidationHealthConfig),
     /// A lock-and-mint bridge on two chains.
     BridgeInvariant(bridge_invariant::BridgeInvariantConfig),
+    /// Beacon finality and justification.
+    BeaconFinality(finality::BeaconFinalityConfig),
+    /// Missed slots and proposals.
+    BeaconProposals(proposals::BeaconProposalsConfig),
+    /// Watched validators' attestations.
+    BeaconAttestations(attestations::BeaconAttestationsConfig),
+    /// Sync-committee participation.
+    BeaconSyncCommittee(sync_committee::BeaconSyncCommitteeConfig),
+    /// Slashings.
+    BeaconSlashings(slashings::BeaconSlashingsConfig),
+    /// Validator-set transitions.
+    BeaconValidators(validators::BeaconValidatorsConfig),
+    /// Stake concentration.
+    StakeConcentration(stake::StakeConcentrationConfig),
+    /// Beacon payloads against the execution chain.
+    BeaconExecutionLink(execution_link::ExecutionLinkConfig),
 }
 
 impl DetectorConfig {
@@ -48,6 +67,14 @@ impl DetectorConfig {
             Self::ContractDeployment(_) => "contract_deployment",
             Self::LiquidationHealth(_) => "liquidation_health",
             Self::BridgeInvariant(_) => "bridge_invariant",
+            Self::BeaconFinality(_) => "beacon_finality",
+            Self::BeaconProposals(_) => "beacon_proposals",
+            Self::BeaconAttestations(_) => "beacon_attestations",
+            Self::BeaconSyncCommittee(_) => "beacon_sync_committee",
+            Self::BeaconSlashings(_) => "beacon_slashings",
+            Self::BeaconValidators(_) => "beacon_validators",
+            Self::StakeConcentration(_) => "stake_concentration",
+            Self::BeaconExecutionLink(_) => "beacon_execution_link",
         }
     }
 
@@ -64,6 +91,14 @@ impl DetectorConfig {
             Self::ContractDeployment(c) => c.chain.as_deref(),
             Self::LiquidationHealth(c) => c.chain.as_deref(),
             Self::BridgeInvariant(c) => return vec![&c.source_chain, &c.dest_chain],
+            Self::BeaconExecutionLink(c) => return vec![&c.beacon_chain, &c.execution_chain],
+            Self::BeaconFinality(c) => c.chain.as_deref(),
+            Self::BeaconProposals(c) => c.chain.as_deref(),
+            Self::BeaconAttestations(c) => c.chain.as_deref(),
+            Self::BeaconSyncCommittee(c) => c.chain.as_deref(),
+            Self::BeaconSlashings(c) => c.chain.as_deref(),
+            Self::BeaconValidators(c) => c.chain.as_deref(),
+            Self::StakeConcentration(c) => c.chain.as_deref(),
         };
         one.into_iter().collect()
     }
@@ -139,6 +174,25 @@ impl DetectorConfig {
                 chain,
                 links.bridge(&format!("bridge_invariant:{}", c.name)),
             )?),
+            Self::BeaconFinality(c) => finality::BeaconFinality::build(c.clone(), chain)?,
+            Self::BeaconProposals(c) => proposals::BeaconProposals::build(c.clone(), chain)?,
+            Self::BeaconAttestations(c) => {
+                attestations::BeaconAttestations::build(c.clone(), chain)?
+            }
+            Self::BeaconSyncCommittee(c) => {
+                sync_committee::BeaconSyncCommittee::build(c.clone(), chain)?
+            }
+            Self::BeaconSlashings(c) => slashings::BeaconSlashings::build(c.clone(), chain)?,
+            Self::BeaconValidators(c) => validators::BeaconValidators::build(c.clone(), chain)?,
+            Self::StakeConcentration(c) => stake::StakeConcentration::build(c.clone(), chain)?,
+            Self::BeaconExecutionLink(c) => execution_link::ExecutionLink::build(
+                c.clone(),
+                chain,
+                links.execution(&format!(
+                    "beacon_execution_link:{}:{}",
+                    c.beacon_chain, c.execution_chain
+                )),
+            )?,
         })
     }
 }
@@ -183,6 +237,14 @@ pub const CATALOG: &[DetectorInfo] = &[
     contract_deployment::INFO,
     liquidation_health::INFO,
     bridge_invariant::INFO,
+    finality::INFO,
+    proposals::INFO,
+    attestations::INFO,
+    sync_committee::INFO,
+    slashings::INFO,
+    validators::INFO,
+    stake::INFO,
+    execution_link::INFO,
 ];
 
 #[cfg(test)]
@@ -204,6 +266,7 @@ mod tests {
                     "bool" => true.into(),
                     "severity" => "high".into(),
                     "array of addresses" | "array of strings" => toml::Value::Array(vec![]),
+                    "array of integers" => toml::Value::Array(vec![1.into(), 2.into(), 3.into()]),
                     "array of tables" => toml::Value::Array(vec![]),
                     "table" => toml::Value::Table(Default::default()),
                     other => panic!("unknown doc type {other}"),

@@ -106,3 +106,97 @@ impl<U> Journal<U> {
         self.entries.get(i).map(|e| &e.2)
     }
 }
+
+/// A detector whose whole state is small enough to be copied at each block: it only says how
+/// one block changes the state ([`Stepper::step`]); [`Snapshots`] makes it a [`crate::Detector`]
+/// that reverts, finalizes, checkpoints and restores exactly.
+pub(crate) trait Stepper: Send + std::fmt::Debug {
+    /// The state.
+    type State: Clone + Default + Serialize + for<'de> Deserialize<'de> + Send + std::fmt::Debug;
+    /// Instance id.
+    fn id(&self) -> &str;
+    /// Detector type.
+    fn kind(&self) -> &'static str;
+    /// Data needed with each block.
+    fn needs(&self) -> crate::Needs {
+        crate::Needs::default()
+    }
+    /// Applies one block.
+    fn step(&self, s: &mut Self::State, b: &BlockData, out: &mut palisade_primitives::Findings);
+}
+
+/// A [`Stepper`] with its state and a copy of it per block not yet final.
+#[derive(Debug)]
+pub(crate) struct Snapshots<T: Stepper> {
+    inner: T,
+    state: T::State,
+    journal: Journal<T::State>,
+}
+
+impl<T: Stepper> Snapshots<T> {
+    /// Wraps a stepper.
+    pub(crate) fn new(inner: T) -> Self {
+        Self { inner, state: T::State::default(), journal: Journal::default() }
+    }
+}
+
+impl<T: Stepper> crate::Detector for Snapshots<T> {
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
+    fn needs(&self) -> crate::Needs {
+        self.inner.needs()
+    }
+
+    fn commit(
+        &mut self,
+        seg: &ChainSegment,
+        out: &mut palisade_primitives::Findings,
+    ) -> Result<()> {
+        for b in seg.blocks() {
+            self.journal.push(b, self.state.clone());
+            self.inner.step(&mut self.state, b, out);
+        }
+        Ok(())
+    }
+
+    fn revert(
+        &mut self,
+        seg: &ChainSegment,
+        _out: &mut palisade_primitives::Findings,
+    ) -> Result<()> {
+        for b in seg.blocks().iter().rev() {
+            self.state = self.journal.pop(self.inner.id(), b)?;
+        }
+        Ok(())
+    }
+
+    fn finalize(&mut self, upto: BlockRef, _out: &mut palisade_primitives::Findings) {
+        self.journal.finalize(upto, 0);
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            head: self.journal.head(),
+            state: serde_json::json!({"state": self.state, "journal": self.journal}),
+        }
+    }
+
+    fn restore(&mut self, cp: &Checkpoint) -> Result<()> {
+        if cp.state.is_null() {
+            return Ok(());
+        }
+        let err = |e: serde_json::Error| DetectError::Restore {
+            detector: self.inner.id().into(),
+            reason: e.to_string(),
+        };
+        self.state = serde_json::from_value(cp.state["state"].clone()).map_err(err)?;
+        self.journal = serde_json::from_value(cp.state["journal"].clone()).map_err(err)?;
+        Ok(())
+    }
+}

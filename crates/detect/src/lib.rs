@@ -41,12 +41,22 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone, Default)]
 pub struct Links {
     bridges: Arc<Mutex<BTreeMap<String, Arc<Mutex<detectors::bridge_invariant::Ledger>>>>>,
+    execution: Arc<Mutex<BTreeMap<String, Arc<Mutex<detectors::beacon::execution_link::Ledger>>>>>,
 }
 
 impl Links {
     /// The ledger of the bridge detector `id`, created on first use.
     pub(crate) fn bridge(&self, id: &str) -> Arc<Mutex<detectors::bridge_invariant::Ledger>> {
         let mut m = self.bridges.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(m.entry(id.to_string()).or_default())
+    }
+
+    /// The ledger of the execution-link detector `id`, created on first use.
+    pub(crate) fn execution(
+        &self,
+        id: &str,
+    ) -> Arc<Mutex<detectors::beacon::execution_link::Ledger>> {
+        let mut m = self.execution.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(m.entry(id.to_string()).or_default())
     }
 }

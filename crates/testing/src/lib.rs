@@ -7,5 +7,6 @@
 //!   `PATH` is used.
 
 pub mod anvil;
+pub mod beacon_scenario;
 pub mod conformance;
 pub mod fixtures;

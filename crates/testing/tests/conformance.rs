@@ -54,6 +54,19 @@ fn defi_configs() -> Vec<(String, String)> {
     out
 }
 
+/// Beacon-chain detectors: their conformance run is on the beacon scenario chain and its fork
+/// (`beacon_detectors.rs`).
+const BEACON: &[&str] = &[
+    "beacon_finality",
+    "beacon_proposals",
+    "beacon_attestations",
+    "beacon_sync_committee",
+    "beacon_slashings",
+    "beacon_validators",
+    "stake_concentration",
+    "beacon_execution_link",
+];
+
 #[test]
 fn every_detector_type_is_covered() {
     let defi = defi_configs();
@@ -64,6 +77,7 @@ fn every_detector_type_is_covered() {
                 .chain(PROVEN_CONFIGS)
                 .map(|(n, _)| n.to_string())
                 .chain(defi.iter().map(|(n, _)| n.clone()))
+                .chain(BEACON.iter().map(|n| n.to_string()))
                 .any(|n| n.starts_with(info.kind)),
             "{} has no conformance run",
             info.kind
