@@ -51,6 +51,8 @@ pub enum DetectorConfig {
     StakeConcentration(stake::StakeConcentrationConfig),
     /// Beacon payloads against the execution chain.
     BeaconExecutionLink(execution_link::ExecutionLinkConfig),
+    /// A CometBFT validator set.
+    CometValidators(crate::detectors::comet::CometValidatorsConfig),
 }
 
 impl DetectorConfig {
@@ -75,6 +77,7 @@ impl DetectorConfig {
             Self::BeaconValidators(_) => "beacon_validators",
             Self::StakeConcentration(_) => "stake_concentration",
             Self::BeaconExecutionLink(_) => "beacon_execution_link",
+            Self::CometValidators(_) => "comet_validators",
         }
     }
 
@@ -99,6 +102,7 @@ impl DetectorConfig {
             Self::BeaconSlashings(c) => c.chain.as_deref(),
             Self::BeaconValidators(c) => c.chain.as_deref(),
             Self::StakeConcentration(c) => c.chain.as_deref(),
+            Self::CometValidators(c) => c.chain.as_deref(),
         };
         one.into_iter().collect()
     }
@@ -185,6 +189,9 @@ impl DetectorConfig {
             Self::BeaconSlashings(c) => slashings::BeaconSlashings::build(c.clone(), chain)?,
             Self::BeaconValidators(c) => validators::BeaconValidators::build(c.clone(), chain)?,
             Self::StakeConcentration(c) => stake::StakeConcentration::build(c.clone(), chain)?,
+            Self::CometValidators(c) => {
+                crate::detectors::comet::CometValidators::build(c.clone(), chain)?
+            }
             Self::BeaconExecutionLink(c) => execution_link::ExecutionLink::build(
                 c.clone(),
                 chain,
@@ -245,6 +252,7 @@ pub const CATALOG: &[DetectorInfo] = &[
     validators::INFO,
     stake::INFO,
     execution_link::INFO,
+    crate::detectors::comet::INFO,
 ];
 
 #[cfg(test)]

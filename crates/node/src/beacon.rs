@@ -7,6 +7,7 @@
 //! (contiguous after the merge: a missed slot makes no block), hashed by their root.
 
 use crate::chain_source::ChainSource;
+use crate::endpoints::Endpoints;
 use crate::sources::{EndpointStatus, QuorumStatus};
 use eyre::{eyre, WrapErr};
 use palisade_consensus::beacon::light_client::LightClient;
@@ -18,11 +19,11 @@ use palisade_consensus::beacon::{period_of, Network, SLOTS_PER_EPOCH};
 use palisade_primitives::consensus::{
     AttesterDuty, EpochInfo, FinalityInfo, StakeInfo, ValidatorInfo,
 };
-use palisade_primitives::{BlockData, BlockRef, Finding, RecordedBlock, Severity, B256};
+use palisade_primitives::{BlockData, BlockRef, Finding, RecordedBlock, B256};
 use palisade_source::beacon_api::BeaconClient;
 use palisade_source::evm_rpc::HeadSeen;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -115,25 +116,13 @@ impl From<&BeaconChainConfig> for crate::service::ServiceSettings {
     }
 }
 
-/// What an endpoint did lately.
-#[derive(Debug, Clone, Default)]
-struct Seen {
-    head: Option<u64>,
-    error: Option<String>,
-    strikes: u32,
-    /// Benched after serving data that failed verification: 60 s, doubled at each offence,
-    /// up to an hour.
-    benched_until: Option<Instant>,
-}
-
 /// The Beacon API sources of one beacon chain.
 #[derive(Debug)]
 pub struct BeaconSources {
     cfg: BeaconChainConfig,
     network: Network,
     clients: Vec<BeaconClient>,
-    seen: Vec<Seen>,
-    active: usize,
+    endpoints: Endpoints,
     lc: Option<LightClient>,
     findings: Vec<Finding>,
     /// Blocks fetched lately, by root.
@@ -158,10 +147,12 @@ impl BeaconSources {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             network: cfg.network()?,
-            seen: vec![Seen::default(); clients.len()],
+            endpoints: Endpoints::new(
+                &cfg.name,
+                clients.iter().map(|c| c.url().to_string()).collect(),
+            ),
             clients,
             cfg: cfg.clone(),
-            active: 0,
             lc: None,
             findings: Vec::new(),
             cache: HashMap::new(),
@@ -176,28 +167,8 @@ impl BeaconSources {
 
     /// A finding against endpoint `i` about data that did not verify; the endpoint is benched.
     fn integrity(&mut self, i: usize, at: BlockRef, what: &str, detail: String) {
-        self.seen[i].strikes += 1;
-        let secs = (60u64 << (self.seen[i].strikes - 1).min(6)).min(3600);
-        self.seen[i].benched_until = Some(Instant::now() + Duration::from_secs(secs));
-        if self.clients.len() > 1 {
-            self.active = (i + 1) % self.clients.len();
-        }
-        let url = self.clients[i].url().to_string();
-        tracing::warn!(target: "palisade::source", chain = %self.cfg.name, endpoint = %url, what, detail = %detail, "Beacon data failed verification.");
-        self.findings.push(
-            Finding::new(
-                "source_integrity",
-                "source_integrity",
-                &self.cfg.name,
-                at,
-                &format!("{what}:{i}"),
-                Severity::Critical,
-                format!("Beacon endpoint {url} served {what} that does not verify: {detail}"),
-            )
-            .with_evidence(
-                json!({"check": what, "endpoint": url, "endpoint_index": i, "detail": detail}),
-            ),
-        );
+        let f = self.endpoints.strike(i, at, what, detail);
+        self.findings.push(f);
     }
 
     /// Runs `f` on the active endpoint, then on the others in turn, until one answers.
@@ -206,24 +177,15 @@ impl BeaconSources {
         F: FnMut(BeaconClient) -> Fut,
         Fut: std::future::Future<Output = eyre::Result<T>>,
     {
-        let n = self.clients.len();
-        let now = Instant::now();
-        let benched = |s: &Seen| s.benched_until.is_some_and(|t| t > now);
-        let all_benched = self.seen.iter().all(benched);
         let mut last = None;
-        for k in 0..n {
-            let i = (self.active + k) % n;
-            if benched(&self.seen[i]) && !all_benched {
-                continue;
-            }
+        for i in self.endpoints.order() {
             match f(self.clients[i].clone()).await {
                 Ok(v) => {
-                    self.seen[i].error = None;
-                    self.active = i;
+                    self.endpoints.ok(i);
                     return Ok(v);
                 }
                 Err(e) => {
-                    self.seen[i].error = Some(format!("{e:#}"));
+                    self.endpoints.failed(i, &format!("{e:#}"));
                     last = Some(e);
                 }
             }
@@ -268,7 +230,7 @@ impl BeaconSources {
                         u.data.attested_header.beacon.slot,
                         Some(u.data.attested_header.beacon.root()),
                     );
-                    let i = self.active;
+                    let i = self.endpoints.active();
                     self.integrity(i, at, "light_client_update", e.to_string());
                     return Err(eyre!(e));
                 }
@@ -299,7 +261,7 @@ impl BeaconSources {
         let got = b.message.root();
         if got != root {
             let at = BlockRef::maybe(b.message.slot, Some(root));
-            let i = self.active;
+            let i = self.endpoints.active();
             self.integrity(
                 i,
                 at,
@@ -536,7 +498,7 @@ impl ChainSource for BeaconSources {
             serde_json::from_value(v).wrap_err("light-client bootstrap")?;
         let lc =
             LightClient::bootstrap(self.network.clone(), checkpoint, &b.data).map_err(|e| {
-                let i = self.active;
+                let i = self.endpoints.active();
                 self.integrity(
                     i,
                     BlockRef::maybe(b.data.header.beacon.slot, Some(checkpoint)),
@@ -558,8 +520,8 @@ impl ChainSource for BeaconSources {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| eyre!("head header without a root"))?;
         let Some(b) = self.get_block(root).await? else { return Ok(None) };
-        let i = self.active;
-        self.seen[i].head = Some(b.message.slot);
+        let i = self.endpoints.active();
+        self.endpoints.head(i, b.message.slot);
         let number =
             b.message.body.execution_payload.as_ref().map_or(b.message.slot, |p| p.block_number);
         Ok(Some(HeadSeen { number, hash: root }))
@@ -594,7 +556,7 @@ impl ChainSource for BeaconSources {
                 if let Err(e) =
                     lc.verify_sync_aggregate(b.message.parent_root, &agg, b.message.slot)
                 {
-                    let i = self.active;
+                    let i = self.endpoints.active();
                     let at = BlockRef::maybe(b.message.slot, Some(hash));
                     self.integrity(
                         i,
@@ -672,44 +634,16 @@ impl ChainSource for BeaconSources {
         rx
     }
 
-    fn status(&self, _now: Instant) -> Vec<EndpointStatus> {
-        self.clients
-            .iter()
-            .enumerate()
-            .map(|(i, c)| EndpointStatus {
-                index: i,
-                url: c.url().to_string(),
-                state: if self.seen[i].benched_until.is_some_and(|t| t > _now) {
-                    "quarantined".into()
-                } else if self.seen[i].error.is_some() {
-                    "unreachable".into()
-                } else {
-                    "active".into()
-                },
-                reason: self.seen[i].error.clone(),
-                strikes: self.seen[i].strikes,
-                head: self.seen[i].head,
-                lag: None,
-                latency_ms: None,
-                peers: None,
-                syncing: false,
-                quarantine_secs_left: self.seen[i]
-                    .benched_until
-                    .and_then(|t| t.checked_duration_since(_now))
-                    .map(|d| d.as_secs()),
-                probation_blocks_left: None,
-                last_error: self.seen[i].error.clone(),
-            })
-            .collect()
+    fn status(&self, now: Instant) -> Vec<EndpointStatus> {
+        self.endpoints.status(now)
     }
 
     fn quorum_status(&self) -> QuorumStatus {
-        let counting = self.seen.iter().filter(|s| s.error.is_none()).count();
-        QuorumStatus { required: 1, counting, met: counting >= 1 }
+        self.endpoints.quorum_status()
     }
 
     fn content_from(&self) -> Option<usize> {
-        Some(self.active)
+        Some(self.endpoints.active())
     }
 
     fn learn(&mut self, b: &BlockData) {

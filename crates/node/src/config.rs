@@ -29,6 +29,9 @@ pub struct Config {
     /// Beacon chains to monitor through the Beacon API.
     #[serde(default)]
     pub beacon_chains: Vec<crate::beacon::BeaconChainConfig>,
+    /// CometBFT chains to monitor through their RPC.
+    #[serde(default)]
+    pub comet_chains: Vec<crate::comet::CometChainConfig>,
     /// Detectors.
     #[serde(default)]
     pub detectors: Vec<DetectorConfig>,
@@ -265,13 +268,16 @@ impl Config {
         // Entries of the arrays of tables are checked one by one: serde loses the position of
         // errors inside tagged enums, and this names the entry and its line.
         let mut entry_errs = Vec::new();
-        for key in ["chains", "beacon_chains", "detectors", "sinks"] {
+        for key in ["chains", "beacon_chains", "comet_chains", "detectors", "sinks"] {
             let Some(toml::Value::Array(items)) = doc.get(key) else { continue };
             for (i, item) in items.iter().enumerate() {
                 let r = match key {
                     "chains" => item.clone().try_into::<ChainConfig>().map(drop),
                     "beacon_chains" => {
                         item.clone().try_into::<crate::beacon::BeaconChainConfig>().map(drop)
+                    }
+                    "comet_chains" => {
+                        item.clone().try_into::<crate::comet::CometChainConfig>().map(drop)
                     }
                     "detectors" => item.clone().try_into::<DetectorConfig>().map(drop),
                     _ => item.clone().try_into::<SinkConfig>().map(drop),
@@ -283,6 +289,9 @@ impl Config {
                         ("chains", _) => entry_error::<ChainConfig>(src, key, i),
                         ("beacon_chains", _) => {
                             entry_error::<crate::beacon::BeaconChainConfig>(src, key, i)
+                        }
+                        ("comet_chains", _) => {
+                            entry_error::<crate::comet::CometChainConfig>(src, key, i)
                         }
                         ("detectors", "chain_health") => entry_error::<
                             palisade_detect::detectors::chain_health::ChainHealthConfig,
@@ -316,7 +325,33 @@ impl Config {
             message,
         };
         let mut names = std::collections::BTreeSet::new();
-        let no_chains = cfg.chains.is_empty() && cfg.beacon_chains.is_empty();
+        let no_chains =
+            cfg.chains.is_empty() && cfg.beacon_chains.is_empty() && cfg.comet_chains.is_empty();
+        for (i, c) in cfg.comet_chains.iter().enumerate() {
+            let line = table_line(src, "comet_chains", i);
+            let f = |k: &str| format!("comet_chains[{i}].{k}");
+            if c.name.trim().is_empty() {
+                errs.push(err(line, f("name"), "must not be empty".into()));
+            }
+            if !names.insert(c.name.clone()) {
+                errs.push(err(line, f("name"), format!("duplicate chain name {:?}", c.name)));
+            }
+            if c.endpoints.is_empty() {
+                errs.push(err(line, f("endpoints"), "at least one endpoint is needed".into()));
+            }
+            for e in &c.endpoints {
+                if let Err(e) = palisade_source::comet_rpc::CometClient::new(
+                    &e.url,
+                    e.ws.as_deref(),
+                    std::time::Duration::from_millis(c.timeout_ms),
+                ) {
+                    errs.push(err(line, f("endpoints"), e.to_string()));
+                }
+            }
+            if c.chain_id.trim().is_empty() {
+                errs.push(err(line, f("chain_id"), "must not be empty".into()));
+            }
+        }
         for (i, c) in cfg.beacon_chains.iter().enumerate() {
             let line = table_line(src, "beacon_chains", i);
             let f = |k: &str| format!("beacon_chains[{i}].{k}");

@@ -16,7 +16,9 @@
 pub mod api;
 pub mod beacon;
 pub mod chain_source;
+pub mod comet;
 pub mod config;
+pub mod endpoints;
 pub mod engine;
 pub mod metrics;
 pub mod service;

@@ -559,8 +559,10 @@ impl<S: ChainSource> ChainService<S> {
 
 /// Runs Palisade live: every chain, the outbox and the API, until `shutdown` or a fatal error.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
-    if cfg.chains.is_empty() && cfg.beacon_chains.is_empty() {
-        return Err(eyre!("the config has no [[chains]] or [[beacon_chains]]: nothing to monitor"));
+    if cfg.chains.is_empty() && cfg.beacon_chains.is_empty() && cfg.comet_chains.is_empty() {
+        return Err(eyre!(
+            "the config has no [[chains]], [[beacon_chains]] or [[comet_chains]]: nothing to monitor"
+        ));
     }
     std::fs::create_dir_all(&cfg.data_dir)
         .wrap_err_with(|| format!("creating {}", cfg.data_dir.display()))?;
@@ -603,6 +605,23 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
             c.clone(),
             &cfg.detectors,
             &cfg.links,
+            store.clone(),
+            outbox.clone(),
+            metrics.clone(),
+            status.clone(),
+        )
+        .await?;
+        let s = shutdown.clone();
+        tasks.spawn(async move { svc.run(s).await });
+    }
+    for c in &cfg.comet_chains {
+        let dets = crate::config::build_detectors(&cfg.detectors, &c.name, &cfg.links)?;
+        let sources = crate::comet::CometSources::new(c)?;
+        let svc = ChainService::start_with(
+            c.into(),
+            sources,
+            dets,
+            &cfg.detectors,
             store.clone(),
             outbox.clone(),
             metrics.clone(),

@@ -17,6 +17,7 @@
 //!   `debug_traceBlockByHash` are optional and fall back or are reported as unavailable.
 
 pub mod beacon_api;
+pub mod comet_rpc;
 pub mod evm_rpc;
 pub mod health;
 pub mod pool;

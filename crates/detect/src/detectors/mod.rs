@@ -4,6 +4,7 @@ pub mod admin_call;
 pub mod beacon;
 pub mod bridge_invariant;
 pub mod chain_health;
+pub mod comet;
 pub mod contract_deployment;
 pub mod liquidation_health;
 pub mod liquidity_drain;
