@@ -253,3 +253,27 @@ fn a_payload_that_is_not_the_execution_chains_block_is_reported_at_the_beacon_bl
     assert_eq!(fs[0].severity, Severity::Critical);
     assert_eq!(fs[0].chain, "beacon");
 }
+
+#[test]
+fn comet_validators_on_the_comet_scenario_and_its_laws() {
+    let src = "type = 'comet_validators'\nvalidators = ['dd']\nmissed_tiers = [3, 8, 20, 40]";
+    let mut d = detector(src);
+    let mut out = Findings::new();
+    let chain = sc::comet_chain(None);
+    d.commit(&ChainSegment::new(chain.clone()).unwrap(), &mut out).unwrap();
+    let got: Vec<(String, Severity, u64)> =
+        out.emitted().iter().map(|f| (f.evidence["check"].as_str().unwrap().to_string(), f.severity, f.anchor.number)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("missed_blocks".into(), Severity::Low, 13),
+            ("missed_blocks".into(), Severity::Medium, 18),
+            ("set_change".into(), Severity::High, 25),
+            ("dangerous_share".into(), Severity::Critical, 25),
+            ("left_set".into(), Severity::Critical, 30),
+            ("evidence".into(), Severity::High, 35),
+        ]
+    );
+    let fork = sc::comet_chain(Some(33));
+    conformance::check("comet_validators", &|| detector(src), &chain, &fork[32..], 32);
+}

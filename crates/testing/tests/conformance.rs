@@ -65,6 +65,7 @@ const BEACON: &[&str] = &[
     "beacon_validators",
     "stake_concentration",
     "beacon_execution_link",
+    "comet_validators",
 ];
 
 #[test]
