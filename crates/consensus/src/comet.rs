@@ -28,6 +28,19 @@ pub struct LightBlockJson {
     pub provider: Option<String>,
 }
 
+/// Decodes untrusted CometBFT JSON into tendermint types. The tendermint crate's base64
+/// decoding panics on some malformed input (found by fuzzing: `testdata/consensus/
+/// fuzz-base64-panic.json`); the panic is caught here and becomes an error, so a lying node
+/// cannot stop the monitor.
+pub fn from_json<T: serde::de::DeserializeOwned>(what: &str, v: &serde_json::Value) -> Result<T> {
+    let err = |reason: String| ConsensusError::Decode { what: what.to_string(), reason };
+    match std::panic::catch_unwind(|| serde_json::from_value::<T>(v.clone())) {
+        Ok(Ok(x)) => Ok(x),
+        Ok(Err(e)) => Err(err(e.to_string())),
+        Err(_) => Err(err("the decoder panicked on malformed input".into())),
+    }
+}
+
 /// A placeholder peer for blocks whose provider is not known.
 fn default_peer() -> PeerId {
     PeerId::new([0u8; 20])

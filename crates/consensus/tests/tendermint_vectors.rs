@@ -284,3 +284,23 @@ fn a_150_validator_commit_verifies_one_by_one_and_in_one_batch() {
     *sig = tendermint::Signature::try_from(bytes).unwrap();
     assert!(palisade_consensus::comet::verify_commit_batch(&bad).is_err());
 }
+
+#[test]
+fn malformed_base64_from_a_node_is_an_error_not_a_panic() {
+    // Found by the `consensus` fuzz target: the tendermint crate's base64 decoder panics on it.
+    let p =
+        format!("{}/../../testdata/consensus/fuzz-base64-panic.json", env!("CARGO_MANIFEST_DIR"));
+    let v: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    let e = palisade_consensus::comet::from_json::<LightBlockJson>("light block", &v).unwrap_err();
+    assert!(e.to_string().contains("light block"), "{e}");
+}
+
+#[test]
+fn the_tendermint_decoder_does_panic_on_it_so_the_guard_is_needed() {
+    let p =
+        format!("{}/../../testdata/consensus/fuzz-base64-panic.json", env!("CARGO_MANIFEST_DIR"));
+    let v: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    assert!(
+        std::panic::catch_unwind(|| serde_json::from_value::<LightBlockJson>(v.clone())).is_err()
+    );
+}

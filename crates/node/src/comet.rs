@@ -9,7 +9,7 @@ use crate::chain_source::ChainSource;
 use crate::endpoints::Endpoints;
 use crate::sources::{EndpointStatus, QuorumStatus};
 use eyre::{eyre, WrapErr};
-use palisade_consensus::comet::{options, verify_commit, verify_step, StepVerdict};
+use palisade_consensus::comet::{from_json, options, verify_commit, verify_step, StepVerdict};
 use palisade_primitives::consensus::{CometInfo, EvidenceInfo};
 use palisade_primitives::{BlockData, BlockRef, Finding, RecordedBlock, B256};
 use palisade_source::comet_rpc::CometClient;
@@ -156,11 +156,10 @@ impl CometSources {
     /// and of the next).
     async fn light_block_from(c: &CometClient, height: u64) -> eyre::Result<(LightBlock, Value)> {
         let commit = c.commit(height).await?;
-        let sh: SignedHeader = serde_json::from_value(commit["signed_header"].clone())
-            .wrap_err_with(|| format!("commit {height}"))?;
+        let sh: SignedHeader = from_json(&format!("commit {height}"), &commit["signed_header"])?;
         let vals = |v: Vec<Value>| -> eyre::Result<validator::Set> {
             let infos: Vec<validator::Info> =
-                v.into_iter().map(serde_json::from_value).collect::<Result<_, _>>()?;
+                v.iter().map(|x| from_json("validator", x)).collect::<Result<_, _>>()?;
             Ok(validator::Set::without_proposer(infos))
         };
         let validators = vals(c.validators(height).await?)?;

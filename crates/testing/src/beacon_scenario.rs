@@ -217,24 +217,46 @@ pub fn comet_chain(fork: Option<u64>) -> Vec<Arc<BlockData>> {
     let mut out: Vec<Arc<BlockData>> = Vec::new();
     for h in 1..=40u64 {
         let salt = if fork.is_some_and(|f| h >= f) { 4 } else { 3 };
-        let mut vals: Vec<(String, u64)> = vec![("AA".into(), 30), ("BB".into(), 30), ("CC".into(), 30)];
+        let mut vals: Vec<(String, u64)> =
+            vec![("AA".into(), 30), ("BB".into(), 30), ("CC".into(), 30)];
         if h < 30 {
             vals.push(("DD".into(), 10));
         }
         if h >= 25 {
             vals.push(("EE".into(), 60));
         }
-        let signatures =
-            vals.iter().filter(|(a, _)| !(a == "DD" && (11..=20).contains(&h))).map(|(a, _)| (a.clone(), true)).collect();
+        let signatures = vals
+            .iter()
+            .filter(|(a, _)| !(a == "DD" && (11..=20).contains(&h)))
+            .map(|(a, _)| (a.clone(), true))
+            .collect();
         let evidence = if h == 35 {
-            vec![EvidenceInfo { kind: "duplicate_vote".into(), validator: Some("BB".into()), height: 33 }]
+            vec![EvidenceInfo {
+                kind: "duplicate_vote".into(),
+                validator: Some("BB".into()),
+                height: 33,
+            }]
         } else {
             Vec::new()
         };
-        let info = CometInfo { chain_id: "c".into(), height: h, proposer: "AA".into(), validators: vals, signatures, evidence, verified: true };
+        let info = CometInfo {
+            chain_id: "c".into(),
+            height: h,
+            proposer: "AA".into(),
+            validators: vals,
+            signatures,
+            evidence,
+            verified: true,
+        };
         let parent = out.last().and_then(|b| b.header.hash).or(Some(root(3, 0)));
         out.push(Arc::new(BlockData {
-            header: Header { number: h, hash: Some(root(salt, h)), parent_hash: parent, timestamp: Some(1_700_000_000 + h * 6), ..Default::default() },
+            header: Header {
+                number: h,
+                hash: Some(root(salt, h)),
+                parent_hash: parent,
+                timestamp: Some(1_700_000_000 + h * 6),
+                ..Default::default()
+            },
             comet: Some(Arc::new(info)),
             ..Default::default()
         }));

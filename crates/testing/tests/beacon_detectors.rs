@@ -261,8 +261,11 @@ fn comet_validators_on_the_comet_scenario_and_its_laws() {
     let mut out = Findings::new();
     let chain = sc::comet_chain(None);
     d.commit(&ChainSegment::new(chain.clone()).unwrap(), &mut out).unwrap();
-    let got: Vec<(String, Severity, u64)> =
-        out.emitted().iter().map(|f| (f.evidence["check"].as_str().unwrap().to_string(), f.severity, f.anchor.number)).collect();
+    let got: Vec<(String, Severity, u64)> = out
+        .emitted()
+        .iter()
+        .map(|f| (f.evidence["check"].as_str().unwrap().to_string(), f.severity, f.anchor.number))
+        .collect();
     assert_eq!(
         got,
         vec![
