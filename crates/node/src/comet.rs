@@ -8,7 +8,7 @@
 use crate::chain_source::ChainSource;
 use crate::endpoints::Endpoints;
 use crate::sources::{EndpointStatus, QuorumStatus};
-use eyre::{eyre, WrapErr};
+use eyre::eyre;
 use palisade_consensus::comet::{from_json, options, verify_commit, verify_step, StepVerdict};
 use palisade_primitives::consensus::{CometInfo, EvidenceInfo};
 use palisade_primitives::{BlockData, BlockRef, Finding, RecordedBlock, B256};
