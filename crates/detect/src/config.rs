@@ -274,7 +274,14 @@ mod tests {
                     "bool" => true.into(),
                     "severity" => "high".into(),
                     "array of addresses" | "array of strings" => toml::Value::Array(vec![]),
-                    "array of integers" => toml::Value::Array(vec![1.into(), 2.into(), 3.into()]),
+                    // As many integers as the documented default has (fixed-size tiers).
+                    "array of integers" => toml::Value::Array(
+                        f.default
+                            .split(|c: char| !c.is_ascii_digit())
+                            .filter(|x| !x.is_empty())
+                            .map(|x| toml::Value::Integer(x.parse().unwrap_or(1)))
+                            .collect(),
+                    ),
                     "array of tables" => toml::Value::Array(vec![]),
                     "table" => toml::Value::Table(Default::default()),
                     other => panic!("unknown doc type {other}"),
