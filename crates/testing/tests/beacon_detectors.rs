@@ -280,3 +280,34 @@ fn comet_validators_on_the_comet_scenario_and_its_laws() {
     let fork = sc::comet_chain(Some(33));
     conformance::check("comet_validators", &|| detector(src), &chain, &fork[32..], 32);
 }
+
+#[test]
+fn a_beacon_reorg_is_reported_by_chain_health_with_its_depth() {
+    use palisade_primitives::ChainEvent;
+    use std::sync::Arc;
+    let chain = sc::chain(None);
+    let full_fork = sc::chain(Some(S0 + 200));
+    let fork_at = chain.iter().position(|b| b.beacon.as_ref().unwrap().slot >= S0 + 200).unwrap();
+    let mut d = detector(
+        "type = 'chain_health'\nexpected_block_time_secs = 12\nallow_equal_timestamps = true",
+    );
+    let mut out = Findings::new();
+    palisade_detect::drive(
+        d.as_mut(),
+        &ChainEvent::Committed { new: Arc::new(ChainSegment::new(chain.clone()).unwrap()) },
+        &mut out,
+    )
+    .unwrap();
+    let old = ChainSegment::new(chain[fork_at..].to_vec()).unwrap();
+    let new = ChainSegment::new(full_fork[fork_at..].to_vec()).unwrap();
+    palisade_detect::drive(
+        d.as_mut(),
+        &ChainEvent::Reorged { old: Arc::new(old), new: Arc::new(new) },
+        &mut out,
+    )
+    .unwrap();
+    let reorg: Vec<&Finding> =
+        out.emitted().iter().filter(|f| f.evidence["check"] == "reorg").collect();
+    assert_eq!(reorg.len(), 1, "{:?}", checks(out.emitted()));
+    assert_eq!(reorg[0].evidence["depth"], (chain.len() - fork_at) as u64);
+}
