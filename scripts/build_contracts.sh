@@ -18,7 +18,7 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cd "$root/testdata/contracts/src"
-for src in Scenario.sol Defi.sol; do
+for src in Scenario.sol Defi.sol Defense.sol; do
   "$tools/node_modules/.bin/solcjs" --bin --abi --optimize --base-path . \
     --include-path "$tools/node_modules" -o "$out" "$src" 2>&1 | grep -v '^$' | grep -iv 'selfdestruct\|^ *-->\|^ *|\|EIP-6780' || true
 done
@@ -30,7 +30,8 @@ for f in sorted(os.listdir(src)):
     base, ext = os.path.splitext(f)
     # Only the contracts of our own source files (OpenZeppelin's are compiled into them).
     for unit, compiler in (("Scenario_sol_", "solcjs 0.8.28 --optimize"),
-                           ("Defi_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0")):
+                           ("Defi_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
+                           ("Defense_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0")):
         if base.startswith(unit):
             name = base[len(unit):]
             break

@@ -140,11 +140,21 @@ pub(crate) enum Cmd {
         #[command(subcommand)]
         cmd: AlertsCmd,
     },
-    /// Replay the bundled real mainnet data through the detectors and summarise the findings.
+    /// Replay the bundled real mainnet data through the detectors and summarise the findings;
+    /// or, with `--scenario defense`, stop a vault drain on a local anvil before it lands.
     Demo {
         /// Where to put the demo's SQLite store (default .palisade/demo.sqlite).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// `mainnet` (the bundled data) or `defense` (needs anvil).
+        #[arg(long, default_value = "mainnet", value_parser = ["mainnet", "defense"])]
+        scenario: String,
+        /// Defense: the benign twin (the owner redeems 40%; nothing may be paused).
+        #[arg(long)]
+        benign: bool,
+        /// Defense: print the summary as JSON on the last line.
+        #[arg(long)]
+        json: bool,
     },
     /// Measure replay throughput against plain JSON parsing of the same input.
     Bench {
@@ -287,7 +297,16 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Alerts { config, store, cmd } => alerts(config, store, cmd).await,
-        Cmd::Demo { data_dir } => crate::demo::cmd(data_dir).await,
+        Cmd::Demo { data_dir, scenario, benign, json } => {
+            if scenario == "defense" {
+                crate::defense::cmd(data_dir, json, benign).await
+            } else if benign || json {
+                eprintln!("error: --benign and --json belong to --scenario defense");
+                Ok(ExitCode::from(2))
+            } else {
+                crate::demo::cmd(data_dir).await
+            }
+        }
         Cmd::Bench { file, config, loops, blocks } => {
             crate::bench::cmd(file, config, loops, blocks)
         }

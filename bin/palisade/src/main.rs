@@ -16,6 +16,7 @@ macro_rules! outln {
 
 mod bench;
 mod cli;
+mod defense;
 mod demo;
 mod inspect;
 mod output;

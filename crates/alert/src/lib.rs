@@ -26,4 +26,6 @@ pub use error::{AlertError, Result};
 pub use outbox::{Outbox, OutboxMetrics};
 pub use secret::SecretString;
 pub use sink::{build_sinks, AlertSink, Notification, SinkConfig};
-pub use store::{AlertFilter, AlertRow, Backend, Batch, ChainState, DueItem, LoggedBlock, Store};
+pub use store::{
+    AlertFilter, AlertRow, Backend, Batch, ChainState, DueItem, LoggedBlock, ResponseRow, Store,
+};

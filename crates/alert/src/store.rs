@@ -17,8 +17,9 @@ pub enum Backend {
 }
 
 /// Schema migrations, applied in order; the same statements run on both backends.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE IF NOT EXISTS alerts (
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE IF NOT EXISTS alerts (
         key TEXT PRIMARY KEY,
         chain TEXT NOT NULL,
         detector TEXT NOT NULL,
@@ -34,9 +35,9 @@ const MIGRATIONS: &[&[&str]] = &[&[
         updated_ms BIGINT NOT NULL,
         acked_by TEXT,
         ack_note TEXT)",
-    "CREATE INDEX IF NOT EXISTS alerts_by_block ON alerts (chain, block_hash)",
-    "CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts (status, block_number)",
-    "CREATE TABLE IF NOT EXISTS outbox (
+        "CREATE INDEX IF NOT EXISTS alerts_by_block ON alerts (chain, block_hash)",
+        "CREATE INDEX IF NOT EXISTS alerts_by_status ON alerts (status, block_number)",
+        "CREATE TABLE IF NOT EXISTS outbox (
         alert_key TEXT NOT NULL,
         sink TEXT NOT NULL,
         action TEXT NOT NULL,
@@ -47,29 +48,76 @@ const MIGRATIONS: &[&[&str]] = &[&[
         delivered_ms BIGINT,
         last_error TEXT,
         PRIMARY KEY (alert_key, sink, action))",
-    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_ms, next_ms, ord)",
-    "CREATE TABLE IF NOT EXISTS chain_blocks (
+        "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_ms, next_ms, ord)",
+        "CREATE TABLE IF NOT EXISTS chain_blocks (
         chain TEXT NOT NULL,
         number BIGINT NOT NULL,
         hash TEXT NOT NULL,
         data TEXT NOT NULL,
         PRIMARY KEY (chain, number))",
-    "CREATE TABLE IF NOT EXISTS checkpoints (
+        "CREATE TABLE IF NOT EXISTS checkpoints (
         chain TEXT NOT NULL,
         detector TEXT NOT NULL,
         state TEXT NOT NULL,
         PRIMARY KEY (chain, detector))",
-    "CREATE TABLE IF NOT EXISTS block_log (
+        "CREATE TABLE IF NOT EXISTS block_log (
         chain TEXT NOT NULL,
         seq BIGINT NOT NULL,
         action TEXT NOT NULL,
         number BIGINT NOT NULL,
         hash TEXT NOT NULL,
         PRIMARY KEY (chain, seq))",
-    "CREATE TABLE IF NOT EXISTS chain_state (
+        "CREATE TABLE IF NOT EXISTS chain_state (
         chain TEXT PRIMARY KEY,
         next_seq BIGINT NOT NULL)",
-]];
+    ],
+    &[
+        // Automated responses: one row per responder and finding, updated with each outcome.
+        "CREATE TABLE IF NOT EXISTS responses (
+        id TEXT PRIMARY KEY,
+        responder TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        chain TEXT NOT NULL,
+        alert_key TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        dry_run BIGINT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        error TEXT,
+        created_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS responses_by_alert ON responses (alert_key)",
+    ],
+];
+
+/// One stored response (see `palisade-respond`): what a responder decided and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseRow {
+    /// `<responder>/<alert key>`.
+    pub id: String,
+    /// Responder name.
+    pub responder: String,
+    /// Action type.
+    pub kind: String,
+    /// Chain.
+    pub chain: String,
+    /// The triggering alert.
+    pub alert_key: String,
+    /// `pending` or `confirmed`.
+    pub stage: String,
+    /// Planned only.
+    pub dry_run: bool,
+    /// Latest outcome.
+    pub outcome: String,
+    /// JSON detail (no secrets).
+    pub detail: String,
+    /// Error, if it failed.
+    pub error: Option<String>,
+    /// First recorded (ms since the epoch).
+    pub created_ms: i64,
+    /// Last updated (ms since the epoch).
+    pub updated_ms: i64,
+}
 
 /// Milliseconds since the Unix epoch (for bookkeeping only; detectors never see it).
 pub(crate) fn now_ms() -> i64 {
@@ -253,6 +301,62 @@ impl Store {
                 .map_err(db("migrate"))?;
         }
         tx.commit().await.map_err(db("migrate"))
+    }
+
+    /// Records a response, or its new outcome when it is already stored.
+    pub async fn record_response(&self, r: &ResponseRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO responses (id, responder, kind, chain, alert_key, stage, dry_run, outcome,
+                detail, error, created_ms, updated_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+             ON CONFLICT (id) DO UPDATE SET outcome = excluded.outcome, detail = excluded.detail,
+                error = excluded.error, updated_ms = excluded.updated_ms",
+        )
+        .bind(&r.id)
+        .bind(&r.responder)
+        .bind(&r.kind)
+        .bind(&r.chain)
+        .bind(&r.alert_key)
+        .bind(&r.stage)
+        .bind(r.dry_run as i64)
+        .bind(&r.outcome)
+        .bind(&r.detail)
+        .bind(r.error.as_deref())
+        .bind(r.updated_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(db("record response"))?;
+        Ok(())
+    }
+
+    /// Stored responses, newest first.
+    pub async fn list_responses(&self, limit: i64) -> Result<Vec<ResponseRow>> {
+        let rows = sqlx::query(
+            "SELECT id, responder, kind, chain, alert_key, stage, dry_run, outcome, detail, error,
+                created_ms, updated_ms FROM responses ORDER BY updated_ms DESC, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("list responses"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(ResponseRow {
+                    id: r.try_get(0).map_err(db("list responses"))?,
+                    responder: r.try_get(1).map_err(db("list responses"))?,
+                    kind: r.try_get(2).map_err(db("list responses"))?,
+                    chain: r.try_get(3).map_err(db("list responses"))?,
+                    alert_key: r.try_get(4).map_err(db("list responses"))?,
+                    stage: r.try_get(5).map_err(db("list responses"))?,
+                    dry_run: r.try_get::<i64, _>(6).map_err(db("list responses"))? != 0,
+                    outcome: r.try_get(7).map_err(db("list responses"))?,
+                    detail: r.try_get(8).map_err(db("list responses"))?,
+                    error: r.try_get(9).map_err(db("list responses"))?,
+                    created_ms: r.try_get(10).map_err(db("list responses"))?,
+                    updated_ms: r.try_get(11).map_err(db("list responses"))?,
+                })
+            })
+            .collect()
     }
 
     /// Loads a chain's stored window and detector checkpoints.

@@ -5,8 +5,9 @@ use crate::detectors::beacon::{
 };
 use crate::detectors::{
     admin_call, bridge_invariant, chain_health, contract_deployment, liquidation_health,
-    liquidity_drain, oracle, rule, sandwich, storage_watch,
+    liquidity_drain, mempool_frontrun, oracle, rule, sandwich, simulation, storage_watch,
 };
+use crate::pending::PendingDetector;
 use crate::{Detector, Links, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -53,6 +54,10 @@ pub enum DetectorConfig {
     BeaconExecutionLink(execution_link::ExecutionLinkConfig),
     /// A CometBFT validator set.
     CometValidators(crate::detectors::comet::CometValidatorsConfig),
+    /// Pending front-runs, sandwiches and copied calldata (pending transactions only).
+    MempoolFrontrun(mempool_frontrun::MempoolFrontrunConfig),
+    /// Simulated losses, invariants and privileged slots (pending transactions only).
+    Simulation(simulation::SimulationConfig),
 }
 
 impl DetectorConfig {
@@ -78,6 +83,8 @@ impl DetectorConfig {
             Self::StakeConcentration(_) => "stake_concentration",
             Self::BeaconExecutionLink(_) => "beacon_execution_link",
             Self::CometValidators(_) => "comet_validators",
+            Self::MempoolFrontrun(_) => "mempool_frontrun",
+            Self::Simulation(_) => "simulation",
         }
     }
 
@@ -103,6 +110,8 @@ impl DetectorConfig {
             Self::BeaconValidators(c) => c.chain.as_deref(),
             Self::StakeConcentration(c) => c.chain.as_deref(),
             Self::CometValidators(c) => c.chain.as_deref(),
+            Self::MempoolFrontrun(c) => c.chain.as_deref(),
+            Self::Simulation(c) => c.chain.as_deref(),
         };
         one.into_iter().collect()
     }
@@ -148,6 +157,29 @@ impl DetectorConfig {
         ]
     }
 
+    /// True for detectors that judge pending transactions only (built with
+    /// [`DetectorConfig::build_pending`], never with [`DetectorConfig::build`]).
+    pub fn pending_only(&self) -> bool {
+        matches!(self, Self::MempoolFrontrun(_) | Self::Simulation(_))
+    }
+
+    /// Builds the pending-transaction detector of this config for one chain, when it has one:
+    /// the pending-only types, and `admin_call` with `pending = true`.
+    pub fn build_pending(&self, chain: &str) -> Result<Option<Box<dyn PendingDetector>>> {
+        Ok(match self {
+            Self::MempoolFrontrun(c) => {
+                Some(Box::new(mempool_frontrun::MempoolFrontrun::new(c.clone(), chain)?))
+            }
+            Self::Simulation(c) => {
+                Some(Box::new(simulation::SimulationGuard::new(c.clone(), chain)?))
+            }
+            Self::AdminCall(c) if c.pending => {
+                Some(Box::new(admin_call::AdminCall::new(c.clone(), chain)?))
+            }
+            _ => None,
+        })
+    }
+
     /// Builds the detector for one chain. `side` is the content of the file named by
     /// [`DetectorConfig::side_file`], read by the caller; `links` is shared by every chain of
     /// one configuration.
@@ -158,6 +190,13 @@ impl DetectorConfig {
         links: &Links,
     ) -> Result<Box<dyn Detector>> {
         Ok(match self {
+            Self::MempoolFrontrun(_) | Self::Simulation(_) => {
+                return Err(crate::DetectError::Config {
+                    detector: self.kind().into(),
+                    field: "type".into(),
+                    reason: "judges pending transactions only (see build_pending)".into(),
+                })
+            }
             Self::ChainHealth(c) => Box::new(chain_health::ChainHealth::new(c.clone(), chain)?),
             Self::Rule(c) => Box::new(rule::Rule::new(c.clone(), chain, side)?),
             Self::StorageWatch(c) => Box::new(storage_watch::StorageWatch::new(c.clone(), chain)?),
@@ -253,6 +292,8 @@ pub const CATALOG: &[DetectorInfo] = &[
     stake::INFO,
     execution_link::INFO,
     crate::detectors::comet::INFO,
+    mempool_frontrun::INFO,
+    simulation::INFO,
 ];
 
 #[cfg(test)]

@@ -5,14 +5,19 @@
 //! or      := and (("or" | "||") and)*
 //! and     := unary (("and" | "&&") unary)*
 //! unary   := ("not" | "!") unary | cmp
-//! cmp     := operand (op operand)?
+//! cmp     := sum (op sum)?
 //! op      := "==" | "!=" | "<" | "<=" | ">" | ">=" | "contains" | "starts_with" | "ends_with" | "in"
+//! sum     := product (("+" | "-") product)*
+//! product := operand (("*" | "/" | "%") operand)*
 //! operand := "(" expr ")" | number | hex | string | "true" | "false" | list | path
 //! list    := "[" (operand ("," operand)*)? "]"
 //! path    := ident ("." ident | "[" digits "]")*      e.g. amount, tx.from, $0, path[1]
 //! ```
 //! Numbers are exact 256-bit integers (decimal with optional `_`, or `0x` hex); no floats, so
-//! token amounts compare exactly in raw units. A 40-digit hex literal compares equal to the
+//! token amounts compare exactly in raw units. Arithmetic is exact on signed 256-bit magnitudes
+//! (`a - b` may be negative); an overflow, a division by zero or a non-number operand gives `null`,
+//! so a rule such as `after.totalAssets * 1_000_000 >= after.totalShares * after.price` never holds
+//! by accident when a value is missing. A 40-digit hex literal compares equal to the
 //! address it spells. A variable that the data does not provide (for example `tx.status` without
 //! receipts) is `null`, and any comparison with `null` is false.
 
@@ -103,9 +108,26 @@ pub enum CmpOp {
     In,
 }
 
+/// Arithmetic operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/` (truncating toward zero)
+    Div,
+    /// `%` (sign of the dividend)
+    Rem,
+}
+
 /// A parsed expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
+    /// Arithmetic on two numbers.
+    Arith(Box<Expr>, ArithOp, Box<Expr>),
     /// Both sides true.
     And(Box<Expr>, Box<Expr>),
     /// Either side true.
@@ -155,6 +177,7 @@ enum Tok {
     Comma,
     Dot,
     Op(CmpOp),
+    Arith(ArithOp),
     And,
     Or,
     Not,
@@ -216,6 +239,16 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
             (b'!', _) => {
                 i += 1;
                 Tok::Not
+            }
+            (b'+' | b'-' | b'*' | b'/' | b'%', _) => {
+                i += 1;
+                Tok::Arith(match c {
+                    b'+' => ArithOp::Add,
+                    b'-' => ArithOp::Sub,
+                    b'*' => ArithOp::Mul,
+                    b'/' => ArithOp::Div,
+                    _ => ArithOp::Rem,
+                })
             }
             (b'(', _) => {
                 i += 1;
@@ -361,12 +394,31 @@ impl Parser {
             self.depth -= 1;
             return Ok(e);
         }
-        let l = self.operand()?;
+        let l = self.sum()?;
         if let Some(Tok::Op(op)) = self.peek() {
             let op = *op;
             self.bump();
-            let r = self.operand()?;
+            let r = self.sum()?;
             return Ok(Expr::Cmp(Box::new(l), op, Box::new(r)));
+        }
+        Ok(l)
+    }
+    fn sum(&mut self) -> Result<Expr, ParseError> {
+        let mut l = self.product()?;
+        while let Some(Tok::Arith(op @ (ArithOp::Add | ArithOp::Sub))) = self.peek() {
+            let op = *op;
+            self.bump();
+            l = Expr::Arith(Box::new(l), op, Box::new(self.product()?));
+        }
+        Ok(l)
+    }
+    fn product(&mut self) -> Result<Expr, ParseError> {
+        let mut l = self.operand()?;
+        while let Some(Tok::Arith(op @ (ArithOp::Mul | ArithOp::Div | ArithOp::Rem))) = self.peek()
+        {
+            let op = *op;
+            self.bump();
+            l = Expr::Arith(Box::new(l), op, Box::new(self.operand()?));
         }
         Ok(l)
     }
@@ -459,7 +511,7 @@ fn tok_name(t: &Tok) -> &'static str {
         Tok::RBrack => "\"]\"",
         Tok::Comma => "\",\"",
         Tok::Dot => "\".\"",
-        Tok::Op(_) => "operator",
+        Tok::Op(_) | Tok::Arith(_) => "operator",
         Tok::And => "\"and\"",
         Tok::Or => "\"or\"",
         _ => "token",
@@ -500,7 +552,7 @@ impl Expr {
     /// Every variable root used (for checking names when a rule is loaded).
     pub fn roots(&self, out: &mut Vec<String>) {
         match self {
-            Self::And(a, b) | Self::Or(a, b) | Self::Cmp(a, _, b) => {
+            Self::And(a, b) | Self::Or(a, b) | Self::Cmp(a, _, b) | Self::Arith(a, _, b) => {
                 a.roots(out);
                 b.roots(out);
             }
@@ -524,8 +576,49 @@ impl Expr {
             Self::List(xs) => Val::List(xs.iter().map(|x| x.eval(s)).collect()),
             Self::Var(p) => s.lookup(p),
             Self::Cmp(a, op, b) => Val::Bool(compare(&a.eval(s), *op, &b.eval(s))),
+            Self::Arith(a, op, b) => arith(&a.eval(s), *op, &b.eval(s)),
         }
     }
+}
+
+/// A number as (non-negative, magnitude).
+fn signed(v: &Val) -> Option<(bool, U256)> {
+    match v {
+        Val::Uint(u) => Some((true, *u)),
+        Val::Neg(u) => Some((false, *u)),
+        Val::Bool(b) => Some((true, U256::from(*b as u8))),
+        Val::Bytes(x) if x.len() <= 32 => Some((true, U256::from_be_slice(x))),
+        _ => None,
+    }
+}
+
+fn from_signed(pos: bool, m: U256) -> Val {
+    if pos || m.is_zero() {
+        Val::Uint(m)
+    } else {
+        Val::Neg(m)
+    }
+}
+
+fn arith(a: &Val, op: ArithOp, b: &Val) -> Val {
+    let (Some((pa, ma)), Some((pb, mb))) = (signed(a), signed(b)) else { return Val::Null };
+    let add = |pa: bool, ma: U256, pb: bool, mb: U256| -> Option<Val> {
+        if pa == pb {
+            ma.checked_add(mb).map(|m| from_signed(pa, m))
+        } else if ma >= mb {
+            Some(from_signed(pa, ma - mb))
+        } else {
+            Some(from_signed(pb, mb - ma))
+        }
+    };
+    let r = match op {
+        ArithOp::Add => add(pa, ma, pb, mb),
+        ArithOp::Sub => add(pa, ma, !pb, mb),
+        ArithOp::Mul => ma.checked_mul(mb).map(|m| from_signed(pa == pb, m)),
+        ArithOp::Div => ma.checked_div(mb).map(|m| from_signed(pa == pb, m)),
+        ArithOp::Rem => ma.checked_rem(mb).map(|m| from_signed(pa, m)),
+    };
+    r.unwrap_or(Val::Null)
 }
 
 fn num_cmp(a: &Val, b: &Val) -> Option<Ordering> {
@@ -675,6 +768,25 @@ mod tests {
         // Precedence: and binds tighter than or.
         assert!(t("ok or amount == 1 and amount == 2"));
         assert!(!t("(ok or amount == 1) and amount == 2"));
+    }
+
+    #[test]
+    fn arithmetic_is_exact_and_signed() {
+        assert!(t("1 + 2 * 3 == 7"));
+        assert!(t("(1 + 2) * 3 == 9"));
+        assert!(t("2 - 5 < 0"));
+        assert!(t("2 - 5 == 0 - 3"));
+        assert!(t("(2 - 5) * (0 - 2) == 6"));
+        assert!(t("7 / 2 == 3 and 7 % 2 == 1"));
+        assert!(t("(0 - 7) / 2 == 0 - 3"));
+        assert!(t("10 - 4 - 3 == 3"));
+        // Overflow and division by zero are null: no comparison with them holds.
+        let max = "0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+        assert!(!t(&format!("{max} + 1 > 0")));
+        assert!(!t(&format!("{max} + 1 <= 0")));
+        assert!(!t("1 / 0 == 0"));
+        assert!(!t("1 % 0 >= 0"));
+        assert!(t(&format!("{max} - {max} == 0")));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod detectors;
 mod error;
 pub mod expr;
 mod journal;
+pub mod pending;
 
 pub use config::{DetectorConfig, DetectorInfo, FieldInfo, CATALOG};
 pub use error::{DetectError, Result};
@@ -117,7 +118,7 @@ impl Needs {
         let mut out: Vec<(Address, palisade_primitives::Bytes)> = self
             .calls
             .iter()
-            .filter(|c| number % c.every.max(1) == 0)
+            .filter(|c| number.is_multiple_of(c.every.max(1)))
             .map(|c| (c.to, c.data.clone()))
             .collect();
         out.sort();
@@ -130,7 +131,7 @@ impl Needs {
     pub fn accounts_at(&self, number: u64) -> Vec<(Address, Vec<B256>)> {
         let mut m: BTreeMap<Address, Vec<B256>> = BTreeMap::new();
         for w in &self.state {
-            if number % w.every.max(1) == 0 {
+            if number.is_multiple_of(w.every.max(1)) {
                 let slots = m.entry(w.address).or_default();
                 for s in &w.slots {
                     if !slots.contains(s) {

@@ -399,7 +399,7 @@ impl BeaconSources {
                 info.validators = d.iter().filter_map(validator_info).collect();
             }
         }
-        if self.cfg.stake_every_epochs > 0 && epoch % self.cfg.stake_every_epochs == 0 {
+        if self.cfg.stake_every_epochs > 0 && epoch.is_multiple_of(self.cfg.stake_every_epochs) {
             let s = state.clone();
             if let Ok(Some(Value::Array(d))) = self
                 .any("validator set", |c| {

@@ -32,6 +32,12 @@ pub trait ChainSource: Send + 'static {
     ) -> impl Future<Output = eyre::Result<RecordedBlock>> + Send;
     /// Findings about the endpoints made since the last call.
     fn take_findings(&mut self) -> Vec<Finding>;
+    /// Benches the endpoint a finding names (`endpoint` as findings print it), at a
+    /// responder's request. False when this source has no such endpoint.
+    fn quarantine_endpoint(&mut self, endpoint: &str, reason: &str) -> bool {
+        let _ = (endpoint, reason);
+        false
+    }
     /// Extra checks once the head is reached (probation of benched endpoints).
     fn probation_checks(&mut self, head: BlockRef) -> impl Future<Output = ()> + Send {
         let _ = head;
@@ -70,6 +76,10 @@ impl ChainSource for crate::sources::Sources {
 
     fn take_findings(&mut self) -> Vec<Finding> {
         crate::sources::Sources::take_findings(self)
+    }
+
+    fn quarantine_endpoint(&mut self, endpoint: &str, reason: &str) -> bool {
+        crate::sources::Sources::quarantine_endpoint(self, endpoint, reason)
     }
 
     async fn probation_checks(&mut self, head: BlockRef) {

@@ -38,6 +38,9 @@ pub struct Config {
     /// Alert destinations (default: none; alerts are still stored).
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+    /// Automated responses (default: none). Each is dry-run unless it says `dry_run = false`.
+    #[serde(default)]
+    pub responders: Vec<palisade_respond::ResponderConfig>,
     /// State shared by the chains' parts of detectors that watch several chains (not a setting).
     #[serde(skip)]
     pub links: palisade_detect::Links,
@@ -115,6 +118,39 @@ pub struct ChainConfig {
     /// Quarantine, probation and endpoint checks: `[chains.health]` (see the reference).
     #[serde(default)]
     pub health: HealthPolicy,
+    /// The pending-transaction watch: `[chains.mempool]` (default: off).
+    #[serde(default)]
+    pub mempool: MempoolConfig,
+}
+
+/// `[chains.mempool]`: pending transactions from the chain's first endpoint, judged by the
+/// pending detectors (`mempool_frontrun`, `simulation`, `admin_call`) before inclusion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolConfig {
+    /// Watch the mempool (default false).
+    pub enabled: bool,
+    /// `txpool_content` polling interval in milliseconds, besides the WebSocket subscription
+    /// (default 1000; 0: subscription only).
+    pub poll_interval_ms: u64,
+    /// Pending transactions held (default 10000; the oldest are dropped first).
+    pub max_pending: usize,
+    /// Simulate pending transactions with revm on the latest verified state (default true).
+    pub simulate: bool,
+    /// A simulation taking longer is abandoned (milliseconds, default 2000).
+    pub sim_timeout_ms: u64,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            poll_interval_ms: 1000,
+            max_pending: 10_000,
+            simulate: true,
+            sim_timeout_ms: 2000,
+        }
+    }
 }
 
 impl ChainConfig {
@@ -268,7 +304,7 @@ impl Config {
         // Entries of the arrays of tables are checked one by one: serde loses the position of
         // errors inside tagged enums, and this names the entry and its line.
         let mut entry_errs = Vec::new();
-        for key in ["chains", "beacon_chains", "comet_chains", "detectors", "sinks"] {
+        for key in ["chains", "beacon_chains", "comet_chains", "detectors", "sinks", "responders"] {
             let Some(toml::Value::Array(items)) = doc.get(key) else { continue };
             for (i, item) in items.iter().enumerate() {
                 let r = match key {
@@ -280,6 +316,9 @@ impl Config {
                         item.clone().try_into::<crate::comet::CometChainConfig>().map(drop)
                     }
                     "detectors" => item.clone().try_into::<DetectorConfig>().map(drop),
+                    "responders" => {
+                        item.clone().try_into::<palisade_respond::ResponderConfig>().map(drop)
+                    }
                     _ => item.clone().try_into::<SinkConfig>().map(drop),
                 };
                 if let Err(e) = r {
@@ -460,20 +499,69 @@ impl Config {
                 None => None,
             };
             let check_chain = d.chains().first().copied().unwrap_or("check");
-            match d.build(check_chain, abi.as_deref(), &palisade_detect::Links::default()) {
-                Ok(det) => {
-                    if !ids.insert(det.id().to_string()) {
+            let built = if d.pending_only() {
+                d.build_pending(check_chain).map(|p| p.map(|p| p.id().to_string()))
+            } else {
+                d.build(check_chain, abi.as_deref(), &palisade_detect::Links::default())
+                    .map(|det| Some(det.id().to_string()))
+            };
+            match built {
+                Ok(Some(id)) => {
+                    if !ids.insert(id.clone()) {
                         errs.push(err(
                             line,
                             format!("detectors[{i}]"),
-                            format!("duplicate detector id {:?} (set `name`)", det.id()),
+                            format!("duplicate detector id {id:?} (set `name`)"),
                         ));
                     }
                 }
+                Ok(None) => {}
                 Err(palisade_detect::DetectError::Config { field, reason, .. }) => {
                     errs.push(err(line, format!("detectors[{i}].{field}"), reason));
                 }
                 Err(e) => errs.push(err(line, format!("detectors[{i}]"), e.to_string())),
+            }
+        }
+        let mut responder_names = std::collections::BTreeSet::new();
+        for (i, r) in cfg.responders.iter().enumerate() {
+            let line = table_line(src, "responders", i);
+            if let Err(e) = r.check() {
+                let (field, message) = match e {
+                    palisade_respond::RespondError::Config { field, reason, .. } => (field, reason),
+                    other => ("".into(), other.to_string()),
+                };
+                errs.push(err(line, format!("responders[{i}].{field}"), message));
+                continue;
+            }
+            if !responder_names.insert(r.name.clone()) {
+                errs.push(err(
+                    line,
+                    format!("responders[{i}].name"),
+                    format!("duplicate responder name {:?}", r.name),
+                ));
+            }
+            if let Some(ch) = &r.chain {
+                if !cfg.chains.iter().any(|c| &c.name == ch)
+                    && (r.kind == palisade_respond::ActionKind::PauseTx || !names.contains(ch))
+                {
+                    errs.push(err(
+                        line,
+                        format!("responders[{i}].chain"),
+                        format!("no EVM chain named {ch:?}"),
+                    ));
+                }
+            }
+            for d in &r.policy.detectors {
+                if !ids.contains(d)
+                    && !cfg.detectors.iter().any(|c| c.kind() == d)
+                    && d != "chain_health"
+                {
+                    errs.push(err(
+                        line,
+                        format!("responders[{i}].policy.detectors"),
+                        format!("no detector with id or type {d:?} in this config"),
+                    ));
+                }
             }
         }
         if let Err(e) = palisade_alert::build_sinks(&cfg.sinks, &cfg.data_dir) {
@@ -521,7 +609,7 @@ pub fn build_detectors(
 ) -> eyre::Result<Vec<Box<dyn palisade_detect::Detector>>> {
     let mut out = Vec::new();
     for d in cfgs {
-        if !d.applies_to(chain) {
+        if !d.applies_to(chain) || d.pending_only() {
             continue;
         }
         let abi = match d.side_file() {

@@ -20,7 +20,9 @@ pub mod comet;
 pub mod config;
 pub mod endpoints;
 pub mod engine;
+pub mod mempool;
 pub mod metrics;
+pub mod respond;
 pub mod service;
 pub mod sources;
 

@@ -44,6 +44,15 @@ pub struct Metrics {
     pub endpoint_faults: IntCounterVec,
     /// Failed verification checks, per chain and check.
     pub verify_failures: IntCounterVec,
+    /// Pending transactions seen (new to the pool), per chain.
+    pub pending_seen: IntCounterVec,
+    /// Pending transactions simulated, per chain and result (`ok`, `reverted`, `error`).
+    pub pending_simulated: IntCounterVec,
+    /// Seconds from a pending transaction's arrival to its verdict (detectors done, findings
+    /// stored), per chain.
+    pub pending_verdict_seconds: prometheus::HistogramVec,
+    /// Responses, per responder and outcome.
+    pub responses: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -150,6 +159,38 @@ impl Metrics {
                 "palisade_verify_failures_total",
                 "Failed verification checks.",
                 &["chain", "check"],
+            ),
+            pending_seen: cv(
+                "palisade_mempool_pending_seen_total",
+                "Pending transactions new to the pool.",
+                &["chain"],
+            ),
+            pending_simulated: cv(
+                "palisade_mempool_simulated_total",
+                "Pending transactions simulated, by result.",
+                &["chain", "result"],
+            ),
+            pending_verdict_seconds: {
+                let h = prometheus::HistogramVec::new(
+                    prometheus::HistogramOpts::new(
+                        "palisade_mempool_verdict_seconds",
+                        "From a pending transaction's arrival to its verdict.",
+                    )
+                    .buckets(vec![
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    ]),
+                    &["chain"],
+                )
+                .unwrap_or_else(|e| panic!("metric verdict: {e}"));
+                registry
+                    .register(Box::new(h.clone()))
+                    .unwrap_or_else(|e| panic!("metric verdict: {e}"));
+                h
+            },
+            responses: cv(
+                "palisade_respond_responses_total",
+                "Responses, by responder and outcome.",
+                &["responder", "outcome"],
             ),
             registry,
         }

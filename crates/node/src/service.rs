@@ -65,6 +65,12 @@ pub struct ChainService<S: ChainSource = Sources> {
     lines: HashMap<B256, String>,
     /// Where to start when the window is empty after reverting a dead fork on restart.
     resume_from: Option<u64>,
+    /// The mempool watch of this chain, told each new verified tip.
+    tips: Option<tokio::sync::mpsc::Sender<crate::mempool::TipInfo>>,
+    /// Responders, given the findings of each stored event.
+    hub: Option<Arc<crate::respond::ResponseHub>>,
+    /// Quarantine requests from responders.
+    control: Option<Arc<crate::respond::Control>>,
 }
 
 impl ChainService<Sources> {
@@ -137,6 +143,9 @@ impl<S: ChainSource> ChainService<S> {
             last_block_at: Instant::now(),
             lines: HashMap::new(),
             resume_from: None,
+            tips: None,
+            hub: None,
+            control: None,
         };
         svc.flush_source_findings().await?;
         svc.check_canonical().await?;
@@ -145,6 +154,23 @@ impl<S: ChainSource> ChainService<S> {
 
     fn name(&self) -> &str {
         &self.cfg.name
+    }
+
+    /// Tells `tips` (a mempool watch) each new verified tip.
+    pub fn with_tips(mut self, tips: tokio::sync::mpsc::Sender<crate::mempool::TipInfo>) -> Self {
+        self.tips = Some(tips);
+        self
+    }
+
+    /// Hands stored findings to `hub`'s responders and applies `control`'s quarantine requests.
+    pub fn with_responders(
+        mut self,
+        hub: Arc<crate::respond::ResponseHub>,
+        control: Arc<crate::respond::Control>,
+    ) -> Self {
+        self.hub = Some(hub);
+        self.control = Some(control);
+        self
     }
 
     /// On restart: keep the stored blocks that are still canonical, revert the rest.
@@ -482,6 +508,27 @@ impl<S: ChainSource> ChainService<S> {
             }
         }
         self.outbox.wake();
+        if let (Some(tips), Some(new)) = (&self.tips, ev.committed()) {
+            let mined = new
+                .blocks()
+                .iter()
+                .flat_map(|b| b.transactions.iter())
+                .filter_map(|t| Some((t.hash?, t.from?, t.nonce?)))
+                .collect();
+            if let Some(b) = new.blocks().last() {
+                let tip = crate::mempool::TipInfo { header: b.header.clone(), mined };
+                if tips.try_send(tip).is_err() {
+                    tracing::warn!(target: "palisade::node", chain = %chain, "Mempool watch is behind; a tip was skipped.");
+                }
+            }
+        }
+        if let Some(hub) = &self.hub {
+            let base_fee = ev
+                .committed()
+                .and_then(|n| n.blocks().last().and_then(|b| b.header.base_fee_per_gas))
+                .unwrap_or_default();
+            hub.consider(&chain, &batch.findings, base_fee).await;
+        }
         if let Some(t) = self.engine.tracker().tip() {
             self.metrics.tip.with_label_values(&[&chain]).set(t.number as i64);
             self.last_block_at = Instant::now();
@@ -528,6 +575,13 @@ impl<S: ChainSource> ChainService<S> {
                 }
                 _ = tick.tick() => {
                     self.check_stall().await?;
+                    if let Some(c) = self.control.clone() {
+                        for (endpoint, why) in c.take(self.name()) {
+                            if !self.sources.quarantine_endpoint(&endpoint, &why) {
+                                tracing::warn!(target: "palisade::respond", chain = %self.name(), endpoint = %endpoint, "A responder asked to bench an endpoint this chain does not have.");
+                            }
+                        }
+                    }
                 }
             }
             let result = self.catch_up().await;
@@ -600,8 +654,43 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
             Ok(())
         });
     }
+    let control = Arc::new(crate::respond::Control::default());
+    let hub = if cfg.responders.is_empty() {
+        None
+    } else {
+        let mut links = HashMap::new();
+        for c in &cfg.chains {
+            let ep = c.endpoints.first().ok_or_else(|| eyre!("chain {}: no endpoint", c.name))?;
+            let rpc = palisade_source::evm_rpc::RpcClient::new(ep, &c.rpc)
+                .wrap_err_with(|| format!("chain {}", c.name))?;
+            links.insert(
+                c.name.clone(),
+                palisade_respond::ChainLink { rpc: Arc::new(rpc), chain_id: c.chain_id },
+            );
+        }
+        let ctl: Arc<dyn palisade_respond::NodeControl> = control.clone();
+        let responders = palisade_respond::Responders::build(&cfg.responders, &links, Some(ctl))?;
+        Some(crate::respond::ResponseHub::new(responders, store.clone(), metrics.clone()))
+    };
+    run_with(cfg, shutdown, store, outbox, metrics, status, tasks, hub, control).await
+}
+
+/// [`run`] after the store, outbox, API and responders are up: starts every chain (and its
+/// mempool watch) and waits for the tasks. `hub` gets the findings of every chain.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_with(
+    cfg: Config,
+    shutdown: CancellationToken,
+    store: Store,
+    outbox: Outbox,
+    metrics: Metrics,
+    status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
+    mut tasks: tokio::task::JoinSet<eyre::Result<()>>,
+    hub: Option<Arc<crate::respond::ResponseHub>>,
+    control: Arc<crate::respond::Control>,
+) -> eyre::Result<()> {
     for c in &cfg.chains {
-        let svc = ChainService::start(
+        let mut svc = ChainService::start(
             c.clone(),
             &cfg.detectors,
             &cfg.links,
@@ -611,13 +700,31 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
             status.clone(),
         )
         .await?;
+        if let Some(h) = &hub {
+            svc = svc.with_responders(h.clone(), control.clone());
+        }
+        if c.mempool.enabled {
+            let (tx, rx) = tokio::sync::mpsc::channel(crate::mempool::TIP_CHANNEL);
+            svc = svc.with_tips(tx);
+            let mp = crate::mempool::MempoolService::new(
+                c,
+                &cfg.detectors,
+                rx,
+                store.clone(),
+                outbox.clone(),
+                metrics.clone(),
+                hub.clone(),
+            )?;
+            let s = shutdown.clone();
+            tasks.spawn(async move { mp.run(s).await });
+        }
         let s = shutdown.clone();
         tasks.spawn(async move { svc.run(s).await });
     }
     for c in &cfg.comet_chains {
         let dets = crate::config::build_detectors(&cfg.detectors, &c.name, &cfg.links)?;
         let sources = crate::comet::CometSources::new(c)?;
-        let svc = ChainService::start_with(
+        let mut svc = ChainService::start_with(
             c.into(),
             sources,
             dets,
@@ -628,13 +735,16 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
             status.clone(),
         )
         .await?;
+        if let Some(h) = &hub {
+            svc = svc.with_responders(h.clone(), control.clone());
+        }
         let s = shutdown.clone();
         tasks.spawn(async move { svc.run(s).await });
     }
     for c in &cfg.beacon_chains {
         let dets = crate::config::build_detectors(&cfg.detectors, &c.name, &cfg.links)?;
         let sources = crate::beacon::BeaconSources::new(c)?;
-        let svc = ChainService::start_with(
+        let mut svc = ChainService::start_with(
             c.into(),
             sources,
             dets,
@@ -645,6 +755,9 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
             status.clone(),
         )
         .await?;
+        if let Some(h) = &hub {
+            svc = svc.with_responders(h.clone(), control.clone());
+        }
         let s = shutdown.clone();
         tasks.spawn(async move { svc.run(s).await });
     }

@@ -458,6 +458,17 @@ impl Sources {
         );
     }
 
+    /// Benches the endpoint whose (redacted) URL is `endpoint`, at a responder's request: an
+    /// offence under the health policy, reported like the others. False when there is none.
+    pub fn quarantine_endpoint(&mut self, endpoint: &str, reason: &str) -> bool {
+        let Some(i) = (0..self.pool.len()).find(|i| redacted(&self.pool, *i) == endpoint) else {
+            return false;
+        };
+        let fault = Fault::BadData { detail: format!("benched by {reason}") };
+        self.fault(i, fault, None, Instant::now());
+        true
+    }
+
     /// Re-evaluates every endpoint: penalties served, chain ids, lag, stalls, syncing, peers,
     /// latency.
     pub fn assess(&mut self, now: Instant) {

@@ -128,6 +128,15 @@ impl Finding {
         }
     }
 
+    /// Re-derives the key with `salt` in the subject, keeping everything else: findings about
+    /// different pending transactions, each judged in its own would-be block of the same
+    /// number, stay distinct.
+    pub fn salted(mut self, salt: &str) -> Self {
+        let subject = format!("{salt}/{}", self.key);
+        self.key = FindingKey::derive(&self.detector, &self.chain, &subject, &self.anchor);
+        self
+    }
+
     /// Sets the transactions involved.
     pub fn with_txs(mut self, txs: impl IntoIterator<Item = B256>) -> Self {
         self.tx_hashes = txs.into_iter().collect();

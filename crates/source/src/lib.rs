@@ -20,6 +20,7 @@ pub mod beacon_api;
 pub mod comet_rpc;
 pub mod evm_rpc;
 pub mod health;
+pub mod mempool;
 pub mod pool;
 pub mod replay;
 mod url;

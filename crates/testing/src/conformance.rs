@@ -131,3 +131,85 @@ pub fn check(
     all.extend(second);
     assert_eq!(keys(&whole), keys(&all), "{name}: restoring a checkpoint changed the findings");
 }
+
+/// One pending transaction as the mempool service gives it to detectors.
+#[derive(Debug, Clone)]
+pub struct PendingInput {
+    /// The transaction.
+    pub tx: palisade_primitives::pending::PendingTx,
+    /// Its would-be block.
+    pub block: BlockData,
+    /// Its simulation, when one ran.
+    pub sim: Option<palisade_primitives::pending::Simulation>,
+}
+
+fn feed(
+    d: &mut dyn palisade_detect::pending::PendingDetector,
+    inputs: &[PendingInput],
+) -> Vec<Finding> {
+    let mut out = Findings::new();
+    for (i, p) in inputs.iter().enumerate() {
+        let pending = palisade_detect::pending::Pending {
+            tx: &p.tx,
+            block: &p.block,
+            sim: p.sim.as_ref(),
+            seq: i as u64 + 1,
+        };
+        d.pending(&pending, &mut out);
+    }
+    out.take().0
+}
+
+/// The laws of a pending detector, on `inputs` in arrival order; returns the findings of one run.
+///
+/// 1. deterministic: two fresh instances give identical findings;
+/// 2. every finding is marked: `stage` is `pending`, the pending transaction is its first
+///    transaction hash, it is anchored at the would-be block (synthetic, no hash), and findings
+///    of different transactions never share a key;
+/// 3. forgetting is complete: after `gone` of every transaction fed, a second batch of inputs
+///    gives what a fresh instance gives on that batch;
+/// 4. a transaction fed again gives no key it did not give the first time.
+///
+/// # Panics
+/// When a law does not hold, naming it.
+pub fn check_pending(
+    name: &str,
+    make: &dyn Fn() -> Box<dyn palisade_detect::pending::PendingDetector>,
+    inputs: &[PendingInput],
+) -> Vec<Finding> {
+    let mut a = make();
+    let first = feed(a.as_mut(), inputs);
+    let again = feed(make().as_mut(), inputs);
+    assert_eq!(first, again, "{name}: law 1 (deterministic)");
+    let mut seen_keys = std::collections::BTreeMap::new();
+    for f in &first {
+        assert_eq!(f.evidence["stage"], "pending", "{name}: law 2 (stage) {f:?}");
+        let p = inputs
+            .iter()
+            .find(|p| f.tx_hashes.first() == Some(&p.tx.hash))
+            .unwrap_or_else(|| panic!("{name}: law 2 (first tx is the pending one) {f:?}"));
+        assert_eq!(f.anchor.known_hash(), None, "{name}: law 2 (anchor has no hash)");
+        assert_eq!(f.anchor.number, p.block.header.number, "{name}: law 2 (anchor number)");
+        if let Some(other) = seen_keys.insert(f.key, p.tx.hash) {
+            assert_eq!(other, p.tx.hash, "{name}: law 2 (one key, two transactions)");
+        }
+    }
+    // Law 3: split the inputs; forget the first half, then the second half must give what a
+    // fresh instance gives on it.
+    let half = inputs.len() / 2;
+    let mut b = make();
+    feed(b.as_mut(), &inputs[..half]);
+    let hashes: Vec<_> = inputs[..half].iter().map(|p| p.tx.hash).collect();
+    b.gone(&hashes);
+    let after_forget = feed(b.as_mut(), &inputs[half..]);
+    let fresh = feed(make().as_mut(), &inputs[half..]);
+    assert_eq!(keys(&after_forget), keys(&fresh), "{name}: law 3 (forgetting is complete)");
+    // Law 4.
+    let known: BTreeSet<FindingKey> = first.iter().map(|f| f.key).collect();
+    let repeat = feed(a.as_mut(), inputs);
+    assert!(
+        repeat.iter().all(|f| known.contains(&f.key)),
+        "{name}: law 4 (a transaction fed again made a new finding)"
+    );
+    first
+}

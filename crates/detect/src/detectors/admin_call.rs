@@ -11,7 +11,9 @@
 
 use crate::abi::{EvSig, FnSig};
 use crate::detectors::rule::args_json;
+use crate::pending::{mark_pending, Pending, PendingDetector};
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
+use palisade_primitives::pending::PendingTx;
 use palisade_primitives::{Address, BlockData, ChainSegment, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -47,6 +49,11 @@ pub struct AdminCallConfig {
     /// Also report calls that reverted (default false).
     #[serde(default)]
     pub include_reverted: bool,
+    /// Also judge pending transactions, before inclusion, when the chain has a mempool watch
+    /// (default true): calldata alone, and the simulated call tree and events when the
+    /// transaction touches a contract a simulation watches.
+    #[serde(default = "yes")]
+    pub pending: bool,
 }
 
 fn critical() -> Severity {
@@ -110,6 +117,7 @@ pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
         FieldInfo { name: "builtin_events", ty: "bool", default: "true", doc: "Report ownership, role, upgrade, pause, Safe and timelock events of watched contracts." },
         FieldInfo { name: "event_severity", ty: "severity", default: "high", doc: "Severity of those events by others." },
         FieldInfo { name: "include_reverted", ty: "bool", default: "false", doc: "Also report calls that reverted." },
+        FieldInfo { name: "pending", ty: "bool", default: "true", doc: "Also judge pending transactions (with [chains.mempool]): calldata, and the simulated call tree and events." },
     ],
 };
 
@@ -166,7 +174,7 @@ impl AdminCall {
         a.is_some_and(|a| self.cfg.allowed_callers.contains(&a))
     }
 
-    fn scan(&self, b: &BlockData, out: &mut Findings) {
+    fn scan(&self, b: &BlockData, pending: Option<&PendingTx>, out: &mut Findings) {
         // tx index -> matched items
         let mut per_tx: std::collections::BTreeMap<u64, Vec<Value>> = Default::default();
         let calls = b.calls();
@@ -263,11 +271,18 @@ impl AdminCall {
                 .iter()
                 .find_map(|m| m["caller"].as_str().or(m["actor"].as_str()).map(str::to_string))
                 .unwrap_or_else(|| "an unknown account".into());
-            let title = format!(
-                "{} on watched contract by {by} (not allowed) in tx {ti} of block {}",
-                what.join(", "),
-                b.header.number
-            );
+            let title = match pending {
+                Some(p) => format!(
+                    "{} on watched contract by {by} (not allowed) in pending tx {:#x}",
+                    what.join(", "),
+                    p.hash
+                ),
+                None => format!(
+                    "{} on watched contract by {by} (not allowed) in tx {ti} of block {}",
+                    what.join(", "),
+                    b.header.number
+                ),
+            };
             out.push(
                 Finding::new(
                     &self.id,
@@ -281,6 +296,24 @@ impl AdminCall {
                 .with_txs(b.tx_hash(ti))
                 .with_evidence(json!({"check": "admin_call", "tx_index": ti, "matched": matched})),
             );
+        }
+    }
+}
+
+impl PendingDetector for AdminCall {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> &'static str {
+        "admin_call"
+    }
+
+    fn pending(&mut self, p: &Pending<'_>, out: &mut Findings) {
+        let mut found = Findings::new();
+        self.scan(p.block, Some(p.tx), &mut found);
+        for f in found.take().0 {
+            out.push(mark_pending(f, p));
         }
     }
 }
@@ -300,7 +333,7 @@ impl Detector for AdminCall {
 
     fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {
         for b in seg.blocks() {
-            self.scan(b, out);
+            self.scan(b, None, out);
         }
         Ok(())
     }

@@ -8,9 +8,11 @@ pub mod comet;
 pub mod contract_deployment;
 pub mod liquidation_health;
 pub mod liquidity_drain;
+pub mod mempool_frontrun;
 pub mod oracle;
 pub mod rule;
 pub mod sandwich;
+pub mod simulation;
 pub mod storage_watch;
 
 pub(crate) fn median(xs: &mut [u128]) -> Option<u128> {

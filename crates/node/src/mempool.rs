@@ -1,0 +1,280 @@
+//! The mempool service of an EVM chain: follows pending transactions, simulates each on the
+//! latest verified state, runs the pending detectors on it, stores what they find at once and
+//! hands it to the responders, before any block includes the transaction.
+//!
+//! The chain service tells it each new verified tip ([`TipInfo`]): simulations move to that
+//! state, and the transactions the block mined leave the pool.
+
+use crate::config::{ChainConfig, MempoolConfig};
+use crate::metrics::Metrics;
+use crate::respond::ResponseHub;
+use eyre::WrapErr;
+use palisade_alert::{Batch, Outbox, Store};
+use palisade_detect::pending::{Pending, PendingDetector};
+use palisade_detect::DetectorConfig;
+use palisade_primitives::pending::{would_be_block, PendingTx, SimNeeds};
+use palisade_primitives::{Address, Findings, Header, B256};
+use palisade_sim::Simulator;
+use palisade_source::evm_rpc::RpcClient;
+use palisade_source::mempool::{follow_pending, Pool, PoolEvent};
+use palisade_source::SensitiveUrl;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A new verified tip: its header and the transactions its blocks mined (hash, sender, nonce).
+#[derive(Debug, Clone)]
+pub struct TipInfo {
+    /// The newest verified block's header.
+    pub header: Header,
+    /// Transactions mined by the blocks committed with it.
+    pub mined: Vec<(B256, Address, u64)>,
+}
+
+/// Capacity of the channel of tips from the chain service.
+pub const TIP_CHANNEL: usize = 256;
+
+/// Hashes remembered after they leave the pool, so a late poll does not judge them again.
+const SEEN_CAP: usize = 50_000;
+
+/// One chain's mempool watch.
+#[derive(Debug)]
+pub struct MempoolService {
+    chain: String,
+    cfg: MempoolConfig,
+    rpc: Arc<RpcClient>,
+    ws: Option<SensitiveUrl>,
+    sim: Option<Arc<Simulator>>,
+    needs: SimNeeds,
+    detectors: Vec<Box<dyn PendingDetector>>,
+    pool: Pool,
+    seen: HashSet<B256>,
+    seen_order: VecDeque<B256>,
+    tips: mpsc::Receiver<TipInfo>,
+    tip: Option<Header>,
+    store: Store,
+    outbox: Outbox,
+    metrics: Metrics,
+    hub: Option<Arc<ResponseHub>>,
+    seq: u64,
+}
+
+impl MempoolService {
+    /// Builds the watch of `chain` (its first endpoint), with the pending detectors of
+    /// `detectors` that apply to it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        chain: &ChainConfig,
+        detectors: &[DetectorConfig],
+        tips: mpsc::Receiver<TipInfo>,
+        store: Store,
+        outbox: Outbox,
+        metrics: Metrics,
+        hub: Option<Arc<ResponseHub>>,
+    ) -> eyre::Result<Self> {
+        let ep = chain
+            .endpoints
+            .first()
+            .ok_or_else(|| eyre::eyre!("chain {}: no endpoint", chain.name))?;
+        let rpc = Arc::new(
+            RpcClient::new(ep, &chain.rpc).wrap_err_with(|| format!("chain {}", chain.name))?,
+        );
+        let ws = ep
+            .ws
+            .as_deref()
+            .map(SensitiveUrl::parse)
+            .transpose()
+            .map_err(|e| eyre::eyre!("chain {}: ws: {e}", chain.name))?;
+        let mut dets = Vec::new();
+        for d in detectors.iter().filter(|d| d.applies_to(&chain.name)) {
+            if let Some(p) = d.build_pending(&chain.name)? {
+                dets.push(p);
+            }
+        }
+        let mut needs = SimNeeds::default();
+        for d in &dets {
+            needs.merge(&d.sim_needs());
+        }
+        let sim = (chain.mempool.simulate && !needs.is_empty())
+            .then(|| Arc::new(Simulator::new(rpc.clone(), chain.chain_id)));
+        tracing::info!(target: "palisade::mempool", chain = %chain.name, detectors = dets.len(),
+            watched = needs.watched.len(), simulate = sim.is_some(), "Mempool watch ready.");
+        Ok(Self {
+            chain: chain.name.clone(),
+            cfg: chain.mempool.clone(),
+            rpc,
+            ws,
+            sim,
+            needs,
+            detectors: dets,
+            pool: Pool::new(chain.mempool.max_pending),
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
+            tips,
+            tip: None,
+            store,
+            outbox,
+            metrics,
+            hub,
+            seq: 0,
+        })
+    }
+
+    fn remember(&mut self, h: B256) -> bool {
+        if !self.seen.insert(h) {
+            return false;
+        }
+        self.seen_order.push_back(h);
+        while self.seen_order.len() > SEEN_CAP {
+            if let Some(old) = self.seen_order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+
+    fn apply_tip(&mut self, t: TipInfo) {
+        if let Some(sim) = &self.sim {
+            if let Err(e) = sim.set_tip(&t.header) {
+                tracing::warn!(target: "palisade::mempool", chain = %self.chain, error = %e, "Cannot simulate on this tip.");
+            }
+        }
+        self.pool.mined(&t.mined);
+        let gone: Vec<B256> = t.mined.iter().map(|m| m.0).collect();
+        for h in &gone {
+            self.remember(*h);
+        }
+        for d in &mut self.detectors {
+            d.gone(&gone);
+        }
+        self.tip = Some(t.header);
+    }
+
+    /// Follows the pool until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) -> eyre::Result<()> {
+        let (ptx, mut prx) = mpsc::channel::<PendingTx>(4096);
+        let poll = if self.cfg.poll_interval_ms == 0 {
+            Duration::from_secs(3600 * 24 * 365)
+        } else {
+            Duration::from_millis(self.cfg.poll_interval_ms)
+        };
+        tokio::spawn(follow_pending(
+            self.rpc.clone(),
+            self.ws.clone(),
+            poll,
+            ptx,
+            shutdown.clone(),
+        ));
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return Ok(()),
+                t = self.tips.recv() => match t {
+                    Some(t) => self.apply_tip(t),
+                    None => return Ok(()),
+                },
+                p = prx.recv() => match p {
+                    Some(p) => self.arrived(p, Instant::now()).await?,
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+
+    async fn arrived(&mut self, tx: PendingTx, at: Instant) -> eyre::Result<()> {
+        // Apply any tip that came meanwhile first: simulate on the newest verified state.
+        while let Ok(t) = self.tips.try_recv() {
+            self.apply_tip(t);
+        }
+        if self.seen.contains(&tx.hash) {
+            return Ok(());
+        }
+        let Some(events) = self.pool.insert(tx.clone()) else { return Ok(()) };
+        self.remember(tx.hash);
+        let replaced: Vec<B256> = events
+            .iter()
+            .filter_map(|e| match e {
+                PoolEvent::Replaced { old, .. } => Some(*old),
+                PoolEvent::Added(..) => None,
+            })
+            .collect();
+        if !replaced.is_empty() {
+            for d in &mut self.detectors {
+                d.gone(&replaced);
+            }
+        }
+        self.metrics.pending_seen.with_label_values(&[&self.chain]).inc();
+        self.judge(&tx, at).await
+    }
+
+    async fn judge(&mut self, tx: &PendingTx, at: Instant) -> eyre::Result<()> {
+        let parent = self.tip.clone().unwrap_or_default();
+        let outcome = match (&self.sim, self.tip.is_some()) {
+            (Some(sim), true) => {
+                let r = tokio::time::timeout(
+                    Duration::from_millis(self.cfg.sim_timeout_ms.max(1)),
+                    sim.simulate(tx, &self.needs),
+                )
+                .await;
+                let label = match &r {
+                    Ok(Ok(o)) if o.sim.success => "ok",
+                    Ok(Ok(_)) => "reverted",
+                    Ok(Err(_)) => "error",
+                    Err(_) => "timeout",
+                };
+                self.metrics.pending_simulated.with_label_values(&[&self.chain, label]).inc();
+                match r {
+                    Ok(Ok(o)) => Some(o),
+                    Ok(Err(e)) => {
+                        tracing::warn!(target: "palisade::mempool", chain = %self.chain, tx = %tx.hash, error = %e, "Simulation failed.");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::warn!(target: "palisade::mempool", chain = %self.chain, tx = %tx.hash, "Simulation timed out.");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let block = would_be_block(
+            &parent,
+            tx,
+            outcome.as_ref().map(|o| (&o.sim, o.logs.clone(), o.frame.clone())),
+        );
+        self.seq += 1;
+        let p = Pending { tx, block: &block, sim: outcome.as_ref().map(|o| &o.sim), seq: self.seq };
+        let mut out = Findings::new();
+        for d in &mut self.detectors {
+            d.pending(&p, &mut out);
+        }
+        let findings = out.take().0;
+        if !findings.is_empty() {
+            for f in &findings {
+                self.metrics.findings.with_label_values(&[&self.chain, &f.detector]).inc();
+                tracing::warn!(target: "palisade::mempool", chain = %self.chain, detector = %f.detector,
+                    severity = ?f.severity, "{}", f.title);
+            }
+            let batch = Batch {
+                chain: self.chain.clone(),
+                findings: findings.clone(),
+                sinks: self.outbox.sink_ids(),
+                confirmed_upto: None,
+                ..Default::default()
+            };
+            self.store.apply(&batch).await?;
+            self.outbox.wake();
+            if let Some(hub) = &self.hub {
+                let base_fee = parent.base_fee_per_gas.unwrap_or_default();
+                hub.consider(&self.chain, &findings, base_fee).await;
+            }
+        }
+        self.metrics
+            .pending_verdict_seconds
+            .with_label_values(&[&self.chain])
+            .observe(at.elapsed().as_secs_f64());
+        Ok(())
+    }
+}

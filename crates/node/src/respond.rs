@@ -1,0 +1,124 @@
+//! Responders in the runtime: findings (pending and confirmed) pass through every responder's
+//! gate; the work they decide runs in its own task, and every step is stored in `responses`.
+
+use crate::metrics::Metrics;
+use palisade_alert::{ResponseRow, Store};
+use palisade_primitives::Finding;
+use palisade_respond::{Responders, ResponseRecord};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{broadcast, Mutex};
+
+/// The responders of a configuration, shared by every chain's services.
+#[derive(Debug)]
+pub struct ResponseHub {
+    responders: Mutex<Responders>,
+    store: Store,
+    metrics: Metrics,
+    events: broadcast::Sender<ResponseRecord>,
+}
+
+fn row(r: &ResponseRecord) -> ResponseRow {
+    ResponseRow {
+        id: r.id.clone(),
+        responder: r.responder.clone(),
+        kind: r.kind.to_string(),
+        chain: r.chain.clone(),
+        alert_key: r.alert_key.clone(),
+        stage: r.stage.to_string(),
+        dry_run: r.dry_run,
+        outcome: r.outcome.clone(),
+        detail: r.detail.to_string(),
+        error: r.error.clone(),
+        created_ms: r.at_ms,
+        updated_ms: r.at_ms,
+    }
+}
+
+impl ResponseHub {
+    /// A hub over built responders.
+    pub fn new(responders: Responders, store: Store, metrics: Metrics) -> Arc<Self> {
+        let (events, _) = broadcast::channel(256);
+        Arc::new(Self { responders: Mutex::new(responders), store, metrics, events })
+    }
+
+    /// Every record as it is stored (decisions, then outcomes), for observers such as the demo.
+    pub fn subscribe(&self) -> broadcast::Receiver<ResponseRecord> {
+        self.events.subscribe()
+    }
+
+    /// True when some responder acts on pending findings of `chain`.
+    pub async fn wants_pending(&self, chain: &str) -> bool {
+        self.responders.lock().await.wants_pending(chain)
+    }
+
+    /// Passes stored findings of `chain` to the responders and starts what they decide.
+    /// `base_fee` prices transactions for the next block.
+    pub async fn consider(self: &Arc<Self>, chain: &str, findings: &[Finding], base_fee: u128) {
+        if findings.is_empty() {
+            return;
+        }
+        let jobs = self.responders.lock().await.consider(chain, findings, base_fee, Instant::now());
+        for job in jobs {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ResponseRecord>();
+            // Each step is stored in order by one task; the work runs in another.
+            let hub = self.clone();
+            tokio::spawn(async move {
+                while let Some(r) = rx.recv().await {
+                    hub.store_record(&r).await;
+                }
+            });
+            tokio::spawn(async move {
+                let rec = job
+                    .run(move |r| {
+                        let _ = tx.send(r.clone());
+                    })
+                    .await;
+                tracing::info!(target: "palisade::respond", responder = %rec.responder, outcome = %rec.outcome,
+                    dry_run = rec.dry_run, alert = %rec.alert_key, detail = %rec.detail, "Response.");
+            });
+        }
+    }
+
+    async fn store_record(&self, r: &ResponseRecord) {
+        self.metrics.responses.with_label_values(&[&r.responder, &r.outcome]).inc();
+        let _ = self.events.send(r.clone());
+        for attempt in 0..5u64 {
+            match self.store.record_response(&row(r)).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(target: "palisade::respond", error = %e, attempt, "Storing a response failed; retrying.");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * (attempt + 1))).await;
+                }
+            }
+        }
+    }
+}
+
+/// Quarantine requests from `quarantine_node` responders, applied by each chain's service on its
+/// next tick (within a second).
+#[derive(Debug, Default)]
+pub struct Control {
+    requests: std::sync::Mutex<Vec<(String, String, String)>>,
+}
+
+impl palisade_respond::NodeControl for Control {
+    fn quarantine(&self, chain: &str, endpoint: &str, reason: &str) -> Result<(), String> {
+        let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        if r.len() >= 1024 {
+            return Err("too many quarantine requests waiting".into());
+        }
+        r.push((chain.into(), endpoint.into(), reason.into()));
+        Ok(())
+    }
+}
+
+impl Control {
+    /// Takes the requests for `chain`: (endpoint, reason).
+    pub fn take(&self, chain: &str) -> Vec<(String, String)> {
+        let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let (mine, rest): (Vec<_>, Vec<_>) = r.drain(..).partition(|(c, _, _)| c == chain);
+        *r = rest;
+        mine.into_iter().map(|(_, e, why)| (e, why)).collect()
+    }
+}

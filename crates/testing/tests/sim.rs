@@ -1,0 +1,193 @@
+//! Pre-execution with revm on a real anvil: the defense scenario's vault and drainer (compiled
+//! from testdata/contracts/src/Defense.sol), state loaded lazily and proven against the block's
+//! state root.
+
+use palisade_primitives::pending::{PendingTx, SimNeeds};
+use palisade_primitives::{Address, BlockData, Bytes, B256, U256};
+use palisade_sim::{SimError, Simulator};
+use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient, RpcSettings};
+use palisade_testing::anvil::{artifact_bytecode, calldata, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2};
+use serde_json::json;
+use std::sync::Arc;
+
+const ETH: u128 = 1_000_000_000_000_000_000;
+
+struct Setup {
+    anvil: Anvil,
+    rpc: Arc<RpcClient>,
+    vault: Address,
+    drainer: Address,
+}
+
+async fn setup() -> Setup {
+    let anvil = Anvil::start(&[]).await;
+    let code =
+        format!("{}{:0>64}", artifact_bytecode("GuardedVault"), ACCOUNT2.trim_start_matches("0x"));
+    let vault = anvil.deploy(ACCOUNT0, &code).await;
+    anvil.send(ACCOUNT0, Some(&vault), &calldata("deposit()", &[]), 10 * ETH).await;
+    let drainer = anvil.deploy(ACCOUNT1, &artifact_bytecode("VaultDrainer")).await;
+    let rpc = Arc::new(
+        RpcClient::new(&EndpointConfig::http(&anvil.http_url()), &RpcSettings::default()).unwrap(),
+    );
+    Setup { anvil, rpc, vault: vault.parse().unwrap(), drainer: drainer.parse().unwrap() }
+}
+
+async fn tip(s: &Setup) -> BlockData {
+    let n = s.anvil.block_number().await;
+    let rec = s.rpc.block_by_number(n, Enrich::default()).await.unwrap().unwrap();
+    BlockData::from_recorded(rec).unwrap()
+}
+
+fn pending(from: &str, to: Address, data: &str) -> PendingTx {
+    PendingTx {
+        hash: B256::repeat_byte(0x77),
+        from: from.parse().unwrap(),
+        to: Some(to),
+        nonce: 0,
+        value: U256::ZERO,
+        input: data.parse().unwrap(),
+        gas: 500_000,
+        priority_fee: 2_000_000_000,
+        max_fee: 100_000_000_000,
+        tx_type: 2,
+    }
+}
+
+fn sel(sig: &str) -> Bytes {
+    calldata(sig, &[]).parse().unwrap()
+}
+
+fn needs(s: &Setup) -> SimNeeds {
+    SimNeeds {
+        watched: vec![s.vault],
+        tokens: vec![],
+        views: vec![(s.vault, sel("totalAssets()")), (s.vault, sel("totalShares()"))],
+    }
+}
+
+fn word(b: &Option<Bytes>) -> U256 {
+    U256::from_be_slice(&b.as_ref().expect("view returned")[..32])
+}
+
+#[tokio::test]
+async fn a_drain_through_a_contract_is_seen_before_inclusion_on_proven_state() {
+    let s = setup().await;
+    let b = tip(&s).await;
+    let sim = Simulator::new(s.rpc.clone(), 31337);
+    sim.set_tip(&b.header).unwrap();
+    let vault_word = format!("{:x}", s.vault);
+    let attack = pending(ACCOUNT1, s.drainer, &calldata("run(address)", &[&vault_word]));
+    let out = sim.simulate(&attack, &needs(&s)).await.unwrap();
+    let r = &out.sim;
+    assert!(r.success, "{:?}", r.error);
+    assert_eq!(r.state_block.hash, b.header.hash.unwrap());
+    // The vault is reached only inside the drainer's call.
+    assert_eq!(r.touched.first(), Some(&s.drainer));
+    assert!(r.touches_any(&[s.vault]));
+    let root = out.frame.as_ref().unwrap();
+    assert_eq!(root.to, Some(s.drainer));
+    let inner = &root.calls[0];
+    assert_eq!(inner.to, Some(s.vault));
+    assert_eq!(&inner.input[..4], &sel("migrate(address)")[..4]);
+    // The vault would lose all 10 ether; the shares stay.
+    let bal = r.balances.iter().find(|c| c.account == s.vault && c.asset.is_none()).unwrap();
+    assert_eq!((bal.before, bal.after), (U256::from(10 * ETH), U256::ZERO));
+    assert_eq!(word(&r.views[0].before), U256::from(10 * ETH));
+    assert_eq!(word(&r.views[0].after), U256::ZERO);
+    assert_eq!(word(&r.views[1].before), word(&r.views[1].after));
+    // The vault's Migrated event is in the simulated logs.
+    let migrated = palisade_primitives::keccak256("Migrated(address,uint256)");
+    assert!(out.logs.iter().any(|l| l.address == s.vault && l.topics[0] == migrated));
+    assert!(r.fetched > 0);
+    // Nothing was sent: the node's vault still holds its ether.
+    let on_chain =
+        s.anvil.rpc("eth_getBalance", json!([format!("{:#x}", s.vault), "latest"])).await;
+    assert_eq!(on_chain, json!(format!("{:#x}", 10 * ETH)));
+    // A second run on the same block is served from the block's cache.
+    let again = sim.simulate(&attack, &needs(&s)).await.unwrap();
+    assert_eq!(again.sim.fetched, 0);
+    assert_eq!(again.sim.balances, r.balances);
+}
+
+#[tokio::test]
+async fn a_rightful_redemption_keeps_the_shares_backed() {
+    let s = setup().await;
+    let b = tip(&s).await;
+    let sim = Simulator::new(s.rpc.clone(), 31337);
+    sim.set_tip(&b.header).unwrap();
+    let four = format!("{:x}", 4 * ETH);
+    let redeem = pending(ACCOUNT0, s.vault, &calldata("redeem(uint256)", &[&four]));
+    let r = sim.simulate(&redeem, &needs(&s)).await.unwrap().sim;
+    assert!(r.success, "{:?}", r.error);
+    assert_eq!(word(&r.views[0].after), U256::from(6 * ETH));
+    assert_eq!(word(&r.views[1].after), U256::from(6 * ETH));
+    // Someone without shares cannot redeem: the simulation says it would revert.
+    let thief = pending(ACCOUNT1, s.vault, &calldata("redeem(uint256)", &[&four]));
+    let r = sim.simulate(&thief, &needs(&s)).await.unwrap().sim;
+    assert!(!r.success);
+    assert!(r.balances.is_empty());
+}
+
+#[tokio::test]
+async fn state_that_does_not_match_the_verified_root_is_refused() {
+    let s = setup().await;
+    let mut b = tip(&s).await;
+    b.header.state_root = Some(B256::repeat_byte(0xab));
+    let sim = Simulator::new(s.rpc.clone(), 31337);
+    sim.set_tip(&b.header).unwrap();
+    let vault_word = format!("{:x}", s.vault);
+    let attack = pending(ACCOUNT1, s.drainer, &calldata("run(address)", &[&vault_word]));
+    let e = sim.simulate(&attack, &needs(&s)).await.unwrap_err();
+    assert!(matches!(e, SimError::State { .. }), "{e}");
+    assert!(e.to_string().contains("does not match the verified root"), "{e}");
+}
+
+#[tokio::test]
+async fn no_simulation_before_a_verified_tip() {
+    let s = setup().await;
+    let sim = Simulator::new(s.rpc.clone(), 31337);
+    let e = sim.simulate(&pending(ACCOUNT1, s.vault, "0x"), &needs(&s)).await.unwrap_err();
+    assert!(matches!(e, SimError::NoState));
+}
+
+/// `simulation` obeys the pending conformance laws on real simulations: an attack, a rightful
+/// redemption, a deposit and a failing theft, each simulated on the same verified tip.
+#[tokio::test]
+async fn the_simulation_detector_obeys_the_laws_on_real_simulations() {
+    use palisade_detect::DetectorConfig;
+    use palisade_primitives::pending::would_be_block;
+    use palisade_testing::conformance::{check_pending, PendingInput};
+    let s = setup().await;
+    let b = tip(&s).await;
+    let sim = Simulator::new(s.rpc.clone(), 31337);
+    sim.set_tip(&b.header).unwrap();
+    let vault_word = format!("{:x}", s.vault);
+    let four = format!("{:x}", 4 * ETH);
+    let mut txs = vec![
+        pending(ACCOUNT1, s.drainer, &calldata("run(address)", &[&vault_word])),
+        pending(ACCOUNT0, s.vault, &calldata("redeem(uint256)", &[&four])),
+        pending(ACCOUNT2, s.vault, &calldata("deposit()", &[])),
+        pending(ACCOUNT1, s.vault, &calldata("redeem(uint256)", &[&four])),
+    ];
+    for (i, t) in txs.iter_mut().enumerate() {
+        t.hash = B256::repeat_byte(0x10 + i as u8);
+    }
+    txs[2].value = U256::from(ETH);
+    let mut inputs = Vec::new();
+    for t in &txs {
+        let o = sim.simulate(t, &needs(&s)).await.unwrap();
+        let block = would_be_block(&b.header, t, Some((&o.sim, o.logs.clone(), o.frame.clone())));
+        inputs.push(PendingInput { tx: t.clone(), block, sim: Some(o.sim) });
+    }
+    let cfg: DetectorConfig = toml::from_str(&format!(
+        "type = 'simulation'\nname = 'vault'\ncontracts = ['{v}']\nmax_loss_percent = 50.0\ninvariants = [{{ name = 'backed', contract = '{v}', views = ['totalAssets()', 'totalShares()'], expr = 'after.totalAssets >= after.totalShares' }}]",
+        v = s.vault
+    ))
+    .unwrap();
+    let found =
+        check_pending("simulation", &|| cfg.build_pending("local").unwrap().unwrap(), &inputs);
+    // Only the attack: a loss of all 10 ether and a broken invariant.
+    assert!(found.iter().all(|f| f.tx_hashes[0] == txs[0].hash), "{found:?}");
+    let checks: Vec<&str> = found.iter().filter_map(|f| f.evidence["check"].as_str()).collect();
+    assert_eq!(checks, vec!["loss", "invariant"]);
+}
