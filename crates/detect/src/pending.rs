@@ -64,6 +64,11 @@ pub fn mark_pending(f: Finding, p: &Pending<'_>) -> Finding {
                 serde_json::json!({"number": s.state_block.number, "hash": s.state_block.hash}),
             );
             m.insert("simulated_success".into(), s.success.into());
+            m.insert(
+                "simulation".into(),
+                serde_json::json!({"exec_micros": s.exec_micros, "total_micros": s.total_micros,
+                    "state_fetched": s.fetched, "gas_used": s.gas_used}),
+            );
         }
     }
     f

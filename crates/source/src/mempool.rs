@@ -71,8 +71,10 @@ impl Pool {
         self.by_hash.values()
     }
 
-    /// Adds a transaction: `None` when it was known, or loses to the one already there for its
-    /// sender and nonce.
+    /// Adds a transaction: `None` when it was known. Another transaction with the same sender
+    /// and nonce is replaced whatever the fees: the node accepted the new one, so the old one is
+    /// gone from its pool (replaced, or dropped and then reused), and the new one must be judged
+    /// (an attacker could otherwise hide behind a dropped transaction's nonce).
     pub fn insert(&mut self, tx: PendingTx) -> Option<Vec<PoolEvent>> {
         if self.by_hash.contains_key(&tx.hash) {
             return None;
@@ -80,10 +82,6 @@ impl Pool {
         let mut events = Vec::new();
         let key = (tx.from, tx.nonce);
         if let Some(old) = self.by_sender.get(&key).copied() {
-            let old_fee = self.by_hash.get(&old).map_or(0, |o| o.priority_fee);
-            if tx.priority_fee <= old_fee {
-                return None;
-            }
             self.remove(&old);
             events.push(PoolEvent::Replaced { old, new: tx.hash });
         }
@@ -278,14 +276,18 @@ mod tests {
         let mut p = Pool::new(3);
         assert!(p.insert(tx(1, 1, 0, 10)).is_some());
         assert!(p.insert(tx(1, 1, 0, 10)).is_none(), "duplicate");
-        // Same sender and nonce: a lower or equal fee loses, a higher one replaces.
-        assert!(p.insert(tx(2, 1, 0, 10)).is_none());
-        let ev = p.insert(tx(3, 1, 0, 20)).unwrap();
+        // Same sender and nonce: the newer one replaces it, whatever its fee (the node took it).
+        let ev = p.insert(tx(2, 1, 0, 10)).unwrap();
         assert_eq!(
             ev[1],
-            PoolEvent::Replaced { old: B256::repeat_byte(1), new: B256::repeat_byte(3) }
+            PoolEvent::Replaced { old: B256::repeat_byte(1), new: B256::repeat_byte(2) }
         );
-        assert!(p.get(&B256::repeat_byte(1)).is_none());
+        let ev = p.insert(tx(3, 1, 0, 5)).unwrap();
+        assert_eq!(
+            ev[1],
+            PoolEvent::Replaced { old: B256::repeat_byte(2), new: B256::repeat_byte(3) }
+        );
+        assert!(p.get(&B256::repeat_byte(1)).is_none() && p.get(&B256::repeat_byte(2)).is_none());
         p.insert(tx(4, 1, 1, 5));
         p.insert(tx(5, 2, 0, 5));
         p.insert(tx(6, 3, 0, 5));

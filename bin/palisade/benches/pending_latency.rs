@@ -1,0 +1,214 @@
+//! Pending-transaction latency on a local anvil: a draining transaction sent -> its critical
+//! `simulation` finding received by a local webhook (Palisade: subscription, pool, revm
+//! simulation on the verified tip with proven state, detectors, store, outbox, signed webhook),
+//! over N transactions (default 200; `PENDING_TXS`). Every 10th transaction runs on a new tip
+//! (a fresh state cache: every account and slot fetched and proven again); the others find the
+//! tip's state cached.
+//!
+//! References measured in the same run: the time until a bare WebSocket
+//! `newPendingTransactions` subscriber hears of the same transaction (the floor for any
+//! mempool monitor), and the time revm alone takes to execute it on a local cached database
+//! (the floor for any simulation).
+//!
+//! Run: `cargo bench -p palisade --bench pending_latency` (needs PALISADE_ANVIL).
+
+#[path = "../tests/common/mod.rs"]
+#[allow(missing_docs, dead_code)]
+mod common;
+
+use common::{Palisade, Receiver};
+use futures::{SinkExt, StreamExt};
+use palisade_testing::anvil::{
+    artifact_bytecode, calldata, free_port, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2,
+};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+fn pct(xs: &mut [f64], p: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    xs[((xs.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: u64 = std::env::var("PENDING_TXS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let anvil = Anvil::start(&[]).await;
+    let guardian = format!("{:0>64}", ACCOUNT2.trim_start_matches("0x"));
+    let vault =
+        anvil.deploy(ACCOUNT0, &format!("{}{guardian}", artifact_bytecode("GuardedVault"))).await;
+    anvil
+        .send(ACCOUNT0, Some(&vault), &calldata("deposit()", &[]), 10_000_000_000_000_000_000)
+        .await;
+    let drainer = anvil.deploy(ACCOUNT1, &artifact_bytecode("VaultDrainer")).await;
+    anvil.rpc("evm_setAutomine", json!([false])).await;
+    let port = free_port();
+    let rx = Receiver::new(port);
+    rx.up().await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "[[detectors]]\ntype = 'simulation'\nname = 'vault'\ncontracts = ['{vault}']\nmax_loss_percent = 50.0\ninvariants = [{{ name = 'backed', contract = '{vault}', views = ['totalAssets()', 'totalShares()'], expr = 'after.totalAssets >= after.totalShares' }}]\n\n[[sinks]]\ntype = 'webhook'\nurl = 'http://127.0.0.1:{port}/hook'\nsecret = {{ env = 'PALISADE_TEST_WEBHOOK_SECRET' }}\n"
+    );
+    let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
+    let mut p = Palisade::start_full(
+        dir.path(),
+        &endpoints,
+        32,
+        "[chains.mempool]\nenabled = true\npoll_interval_ms = 0",
+        &body,
+    );
+    p.wait_synced(&anvil).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The reference: a bare newPendingTransactions subscriber.
+    let heard: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
+    let (mut ws, _) = tokio_tungstenite::connect_async(anvil.ws_url()).await.unwrap();
+    ws.send(Message::text(
+        json!({"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newPendingTransactions"]})
+            .to_string(),
+    ))
+    .await
+    .unwrap();
+    let h = heard.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(m)) = ws.next().await {
+            let Message::Text(t) = m else { continue };
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
+            if let Some(hash) = v.pointer("/params/result").and_then(|x| x.as_str()) {
+                h.lock().unwrap().insert(hash.to_lowercase(), Instant::now());
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let data = calldata("run(address)", &[&vault]);
+    let (mut warm, mut cold, mut reference) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let is_cold = i % 10 == 0;
+        if is_cold {
+            // A new tip: drop what is pending, mine an empty block, wait until Palisade has it.
+            anvil.rpc("anvil_dropAllTransactions", json!([])).await;
+            anvil.rpc("evm_mine", json!([])).await;
+            let block = anvil.block_number().await;
+            common::wait_for(10, "the new tip", || async {
+                let log = p.store().await.block_log("anvil").await.unwrap_or_default();
+                log.iter().any(|l| l.number == block).then_some(())
+            })
+            .await;
+        }
+        let t0 = Instant::now();
+        let hash = anvil
+            .rpc(
+                "eth_sendTransaction",
+                json!([{"from": ACCOUNT1, "to": drainer, "data": data, "gas": "0x100000"}]),
+            )
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase();
+        let started = Instant::now();
+        let got = loop {
+            let at = rx
+                .received()
+                .iter()
+                .filter(|r| {
+                    r.body["tx_hashes"].as_array().is_some_and(|a| {
+                        a.first().and_then(|h| h.as_str()).map(str::to_lowercase).as_deref()
+                            == Some(hash.as_str())
+                    })
+                })
+                .map(|r| r.at)
+                .min();
+            if let Some(at) = at {
+                break at;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let log = p.log();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                let bodies: Vec<String> =
+                    rx.received().iter().take(2).map(|r| r.body.to_string()).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "no finding for {hash} in 10 s; webhook got {bodies:?}; log tail:\n{}",
+                    tail.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let ms = (got - t0).as_secs_f64() * 1e3;
+        if is_cold {
+            cold.push(ms)
+        } else {
+            warm.push(ms)
+        }
+        if let Some(t) = heard.lock().unwrap().get(&hash) {
+            reference.push((*t - t0).as_secs_f64() * 1e3);
+        }
+    }
+
+    // The revm-alone reference: the same transaction on a local database that already holds
+    // everything it reads (the work no simulator can skip).
+    let revm_ms = revm_alone(&anvil, &drainer, &data, 200).await;
+
+    let (w50, w99) = (pct(&mut warm, 0.5), pct(&mut warm, 0.99));
+    let (c50, c99) = (pct(&mut cold, 0.5), pct(&mut cold, 0.99));
+    let (r50, r99) = (pct(&mut reference.clone(), 0.5), pct(&mut reference, 0.99));
+    let mut rv = revm_ms.clone();
+    let (v50, v99) = (pct(&mut rv, 0.5), pct(&mut rv.clone(), 0.99));
+    println!("pending latency over {n} transactions (anvil, one endpoint, WebSocket newPendingTransactions, SQLite store, signed webhook):");
+    println!("  reference: pending tx heard by a bare subscriber     p50 {r50:7.2} ms   p99 {r99:7.2} ms");
+    println!("  reference: revm alone on a warm local database       p50 {v50:7.3} ms   p99 {v99:7.3} ms");
+    println!("  palisade: sent -> finding at the webhook, warm cache p50 {w50:7.2} ms   p99 {w99:7.2} ms");
+    println!("  palisade: sent -> finding at the webhook, new tip    p50 {c50:7.2} ms   p99 {c99:7.2} ms");
+    println!(
+        "  ratio palisade(warm)/bare subscriber: p50 {:.1}x, p99 {:.1}x",
+        w50 / r50.max(1e-3),
+        w99 / r99.max(1e-3)
+    );
+    p.kill9();
+}
+
+/// Milliseconds revm takes to run the drain on a CacheDB already holding the state it reads,
+/// `loops` times.
+async fn revm_alone(anvil: &Anvil, drainer: &str, data: &str, loops: usize) -> Vec<f64> {
+    use palisade_primitives::pending::{PendingTx, SimNeeds};
+    use palisade_primitives::BlockData;
+    use palisade_sim::Simulator;
+    use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient, RpcSettings};
+    // Warm a simulator's block cache once, then time the pure execution it reports.
+    let rpc = Arc::new(
+        RpcClient::new(&EndpointConfig::http(&anvil.http_url()), &RpcSettings::default()).unwrap(),
+    );
+    let n = anvil.block_number().await;
+    let b =
+        BlockData::from_recorded(rpc.block_by_number(n, Enrich::default()).await.unwrap().unwrap())
+            .unwrap();
+    let sim = Simulator::new(rpc, 31337);
+    sim.set_tip(&b.header).unwrap();
+    let tx = PendingTx {
+        hash: Default::default(),
+        from: ACCOUNT1.parse().unwrap(),
+        to: Some(drainer.parse().unwrap()),
+        nonce: 0,
+        value: Default::default(),
+        input: data.parse().unwrap(),
+        gas: 1_000_000,
+        priority_fee: 1,
+        max_fee: 100_000_000_000,
+        tx_type: 2,
+    };
+    let needs = SimNeeds::default();
+    sim.simulate(&tx, &needs).await.unwrap();
+    let mut out = Vec::new();
+    for _ in 0..loops {
+        let o = sim.simulate(&tx, &needs).await.unwrap();
+        assert_eq!(o.sim.fetched, 0);
+        out.push(o.sim.exec_micros as f64 / 1e3);
+    }
+    out
+}
