@@ -13,7 +13,7 @@
 //! Run: `cargo bench -p palisade --bench pending_latency` (needs PALISADE_ANVIL).
 
 #[path = "../tests/common/mod.rs"]
-#[allow(missing_docs, dead_code)]
+#[allow(missing_docs)]
 mod common;
 
 use common::{Palisade, Receiver};

@@ -695,3 +695,51 @@ async fn endpoints_that_disagree_without_a_quorum_are_a_divergence_and_nothing_i
         );
     assert_eq!(other.finding.evidence["endpoint"], b.http_url());
 }
+
+/// A `quarantine_node` responder benches the endpoint a finding names: the endpoint without
+/// peers is only reported by Palisade (a condition, medium), and the responder the operator
+/// configured for `source_health` findings benches it, recorded in `responses`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quarantine_responder_benches_the_endpoint_a_finding_names() {
+    let anvil = Anvil::start(&[]).await;
+    let vault = anvil.deploy(ACCOUNT0, &artifact_bytecode("Vault")).await;
+    let lonely = Tamper::start(anvil.http_url(), NoPeers).await;
+    let endpoints = format!(
+        "[{{ url = '{}', ws = '{}' }}, {{ url = '{}' }}]",
+        anvil.http_url(),
+        anvil.ws_url(),
+        lonely.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg =
+        "quorum = 1\nhealth = { probe_interval_ms = 200, min_peers = 1, quarantine_secs = 3600 }";
+    let body = format!(
+        "{}\n[[responders]]\nname = 'bench-lonely'\ntype = 'quarantine_node'\ndry_run = false\n[responders.policy]\ndetectors = ['source_health']\nmin_severity = 'medium'\nmax_actions = 5\nper_seconds = 60\n",
+        detectors(&vault)
+    );
+    let p = Palisade::start_full(dir.path(), &endpoints, 32, cfg, &body);
+    let peers = wait_for(20, "the peers finding", || async {
+        p.alerts().await.into_iter().find(|a| {
+            a.finding.evidence["endpoint"] == lonely.url() && a.finding.evidence["check"] == "peers"
+        })
+    })
+    .await;
+    assert_eq!(peers.finding.detector, "source_health");
+    let s = wait_for(20, "the endpoint benched", || async {
+        let s = endpoint_state(&p, &lonely.url()).await;
+        (s["state"] == "quarantined").then_some(s)
+    })
+    .await;
+    assert!(s.to_string().contains("bench-lonely"), "{s}");
+    let rows = p.store().await.list_responses(10).await.unwrap();
+    let r = rows
+        .iter()
+        .find(|r| r.responder == "bench-lonely" && r.alert_key == peers.finding.key.to_string())
+        .unwrap_or_else(|| panic!("no stored response to the peers finding: {rows:?}"));
+    assert_eq!(
+        (r.outcome.as_str(), r.dry_run, r.kind.as_str()),
+        ("done", false, "quarantine_node")
+    );
+    // The honest endpoint keeps counting.
+    assert_eq!(endpoint_state(&p, &anvil.http_url()).await["state"], "active");
+}

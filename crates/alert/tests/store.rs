@@ -171,3 +171,36 @@ async fn window_checkpoints_log_and_confirmations() {
         store.reset_chain(&chain).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn responses_are_recorded_then_updated_with_their_outcome() {
+    for (name, s, _dir) in stores().await {
+        let id = format!("{}/abc", unique(&format!("pause-{name}")));
+        let mut r = palisade_alert::ResponseRow {
+            id: id.clone(),
+            responder: "pause".into(),
+            kind: "pause_tx".into(),
+            chain: "eth".into(),
+            alert_key: "abc".into(),
+            stage: "pending".into(),
+            dry_run: false,
+            outcome: "sent".into(),
+            detail: r#"{"tx_hash":"0x01"}"#.into(),
+            error: None,
+            created_ms: 1_000,
+            updated_ms: 1_000,
+        };
+        s.record_response(&r).await.unwrap();
+        r.outcome = "mined".into();
+        r.detail = r#"{"tx_hash":"0x01","block_number":7}"#.into();
+        r.updated_ms = 2_000;
+        s.record_response(&r).await.unwrap();
+        let rows = s.list_responses(1000).await.unwrap();
+        let got: Vec<_> = rows.iter().filter(|x| x.id == id).collect();
+        assert_eq!(got.len(), 1, "{name}: one row per response");
+        assert_eq!(got[0].outcome, "mined", "{name}");
+        assert_eq!((got[0].created_ms, got[0].updated_ms), (1_000, 2_000), "{name}");
+        assert!(got[0].detail.contains("block_number"), "{name}");
+        assert!(!got[0].dry_run, "{name}");
+    }
+}

@@ -554,7 +554,7 @@ impl Config {
             for d in &r.policy.detectors {
                 if !ids.contains(d)
                     && !cfg.detectors.iter().any(|c| c.kind() == d)
-                    && d != "chain_health"
+                    && !["chain_health", "source_health", "source_integrity"].contains(&d.as_str())
                 {
                     errs.push(err(
                         line,

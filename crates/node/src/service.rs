@@ -233,6 +233,9 @@ impl<S: ChainSource> ChainService<S> {
         };
         self.store.apply(&batch).await?;
         self.outbox.wake();
+        if let Some(hub) = &self.hub {
+            hub.consider(self.name(), &batch.findings, 0).await;
+        }
         Ok(())
     }
 
@@ -443,6 +446,10 @@ impl<S: ChainSource> ChainService<S> {
         };
         self.store.apply(&batch).await?;
         self.outbox.wake();
+        // Findings about endpoints, stalls and deep reorgs reach responders too.
+        if let Some(hub) = &self.hub {
+            hub.consider(self.name(), &batch.findings, 0).await;
+        }
         Ok(())
     }
 

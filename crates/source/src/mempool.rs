@@ -230,6 +230,16 @@ async fn ws_session(
         };
         let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
         if let Some(e) = v.get("error") {
+            // A node that does not offer full transactions refuses the flag: hashes then.
+            if v.get("id") == Some(&json!(1)) {
+                tracing::debug!(target: "palisade::mempool", error = %e, "Full pending transactions refused; subscribing to hashes.");
+                let sub = json!({"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe", "params": ["newPendingTransactions"]});
+                stream
+                    .send(Message::text(sub.to_string()))
+                    .await
+                    .map_err(|e| transport(e.to_string()))?;
+                continue;
+            }
             return Err(transport(format!("eth_subscribe: {e}")));
         }
         let Some(r) = v.pointer("/params/result") else { continue };
