@@ -208,6 +208,16 @@ pub(crate) enum AlertsCmd {
         #[arg(long)]
         note: Option<String>,
     },
+    /// List what responders did (plans, dry runs, transactions sent and mined, refusals),
+    /// newest first.
+    Responses {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub(crate) fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
@@ -407,6 +417,38 @@ async fn alerts(
             let by = by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
             let r = store.ack(&key, &by, note.as_deref()).await?;
             outln!("acknowledged {} ({})", r.finding.key, r.finding.title);
+            Ok(ExitCode::SUCCESS)
+        }
+        AlertsCmd::Responses { limit, json } => {
+            for r in store.list_responses(limit).await? {
+                let detail: serde_json::Value =
+                    serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null);
+                if json {
+                    outln!(
+                        "{}",
+                        serde_json::json!({"id": r.id, "responder": r.responder, "type": r.kind,
+                            "chain": r.chain, "alert": r.alert_key, "stage": r.stage, "dry_run": r.dry_run,
+                            "outcome": r.outcome, "detail": detail, "error": r.error,
+                            "created_ms": r.created_ms, "updated_ms": r.updated_ms})
+                    );
+                } else {
+                    let tx =
+                        detail["tx_hash"].as_str().map(|h| format!(" tx {h}")).unwrap_or_default();
+                    let err = r.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+                    outln!(
+                        "{}  {:<14} {:<16} {:<9} {}{}{}{}  alert {}",
+                        r.updated_ms,
+                        r.responder,
+                        r.kind,
+                        r.stage,
+                        r.outcome,
+                        if r.dry_run { " [dry run]" } else { "" },
+                        tx,
+                        err,
+                        &r.alert_key[..r.alert_key.len().min(12)]
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -270,7 +270,9 @@ pub(crate) async fn cmd(
     };
     let base = data_dir.unwrap_or_else(|| PathBuf::from(".palisade"));
     std::fs::create_dir_all(&base).wrap_err_with(|| format!("creating {}", base.display()))?;
-    let dir = tempfile::Builder::new().prefix("defense-").tempdir_in(&base)?;
+    // Kept after the run: its store holds the alerts and the responses (`palisade alerts list`,
+    // `palisade alerts responses` with `--store`).
+    let dir = tempfile::Builder::new().prefix("defense-").tempdir_in(&base)?.keep();
     say(&format!(
         "Palisade defense demo{}: anvil mining every second with fee ordering ({}).",
         if benign { " (benign twin)" } else { "" },
@@ -305,16 +307,16 @@ pub(crate) async fn cmd(
         .map(|i| u8::from_str_radix(&GUARDIAN_KEY[2 * i..2 * i + 2], 16).unwrap_or_default())
         .collect();
     let ks =
-        palisade_respond::keys::write_keystore(dir.path(), &secret, &password, "guardian.json")?;
+        palisade_respond::keys::write_keystore(dir.as_path(), &secret, &password, "guardian.json")?;
     std::env::set_var(PASSWORD_ENV, &password);
 
-    let cfg_text = config(dir.path(), &anvil.url, &vault, OWNER, &ks);
-    let cfg_path = dir.path().join("defense.toml");
+    let cfg_text = config(dir.as_path(), &anvil.url, &vault, OWNER, &ks);
+    let cfg_path = dir.as_path().join("defense.toml");
     std::fs::write(&cfg_path, &cfg_text)?;
     let cfg = palisade_node::config::Config::parse(
         &cfg_text,
         &cfg_path.display().to_string(),
-        dir.path(),
+        dir.as_path(),
     )
     .map_err(|e| eyre!("{e}"))?;
     let store_url = cfg.store_url();
@@ -405,7 +407,12 @@ pub(crate) async fn cmd(
         "pause_sent_ms": pause_sent_at.map(|t| t - sent_at),
         "pause_outcome": pause.map(|p| p.outcome.clone()),
         "findings": alerts.iter().map(|a| a.finding.detector.clone()).collect::<Vec<_>>(),
+        "store": store_url,
     });
+    say(&format!(
+        "Stored in {}: palisade alerts list --store {store_url}; palisade alerts responses --store {store_url}",
+        dir.display()
+    ));
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), node).await;
     if json_out {

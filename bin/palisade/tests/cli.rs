@@ -343,3 +343,32 @@ fn a_closed_stdout_ends_the_output_without_a_panic() {
     no_panic(&o);
     assert_eq!(o.status.code(), Some(0));
 }
+
+#[test]
+fn validate_refuses_a_plaintext_key_and_unknown_detectors_in_responders() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("resp.toml");
+    let base = "[[chains]]\nname = 'x'\nchain_id = 1\nendpoints = [{ url = 'http://127.0.0.1:1' }]\n[chains.mempool]\nenabled = true\n\n[[detectors]]\ntype = 'simulation'\nname = 'vault'\ncontracts = ['0x00000000000000000000000000000000000000aa']\n\n";
+    let responder = |key: &str, dets: &str| {
+        format!("{base}[[responders]]\nname = 'pause'\ntype = 'pause_tx'\nchain = 'x'\n[responders.policy]\ndetectors = [{dets}]\n[responders.tx]\nto = '0x00000000000000000000000000000000000000aa'\ncall = 'pause()'\n[responders.key]\n{key}\n")
+    };
+    std::fs::write(&p, responder("private_key_env = 'GUARDIAN_KEY'", "'simulation:vault'"))
+        .unwrap();
+    let o = run(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    let header = base.lines().count() + 1;
+    assert!(e.contains(&format!("resp.toml:{header}:")), "{e}");
+    assert!(e.contains("responders[0].key.private_key_env"), "{e}");
+    assert!(e.contains("local_test_chain"), "{e}");
+    std::fs::write(&p, responder("keystore = 'k.json'\npassword_env = 'PW'", "'simulation:other'"))
+        .unwrap();
+    let o = run(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("responders[0].policy.detectors"), "{}", stderr(&o));
+    std::fs::write(&p, responder("keystore = 'k.json'\npassword_env = 'PW'", "'simulation:vault'"))
+        .unwrap();
+    let o = run(&["validate", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    no_panic(&o);
+}

@@ -62,6 +62,24 @@ fn the_drain_is_seen_pending_and_the_vault_paused_before_it_lands() {
         !output.to_lowercase().contains("password\":")
             && !output.contains("PALISADE_DEMO_GUARDIAN_PASSWORD=")
     );
+    // The stored response, as `palisade alerts responses` shows it.
+    let store = s["store"].as_str().unwrap();
+    let out = Command::new(BIN)
+        .args(["alerts", "responses", "--json", "--store", store])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(r["responder"], "pause-vault", "{r}");
+    assert_eq!(
+        (r["outcome"].as_str(), r["dry_run"].as_bool()),
+        (Some("mined"), Some(false)),
+        "{r}"
+    );
+    assert_eq!(r["stage"], "pending");
+    assert!(r["detail"]["tx_hash"].is_string() && r["detail"]["outbid"] == true, "{r}");
+    assert!(!text.contains(GUARDIAN_KEY));
 }
 
 #[test]

@@ -852,3 +852,60 @@ twap = [{{ address = "{pair}", window_blocks = 5, max_deviation_pct = 5 }}]
     assert!(!has_tx(dev, &small));
     replay_agrees_with_live(&p, &anvil).await;
 }
+
+/// The same sandwich seen while it is still pending: the victim's swap arrives, then the
+/// attacker's swap on the same pair and in the same direction with a higher priority fee (a
+/// front-run), then the attacker's next transaction paying less than the victim (the back-run):
+/// a pending sandwich, before any block. Its twin (the other direction) raises nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pending_sandwich_is_seen_before_inclusion_and_its_twin_is_not() {
+    let anvil = Anvil::start(&[]).await;
+    let Uni { router, a, b, pair } = uniswap(&anvil, &[ACCOUNT1, ACCOUNT2, ACCOUNT3]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
+    let mut p = Palisade::start_full(
+        dir.path(),
+        &endpoints,
+        32,
+        "[chains.mempool]\nenabled = true\npoll_interval_ms = 0",
+        &format!("[[detectors]]\ntype = 'mempool_frontrun'\npools = ['{pair}']\n"),
+    );
+    p.wait_synced(&anvil).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    anvil.rpc("evm_setAutomine", json!([false])).await;
+    let victim =
+        submit(&anvil, ACCOUNT2, &router, &swap_data(10 * E18, [&a, &b], ACCOUNT2), 2).await;
+    let front =
+        submit(&anvil, ACCOUNT1, &router, &swap_data(20 * E18, [&a, &b], ACCOUNT1), 5).await;
+    let back = submit(&anvil, ACCOUNT1, &router, &swap_data(19 * E18, [&b, &a], ACCOUNT1), 1).await;
+    let found = wait_for(20, "the pending sandwich", || async {
+        let alerts = p.alerts().await;
+        let f = of(&alerts, "mempool_frontrun:default").len();
+        (f >= 2).then_some(alerts)
+    })
+    .await;
+    // Nothing is mined yet: both findings came from the pending transactions alone.
+    assert_eq!(anvil.rpc("eth_getTransactionReceipt", json!([front])).await, Value::Null);
+    let fr = of(&found, "mempool_frontrun:default");
+    let frontrun = fr.iter().find(|a| a.finding.evidence["check"] == "pending_frontrun").unwrap();
+    assert_eq!(frontrun.finding.evidence["pending_tx"], front);
+    assert_eq!(frontrun.finding.evidence["victim"], victim);
+    assert_eq!(addr_json(&frontrun.finding.evidence["pool"]), pair);
+    let sandwich = fr.iter().find(|a| a.finding.evidence["check"] == "pending_sandwich").unwrap();
+    assert_eq!(sandwich.finding.severity.as_str(), "high");
+    assert_eq!(sandwich.finding.evidence["back_run"], back);
+    assert_eq!(sandwich.finding.evidence["front_run"], front);
+    assert_eq!(sandwich.finding.evidence["victim"], victim);
+    anvil.rpc("evm_mine", json!([])).await;
+    p.wait_synced(&anvil).await;
+    // The twin: a buy, then a sale of B (the other direction) by another sender, then the
+    // buyer's sale: no front-run, no sandwich.
+    let before = of(&p.alerts().await, "mempool_frontrun:default").len();
+    submit(&anvil, ACCOUNT3, &router, &swap_data(20 * E18, [&a, &b], ACCOUNT3), 5).await;
+    submit(&anvil, ACCOUNT2, &router, &swap_data(10 * E18, [&b, &a], ACCOUNT2), 2).await;
+    submit(&anvil, ACCOUNT3, &router, &swap_data(19 * E18, [&b, &a], ACCOUNT3), 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let after = of(&p.alerts().await, "mempool_frontrun:default").len();
+    assert_eq!(after, before, "the twin raised a finding");
+    anvil.rpc("evm_setAutomine", json!([true])).await;
+}

@@ -91,6 +91,8 @@ pub struct SimNeeds {
     pub tokens: Vec<Address>,
     /// View calls made before and after, when the transaction touches a watched contract.
     pub views: Vec<(Address, Bytes)>,
+    /// Simulate every pending transaction, watched or not (for its logs: swaps).
+    pub all: bool,
 }
 
 impl SimNeeds {
@@ -106,11 +108,12 @@ impl SimNeeds {
         add(&mut self.watched, &other.watched);
         add(&mut self.tokens, &other.tokens);
         add(&mut self.views, &other.views);
+        self.all |= other.all;
     }
 
-    /// True when nothing is watched (no simulation needed).
+    /// True when no detector needs a simulation.
     pub fn is_empty(&self) -> bool {
-        self.watched.is_empty()
+        self.watched.is_empty() && !self.all
     }
 }
 

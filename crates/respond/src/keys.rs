@@ -62,13 +62,13 @@ impl KeyConfig {
             reason: reason.into(),
         };
         match (&self.keystore, &self.private_key_env) {
-            (Some(_), Some(_)) => Err(err("keystore", "give a keystore or a private_key_env, not both")),
-            (None, None) => Err(err("keystore", "a pause_tx responder needs a keystore")),
+            (Some(_), Some(_)) => Err(err("key.keystore", "give a keystore or a private_key_env, not both")),
+            (None, None) => Err(err("key.keystore", "a pause_tx responder needs a keystore")),
             (Some(_), None) if self.password_env.is_none() => {
-                Err(err("password_env", "name the environment variable that holds the keystore's password"))
+                Err(err("key.password_env", "name the environment variable that holds the keystore's password"))
             }
             (None, Some(_)) if !self.local_test_chain => Err(err(
-                "private_key_env",
+                "key.private_key_env",
                 "a plaintext private key is refused: use an encrypted keystore, or set local_test_chain = true on a local test chain",
             )),
             _ => Ok(()),

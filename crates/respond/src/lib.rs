@@ -608,8 +608,8 @@ mod tests {
                 other => panic!("accepted: {other:?}"),
             }
         };
-        assert_eq!(field(&|v| v["key"] = json!({"keystore": "/k.json"})), "password_env");
-        assert_eq!(field(&|v| v["key"] = json!({"private_key_env": "K"})), "private_key_env");
+        assert_eq!(field(&|v| v["key"] = json!({"keystore": "/k.json"})), "key.password_env");
+        assert_eq!(field(&|v| v["key"] = json!({"private_key_env": "K"})), "key.private_key_env");
         assert_eq!(
             field(&|v| v.as_object_mut().unwrap().remove("chain").map(|_| ()).unwrap_or(())),
             "chain"

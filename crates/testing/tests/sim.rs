@@ -62,6 +62,7 @@ fn needs(s: &Setup) -> SimNeeds {
         watched: vec![s.vault],
         tokens: vec![],
         views: vec![(s.vault, sel("totalAssets()")), (s.vault, sel("totalShares()"))],
+        all: false,
     }
 }
 

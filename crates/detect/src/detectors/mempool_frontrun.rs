@@ -14,6 +14,7 @@
 
 use crate::pending::{mark_pending, Pending, PendingDetector};
 use crate::{DetectError, FieldInfo, Result};
+use palisade_primitives::pending::SimNeeds;
 use palisade_primitives::{Address, Bytes, Finding, Findings, Severity, B256};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -174,6 +175,11 @@ impl PendingDetector for MempoolFrontrun {
 
     fn kind(&self) -> &'static str {
         "mempool_frontrun"
+    }
+
+    fn sim_needs(&self) -> SimNeeds {
+        // Swaps are read from the simulated logs of every pending transaction.
+        SimNeeds { all: true, ..SimNeeds::default() }
     }
 
     fn pending(&mut self, p: &Pending<'_>, out: &mut Findings) {

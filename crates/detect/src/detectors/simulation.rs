@@ -327,7 +327,7 @@ impl PendingDetector for SimulationGuard {
                 watched.push(s.contract);
             }
         }
-        SimNeeds { watched, tokens: self.cfg.tokens.clone(), views }
+        SimNeeds { watched, tokens: self.cfg.tokens.clone(), views, all: false }
     }
 
     fn pending(&mut self, p: &Pending<'_>, out: &mut Findings) {
