@@ -192,3 +192,76 @@ async fn the_simulation_detector_obeys_the_laws_on_real_simulations() {
     let checks: Vec<&str> = found.iter().filter_map(|f| f.evidence["check"].as_str()).collect();
     assert_eq!(checks, vec!["loss", "invariant"]);
 }
+
+/// ERC-20 losses: OpenZeppelin's ERC-20 held by Defi.sol's `StakeVault`, whose `withdraw` any
+/// large holder may call; the simulation reads `balanceOf(vault)` before and after, and the
+/// `simulation` detector reports the share taken in that token.
+#[tokio::test]
+async fn a_token_loss_is_measured_with_balance_of_before_and_after() {
+    use palisade_detect::DetectorConfig;
+    use palisade_primitives::pending::would_be_block;
+    use palisade_primitives::Findings;
+    let anvil = Anvil::start(&[]).await;
+    let e18 = |x: u128| (x * ETH).to_string();
+    let encode = |args: &[&str]| -> String {
+        let out = std::process::Command::new(palisade_testing::anvil::cast_binary())
+            .arg("abi-encode")
+            .args(args)
+            .output()
+            .expect("cast (scripts/test.sh installs it)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let args = encode(&["constructor(string,string,uint256)", "Stake", "STK", &e18(1_000_000)]);
+    let token =
+        anvil.deploy(ACCOUNT0, &format!("{}{}", artifact_bytecode("TestToken"), &args[2..])).await;
+    let args = encode(&["constructor(address,uint256)", &token, &e18(100)]);
+    let vault =
+        anvil.deploy(ACCOUNT0, &format!("{}{}", artifact_bytecode("StakeVault"), &args[2..])).await;
+    let vault_word = vault.trim_start_matches("0x").to_string();
+    anvil
+        .send(
+            ACCOUNT0,
+            Some(&token),
+            &calldata("transfer(address,uint256)", &[&vault_word, &format!("{:x}", 1000 * ETH)]),
+            0,
+        )
+        .await;
+    let rpc = Arc::new(
+        RpcClient::new(&EndpointConfig::http(&anvil.http_url()), &RpcSettings::default()).unwrap(),
+    );
+    let n = anvil.block_number().await;
+    let b =
+        BlockData::from_recorded(rpc.block_by_number(n, Enrich::default()).await.unwrap().unwrap())
+            .unwrap();
+    let sim = Simulator::new(rpc, 31337);
+    sim.set_tip(&b.header).unwrap();
+    let (vault_a, token_a): (Address, Address) = (vault.parse().unwrap(), token.parse().unwrap());
+    let needs =
+        SimNeeds { watched: vec![vault_a], tokens: vec![token_a], views: vec![], all: false };
+    let tx =
+        pending(ACCOUNT0, vault_a, &calldata("withdraw(uint256)", &[&format!("{:x}", 600 * ETH)]));
+    let o = sim.simulate(&tx, &needs).await.unwrap();
+    assert!(o.sim.success, "{:?}", o.sim.error);
+    let c =
+        o.sim.balances.iter().find(|c| c.asset == Some(token_a)).expect("a token balance change");
+    assert_eq!(
+        (c.account, c.before, c.after),
+        (vault_a, U256::from(1000 * ETH), U256::from(400 * ETH))
+    );
+    let cfg: DetectorConfig = toml::from_str(&format!(
+        "type = 'simulation'\nname = 'stake'\ncontracts = ['{vault}']\ntokens = ['{token}']\nmax_loss_percent = 50.0"
+    ))
+    .unwrap();
+    let mut d = cfg.build_pending("local").unwrap().unwrap();
+    let block = would_be_block(&b.header, &tx, Some((&o.sim, o.logs.clone(), o.frame.clone())));
+    let mut out = Findings::new();
+    d.pending(
+        &palisade_detect::pending::Pending { tx: &tx, block: &block, sim: Some(&o.sim), seq: 1 },
+        &mut out,
+    );
+    let f = out.take().0;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].evidence["loss_percent"], "60.00");
+    assert_eq!(f[0].evidence["asset"].as_str().map(str::to_lowercase), Some(token.to_lowercase()));
+}
