@@ -68,6 +68,17 @@ pub(crate) fn render(body: &Value) -> String {
             if q["met"] == true { "met" } else { "NOT MET" },
             c["error"].as_str().map(|e| format!("  error: {e}")).unwrap_or_default(),
         ));
+        let m = &c["mempool"];
+        if m.is_object() {
+            out.push_str(&format!(
+                "  mempool: {} pending, {} judged, {} findings, simulating on block {}{}\n",
+                opt(&m["pending"]),
+                opt(&m["judged"]),
+                opt(&m["findings"]),
+                opt(&m["state_block"]),
+                m["last_error"].as_str().map(|e| format!("; last error: {e}")).unwrap_or_default(),
+            ));
+        }
         out.push_str(&format!(
             "  {:<3} {:<34} {:<12} {:>9} {:>5} {:>9} {:>6} {:>7}  {}\n",
             "#", "endpoint", "state", "head", "lag", "latency", "peers", "strikes", "why"

@@ -896,6 +896,15 @@ async fn a_pending_sandwich_is_seen_before_inclusion_and_its_twin_is_not() {
     assert_eq!(sandwich.finding.evidence["back_run"], back);
     assert_eq!(sandwich.finding.evidence["front_run"], front);
     assert_eq!(sandwich.finding.evidence["victim"], victim);
+    // /health shows the watch.
+    let h: Value = reqwest::get(format!("http://127.0.0.1:{}/health", p.api_port))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let m = &h["chains"]["anvil"]["mempool"];
+    assert!(m["judged"].as_u64().unwrap() >= 3 && m["findings"].as_u64().unwrap() >= 2, "{h}");
     anvil.rpc("evm_mine", json!([])).await;
     p.wait_synced(&anvil).await;
     // The twin: a buy, then a sale of B (the other direction) by another sender, then the

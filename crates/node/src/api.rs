@@ -30,6 +30,24 @@ pub struct ChainStatus {
     pub endpoints: Vec<crate::sources::EndpointStatus>,
     /// The quorum.
     pub quorum: crate::sources::QuorumStatus,
+    /// The mempool watch, when `[chains.mempool]` is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mempool: Option<MempoolStatus>,
+}
+
+/// Live status of a chain's mempool watch.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct MempoolStatus {
+    /// Pending transactions held.
+    pub pending: usize,
+    /// Pending transactions judged since start.
+    pub judged: u64,
+    /// The verified block simulations run on.
+    pub state_block: Option<u64>,
+    /// Findings about pending transactions since start.
+    pub findings: u64,
+    /// The last simulation error, if any.
+    pub last_error: Option<String>,
 }
 
 /// Shared state of the API.

@@ -59,6 +59,8 @@ pub struct MempoolService {
     metrics: Metrics,
     hub: Option<Arc<ResponseHub>>,
     seq: u64,
+    status: Arc<std::sync::Mutex<std::collections::BTreeMap<String, crate::api::ChainStatus>>>,
+    stats: crate::api::MempoolStatus,
 }
 
 impl MempoolService {
@@ -73,6 +75,7 @@ impl MempoolService {
         outbox: Outbox,
         metrics: Metrics,
         hub: Option<Arc<ResponseHub>>,
+        status: Arc<std::sync::Mutex<std::collections::BTreeMap<String, crate::api::ChainStatus>>>,
     ) -> eyre::Result<Self> {
         let ep = chain
             .endpoints
@@ -119,6 +122,8 @@ impl MempoolService {
             metrics,
             hub,
             seq: 0,
+            status,
+            stats: Default::default(),
         })
     }
 
@@ -133,6 +138,13 @@ impl MempoolService {
             }
         }
         true
+    }
+
+    fn publish(&mut self) {
+        self.stats.pending = self.pool.len();
+        self.stats.state_block = self.tip.as_ref().map(|h| h.number);
+        let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        st.entry(self.chain.clone()).or_default().mempool = Some(self.stats.clone());
     }
 
     fn apply_tip(&mut self, t: TipInfo) {
@@ -150,6 +162,7 @@ impl MempoolService {
             d.gone(&gone);
         }
         self.tip = Some(t.header);
+        self.publish();
     }
 
     /// Follows the pool until `shutdown`.
@@ -229,6 +242,7 @@ impl MempoolService {
                     Ok(Ok(o)) => Some(o),
                     Ok(Err(e)) => {
                         tracing::warn!(target: "palisade::mempool", chain = %self.chain, tx = %tx.hash, error = %e, "Simulation failed.");
+                        self.stats.last_error = Some(format!("{}: {e}", tx.hash));
                         None
                     }
                     Err(_) => {
@@ -251,6 +265,8 @@ impl MempoolService {
             d.pending(&p, &mut out);
         }
         let findings = out.take().0;
+        self.stats.judged += 1;
+        self.stats.findings += findings.len() as u64;
         if !findings.is_empty() {
             for f in &findings {
                 self.metrics.findings.with_label_values(&[&self.chain, &f.detector]).inc();
@@ -275,6 +291,7 @@ impl MempoolService {
             .pending_verdict_seconds
             .with_label_values(&[&self.chain])
             .observe(at.elapsed().as_secs_f64());
+        self.publish();
         Ok(())
     }
 }

@@ -721,6 +721,7 @@ pub async fn run_with(
                 outbox.clone(),
                 metrics.clone(),
                 hub.clone(),
+                status.clone(),
             )?;
             let s = shutdown.clone();
             tasks.spawn(async move { mp.run(s).await });
