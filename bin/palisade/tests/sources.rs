@@ -743,3 +743,73 @@ async fn a_quarantine_responder_benches_the_endpoint_a_finding_names() {
     // The honest endpoint keeps counting.
     assert_eq!(endpoint_state(&p, &anvil.http_url()).await["state"], "active");
 }
+
+/// Inflates every balance it proves: an account proof that no longer matches the state root.
+struct RichProofs;
+
+impl Lie for RichProofs {
+    fn response(&self, method: &str, _: &Value, r: &mut Value) -> Option<u64> {
+        (method == "eth_getProof" && r.is_object()).then(|| {
+            r["balance"] = json!("0x56bc75e2d63100000");
+            0
+        })
+    }
+}
+
+/// The mempool's simulations load state from the chain's first endpoint; when it lies about
+/// that state (a proof that does not match the verified state root), nothing it said is used:
+/// a critical `source_integrity` finding names it, and the pending transaction is judged
+/// without a simulation (no loss made up from a lie).
+#[tokio::test(flavor = "multi_thread")]
+async fn state_a_node_lies_about_is_refused_by_the_simulator_and_reported() {
+    let anvil = Anvil::start(&[]).await;
+    let guardian = format!("{:0>64}", ACCOUNT1.trim_start_matches("0x"));
+    let vault =
+        anvil.deploy(ACCOUNT0, &format!("{}{guardian}", artifact_bytecode("GuardedVault"))).await;
+    anvil
+        .send(ACCOUNT0, Some(&vault), &calldata("deposit()", &[]), 5_000_000_000_000_000_000)
+        .await;
+    let drainer = anvil.deploy(ACCOUNT1, &artifact_bytecode("VaultDrainer")).await;
+    let liar = Tamper::start(anvil.http_url(), RichProofs).await;
+    let endpoints = format!(
+        "[{{ url = '{}', ws = '{}' }}, {{ url = '{}' }}]",
+        liar.url(),
+        anvil.ws_url(),
+        anvil.http_url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "[[detectors]]\ntype = 'simulation'\nname = 'vault'\ncontracts = ['{vault}']\nmax_loss_percent = 50.0\n"
+    );
+    let mut p = Palisade::start_full(
+        dir.path(),
+        &endpoints,
+        32,
+        "[chains.mempool]\nenabled = true\npoll_interval_ms = 0",
+        &body,
+    );
+    p.wait_synced(&anvil).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    anvil.rpc("evm_setAutomine", json!([false])).await;
+    let vault_word = vault.trim_start_matches("0x");
+    anvil
+        .rpc(
+            "eth_sendTransaction",
+            json!([{"from": ACCOUNT1, "to": drainer, "data": calldata("run(address)", &[vault_word]), "gas": "0x100000"}]),
+        )
+        .await;
+    let f = wait_for(20, "the lie reported", || async {
+        p.alerts().await.into_iter().find(|a| a.finding.evidence["check"] == "simulation_state")
+    })
+    .await;
+    assert_eq!(f.finding.detector, "source_integrity");
+    assert_eq!(f.finding.severity.as_str(), "critical");
+    assert_eq!(f.finding.evidence["endpoint"], liar.url());
+    assert!(f.finding.evidence["reason"]
+        .as_str()
+        .unwrap()
+        .contains("does not match the verified root"));
+    // No loss was made up from the lie.
+    assert_eq!(by(&p.alerts().await, "simulation:vault"), 0);
+    anvil.rpc("evm_setAutomine", json!([true])).await;
+}

@@ -61,6 +61,8 @@ pub struct MempoolService {
     seq: u64,
     status: Arc<std::sync::Mutex<std::collections::BTreeMap<String, crate::api::ChainStatus>>>,
     stats: crate::api::MempoolStatus,
+    /// The verified block whose state the node was last caught lying about (reported once).
+    lie_reported: Option<u64>,
 }
 
 impl MempoolService {
@@ -124,6 +126,7 @@ impl MempoolService {
             seq: 0,
             status,
             stats: Default::default(),
+            lie_reported: None,
         })
     }
 
@@ -222,8 +225,35 @@ impl MempoolService {
         self.judge(&tx, at).await
     }
 
+    /// The node answered a simulation's state request with data that contradicts the verified
+    /// state root: it lied (or serves another chain). Nothing it said was used; the pending
+    /// transaction was judged without a simulation.
+    fn lie_finding(
+        &self,
+        tx: &PendingTx,
+        number: u64,
+        reason: &str,
+    ) -> palisade_primitives::Finding {
+        let url = self.rpc.url().to_string();
+        palisade_primitives::Finding::new(
+            crate::sources::INTEGRITY,
+            crate::sources::INTEGRITY,
+            &self.chain,
+            palisade_primitives::BlockRef::synthetic(number),
+            &format!("simulation-state:{url}:{number}"),
+            palisade_primitives::Severity::Critical,
+            format!(
+                "Endpoint {url} served state for block {number} that does not match its verified state root; pending transactions are judged without simulation until it does"
+            ),
+        )
+        .with_txs([tx.hash])
+        .with_evidence(serde_json::json!({"check": "simulation_state", "endpoint": url,
+            "state_block": number, "reason": reason, "pending_tx": tx.hash}))
+    }
+
     async fn judge(&mut self, tx: &PendingTx, at: Instant) -> eyre::Result<()> {
         let parent = self.tip.clone().unwrap_or_default();
+        let mut extra = Vec::new();
         let outcome = match (&self.sim, self.tip.is_some()) {
             (Some(sim), true) => {
                 let r = tokio::time::timeout(
@@ -243,6 +273,12 @@ impl MempoolService {
                     Ok(Err(e)) => {
                         tracing::warn!(target: "palisade::mempool", chain = %self.chain, tx = %tx.hash, error = %e, "Simulation failed.");
                         self.stats.last_error = Some(format!("{}: {e}", tx.hash));
+                        if let palisade_sim::SimError::Lie { number, reason } = &e {
+                            if self.lie_reported != Some(*number) {
+                                self.lie_reported = Some(*number);
+                                extra.push(self.lie_finding(tx, *number, reason));
+                            }
+                        }
                         None
                     }
                     Err(_) => {
@@ -264,7 +300,8 @@ impl MempoolService {
         for d in &mut self.detectors {
             d.pending(&p, &mut out);
         }
-        let findings = out.take().0;
+        let mut findings = out.take().0;
+        findings.extend(extra);
         self.stats.judged += 1;
         self.stats.findings += findings.len() as u64;
         if !findings.is_empty() {
@@ -280,7 +317,22 @@ impl MempoolService {
                 confirmed_upto: None,
                 ..Default::default()
             };
-            self.store.apply(&batch).await?;
+            // Retried like the chain service's events; a store that stays down stops the
+            // process (a restart resumes), rather than losing the finding.
+            let mut attempt = 0u64;
+            loop {
+                match self.store.apply(&batch).await {
+                    Ok(_) => break,
+                    Err(e) if attempt < 5 => {
+                        attempt += 1;
+                        tracing::error!(target: "palisade::mempool", chain = %self.chain, error = %e, attempt, "Storing pending findings failed; retrying.");
+                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    }
+                    Err(e) => {
+                        return Err(eyre::eyre!(e).wrap_err("storing pending findings failed"))
+                    }
+                }
+            }
             self.outbox.wake();
             if let Some(hub) = &self.hub {
                 let base_fee = parent.base_fee_per_gas.unwrap_or_default();

@@ -17,8 +17,14 @@ use std::sync::{Arc, Mutex};
 /// Why state could not be loaded: the node failed, or its answer did not match the verified
 /// state root. revm aborts the simulation with it.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct DbError(pub String);
+#[error("{msg}")]
+pub struct DbError {
+    /// What went wrong.
+    pub msg: String,
+    /// True when the node's answer contradicts the verified state (a proof that fails, code
+    /// that does not hash to the proven code hash): the node lied or serves another chain.
+    pub lie: bool,
+}
 
 impl DBErrorMarker for DbError {}
 
@@ -100,8 +106,8 @@ impl BlockState {
     pub(crate) fn views_before(
         &self,
         calls: &[(Address, Bytes)],
-        compute: impl FnOnce(&[(Address, Bytes)]) -> Result<Vec<Option<Bytes>>, String>,
-    ) -> Result<Vec<Option<Bytes>>, String> {
+        compute: impl FnOnce(&[(Address, Bytes)]) -> Result<Vec<Option<Bytes>>, SimError>,
+    ) -> Result<Vec<Option<Bytes>>, SimError> {
         let missing: Vec<(Address, Bytes)> = {
             let cached = lock(&self.views);
             calls.iter().filter(|c| !cached.contains_key(*c)).cloned().collect()
@@ -140,7 +146,11 @@ impl ForkDb {
     }
 
     fn err(&self, what: String) -> DbError {
-        DbError(format!("block {}: {what}", self.state.number()))
+        DbError { msg: format!("block {}: {what}", self.state.number()), lie: false }
+    }
+
+    fn lie(&self, what: String) -> DbError {
+        DbError { msg: format!("block {}: {what}", self.state.number()), lie: true }
     }
 
     /// Fetches and proves `address` with `slots`; caches the account and the slots.
@@ -154,13 +164,13 @@ impl ForkDb {
         let p: EIP1186AccountProofResponse = serde_json::from_value(v)
             .map_err(|e| self.err(format!("eth_getProof {address}: not a proof: {e}")))?;
         if p.address != address {
-            return Err(self.err(format!("asked for {address}, the node proved {}", p.address)));
+            return Err(self.lie(format!("asked for {address}, the node proved {}", p.address)));
         }
         palisade_verify::verify_account_proof(self.state.state_root, &p).map_err(|e| {
-            self.err(format!("the node's state does not match the verified root: {e}"))
+            self.lie(format!("the node's state does not match the verified root: {e}"))
         })?;
         palisade_verify::verify_storage_proofs(&p).map_err(|e| {
-            self.err(format!("the node's storage does not match the proven root: {e}"))
+            self.lie(format!("the node's storage does not match the proven root: {e}"))
         })?;
         self.state.fetched.fetch_add(1, Ordering::Relaxed);
         let info = if p.is_empty() {
@@ -198,7 +208,7 @@ impl ForkDb {
         let bytes: Bytes = palisade_primitives::quantity::bytes(&v)
             .map_err(|e| self.err(format!("eth_getCode {address}: {e}")))?;
         if keccak256(&bytes) != hash {
-            return Err(self.err(format!(
+            return Err(self.lie(format!(
                 "the code the node sent for {address} does not hash to the proven code hash {hash}"
             )));
         }

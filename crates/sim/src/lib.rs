@@ -15,7 +15,7 @@
 mod db;
 mod tracer;
 
-pub use db::{BlockState, ForkDb};
+pub use db::{BlockState, DbError, ForkDb};
 
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 pub use palisade_primitives::pending::SimNeeds;
@@ -49,6 +49,15 @@ pub enum SimError {
         /// Block number.
         number: u64,
         /// What went wrong.
+        reason: String,
+    },
+    /// The node's answer contradicts the verified state (a failing proof, code that does not
+    /// hash to its proven hash): the node lied, and nothing it said was used.
+    #[error("state of block {number}: {reason}")]
+    Lie {
+        /// Block number.
+        number: u64,
+        /// What did not match.
         reason: String,
     },
     /// revm refused the transaction or its environment.
@@ -210,9 +219,7 @@ fn run(db: ForkDb, chain_id: u64, tx: &PendingTx, needs: &SimNeeds) -> Result<Ou
     let tracer = std::mem::take(&mut evm.inspector);
     let res = match res {
         Ok(r) => r,
-        Err(EVMError::Database(e)) => {
-            return Err(SimError::State { number: state.number(), reason: e.0 })
-        }
+        Err(EVMError::Database(e)) => return Err(db_error(state.number(), e)),
         Err(e) => {
             // The transaction is invalid on this state (balance, intrinsic gas): an answer.
             let sim = Simulation {
@@ -306,11 +313,14 @@ fn run(db: ForkDb, chain_id: u64, tx: &PendingTx, needs: &SimNeeds) -> Result<Ou
                     fresh
                         .transact(view_tx(*to, data.clone(), i as u64, chain_id))
                         .map(|r| call_output(&r.result))
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| match e {
+                            EVMError::Database(e) => db_error(state.number(), e),
+                            e => SimError::State { number: state.number(), reason: e.to_string() },
+                        })
                 })
                 .collect()
         });
-        let before = before.map_err(|reason| SimError::State { number: state.number(), reason })?;
+        let before = before?;
         for (i, (to, data)) in needs.views.iter().enumerate() {
             views.push(ViewPair {
                 to: *to,
@@ -371,11 +381,22 @@ fn run_views(
             Ok(r) => out.push(call_output(&r.result)),
             Err(e) => {
                 let number = evm.ctx.journaled_state.database.db.state().number();
-                return Err(SimError::State { number, reason: e.to_string() });
+                return Err(match e {
+                    EVMError::Database(e) => db_error(number, e),
+                    e => SimError::State { number, reason: e.to_string() },
+                });
             }
         }
     }
     Ok(out)
+}
+
+fn db_error(number: u64, e: db::DbError) -> SimError {
+    if e.lie {
+        SimError::Lie { number, reason: e.msg }
+    } else {
+        SimError::State { number, reason: e.msg }
+    }
 }
 
 fn call_output(r: &ExecutionResult) -> Option<Bytes> {

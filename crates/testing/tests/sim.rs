@@ -139,7 +139,7 @@ async fn state_that_does_not_match_the_verified_root_is_refused() {
     let vault_word = format!("{:x}", s.vault);
     let attack = pending(ACCOUNT1, s.drainer, &calldata("run(address)", &[&vault_word]));
     let e = sim.simulate(&attack, &needs(&s)).await.unwrap_err();
-    assert!(matches!(e, SimError::State { .. }), "{e}");
+    assert!(matches!(e, SimError::Lie { .. }), "{e}");
     assert!(e.to_string().contains("does not match the verified root"), "{e}");
 }
 
