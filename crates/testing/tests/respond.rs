@@ -159,3 +159,68 @@ async fn a_wrong_keystore_password_stops_the_start_and_says_why_without_secrets(
     assert!(e.contains("wrong password") && e.contains("k.json"), "{e}");
     assert!(!e.contains("wrong one") && !e.contains("right one"), "{e}");
 }
+
+/// A one-request HTTP server: returns what was posted.
+async fn one_post(listener: tokio::net::TcpListener) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut s, _) = listener.accept().await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).await.unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(i) = text.find("\r\n\r\n") {
+            let len: usize = text
+                .lines()
+                .find_map(|l| {
+                    l.to_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if buf.len() >= i + 4 + len {
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+                return text[i + 4..].to_string();
+            }
+        }
+        if n == 0 {
+            return String::new();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_action_posts_the_finding_and_never_shows_its_url() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(one_post(listener));
+    std::env::set_var(
+        "PALISADE_TEST_ACTION_URL",
+        format!("http://127.0.0.1:{port}/hooks/s3cr3t-token"),
+    );
+    let mk = |name: &str| -> ResponderConfig {
+        serde_json::from_value(json!({
+            "name": name, "type": "webhook_action", "dry_run": false,
+            "policy": {"detectors": ["simulation"], "stage": "both"},
+            "webhook": {"url": {"env": "PALISADE_TEST_ACTION_URL"}},
+        }))
+        .unwrap()
+    };
+    let mut rs = Responders::build(&[mk("incident-bot")], &HashMap::new(), None).unwrap();
+    let jobs = rs.consider("local", &[finding(9, 1)], 0, Instant::now());
+    let done = jobs.into_iter().next().unwrap().run(|_| {}).await;
+    assert_eq!(done.outcome, "done", "{done:?}");
+    let body: serde_json::Value = serde_json::from_str(&server.await.unwrap()).unwrap();
+    assert_eq!(body["responder"], "incident-bot");
+    assert_eq!(body["finding"]["detector"], "simulation:vault");
+    assert!(!format!("{done:?}").contains("s3cr3t"));
+    // Down: a failure that says what, not where.
+    drop(rs);
+    let mut rs = Responders::build(&[mk("incident-bot-2")], &HashMap::new(), None).unwrap();
+    let jobs = rs.consider("local", &[finding(10, 1)], 0, Instant::now());
+    let done = jobs.into_iter().next().unwrap().run(|_| {}).await;
+    assert_eq!(done.outcome, "failed");
+    let e = done.error.clone().unwrap();
+    assert!(e.contains("cannot connect") && !e.contains("s3cr3t"), "{e}");
+}
