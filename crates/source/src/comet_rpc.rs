@@ -153,21 +153,9 @@ impl CometClient {
                 reason: "no WebSocket URL".into(),
             });
         };
-        let transport = |reason: String| SourceError::Transport { url: ws.to_string(), reason };
-        let (mut stream, _) = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio_tungstenite::connect_async(ws.expose()),
-        )
-        .await
-        .map_err(|_| transport("connect timed out".into()))?
-        .map_err(|e| {
-            transport(format!(
-                "connect failed: {}",
-                e.to_string().replace(ws.expose(), &ws.to_string())
-            ))
-        })?;
+        let transport = |reason: String| crate::ws::transport(ws, reason);
         let sub = json!({"jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": {"query": "tm.event='NewBlock'"}});
-        stream.send(Message::text(sub.to_string())).await.map_err(|e| transport(e.to_string()))?;
+        let mut stream = crate::ws::subscribe(ws, Duration::from_secs(10), &sub).await?;
         loop {
             let msg = match tokio::time::timeout(Duration::from_secs(120), stream.next()).await {
                 Err(_) => return Err(transport("no message for 120 s".into())),

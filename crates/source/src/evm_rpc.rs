@@ -516,20 +516,10 @@ impl RpcClient {
         emit: &mut impl FnMut(HeadSeen),
         shutdown: &CancellationToken,
     ) -> Result<()> {
-        let transport = |reason: String| SourceError::Transport { url: ws.to_string(), reason };
-        let (mut stream, _) =
-            tokio::time::timeout(self.timeout, tokio_tungstenite::connect_async(ws.expose()))
-                .await
-                .map_err(|_| transport("connect timed out".into()))?
-                .map_err(|e| {
-                    transport(format!(
-                        "connect failed: {}",
-                        e.to_string().replace(ws.expose(), &ws.to_string())
-                    ))
-                })?;
+        let transport = |reason: String| crate::ws::transport(ws, reason);
         let sub =
             json!({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]});
-        stream.send(Message::text(sub.to_string())).await.map_err(|e| transport(e.to_string()))?;
+        let mut stream = crate::ws::subscribe(ws, self.timeout, &sub).await?;
         tracing::info!(target: "palisade::source", endpoint = %ws, "Subscribed to newHeads.");
         // A head right away, so nothing is missed between connecting and the first notification.
         self.poll_once(emit).await;

@@ -24,6 +24,7 @@ pub mod mempool;
 pub mod pool;
 pub mod replay;
 mod url;
+mod ws;
 
 pub use url::SensitiveUrl;
 

@@ -196,22 +196,10 @@ async fn ws_session(
     tx: &mpsc::Sender<PendingTx>,
     shutdown: &CancellationToken,
 ) -> Result<()> {
-    let transport = |reason: String| SourceError::Transport { url: ws.to_string(), reason };
-    let (mut stream, _) = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_tungstenite::connect_async(ws.expose()),
-    )
-    .await
-    .map_err(|_| transport("connect timed out".into()))?
-    .map_err(|e| {
-        transport(format!(
-            "connect failed: {}",
-            e.to_string().replace(ws.expose(), &ws.to_string())
-        ))
-    })?;
+    let transport = |reason: String| crate::ws::transport(ws, reason);
     // Full transactions where the node offers them (geth, reth, anvil); hashes otherwise.
     let sub = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newPendingTransactions", true]});
-    stream.send(Message::text(sub.to_string())).await.map_err(|e| transport(e.to_string()))?;
+    let mut stream = crate::ws::subscribe(ws, Duration::from_secs(10), &sub).await?;
     loop {
         let msg = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
