@@ -409,6 +409,14 @@ pub(crate) async fn cmd(
         "findings": alerts.iter().map(|a| a.finding.detector.clone()).collect::<Vec<_>>(),
         "store": store_url,
     });
+    if let Some(d) = first_alert.map(|t| t - sent_at) {
+        say(&format!(
+            "Judged {d} ms after the transaction was sent{}.",
+            pause_sent_at
+                .map(|t| format!("; the pause was sent {} ms after it", t - sent_at))
+                .unwrap_or_default()
+        ));
+    }
     say(&format!(
         "Stored in {}: palisade alerts list --store {store_url}; palisade alerts responses --store {store_url}",
         dir.display()

@@ -120,6 +120,10 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
     writeln!(out, "  palisade alerts list --store {url}")?;
     writeln!(out, "  palisade replay testdata/mainnet/etl-17173049-17173050.jsonl.zst --config examples/demo.toml --json")?;
     writeln!(out, "  palisade run --config examples/anvil-local.toml   # against a local anvil")?;
+    writeln!(
+        out,
+        "  palisade demo --scenario defense   # stop a vault drain before it lands (local anvil)"
+    )?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(ExitCode::SUCCESS)
 }
