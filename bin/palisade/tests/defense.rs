@@ -107,3 +107,73 @@ fn without_anvil_the_scenario_says_how_to_get_it() {
     assert!(e.contains("needs anvil") && e.contains("scripts/test.sh"), "{e}");
     assert!(!e.contains("panicked"), "{e}");
 }
+
+#[path = "common/mod.rs"]
+#[allow(missing_docs)]
+mod common;
+
+/// A crash and restart while the attack is still pending: the transaction is polled again and
+/// judged again (the same finding), and the responder does not pause a second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_crash_the_same_pending_attack_is_not_answered_twice() {
+    use palisade_testing::anvil::{
+        artifact_bytecode, calldata, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2,
+    };
+    use serde_json::json;
+    let anvil = Anvil::start(&[]).await;
+    let guardian = format!("{:0>64}", ACCOUNT2.trim_start_matches("0x"));
+    let vault =
+        anvil.deploy(ACCOUNT0, &format!("{}{guardian}", artifact_bytecode("GuardedVault"))).await;
+    anvil
+        .send(ACCOUNT0, Some(&vault), &calldata("deposit()", &[]), 5_000_000_000_000_000_000)
+        .await;
+    let drainer = anvil.deploy(ACCOUNT1, &artifact_bytecode("VaultDrainer")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret: Vec<u8> =
+        (0..32).map(|i| u8::from_str_radix(&GUARDIAN_KEY[2 * i..2 * i + 2], 16).unwrap()).collect();
+    let ks = palisade_respond::keys::write_keystore(dir.path(), &secret, "restart pw", "g.json")
+        .unwrap();
+    std::env::set_var("PALISADE_TEST_RESTART_PW", "restart pw");
+    let body = format!(
+        "[[detectors]]\ntype = 'simulation'\nname = 'vault'\ncontracts = ['{vault}']\nmax_loss_percent = 50.0\n\n[[responders]]\nname = 'pause-vault'\ntype = 'pause_tx'\nchain = 'anvil'\ndry_run = false\n[responders.policy]\ndetectors = ['simulation:vault']\nmin_severity = 'high'\nstage = 'pending'\nmax_actions = 5\nper_seconds = 60\n[responders.tx]\nto = '{vault}'\ncall = 'pause()'\nreplace_after_ms = 60000\n[responders.key]\nkeystore = '{}'\npassword_env = 'PALISADE_TEST_RESTART_PW'\n",
+        ks.display()
+    );
+    let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
+    let mut p = common::Palisade::start_full(
+        dir.path(),
+        &endpoints,
+        32,
+        "[chains.mempool]\nenabled = true\npoll_interval_ms = 200",
+        &body,
+    );
+    p.wait_synced(&anvil).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    anvil.rpc("evm_setAutomine", json!([false])).await;
+    let vault_word = vault.trim_start_matches("0x");
+    anvil
+        .rpc(
+            "eth_sendTransaction",
+            json!([{"from": ACCOUNT1, "to": drainer, "data": calldata("run(address)", &[vault_word]), "gas": "0x100000"}]),
+        )
+        .await;
+    let pending_pauses =
+        || async { anvil.rpc("eth_getTransactionCount", json!([ACCOUNT2, "pending"])).await };
+    common::wait_for(20, "the pause sent", || async {
+        (pending_pauses().await == json!("0x1")).then_some(())
+    })
+    .await;
+    p.kill9();
+    p.restart();
+    // The attack is still pending: the poll brings it back, it is judged again.
+    common::wait_for(20, "the restarted watch judging it again", || async {
+        p.log().matches("would take 100.00%").count().ge(&2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(pending_pauses().await, json!("0x1"), "a second pause was sent");
+    assert!(p.log().contains("Already responded before"), "{}", p.log());
+    let rows = p.store().await.list_responses(10).await.unwrap();
+    assert_eq!(rows.iter().filter(|r| r.responder == "pause-vault").count(), 1, "{rows:?}");
+    anvil.rpc("evm_setAutomine", json!([true])).await;
+    p.kill9();
+}

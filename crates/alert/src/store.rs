@@ -329,6 +329,17 @@ impl Store {
         Ok(())
     }
 
+    /// True when a response with this id is stored (a responder acted, or planned to, on this
+    /// finding before a restart).
+    pub async fn response_exists(&self, id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT COUNT(*) FROM responses WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("response exists"))?;
+        Ok(row.try_get::<i64, _>(0).map_err(db("response exists"))? > 0)
+    }
+
     /// Stored responses, newest first.
     pub async fn list_responses(&self, limit: i64) -> Result<Vec<ResponseRow>> {
         let rows = sqlx::query(

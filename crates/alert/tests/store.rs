@@ -202,5 +202,7 @@ async fn responses_are_recorded_then_updated_with_their_outcome() {
         assert_eq!((got[0].created_ms, got[0].updated_ms), (1_000, 2_000), "{name}");
         assert!(got[0].detail.contains("block_number"), "{name}");
         assert!(!got[0].dry_run, "{name}");
+        assert!(s.response_exists(&id).await.unwrap(), "{name}");
+        assert!(!s.response_exists(&format!("{id}-other")).await.unwrap(), "{name}");
     }
 }

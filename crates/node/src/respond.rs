@@ -60,6 +60,18 @@ impl ResponseHub {
         }
         let jobs = self.responders.lock().await.consider(chain, findings, base_fee, Instant::now());
         for job in jobs {
+            // Acted on before a restart (the same pending transaction polled again, a finding
+            // re-raised): never twice.
+            match self.store.response_exists(&job.record().id).await {
+                Ok(true) => {
+                    tracing::info!(target: "palisade::respond", id = %job.record().id, "Already responded before; not again.");
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(target: "palisade::respond", error = %e, "Cannot check earlier responses; acting.")
+                }
+            }
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ResponseRecord>();
             // Each step is stored in order by one task; the work runs in another.
             let hub = self.clone();

@@ -158,6 +158,13 @@ impl<S: ChainSource> ChainService<S> {
 
     /// Tells `tips` (a mempool watch) each new verified tip.
     pub fn with_tips(mut self, tips: tokio::sync::mpsc::Sender<crate::mempool::TipInfo>) -> Self {
+        // The tip restored from the store (verified when it was fetched): simulations can start
+        // before the next block.
+        let tracker = self.engine.tracker();
+        if let Some(b) = tracker.tip().and_then(|t| tracker.get(t.number)) {
+            let _ =
+                tips.try_send(crate::mempool::TipInfo { header: b.header.clone(), mined: vec![] });
+        }
         self.tips = Some(tips);
         self
     }
