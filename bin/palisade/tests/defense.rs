@@ -10,7 +10,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_palisade");
 /// The guardian's key the demo encrypts into its keystore (anvil's third public test key).
 const GUARDIAN_KEY: &str = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 
+/// The demos run one at a time: each races a one-second block, and two at once on two cores
+/// would measure the machine, not Palisade.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn demo(extra: &[&str]) -> (Value, String, tempfile::TempDir) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args(["demo", "--scenario", "defense", "--json", "--data-dir"])
