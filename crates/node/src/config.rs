@@ -137,6 +137,8 @@ pub struct MempoolConfig {
     pub max_pending: usize,
     /// Simulate pending transactions with revm on the latest verified state (default true).
     pub simulate: bool,
+    /// Simulations run at once (default 4); verdicts still come out in arrival order.
+    pub sim_workers: usize,
     /// A simulation taking longer is abandoned (milliseconds, default 2000).
     pub sim_timeout_ms: u64,
 }
@@ -148,6 +150,7 @@ impl Default for MempoolConfig {
             poll_interval_ms: 1000,
             max_pending: 10_000,
             simulate: true,
+            sim_workers: 4,
             sim_timeout_ms: 2000,
         }
     }

@@ -9,6 +9,7 @@ use crate::config::{ChainConfig, MempoolConfig};
 use crate::metrics::Metrics;
 use crate::respond::ResponseHub;
 use eyre::WrapErr;
+use futures::StreamExt;
 use palisade_alert::{Batch, Outbox, Store};
 use palisade_detect::pending::{Pending, PendingDetector};
 use palisade_detect::DetectorConfig;
@@ -33,6 +34,16 @@ pub struct TipInfo {
     pub mined: Vec<(B256, Address, u64)>,
 }
 
+/// A pending transaction with its simulation (`None`: none was run).
+struct Simulated {
+    tx: PendingTx,
+    at: Instant,
+    parent: Header,
+    result: Option<
+        Result<Result<palisade_sim::Outcome, palisade_sim::SimError>, tokio::time::error::Elapsed>,
+    >,
+}
+
 /// Capacity of the channel of tips from the chain service.
 pub const TIP_CHANNEL: usize = 256;
 
@@ -47,7 +58,7 @@ pub struct MempoolService {
     rpc: Arc<RpcClient>,
     ws: Option<SensitiveUrl>,
     sim: Option<Arc<Simulator>>,
-    needs: SimNeeds,
+    needs: Arc<SimNeeds>,
     detectors: Vec<Box<dyn PendingDetector>>,
     pool: Pool,
     seen: HashSet<B256>,
@@ -112,7 +123,7 @@ impl MempoolService {
             rpc,
             ws,
             sim,
-            needs,
+            needs: Arc::new(needs),
             detectors: dets,
             pool: Pool::new(chain.mempool.max_pending),
             seen: HashSet::new(),
@@ -183,6 +194,10 @@ impl MempoolService {
             ptx,
             shutdown.clone(),
         ));
+        // Simulations run concurrently (up to `sim_workers`); verdicts come out in arrival
+        // order, so "later" and "higher fee" stay exact for the front-running rules.
+        let mut inflight = futures::stream::FuturesOrdered::new();
+        let workers = self.cfg.sim_workers.max(1);
         loop {
             tokio::select! {
                 biased;
@@ -191,23 +206,29 @@ impl MempoolService {
                     Some(t) => self.apply_tip(t),
                     None => return Ok(()),
                 },
-                p = prx.recv() => match p {
-                    Some(p) => self.arrived(p, Instant::now()).await?,
+                Some(done) = inflight.next(), if !inflight.is_empty() => self.judge(done).await?,
+                p = prx.recv(), if inflight.len() < workers => match p {
+                    Some(p) => {
+                        if let Some(tx) = self.arrived(p) {
+                            inflight.push_back(self.simulate(tx, Instant::now()));
+                        }
+                    }
                     None => return Ok(()),
                 },
             }
         }
     }
 
-    async fn arrived(&mut self, tx: PendingTx, at: Instant) -> eyre::Result<()> {
+    /// Admits a transaction into the pool: `None` when it was seen or lost to another.
+    fn arrived(&mut self, tx: PendingTx) -> Option<PendingTx> {
         // Apply any tip that came meanwhile first: simulate on the newest verified state.
         while let Ok(t) = self.tips.try_recv() {
             self.apply_tip(t);
         }
         if self.seen.contains(&tx.hash) {
-            return Ok(());
+            return None;
         }
-        let Some(events) = self.pool.insert(tx.clone()) else { return Ok(()) };
+        let events = self.pool.insert(tx.clone())?;
         self.remember(tx.hash);
         let replaced: Vec<B256> = events
             .iter()
@@ -222,7 +243,22 @@ impl MempoolService {
             }
         }
         self.metrics.pending_seen.with_label_values(&[&self.chain]).inc();
-        self.judge(&tx, at).await
+        Some(tx)
+    }
+
+    /// Simulates `tx` on the current verified tip (when there is one and a detector needs it).
+    fn simulate(&self, tx: PendingTx, at: Instant) -> impl std::future::Future<Output = Simulated> {
+        let parent = self.tip.clone();
+        let sim = self.sim.clone().filter(|_| parent.is_some());
+        let needs = self.needs.clone();
+        let timeout = Duration::from_millis(self.cfg.sim_timeout_ms.max(1));
+        async move {
+            let result = match sim {
+                Some(sim) => Some(tokio::time::timeout(timeout, sim.simulate(&tx, &needs)).await),
+                None => None,
+            };
+            Simulated { tx, at, parent: parent.unwrap_or_default(), result }
+        }
     }
 
     /// The node answered a simulation's state request with data that contradicts the verified
@@ -251,16 +287,12 @@ impl MempoolService {
             "state_block": number, "reason": reason, "pending_tx": tx.hash}))
     }
 
-    async fn judge(&mut self, tx: &PendingTx, at: Instant) -> eyre::Result<()> {
-        let parent = self.tip.clone().unwrap_or_default();
+    async fn judge(&mut self, done: Simulated) -> eyre::Result<()> {
+        let Simulated { tx, at, parent, result } = done;
+        let tx = &tx;
         let mut extra = Vec::new();
-        let outcome = match (&self.sim, self.tip.is_some()) {
-            (Some(sim), true) => {
-                let r = tokio::time::timeout(
-                    Duration::from_millis(self.cfg.sim_timeout_ms.max(1)),
-                    sim.simulate(tx, &self.needs),
-                )
-                .await;
+        let outcome = match result {
+            Some(r) => {
                 let label = match &r {
                     Ok(Ok(o)) if o.sim.success => "ok",
                     Ok(Ok(_)) => "reverted",
@@ -287,7 +319,7 @@ impl MempoolService {
                     }
                 }
             }
-            _ => None,
+            None => None,
         };
         let block = would_be_block(
             &parent,
