@@ -27,6 +27,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
+/// Answers every request this many milliseconds later, unchanged.
+struct Delay(u64);
+
+impl common::Lie for Delay {
+    fn response(&self, _: &str, _: &serde_json::Value, _: &mut serde_json::Value) -> Option<u64> {
+        None
+    }
+
+    fn delay(&self) -> Duration {
+        Duration::from_millis(self.0)
+    }
+}
+
 fn pct(xs: &mut [f64], p: f64) -> f64 {
     if xs.is_empty() {
         return f64::NAN;
@@ -56,7 +69,17 @@ async fn main() {
     let body = format!(
         "[[detectors]]\ntype = 'simulation'\nname = 'vault'\ncontracts = ['{vault}']\nmax_loss_percent = 50.0\ninvariants = [{{ name = 'backed', contract = '{vault}', views = ['totalAssets()', 'totalShares()'], expr = 'after.totalAssets >= after.totalShares' }}]\n\n[[sinks]]\ntype = 'webhook'\nurl = 'http://127.0.0.1:{port}/hook'\nsecret = {{ env = 'PALISADE_TEST_WEBHOOK_SECRET' }}\n"
     );
-    let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
+    // With PENDING_RPC_DELAY_MS, requests (state proofs included) go through a proxy that
+    // answers that much later, as a remote node would; the subscription stays direct.
+    let delay: u64 =
+        std::env::var("PENDING_RPC_DELAY_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let slow = if delay > 0 {
+        Some(common::Tamper::start(anvil.http_url(), Delay(delay)).await)
+    } else {
+        None
+    };
+    let http = slow.as_ref().map(|t| t.url()).unwrap_or_else(|| anvil.http_url());
+    let endpoints = format!("[{{ url = '{http}', ws = '{}' }}]", anvil.ws_url());
     let mut p = Palisade::start_full(
         dir.path(),
         &endpoints,
@@ -201,7 +224,7 @@ async fn main() {
     let (r50, r99) = (pct(&mut reference.clone(), 0.5), pct(&mut reference, 0.99));
     let mut rv = revm_ms.clone();
     let (v50, v99) = (pct(&mut rv, 0.5), pct(&mut rv.clone(), 0.99));
-    println!("pending latency over {n} transactions (anvil, one endpoint, WebSocket newPendingTransactions, SQLite store, signed webhook, sim_workers {workers}):");
+    println!("pending latency over {n} transactions (anvil, one endpoint, WebSocket newPendingTransactions, SQLite store, signed webhook, sim_workers {workers}, RPC delay {delay} ms):");
     println!("  reference: pending tx heard by a bare subscriber     p50 {r50:7.2} ms   p99 {r99:7.2} ms");
     println!("  reference: revm alone on a warm local database       p50 {v50:7.3} ms   p99 {v99:7.3} ms");
     println!("  palisade: sent -> finding at the webhook, warm cache p50 {w50:7.2} ms   p99 {w99:7.2} ms");
