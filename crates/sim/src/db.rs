@@ -29,7 +29,7 @@ pub struct DbError {
 impl DBErrorMarker for DbError {}
 
 #[derive(Debug, Clone)]
-struct Account {
+pub(crate) struct Account {
     info: Option<AccountInfo>,
     storage_root: B256,
 }
@@ -102,6 +102,22 @@ impl BlockState {
             .unwrap_or_default()
     }
 
+    /// What simulations on this block loaded: each account with its slots (for warming the next
+    /// block's cache), at most `max_accounts` accounts.
+    pub fn hot_keys(&self, max_accounts: usize) -> Vec<(Address, Vec<U256>)> {
+        let accounts: Vec<Address> =
+            lock(&self.accounts).keys().copied().take(max_accounts).collect();
+        let storage = lock(&self.storage);
+        accounts
+            .into_iter()
+            .map(|a| {
+                let slots: Vec<U256> =
+                    storage.keys().filter(|(x, _)| *x == a).map(|(_, s)| *s).take(256).collect();
+                (a, slots)
+            })
+            .collect()
+    }
+
     /// Results of view calls on the block's state: cached ones, and `compute` for the rest.
     pub(crate) fn views_before(
         &self,
@@ -153,13 +169,20 @@ impl ForkDb {
         DbError { msg: format!("block {}: {what}", self.state.number()), lie: true }
     }
 
-    /// Fetches and proves `address` with `slots`; caches the account and the slots.
+    /// Fetches and proves `address` with `slots` (blocking: revm's database is synchronous).
     fn load(&self, address: Address, slots: &[U256]) -> Result<Account, DbError> {
+        self.rt.block_on(self.fetch(address, slots))
+    }
+
+    /// Fetches and proves `address` with `slots` in one `eth_getProof`; caches the account and
+    /// the slots.
+    pub(crate) async fn fetch(&self, address: Address, slots: &[U256]) -> Result<Account, DbError> {
         let keys: Vec<B256> = slots.iter().map(|s| B256::from(*s)).collect();
         let params = json!([address, keys, {"blockHash": self.state.hash}]);
         let v = self
-            .rt
-            .block_on(self.rpc.call("eth_getProof", params))
+            .rpc
+            .call("eth_getProof", params)
+            .await
             .map_err(|e| self.err(format!("eth_getProof {address}: {e}")))?;
         let p: EIP1186AccountProofResponse = serde_json::from_value(v)
             .map_err(|e| self.err(format!("eth_getProof {address}: not a proof: {e}")))?;
@@ -179,7 +202,7 @@ impl ForkDb {
             let code = if p.code_hash == KECCAK256_EMPTY || p.code_hash == B256::ZERO {
                 Bytecode::default()
             } else {
-                self.code(address, p.code_hash)?
+                self.code(address, p.code_hash).await?
             };
             Some(AccountInfo::new(p.balance, p.nonce, p.code_hash, code))
         };
@@ -195,15 +218,14 @@ impl ForkDb {
         Ok(acc)
     }
 
-    fn code(&self, address: Address, hash: B256) -> Result<Bytecode, DbError> {
+    async fn code(&self, address: Address, hash: B256) -> Result<Bytecode, DbError> {
         if let Some(c) = lock(&self.state.codes).get(&hash) {
             return Ok(c.clone());
         }
         let v = self
-            .rt
-            .block_on(
-                self.rpc.call("eth_getCode", json!([address, {"blockHash": self.state.hash}])),
-            )
+            .rpc
+            .call("eth_getCode", json!([address, {"blockHash": self.state.hash}]))
+            .await
             .map_err(|e| self.err(format!("eth_getCode {address}: {e}")))?;
         let bytes: Bytes = palisade_primitives::quantity::bytes(&v)
             .map_err(|e| self.err(format!("eth_getCode {address}: {e}")))?;

@@ -93,6 +93,11 @@ pub struct Simulator {
     current: Mutex<Option<Arc<BlockState>>>,
 }
 
+/// Accounts of the previous tip warmed for the next one.
+const PREFETCH_ACCOUNTS: usize = 256;
+/// Prefetch requests at once.
+const PREFETCH_CONCURRENCY: usize = 8;
+
 /// Gas of view calls and of transactions that name none (the EIP-7825 per-transaction cap).
 const GAS_CAP: u64 = 1 << 24;
 
@@ -104,9 +109,32 @@ impl Simulator {
     }
 
     /// Moves to a new verified tip: later simulations run on its state, with a fresh cache.
+    /// What simulations loaded on the previous tip is loaded again for the new one in the
+    /// background (one proven `eth_getProof` per account with all its slots, several at once),
+    /// so that the next simulations find their state warm. Call within a Tokio runtime.
     pub fn set_tip(&self, header: &Header) -> Result<(), SimError> {
-        let state = BlockState::new(header)?;
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(state));
+        let state = Arc::new(BlockState::new(header)?);
+        let previous =
+            self.current.lock().unwrap_or_else(|p| p.into_inner()).replace(state.clone());
+        if let (Some(prev), Ok(rt)) = (previous, tokio::runtime::Handle::try_current()) {
+            let hot = prev.hot_keys(PREFETCH_ACCOUNTS);
+            if !hot.is_empty() {
+                let db = ForkDb::new(state, self.rpc.clone(), rt.clone());
+                rt.spawn(async move {
+                    use futures::StreamExt;
+                    futures::stream::iter(hot)
+                        .for_each_concurrent(PREFETCH_CONCURRENCY, |(a, slots)| {
+                            let db = db.clone();
+                            async move {
+                                // A failure here is not fatal: the simulation that needs the
+                                // entry loads it (and reports a lie) itself.
+                                let _ = db.fetch(a, &slots).await;
+                            }
+                        })
+                        .await;
+                });
+            }
+        }
         Ok(())
     }
 

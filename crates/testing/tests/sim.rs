@@ -265,3 +265,31 @@ async fn a_token_loss_is_measured_with_balance_of_before_and_after() {
     assert_eq!(f[0].evidence["loss_percent"], "60.00");
     assert_eq!(f[0].evidence["asset"].as_str().map(str::to_lowercase), Some(token.to_lowercase()));
 }
+
+/// A new tip starts a new cache, warmed in the background with what simulations loaded on the
+/// previous one (proven again against the new root): the next simulation fetches nothing.
+#[tokio::test]
+async fn a_new_tip_is_warmed_with_what_the_last_one_needed() {
+    let s = setup().await;
+    let sim = Simulator::new(s.rpc.clone(), 31337);
+    sim.set_tip(&tip(&s).await.header).unwrap();
+    let vault_word = format!("{:x}", s.vault);
+    let attack = pending(ACCOUNT1, s.drainer, &calldata("run(address)", &[&vault_word]));
+    let cold = sim.simulate(&attack, &needs(&s)).await.unwrap();
+    assert!(cold.sim.fetched > 0);
+    s.anvil.mine(1).await;
+    let next = tip(&s).await;
+    sim.set_tip(&next.header).unwrap();
+    let mut warm = None;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let o = sim.simulate(&attack, &needs(&s)).await.unwrap();
+        if o.sim.fetched == 0 {
+            warm = Some(o);
+            break;
+        }
+    }
+    let warm = warm.expect("the new tip's cache was warmed");
+    assert_eq!(warm.sim.state_block.hash, next.header.hash.unwrap());
+    assert_eq!(warm.sim.balances, cold.sim.balances);
+}
