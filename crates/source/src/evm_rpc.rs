@@ -418,8 +418,16 @@ impl RpcClient {
     pub async fn view_calls(&self, calls: &[(Address, Bytes)], hash: B256) -> Result<Value> {
         let mut out = Vec::with_capacity(calls.len());
         for (to, data) in calls {
-            let r =
-                self.call("eth_call", json!([{"to": to, "data": data}, {"blockHash": hash}])).await;
+            let params = json!([{"to": to, "data": data}, {"blockHash": hash}]);
+            let mut r = self.call("eth_call", params.clone()).await;
+            // A revert is an answer; another node error about a block it just announced (anvil
+            // answers for its newest block racily) is asked again once.
+            if let Err(SourceError::Rpc { message, .. }) = &r {
+                if !message.to_lowercase().contains("revert") {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    r = self.call("eth_call", params).await;
+                }
+            }
             let result = match r {
                 Ok(v @ Value::String(_)) => v,
                 Ok(other) => {
