@@ -192,7 +192,7 @@ fn defi(lines: &[String], loops: u64) -> eyre::Result<()> {
         classify / parse
     );
     outln!(
-        "  (mev-inspect-py, ../shared/BASELINES.md, same kind of blocks: 7.55 blocks/s: {:.0}x)",
+        "  (mev-inspect-py, as measured on a machine like this one, same kind of blocks: 7.55 blocks/s: {:.0}x)",
         n / classify / 7.55
     );
     let labels = include_str!("../../../testdata/forta/ethereum-etherscan-malicious-labels.csv");

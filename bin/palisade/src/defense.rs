@@ -165,11 +165,10 @@ impl Anvil {
 }
 
 fn selector(sig: &str) -> String {
-    format!("0x{}", alloy_primitives_hex(&palisade_primitives::keccak256(sig.as_bytes())[..4]))
-}
-
-fn alloy_primitives_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    format!(
+        "0x{}",
+        alloy_primitives::hex::encode(&palisade_primitives::keccak256(sig.as_bytes())[..4])
+    )
 }
 
 fn word(hex_addr: &str) -> String {
@@ -298,14 +297,8 @@ pub(crate) async fn cmd(
     ));
 
     // The guardian's key, encrypted, with a random password given through the environment.
-    let password: String = {
-        let mut b = [0u8; 24];
-        getrandom(&mut b);
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    };
-    let secret: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&GUARDIAN_KEY[2 * i..2 * i + 2], 16).unwrap_or_default())
-        .collect();
+    let password = palisade_respond::keys::random_password();
+    let secret = alloy_primitives::hex::decode(GUARDIAN_KEY)?;
     let ks =
         palisade_respond::keys::write_keystore(dir.as_path(), &secret, &password, "guardian.json")?;
     std::env::set_var(PASSWORD_ENV, &password);
@@ -427,12 +420,4 @@ pub(crate) async fn cmd(
         println!("{summary}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Random bytes from the OS.
-fn getrandom(buf: &mut [u8]) {
-    use std::io::Read;
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = f.read_exact(buf);
-    }
 }

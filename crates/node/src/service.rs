@@ -232,17 +232,7 @@ impl<S: ChainSource> ChainService<S> {
         for f in &findings {
             self.metrics.findings.with_label_values(&[self.name(), &f.detector]).inc();
         }
-        let batch = Batch {
-            chain: self.name().to_string(),
-            findings,
-            sinks: self.sinks.clone(),
-            ..Default::default()
-        };
-        self.store.apply(&batch).await?;
-        self.outbox.wake();
-        if let Some(hub) = &self.hub {
-            hub.consider(self.name(), &batch.findings, 0).await;
-        }
+        self.store_now(findings, None).await?;
         Ok(())
     }
 
@@ -444,11 +434,22 @@ impl<S: ChainSource> ChainService<S> {
     }
 
     async fn store_findings(&mut self, findings: Vec<Finding>) -> eyre::Result<()> {
+        let confirmed_upto = self.confirmed_upto();
+        self.store_now(findings, confirmed_upto).await
+    }
+
+    /// Stores findings that are not part of a chain event (endpoints, stalls, deep reorgs) and
+    /// hands them to the responders. `confirmed_upto: None` delivers them at once.
+    async fn store_now(
+        &mut self,
+        findings: Vec<Finding>,
+        confirmed_upto: Option<u64>,
+    ) -> eyre::Result<()> {
         let batch = Batch {
             chain: self.name().to_string(),
             findings,
             sinks: self.sinks.clone(),
-            confirmed_upto: self.confirmed_upto(),
+            confirmed_upto,
             ..Default::default()
         };
         self.store.apply(&batch).await?;
@@ -714,9 +715,6 @@ pub async fn run_with(
             status.clone(),
         )
         .await?;
-        if let Some(h) = &hub {
-            svc = svc.with_responders(h.clone(), control.clone());
-        }
         if c.mempool.enabled {
             let (tx, rx) = tokio::sync::mpsc::channel(crate::mempool::TIP_CHANNEL);
             svc = svc.with_tips(tx);
@@ -733,13 +731,12 @@ pub async fn run_with(
             let s = shutdown.clone();
             tasks.spawn(async move { mp.run(s).await });
         }
-        let s = shutdown.clone();
-        tasks.spawn(async move { svc.run(s).await });
+        launch(svc, &hub, &control, &mut tasks, &shutdown);
     }
     for c in &cfg.comet_chains {
         let dets = crate::config::build_detectors(&cfg.detectors, &c.name, &cfg.links)?;
         let sources = crate::comet::CometSources::new(c)?;
-        let mut svc = ChainService::start_with(
+        let svc = ChainService::start_with(
             c.into(),
             sources,
             dets,
@@ -750,16 +747,12 @@ pub async fn run_with(
             status.clone(),
         )
         .await?;
-        if let Some(h) = &hub {
-            svc = svc.with_responders(h.clone(), control.clone());
-        }
-        let s = shutdown.clone();
-        tasks.spawn(async move { svc.run(s).await });
+        launch(svc, &hub, &control, &mut tasks, &shutdown);
     }
     for c in &cfg.beacon_chains {
         let dets = crate::config::build_detectors(&cfg.detectors, &c.name, &cfg.links)?;
         let sources = crate::beacon::BeaconSources::new(c)?;
-        let mut svc = ChainService::start_with(
+        let svc = ChainService::start_with(
             c.into(),
             sources,
             dets,
@@ -770,11 +763,7 @@ pub async fn run_with(
             status.clone(),
         )
         .await?;
-        if let Some(h) = &hub {
-            svc = svc.with_responders(h.clone(), control.clone());
-        }
-        let s = shutdown.clone();
-        tasks.spawn(async move { svc.run(s).await });
+        launch(svc, &hub, &control, &mut tasks, &shutdown);
     }
     let mut result = Ok(());
     while let Some(r) = tasks.join_next().await {
@@ -786,6 +775,21 @@ pub async fn run_with(
         }
     }
     result
+}
+
+/// Gives a started chain service the responders (when there are any) and runs it as a task.
+fn launch<S: ChainSource + Send + 'static>(
+    mut svc: ChainService<S>,
+    hub: &Option<Arc<crate::respond::ResponseHub>>,
+    control: &Arc<crate::respond::Control>,
+    tasks: &mut tokio::task::JoinSet<eyre::Result<()>>,
+    shutdown: &CancellationToken,
+) {
+    if let Some(h) = hub {
+        svc = svc.with_responders(h.clone(), control.clone());
+    }
+    let s = shutdown.clone();
+    tasks.spawn(async move { svc.run(s).await });
 }
 
 /// The cancellation token that stops [`run`].

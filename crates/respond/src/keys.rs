@@ -114,6 +114,14 @@ impl KeyConfig {
     }
 }
 
+/// A random keystore password (24 bytes from the OS's generator, hex).
+pub fn random_password() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    alloy_primitives::hex::encode(b)
+}
+
 /// Writes `secret` as an encrypted JSON keystore named `name` in `dir` (scrypt, as geth
 /// writes them) and returns its path. For tests and the demo: production keys are made with
 /// geth, cast or clef.

@@ -105,17 +105,14 @@ impl BlockState {
     /// What simulations on this block loaded: each account with its slots (for warming the next
     /// block's cache), at most `max_accounts` accounts.
     pub fn hot_keys(&self, max_accounts: usize) -> Vec<(Address, Vec<U256>)> {
-        let accounts: Vec<Address> =
-            lock(&self.accounts).keys().copied().take(max_accounts).collect();
-        let storage = lock(&self.storage);
-        accounts
-            .into_iter()
-            .map(|a| {
-                let slots: Vec<U256> =
-                    storage.keys().filter(|(x, _)| *x == a).map(|(_, s)| *s).take(256).collect();
-                (a, slots)
-            })
-            .collect()
+        let mut out: HashMap<Address, Vec<U256>> =
+            lock(&self.accounts).keys().take(max_accounts).map(|a| (*a, Vec::new())).collect();
+        for (a, slot) in lock(&self.storage).keys() {
+            if let Some(slots) = out.get_mut(a).filter(|s| s.len() < 256) {
+                slots.push(*slot);
+            }
+        }
+        out.into_iter().collect()
     }
 
     /// Results of view calls on the block's state: cached ones, and `compute` for the rest.

@@ -146,6 +146,7 @@ pub struct SimulationGuard {
     min_loss: U256,
     invariants: Vec<Invariant>,
     slots: Vec<PrivSlot>,
+    needs: SimNeeds,
 }
 
 #[derive(Debug)]
@@ -263,7 +264,23 @@ impl SimulationGuard {
                     .map_err(|e| err(format!("privileged_slots[{i}].slot"), e))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { id, chain: chain.into(), cfg, min_loss, invariants, slots })
+        // What simulations must report: the guarded contracts (and those with privileged
+        // slots), the tokens, and every invariant's views once.
+        let mut needs = SimNeeds {
+            watched: cfg.contracts.clone(),
+            tokens: cfg.tokens.clone(),
+            views: Vec::new(),
+            all: false,
+        };
+        needs.merge(&SimNeeds {
+            watched: slots.iter().map(|s| s.contract).collect(),
+            views: invariants
+                .iter()
+                .flat_map(|inv| inv.views.iter().map(|(_, d)| (inv.cfg.contract, d.clone())))
+                .collect(),
+            ..SimNeeds::default()
+        });
+        Ok(Self { id, chain: chain.into(), cfg, min_loss, invariants, slots, needs })
     }
 
     fn finding(&self, p: &Pending<'_>, subject: &str, sev: Severity, title: String) -> Finding {
@@ -312,27 +329,12 @@ impl PendingDetector for SimulationGuard {
     }
 
     fn sim_needs(&self) -> SimNeeds {
-        let mut views = Vec::new();
-        for inv in &self.invariants {
-            for (_, data) in &inv.views {
-                let c = (inv.cfg.contract, data.clone());
-                if !views.contains(&c) {
-                    views.push(c);
-                }
-            }
-        }
-        let mut watched = self.cfg.contracts.clone();
-        for s in &self.slots {
-            if !watched.contains(&s.contract) {
-                watched.push(s.contract);
-            }
-        }
-        SimNeeds { watched, tokens: self.cfg.tokens.clone(), views, all: false }
+        self.needs.clone()
     }
 
     fn pending(&mut self, p: &Pending<'_>, out: &mut Findings) {
         let Some(sim) = p.sim else { return };
-        if !sim.success || !sim.touches_any(&self.sim_needs().watched) {
+        if !sim.success || !sim.touches_any(&self.needs.watched) {
             return;
         }
         let judged_for_loss = !self.cfg.allowed_senders.contains(&p.tx.from);
