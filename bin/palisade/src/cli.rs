@@ -118,10 +118,14 @@ pub(crate) enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Check a config file; exit 2 with the line and field of each error.
+    /// Check a config file for `palisade run` (a chain to watch, a usable store); exit 2 with
+    /// the line and field of each error.
     Validate {
         /// Config file.
         file: PathBuf,
+        /// Check it only as a config for `palisade replay` (detectors, no chain needed).
+        #[arg(long)]
+        replay: bool,
     },
     /// List detector types with their descriptions and config fields.
     Detectors {
@@ -229,10 +233,22 @@ pub(crate) fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
     })
 }
 
+/// Loads a config that `palisade run` must be able to run (a chain to watch, a usable store).
+pub(crate) fn load_runnable(path: &std::path::Path) -> Result<Config, ExitCode> {
+    let cfg = load_config(path)?;
+    cfg.check_runnable(&path.display().to_string()).map_err(|errs| {
+        for e in &errs.0 {
+            eprintln!("error: {e}");
+        }
+        ExitCode::from(EXIT_USAGE)
+    })?;
+    Ok(cfg)
+}
+
 pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
     match cli.cmd {
         Cmd::Run { config } => {
-            let cfg = match load_config(&config) {
+            let cfg = match load_runnable(&config) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
@@ -270,19 +286,21 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
             crate::inspect::cmd(file, rpc, block, json).await
         }
         Cmd::Verify { file, json } => crate::verify::cmd(&file, json),
-        Cmd::Validate { file } => match load_config(&file) {
-            Ok(cfg) => {
-                outln!(
-                    "{}: ok ({} chains, {} detectors, {} sinks)",
-                    file.display(),
-                    cfg.chains.len(),
-                    cfg.detectors.len(),
-                    cfg.sinks.len()
-                );
-                Ok(ExitCode::SUCCESS)
+        Cmd::Validate { file, replay } => {
+            match if replay { load_config(&file) } else { load_runnable(&file) } {
+                Ok(cfg) => {
+                    outln!(
+                        "{}: ok ({} chains, {} detectors, {} sinks)",
+                        file.display(),
+                        cfg.chains.len(),
+                        cfg.detectors.len(),
+                        cfg.sinks.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(code) => Ok(code),
             }
-            Err(code) => Ok(code),
-        },
+        }
         Cmd::Detectors { json } => {
             if json {
                 for d in palisade_detect::CATALOG {

@@ -71,10 +71,87 @@ fn validate_points_at_line_and_field_and_exits_2() {
     let o = run(&["validate", "/no/such/file.toml"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("cannot read"));
-    for ex in ["examples/demo.toml", "examples/anvil-local.toml"] {
-        let o = run(&["validate", root().join(ex).to_str().unwrap()]);
-        assert!(o.status.success(), "{ex}: {}", stderr(&o));
+    let o = run(&["validate", root().join("examples/anvil-local.toml").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The demo's config has no chain: it is for replay.
+    let demo = root().join("examples/demo.toml");
+    let o = run(&["validate", demo.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--replay"), "{}", stderr(&o));
+    assert!(run(&["validate", "--replay", demo.to_str().unwrap()]).status.success());
+}
+
+/// Issue 11, defect 7: configs that cannot run or cannot alert are refused by `validate`, and
+/// the store's errors say what and where, once, quickly.
+#[test]
+fn validate_refuses_configs_that_cannot_run_or_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let file_as_dir = dir.path().join("not-a-dir");
+    std::fs::write(&file_as_dir, "x").unwrap();
+    let chain =
+        "[[chains]]\nname = 'x'\nchain_id = 1\nendpoints = [{ url = 'http://127.0.0.1:1' }]\n";
+    let cases: Vec<(String, String, &str)> = vec![
+        ("empty".into(), String::new(), "nothing to monitor"),
+        ("mysql".into(), format!("[store]\nurl = 'mysql://root:pw@db/x'\n{chain}"), "store.url"),
+        (
+            "data_dir is a file".into(),
+            format!("data_dir = '{}'\n{chain}", file_as_dir.display()),
+            "is not a directory",
+        ),
+        ("timeout 0".into(), format!("{chain}rpc = {{ timeout_ms = 0 }}\n"), "rpc.timeout_ms"),
+        (
+            "start_block i64::MAX".into(),
+            format!("{chain}start_block = 9223372036854775807\n"),
+            "start_block",
+        ),
+        (
+            "confirmations i64::MAX".into(),
+            format!("{chain}confirmations = 9223372036854775807\n"),
+            "confirmations",
+        ),
+    ];
+    for (what, text, want) in cases {
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        let o = run(&["validate", p.to_str().unwrap()]);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{what}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("pw@"), "{what}: the URL's password is never shown");
     }
+    // A PostgreSQL server with nothing listening: said at once, with where (not the password).
+    let port = palisade_testing::anvil::free_port();
+    let p = dir.path().join("pg.toml");
+    std::fs::write(
+        &p,
+        format!("[store]\nurl = 'postgres://root:s3cret@127.0.0.1:{port}/test'\n[api]\nlisten = ''\n{chain}"),
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let o = run(&["run", "--config", p.to_str().unwrap()]);
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    assert!(e.contains(&format!("127.0.0.1:{port}")) && !e.contains("s3cret"), "{e}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(8), "took {:?}: {e}", t.elapsed());
+    // A database that does not exist: one sentence, once.
+    if let Ok(pg) = std::env::var("PALISADE_TEST_POSTGRES_URL") {
+        let missing =
+            format!("{}_no_such_db", pg.rsplit_once('/').unwrap().0.to_string() + "/palisade");
+        std::fs::write(&p, format!("[store]\nurl = '{missing}'\n[api]\nlisten = ''\n{chain}"))
+            .unwrap();
+        let e = stderr(&run(&["run", "--config", p.to_str().unwrap()]));
+        assert_eq!(e.matches("does not exist").count(), 1, "{e}");
+    }
+    // An unwritable SQLite file is named.
+    let p2 = dir.path().join("sq.toml");
+    let bad = file_as_dir.join("store.sqlite");
+    std::fs::write(
+        &p2,
+        format!("[store]\nurl = 'sqlite://{}'\n[api]\nlisten = ''\n{chain}", bad.display()),
+    )
+    .unwrap();
+    let e = stderr(&run(&["run", "--config", p2.to_str().unwrap()]));
+    assert!(e.contains(&bad.display().to_string()), "{e}");
 }
 
 #[test]
@@ -293,6 +370,61 @@ fn verify_checks_recorded_blocks_and_names_the_failure() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("block 21925176") && out.contains("FAILED receipts_root"), "{out}");
     assert_eq!(run(&["verify", "/no/such/file"]).status.code(), Some(2));
+}
+
+/// Issue 11, defect 3: a tampered field that cannot be parsed fails its check (exit 1); it is
+/// not left "not checked" with exit 0.
+#[test]
+fn verify_fails_fields_that_cannot_be_parsed() {
+    let root = root();
+    let first_line = |file: &str| -> serde_json::Value {
+        let mut s = String::new();
+        std::io::Read::read_to_string(
+            &mut zstd::stream::read::Decoder::new(std::fs::File::open(root.join(file)).unwrap())
+                .unwrap(),
+            &mut s,
+        )
+        .unwrap();
+        serde_json::from_str(s.lines().next().unwrap()).unwrap()
+    };
+    let good = first_line("testdata/anvil/defi-chain.jsonl.zst");
+    let dir = tempfile::tempdir().unwrap();
+    let check = |what: &str, line: &serde_json::Value, want_exit: i32, want: &[&str]| {
+        let p = dir.path().join("t.jsonl");
+        std::fs::write(&p, format!("{line}\n")).unwrap();
+        let o = run(&["verify", p.to_str().unwrap()]);
+        no_panic(&o);
+        let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert_eq!(o.status.code(), Some(want_exit), "{what}: {out}");
+        for w in want {
+            assert!(out.contains(w), "{what}: wants {w:?} in\n{out}");
+        }
+    };
+    check("untouched", &good, 0, &["0 failed checks"]);
+    // The value changed by one: the hash and root checks fail.
+    let mut l = good.clone();
+    l["block"]["transactions"][0]["value"] = serde_json::json!("0x1");
+    check("value changed", &l, 1, &["FAILED tx_hashes"]);
+    // The same value as a 100-digit hex: a failure too, naming the field.
+    let mut l = good.clone();
+    l["block"]["transactions"][0]["value"] = serde_json::json!(format!("0x{}", "9".repeat(100)));
+    check("100-digit value", &l, 1, &["transactions[0].value is malformed"]);
+    let mut l = good.clone();
+    l["block"]["gasUsed"] = serde_json::json!(format!("0x{}", "f".repeat(64)));
+    check("gasUsed 2^256-1", &l, 1, &["gasUsed is malformed", "FAILED block_hash"]);
+    let mut l = good.clone();
+    l["block"]["hash"] = serde_json::json!("0xabcd");
+    check("2-byte block hash", &l, 1, &["hash is malformed"]);
+    let mut l = good.clone();
+    for r in l["receipts"].as_array_mut().unwrap() {
+        r.as_object_mut().unwrap().remove("status");
+    }
+    check(
+        "receipts without status",
+        &l,
+        1,
+        &["receipts[0].status is malformed", "FAILED receipts_root"],
+    );
 }
 
 #[test]

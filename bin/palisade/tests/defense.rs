@@ -176,7 +176,7 @@ async fn after_a_crash_the_same_pending_attack_is_not_answered_twice() {
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(pending_pauses().await, json!("0x1"), "a second pause was sent");
-    assert!(p.log().contains("Already responded before"), "{}", p.log());
+    assert!(p.log().contains("Already decided about this finding"), "{}", p.log());
     let rows = p.store().await.list_responses(10).await.unwrap();
     assert_eq!(rows.iter().filter(|r| r.responder == "pause-vault").count(), 1, "{rows:?}");
     anvil.rpc("evm_setAutomine", json!([true])).await;

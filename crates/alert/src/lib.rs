@@ -15,6 +15,8 @@
 //!   and detector checkpoints in one database transaction: after a crash either all of a chain
 //!   event is stored or none of it.
 //! - An outbox row is removed from the due list only after its sink acknowledged delivery.
+//! - Each sink gets its notifications in the order they were queued (block order; a resolve
+//!   after its alert; a reopened alert after its resolve).
 
 mod error;
 mod outbox;
@@ -23,9 +25,10 @@ pub mod sink;
 mod store;
 
 pub use error::{AlertError, Result};
-pub use outbox::{Outbox, OutboxMetrics};
+pub use outbox::{backoff_ms, Outbox, OutboxMetrics, SinkBackoff};
 pub use secret::SecretString;
 pub use sink::{build_sinks, AlertSink, Notification, SinkConfig};
 pub use store::{
-    AlertFilter, AlertRow, Backend, Batch, ChainState, DueItem, LoggedBlock, ResponseRow, Store,
+    AlertFilter, AlertRow, Backend, Batch, ChainState, DueItem, LoggedBlock, Reservation,
+    ResponseRow, Store,
 };

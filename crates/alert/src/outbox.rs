@@ -1,12 +1,19 @@
-//! The outbox worker: delivers due notifications to their sinks, retrying with exponential
-//! backoff until each sink acknowledges, across restarts (rows live in the store).
+//! The outbox worker: delivers each sink's notifications in the order they were queued, retrying
+//! a sink that fails with exponential backoff, across restarts (rows live in the store).
+//!
+//! # Order
+//! Each sink has its own queue, delivered strictly in order: block order, and a `resolve` after
+//! its own `alert`. A failed delivery stops that sink (the others go on) until its backoff has
+//! passed; then the same notification is tried first, and once the sink answers, its whole
+//! backlog is drained at once, in order. Backoff is per sink, not per notification, so a backlog
+//! never comes out shuffled by the different retry times of its rows.
 
 use crate::sink::{AlertSink, Notification};
 use crate::store::now_ms;
 use crate::{Result, Store};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -22,11 +29,21 @@ pub struct OutboxMetrics {
     pub depth: AtomicI64,
 }
 
+/// A sink's delivery state: consecutive failures and when it may be tried again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkBackoff {
+    /// Failed attempts since the last success.
+    pub failures: i64,
+    /// Not before this time (ms since the epoch).
+    pub next_ms: i64,
+}
+
 /// The delivery worker.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     store: Store,
     sinks: Arc<BTreeMap<String, Arc<dyn AlertSink>>>,
+    backoff: Arc<Mutex<BTreeMap<String, SinkBackoff>>>,
     wake: Arc<Notify>,
     /// Counters.
     pub metrics: Arc<OutboxMetrics>,
@@ -37,6 +54,9 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     500_i64.saturating_mul(1 << attempts.clamp(0, 7)).min(60_000)
 }
 
+/// Rows read from the store per round while draining a sink.
+const PAGE: i64 = 512;
+
 impl Outbox {
     /// A worker for these sinks.
     pub fn new(store: Store, sinks: Vec<Arc<dyn AlertSink>>) -> Self {
@@ -44,6 +64,7 @@ impl Outbox {
         Self {
             store,
             sinks: Arc::new(sinks),
+            backoff: Default::default(),
             wake: Arc::new(Notify::new()),
             metrics: Default::default(),
         }
@@ -59,6 +80,11 @@ impl Outbox {
         self.wake.notify_one();
     }
 
+    /// The backoff of each sink that failed since its last success.
+    pub fn backoffs(&self) -> BTreeMap<String, SinkBackoff> {
+        self.backoff.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Runs every sink's healthcheck, logging failures; returns the failures.
     pub async fn healthchecks(&self) -> Vec<(String, String)> {
         let mut bad = Vec::new();
@@ -71,65 +97,95 @@ impl Outbox {
         bad
     }
 
-    /// Delivers what is due once. Returns how many were delivered. A sink that fails is not
-    /// tried again in the same pass, so one dead sink does not hold up the others.
-    pub async fn pass(&self) -> Result<usize> {
+    fn ready(&self, sink: &str, now: i64) -> bool {
+        self.backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sink)
+            .is_none_or(|b| b.next_ms <= now)
+    }
+
+    fn succeeded(&self, sink: &str) {
+        self.backoff.lock().unwrap_or_else(|p| p.into_inner()).remove(sink);
+    }
+
+    /// Records a failure of `sink`; returns when it may be tried again.
+    fn failed(&self, sink: &str, now: i64) -> i64 {
+        let mut b = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
+        let e = b.entry(sink.to_string()).or_default();
+        e.next_ms = now + backoff_ms(e.failures);
+        e.failures += 1;
+        e.next_ms
+    }
+
+    /// Drains one sink's queue in order until it is empty or the sink fails. Returns how many
+    /// were delivered.
+    async fn drain(&self, id: &str) -> Result<usize> {
         let mut delivered = 0;
-        let mut failed_sinks = BTreeSet::new();
+        if !self.ready(id, now_ms()) {
+            return Ok(0);
+        }
         loop {
-            let due = self.store.due(now_ms(), 256).await?;
-            let due: Vec<_> = due.into_iter().filter(|d| !failed_sinks.contains(&d.sink)).collect();
+            let due = self.store.due_for_sink(id, PAGE).await?;
             if due.is_empty() {
-                break;
+                return Ok(delivered);
             }
-            let mut progressed = false;
             for d in due {
-                if failed_sinks.contains(&d.sink) {
-                    continue;
-                }
-                let Some(sink) = self.sinks.get(&d.sink) else {
-                    // A sink removed from the config: keep the row, retry later (it may come back).
-                    self.store
-                        .failed(
-                            &d.key,
-                            &d.sink,
-                            &d.action,
-                            now_ms() + 60_000,
-                            "sink not configured",
-                        )
-                        .await?;
-                    continue;
+                let Some(sink) = self.sinks.get(id) else {
+                    // A sink removed from the config: keep its rows (it may come back).
+                    let next = self.failed(id, now_ms());
+                    self.store.failed(&d, next, "sink not configured").await?;
+                    return Ok(delivered);
                 };
-                let n = Notification { action: d.action.clone(), alert: d.alert };
+                let n = Notification {
+                    action: d.action.clone(),
+                    revision: d.revision,
+                    alert: d.alert.clone(),
+                };
                 match sink.deliver(&n).await {
                     Ok(()) => {
-                        self.store.delivered(&d.key, &d.sink, &d.action).await?;
+                        self.store.delivered(&d).await?;
+                        self.succeeded(id);
                         self.metrics.delivered.fetch_add(1, Ordering::Relaxed);
                         delivered += 1;
-                        progressed = true;
                     }
                     Err(e) => {
                         self.metrics.failures.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(target: "palisade::alert", sink = %d.sink, key = %d.key, attempts = d.attempts + 1, error = %e, "Delivery failed; will retry.");
-                        self.store
-                            .failed(
-                                &d.key,
-                                &d.sink,
-                                &d.action,
-                                now_ms() + backoff_ms(d.attempts),
-                                &e.to_string(),
-                            )
-                            .await?;
-                        failed_sinks.insert(d.sink.clone());
+                        let next = self.failed(id, now_ms());
+                        tracing::warn!(target: "palisade::alert", sink = %id, key = %d.key, attempts = d.attempts + 1, retry_in_ms = next - now_ms(), error = %e, "Delivery failed; the sink's queue waits and will be retried.");
+                        self.store.failed(&d, next, &e.to_string()).await?;
+                        return Ok(delivered);
                     }
                 }
             }
-            if !progressed {
-                break;
-            }
+        }
+    }
+
+    /// Delivers what can be delivered now: each sink with a backlog and no backoff pending is
+    /// drained in order, the sinks concurrently. Returns how many were delivered.
+    pub async fn pass(&self) -> Result<usize> {
+        let sinks = self.store.sinks_with_backlog().await?;
+        let runs = sinks.iter().map(|s| self.drain(s));
+        let mut delivered = 0;
+        for r in futures::future::join_all(runs).await {
+            delivered += r?;
         }
         self.metrics.depth.store(self.store.outbox_depth().await?, Ordering::Relaxed);
         Ok(delivered)
+    }
+
+    /// How long to sleep before the next pass: until the earliest sink backoff ends (at most a
+    /// second, so rows queued by another process are picked up).
+    fn wait(&self) -> Duration {
+        let now = now_ms();
+        let next = self
+            .backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|b| b.next_ms)
+            .min();
+        Duration::from_millis(next.map_or(1000, |t| (t - now).clamp(10, 1000)) as u64)
     }
 
     /// Runs until `shutdown`, delivering as soon as woken and retrying on schedule.
@@ -138,10 +194,7 @@ impl Outbox {
             if let Err(e) = self.pass().await {
                 tracing::error!(target: "palisade::alert", error = %e, "Outbox pass failed.");
             }
-            let wait = match self.store.next_due_ms().await {
-                Ok(Some(t)) => Duration::from_millis((t - now_ms()).clamp(10, 1000) as u64),
-                _ => Duration::from_millis(1000),
-            };
+            let wait = self.wait();
             tokio::select! {
                 () = shutdown.cancelled() => {
                     // One last pass so alerts stored just before shutdown go out.

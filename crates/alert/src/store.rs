@@ -88,7 +88,52 @@ const MIGRATIONS: &[&[&str]] = &[
         updated_ms BIGINT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS responses_by_alert ON responses (alert_key)",
     ],
+    &[
+        // An alert reopened by a reorg that returns to its block (A -> B -> A) is notified again:
+        // each notification carries the alert's revision, part of the outbox key.
+        "ALTER TABLE alerts ADD COLUMN revision BIGINT NOT NULL DEFAULT 0",
+        "CREATE TABLE outbox_v3 (
+        alert_key TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        action TEXT NOT NULL,
+        revision BIGINT NOT NULL,
+        enqueued_ms BIGINT NOT NULL,
+        ord BIGINT NOT NULL,
+        attempts BIGINT NOT NULL,
+        next_ms BIGINT NOT NULL,
+        delivered_ms BIGINT,
+        last_error TEXT,
+        PRIMARY KEY (alert_key, sink, action, revision))",
+        "INSERT INTO outbox_v3 (alert_key, sink, action, revision, enqueued_ms, ord, attempts,
+            next_ms, delivered_ms, last_error)
+         SELECT alert_key, sink, action, 0, enqueued_ms, ord, attempts, next_ms, delivered_ms,
+            last_error FROM outbox",
+        "DROP TABLE outbox",
+        "ALTER TABLE outbox_v3 RENAME TO outbox",
+        // Delivery is in order per sink.
+        "CREATE INDEX IF NOT EXISTS outbox_by_sink ON outbox (sink, delivered_ms, ord)",
+        "CREATE INDEX IF NOT EXISTS outbox_by_ord ON outbox (ord)",
+        // Responders' actions, counted against their rate limits: kept in the store so that a
+        // restart (or another process) is held to the same window.
+        "CREATE TABLE IF NOT EXISTS action_slots (
+        responder TEXT NOT NULL,
+        id TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        PRIMARY KEY (responder, id))",
+        "CREATE INDEX IF NOT EXISTS action_slots_by_time ON action_slots (responder, at_ms)",
+    ],
 ];
+
+/// What [`Store::reserve_action`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The action may go ahead; it now counts against the responder's window.
+    Granted,
+    /// This responder already acted on (or decided about) this finding.
+    Duplicate,
+    /// The responder's window is full.
+    RateLimited,
+}
 
 /// One stored response (see `palisade-respond`): what a responder decided and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +162,24 @@ pub struct ResponseRow {
     pub created_ms: i64,
     /// Last updated (ms since the epoch).
     pub updated_ms: i64,
+}
+
+/// The file of a `sqlite:` URL (not a secret).
+fn sqlite_path(url: &str) -> &str {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    rest.split('?').next().unwrap_or(rest)
+}
+
+/// The host and port of a PostgreSQL URL, without user, password or options.
+fn pg_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    if host.is_empty() {
+        "the default host".into()
+    } else {
+        host.to_string()
+    }
 }
 
 /// Milliseconds since the Unix epoch (for bookkeeping only; detectors never see it).
@@ -189,6 +252,8 @@ pub struct AlertRow {
     pub acked_by: Option<String>,
     /// Acknowledgement note.
     pub ack_note: Option<String>,
+    /// How many times a reorg reopened it (0: never retracted and re-found).
+    pub revision: i64,
 }
 
 /// Filter for [`Store::list_alerts`].
@@ -215,6 +280,8 @@ pub struct DueItem {
     pub sink: String,
     /// `alert` or `resolve`.
     pub action: String,
+    /// The alert's revision this notification is about.
+    pub revision: i64,
     /// Attempts so far.
     pub attempts: i64,
     /// The alert.
@@ -235,17 +302,50 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
         } else {
-            return Err(AlertError::Url(format!(
-                "unsupported store url (want sqlite://PATH or postgres://...): {}",
-                url.split('@').next_back().unwrap_or(url)
-            )));
+            // The URL is not repeated: it may carry a password.
+            return Err(AlertError::Url(
+                "unsupported store url: want sqlite://PATH or postgres://USER@HOST:PORT/DB (the value is not shown: it may hold a password)".into(),
+            ));
         };
         let url = if backend == Backend::Sqlite && !url.contains("mode=") {
             format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
         } else {
             url.to_string()
         };
+        // One plain connection first, with a deadline: a server that is down, a missing
+        // database or an unwritable file is said at once, in its own words (the pool would
+        // retry quietly until its own timeout).
+        let first = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            <sqlx::AnyConnection as sqlx::Connection>::connect(&url),
+        )
+        .await;
+        let what = match backend {
+            Backend::Sqlite => format!("SQLite file {}", sqlite_path(&url)),
+            Backend::Postgres => format!("PostgreSQL at {}", pg_host(&url)),
+        };
+        match first {
+            Err(_) => {
+                return Err(AlertError::Store {
+                    op: "connect",
+                    message: format!("{what}: no answer within 10 s"),
+                    transient: true,
+                })
+            }
+            Ok(Err(e)) => {
+                let (message, transient) = crate::error::describe(&e);
+                return Err(AlertError::Store {
+                    op: "connect",
+                    message: format!("{what}: {message}"),
+                    transient,
+                });
+            }
+            Ok(Ok(c)) => {
+                let _ = sqlx::Connection::close(c).await;
+            }
+        }
         let pool = AnyPoolOptions::new()
+            .acquire_timeout(std::time::Duration::from_secs(10))
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -399,19 +499,29 @@ impl Store {
         Ok(ChainState { blocks, checkpoints })
     }
 
-    /// Writes one chain event's effects in one transaction. Returns how many new alerts were
-    /// stored (findings already stored are skipped).
+    /// Writes one chain event's effects in one transaction. Returns how many alerts were stored
+    /// or reopened: a finding already stored is skipped, unless a reorg had retracted it (the
+    /// chain came back to its block), in which case its alert is reopened with the next revision
+    /// and notified again.
     pub async fn apply(&self, b: &Batch) -> Result<usize> {
         let now = now_ms();
-        // Delivery order: by batch, then by position in the batch (block order).
-        let mut ord = now.saturating_mul(1_000_000);
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
         let chain = b.chain.as_str();
+        // A write first: on SQLite it takes the write lock (waiting for it), so no other
+        // writer can slip in between this transaction's reads and writes.
         sqlx::query("INSERT INTO chain_state (chain, next_seq) VALUES ($1, 0) ON CONFLICT (chain) DO NOTHING")
             .bind(chain)
             .execute(&mut *tx)
             .await
             .map_err(db("chain state"))?;
+        // Delivery order: by batch, then by position in the batch (block order). Always above
+        // every row already queued, so a later batch is never delivered before an earlier one.
+        let last: Option<i64> = sqlx::query("SELECT MAX(ord) FROM outbox")
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(db("outbox order"))?;
+        let mut ord = now.saturating_mul(1_000).max(last.unwrap_or(0));
         let mut seq: i64 = sqlx::query("SELECT next_seq FROM chain_state WHERE chain = $1")
             .bind(chain)
             .fetch_one(&mut *tx)
@@ -482,8 +592,8 @@ impl Store {
         // Retractions: alerts anchored in reverted blocks are resolved as reorged out; sinks that
         // were told about them are told they are resolved.
         for r in &b.retracted {
-            let keys: Vec<(String, String)> = sqlx::query(
-                "SELECT key, status FROM alerts WHERE chain = $1 AND block_hash = $2 AND block_number = $3 AND status <> 'reorged'",
+            let keys: Vec<(String, String, i64)> = sqlx::query(
+                "SELECT key, status, revision FROM alerts WHERE chain = $1 AND block_hash = $2 AND block_number = $3 AND status <> 'reorged' ORDER BY key",
             )
             .bind(chain)
             .bind(hex_hash(r))
@@ -492,10 +602,10 @@ impl Store {
             .await
             .map_err(db("retract"))?
             .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db("retract"))?;
-            for (key, status) in keys {
+            for (key, status, revision) in keys {
                 sqlx::query("UPDATE alerts SET status = 'reorged', updated_ms = $1 WHERE key = $2")
                     .bind(now)
                     .bind(key.as_str())
@@ -504,7 +614,7 @@ impl Store {
                     .map_err(db("retract"))?;
                 if status != "pending" {
                     for s in &b.sinks {
-                        enqueue(&mut tx, &key, s, "resolve", now, &mut ord).await?;
+                        enqueue(&mut tx, (&key, s, "resolve", revision), now, &mut ord).await?;
                     }
                 }
             }
@@ -537,19 +647,47 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db("insert alert"))?;
-            if res.rows_affected() > 0 {
+            let key = f.key.to_string();
+            let revision = if res.rows_affected() > 0 {
+                Some(0)
+            } else {
+                // Already stored. A finding retracted by a reorg and found again in the same
+                // block (the chain went A -> B -> A) reopens its alert, and the sinks that were
+                // told it was resolved are told again, after the resolve.
+                let reopened = sqlx::query(
+                    "UPDATE alerts SET status = $1, revision = revision + 1, updated_ms = $2 WHERE key = $3 AND status = 'reorged'",
+                )
+                .bind(status)
+                .bind(now)
+                .bind(key.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("reopen alert"))?;
+                if reopened.rows_affected() > 0 {
+                    let rev: i64 = sqlx::query("SELECT revision FROM alerts WHERE key = $1")
+                        .bind(key.as_str())
+                        .fetch_one(&mut *tx)
+                        .await
+                        .and_then(|r| r.try_get(0))
+                        .map_err(db("reopen alert"))?;
+                    Some(rev)
+                } else {
+                    None
+                }
+            };
+            if let Some(revision) = revision {
                 inserted += 1;
                 if status == "open" {
                     for s in &b.sinks {
-                        enqueue(&mut tx, &f.key.to_string(), s, "alert", now, &mut ord).await?;
+                        enqueue(&mut tx, (&key, s, "alert", revision), now, &mut ord).await?;
                     }
                 }
             }
         }
         // Pending alerts that now have enough confirmations.
         if let Some(c) = b.confirmed_upto {
-            let keys: Vec<String> = sqlx::query(
-                "SELECT key FROM alerts WHERE chain = $1 AND status = 'pending' AND block_number <= $2",
+            let keys: Vec<(String, i64)> = sqlx::query(
+                "SELECT key, revision FROM alerts WHERE chain = $1 AND status = 'pending' AND block_number <= $2 ORDER BY block_number, key",
             )
             .bind(chain)
             .bind(c as i64)
@@ -557,10 +695,10 @@ impl Store {
             .await
             .map_err(db("confirm"))?
             .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
             .map_err(db("confirm"))?;
-            for k in keys {
+            for (k, revision) in keys {
                 sqlx::query("UPDATE alerts SET status = 'open', updated_ms = $1 WHERE key = $2")
                     .bind(now)
                     .bind(k.as_str())
@@ -568,7 +706,7 @@ impl Store {
                     .await
                     .map_err(db("confirm"))?;
                 for s in &b.sinks {
-                    enqueue(&mut tx, &k, s, "alert", now, &mut ord).await?;
+                    enqueue(&mut tx, (&k, s, "alert", revision), now, &mut ord).await?;
                 }
             }
         }
@@ -628,13 +766,14 @@ impl Store {
             created_ms: r.try_get("created_ms").map_err(db("read alert"))?,
             acked_by: r.try_get("acked_by").map_err(db("read alert"))?,
             ack_note: r.try_get("ack_note").map_err(db("read alert"))?,
+            revision: r.try_get("revision").map_err(db("read alert"))?,
         })
     }
 
     /// Lists alerts, newest first.
     pub async fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>> {
         let mut sql = String::from(
-            "SELECT body, status, created_ms, acked_by, ack_note FROM alerts WHERE 1 = 1",
+            "SELECT body, status, created_ms, acked_by, ack_note, revision FROM alerts WHERE 1 = 1",
         );
         let mut n = 0;
         let mut next = || {
@@ -680,7 +819,7 @@ impl Store {
             return Err(AlertError::NotFound(format!("{key_prefix} (give at least 4 hex digits)")));
         }
         let rows = sqlx::query(
-            "SELECT body, status, created_ms, acked_by, ack_note FROM alerts WHERE key LIKE $1 LIMIT 2",
+            "SELECT body, status, created_ms, acked_by, ack_note, revision FROM alerts WHERE key LIKE $1 LIMIT 2",
         )
         .bind(format!("{}%", prefix.to_ascii_lowercase()))
         .fetch_all(&self.pool)
@@ -707,15 +846,27 @@ impl Store {
         self.get_alert(&a.finding.key.to_string()).await
     }
 
-    /// Outbox rows due at `now_ms` for the given sinks, oldest first.
-    pub async fn due(&self, now: i64, limit: i64) -> Result<Vec<DueItem>> {
+    /// The sinks that have undelivered notifications.
+    pub async fn sinks_with_backlog(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT o.alert_key, o.sink, o.action, o.attempts, a.body, a.status, a.created_ms, a.acked_by, a.ack_note
-             FROM outbox o JOIN alerts a ON a.key = o.alert_key
-             WHERE o.delivered_ms IS NULL AND o.next_ms <= $1
-             ORDER BY o.ord, o.alert_key, o.action LIMIT $2",
+            "SELECT DISTINCT sink FROM outbox WHERE delivered_ms IS NULL ORDER BY sink",
         )
-        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("outbox"))?;
+        rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().map_err(db("outbox"))
+    }
+
+    /// The next undelivered notifications of `sink`, in delivery order (the order they were
+    /// queued: block order, and a resolve after its alert).
+    pub async fn due_for_sink(&self, sink: &str, limit: i64) -> Result<Vec<DueItem>> {
+        let rows = sqlx::query(
+            "SELECT o.alert_key, o.sink, o.action, o.revision, o.attempts, a.body, a.status, a.created_ms, a.acked_by, a.ack_note, a.revision
+             FROM outbox o JOIN alerts a ON a.key = o.alert_key
+             WHERE o.sink = $1 AND o.delivered_ms IS NULL
+             ORDER BY o.ord, o.revision, o.action, o.alert_key LIMIT $2",
+        )
+        .bind(sink)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
@@ -726,45 +877,108 @@ impl Store {
                     key: r.try_get(0).map_err(db("outbox"))?,
                     sink: r.try_get(1).map_err(db("outbox"))?,
                     action: r.try_get(2).map_err(db("outbox"))?,
-                    attempts: r.try_get(3).map_err(db("outbox"))?,
+                    revision: r.try_get(3).map_err(db("outbox"))?,
+                    attempts: r.try_get(4).map_err(db("outbox"))?,
                     alert: Self::row_to_alert(r)?,
                 })
             })
             .collect()
     }
 
+    /// Every undelivered notification, in delivery order per sink (sinks in name order).
+    pub async fn undelivered(&self, limit: i64) -> Result<Vec<DueItem>> {
+        let mut out = Vec::new();
+        for s in self.sinks_with_backlog().await? {
+            out.extend(self.due_for_sink(&s, limit).await?);
+        }
+        Ok(out)
+    }
+
     /// Marks an outbox row delivered.
-    pub async fn delivered(&self, key: &str, sink: &str, action: &str) -> Result<()> {
-        sqlx::query("UPDATE outbox SET delivered_ms = $1, attempts = attempts + 1, last_error = NULL WHERE alert_key = $2 AND sink = $3 AND action = $4")
+    pub async fn delivered(&self, d: &DueItem) -> Result<()> {
+        sqlx::query("UPDATE outbox SET delivered_ms = $1, attempts = attempts + 1, last_error = NULL WHERE alert_key = $2 AND sink = $3 AND action = $4 AND revision = $5")
             .bind(now_ms())
-            .bind(key)
-            .bind(sink)
-            .bind(action)
+            .bind(d.key.as_str())
+            .bind(d.sink.as_str())
+            .bind(d.action.as_str())
+            .bind(d.revision)
             .execute(&self.pool)
             .await
             .map_err(db("outbox"))?;
         Ok(())
     }
 
-    /// Records a failed attempt; the row is due again at `next_ms`.
-    pub async fn failed(
-        &self,
-        key: &str,
-        sink: &str,
-        action: &str,
-        next_ms: i64,
-        error: &str,
-    ) -> Result<()> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_ms = $1, last_error = $2 WHERE alert_key = $3 AND sink = $4 AND action = $5")
+    /// Records a failed attempt on a row (its sink waits `next_ms` before trying again).
+    pub async fn failed(&self, d: &DueItem, next_ms: i64, error: &str) -> Result<()> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_ms = $1, last_error = $2 WHERE alert_key = $3 AND sink = $4 AND action = $5 AND revision = $6")
             .bind(next_ms)
             .bind(error.chars().take(500).collect::<String>())
-            .bind(key)
-            .bind(sink)
-            .bind(action)
+            .bind(d.key.as_str())
+            .bind(d.sink.as_str())
+            .bind(d.action.as_str())
+            .bind(d.revision)
             .execute(&self.pool)
             .await
             .map_err(db("outbox"))?;
         Ok(())
+    }
+
+    /// Counts an action of `responder` on finding `id` against its rate limit (at most `max`
+    /// in any `window_ms`), atomically and durably: a restart, or another process sharing the
+    /// store, is held to the same window. A finding it already acted on (or was refused on, or
+    /// has a stored response for) is a [`Reservation::Duplicate`].
+    pub async fn reserve_action(
+        &self,
+        responder: &str,
+        id: &str,
+        max: u32,
+        window_ms: i64,
+        now: i64,
+    ) -> Result<Reservation> {
+        let mut tx = self.pool.begin().await.map_err(db("reserve action"))?;
+        if self.backend == Backend::Postgres {
+            // One decision at a time per responder across processes.
+            sqlx::query("SELECT pg_advisory_xact_lock(7245002, hashtext($1))")
+                .bind(responder)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("reserve action"))?;
+        }
+        // The slot is written first (on SQLite this takes the write lock, so reservations are
+        // one at a time), then checked; a refused one is rolled back.
+        let fresh = sqlx::query(
+            "INSERT INTO action_slots (responder, id, at_ms) VALUES ($1, $2, $3) ON CONFLICT (responder, id) DO NOTHING",
+        )
+        .bind(responder)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("reserve action"))?;
+        let responded: i64 = sqlx::query("SELECT COUNT(*) FROM responses WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(db("reserve action"))?;
+        if fresh.rows_affected() == 0 || responded > 0 {
+            return Ok(Reservation::Duplicate);
+        }
+        let taken: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM action_slots WHERE responder = $1 AND at_ms > $2 AND at_ms <= $3",
+        )
+        .bind(responder)
+        .bind(now.saturating_sub(window_ms))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(db("reserve action"))?;
+        if taken > i64::from(max) {
+            return Ok(Reservation::RateLimited);
+        }
+        tx.commit().await.map_err(db("reserve action"))?;
+        Ok(Reservation::Granted)
     }
 
     /// Outbox rows not yet delivered.
@@ -773,15 +987,6 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .and_then(|r| r.try_get(0))
-            .map_err(db("outbox"))
-    }
-
-    /// Earliest `next_ms` of an undelivered row.
-    pub async fn next_due_ms(&self) -> Result<Option<i64>> {
-        sqlx::query("SELECT MIN(next_ms) FROM outbox WHERE delivered_ms IS NULL")
-            .fetch_one(&self.pool)
-            .await
-            .and_then(|r| r.try_get::<Option<i64>, _>(0))
             .map_err(db("outbox"))
     }
 
@@ -810,19 +1015,19 @@ impl Store {
     }
 }
 
+/// Queues a notification `(alert key, sink, action, revision)` after everything queued so far.
 async fn enqueue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    key: &str,
-    sink: &str,
-    action: &str,
+    (key, sink, action, revision): (&str, &str, &str, i64),
     now: i64,
     ord: &mut i64,
 ) -> Result<()> {
     *ord += 1;
-    sqlx::query("INSERT INTO outbox (alert_key, sink, action, enqueued_ms, ord, attempts, next_ms) VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (alert_key, sink, action) DO NOTHING")
+    sqlx::query("INSERT INTO outbox (alert_key, sink, action, revision, enqueued_ms, ord, attempts, next_ms) VALUES ($1, $2, $3, $4, $5, $6, 0, $7) ON CONFLICT (alert_key, sink, action, revision) DO NOTHING")
         .bind(key)
         .bind(sink)
         .bind(action)
+        .bind(revision)
         .bind(now)
         .bind(*ord)
         .bind(now)

@@ -45,13 +45,14 @@ async fn stores() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
 async fn alerts_dedupe_retract_and_ack() {
     for (name, store, _dir) in stores().await {
         let chain = unique("dedupe");
+        let (s1, s2) = (format!("{chain}-s1"), format!("{chain}-s2"));
         let f1 = finding(&chain, 10, 1, "a", Severity::High);
         let f2 = finding(&chain, 11, 2, "b", Severity::Low);
         let batch = Batch {
             chain: chain.clone(),
             committed: vec![(f1.anchor, "{}".into()), (f2.anchor, "{}".into())],
             findings: vec![f1.clone(), f2.clone()],
-            sinks: vec!["s1".into(), "s2".into()],
+            sinks: vec![s1.clone(), s2.clone()],
             ..Default::default()
         };
         assert_eq!(store.apply(&batch).await.unwrap(), 2, "{name}");
@@ -59,34 +60,39 @@ async fn alerts_dedupe_retract_and_ack() {
         let again = Batch {
             chain: chain.clone(),
             findings: vec![f1.clone()],
-            sinks: vec!["s1".into()],
+            sinks: vec![s1.clone()],
             ..Default::default()
         };
         assert_eq!(store.apply(&again).await.unwrap(), 0, "{name}");
-        let due = store.due(i64::MAX, 100_000).await.unwrap();
-        let mine: Vec<_> = due.iter().filter(|d| d.alert.finding.chain == chain).collect();
-        assert_eq!(mine.len(), 4, "{name}: 2 alerts x 2 sinks");
+        let due = store.due_for_sink(&s1, 100).await.unwrap();
+        assert_eq!(due.len(), 2, "{name}: 2 alerts for s1");
         assert_eq!(
-            mine[0].alert.finding, f1,
+            due[0].alert.finding, f1,
             "{name}: delivered in block order; round trip keeps the finding"
         );
-        assert_eq!(mine[2].alert.finding, f2, "{name}: delivered in block order");
+        assert_eq!(due[1].alert.finding, f2, "{name}: delivered in block order");
+        assert_eq!(store.due_for_sink(&s2, 100).await.unwrap().len(), 2, "{name}");
 
         // Deliver one; retract block 11: its alert becomes reorged and sinks get a resolve.
-        store.delivered(&f1.key.to_string(), "s1", "alert").await.unwrap();
+        store.delivered(&due[0]).await.unwrap();
         let retract = Batch {
             chain: chain.clone(),
             retracted: vec![f2.anchor],
-            sinks: vec!["s1".into(), "s2".into()],
+            sinks: vec![s1.clone(), s2.clone()],
             ..Default::default()
         };
         store.apply(&retract).await.unwrap();
         let a2 = store.get_alert(&f2.key.to_string()).await.unwrap();
         assert_eq!(a2.status, "reorged", "{name}");
-        let due = store.due(i64::MAX, 100_000).await.unwrap();
-        let resolves =
-            due.iter().filter(|d| d.alert.finding.chain == chain && d.action == "resolve").count();
-        assert_eq!(resolves, 2, "{name}");
+        for s in [&s1, &s2] {
+            let due = store.due_for_sink(s, 100).await.unwrap();
+            let actions: Vec<_> = due.iter().map(|d| d.action.as_str()).collect();
+            // The resolve never overtakes its own alert.
+            assert_eq!(actions.last(), Some(&"resolve"), "{name}: {actions:?}");
+            let alert_at =
+                due.iter().position(|d| d.key == f2.key.to_string() && d.action == "alert");
+            assert_eq!(alert_at.map(|i| i + 1), Some(due.len() - 1), "{name}: {actions:?}");
+        }
 
         let list = store
             .list_alerts(&AlertFilter {
@@ -102,6 +108,135 @@ async fn alerts_dedupe_retract_and_ack() {
         assert_eq!(acked.acked_by.as_deref(), Some("alice"), "{name}");
         assert!(store.get_alert("zz").await.is_err(), "{name}");
         store.reset_chain(&chain).await.unwrap();
+    }
+}
+
+/// Issue 11, defect 1: a reorg that returns to a block seen before (A -> B -> A) re-finds the
+/// same finding (same key: same block hash). Its alert must reopen and be notified again, after
+/// the resolve, under an idempotency key a deduplicating receiver still takes.
+#[tokio::test]
+async fn a_reorg_that_comes_back_reopens_the_alert_and_notifies_it_again() {
+    for (name, store, _dir) in stores().await {
+        let chain = unique("flipflop");
+        let sink = format!("{chain}-hook");
+        let f = finding(&chain, 20, 0xa, "x", Severity::Critical);
+        let on_a = |findings: Vec<Finding>| Batch {
+            chain: chain.clone(),
+            findings,
+            sinks: vec![sink.clone()],
+            ..Default::default()
+        };
+        assert_eq!(store.apply(&on_a(vec![f.clone()])).await.unwrap(), 1, "{name}");
+        let mut seen = Vec::new();
+        for d in store.due_for_sink(&sink, 10).await.unwrap() {
+            seen.push((d.action.clone(), d.revision));
+            store.delivered(&d).await.unwrap();
+        }
+        // A -> B: the block of the finding leaves the chain.
+        let to_b = Batch {
+            chain: chain.clone(),
+            retracted: vec![f.anchor],
+            sinks: vec![sink.clone()],
+            ..Default::default()
+        };
+        store.apply(&to_b).await.unwrap();
+        assert_eq!(store.get_alert(&f.key.to_string()).await.unwrap().status, "reorged");
+        // B -> A: the same block, the same finding again.
+        assert_eq!(store.apply(&on_a(vec![f.clone()])).await.unwrap(), 1, "{name}: reopened");
+        let a = store.get_alert(&f.key.to_string()).await.unwrap();
+        assert_eq!((a.status.as_str(), a.revision), ("open", 1), "{name}");
+        let due = store.due_for_sink(&sink, 10).await.unwrap();
+        for d in &due {
+            seen.push((d.action.clone(), d.revision));
+        }
+        assert_eq!(
+            seen,
+            vec![("alert".into(), 0), ("resolve".into(), 0), ("alert".into(), 1)],
+            "{name}: a new notification, in order after the resolve"
+        );
+        let keys: Vec<String> = due
+            .iter()
+            .map(|d| {
+                palisade_alert::Notification {
+                    action: d.action.clone(),
+                    revision: d.revision,
+                    alert: d.alert.clone(),
+                }
+                .idempotency_key()
+            })
+            .collect();
+        assert_eq!(keys[0], format!("{}:resolve", f.key), "{name}");
+        assert_eq!(keys[1], format!("{}:alert:1", f.key), "{name}");
+        // Stored again while open (a restart re-committing the block): nothing new.
+        assert_eq!(store.apply(&on_a(vec![f.clone()])).await.unwrap(), 0, "{name}");
+        // And it can flip again.
+        for d in due {
+            store.delivered(&d).await.unwrap();
+        }
+        store.apply(&to_b).await.unwrap();
+        store.apply(&on_a(vec![f.clone()])).await.unwrap();
+        let revs: Vec<_> = store
+            .due_for_sink(&sink, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| (d.action.clone(), d.revision))
+            .collect();
+        assert_eq!(revs, vec![("resolve".into(), 1), ("alert".into(), 2)], "{name}");
+        store.reset_chain(&chain).await.unwrap();
+    }
+}
+
+/// Issue 11, defect 2: a responder's rate limit lives in the store, so a restart (a new handle
+/// on the same database) or another process is held to the same window.
+#[tokio::test]
+async fn action_rate_limits_survive_a_restart_and_are_shared() {
+    use palisade_alert::Reservation::{Duplicate, Granted, RateLimited};
+    for (name, store, dir) in stores().await {
+        let responder = unique(&format!("pause-{name}"));
+        let now = 1_000_000_i64;
+        let hour = 3_600_000;
+        for i in 0..3 {
+            let r = store.reserve_action(&responder, &format!("f{i}"), 3, hour, now + i).await;
+            assert_eq!(r.unwrap(), Granted, "{name}: action {i}");
+        }
+        assert_eq!(
+            store.reserve_action(&responder, "f1", 3, hour, now + 5).await.unwrap(),
+            Duplicate
+        );
+        assert_eq!(
+            store.reserve_action(&responder, "f3", 3, hour, now + 5).await.unwrap(),
+            RateLimited
+        );
+        // "Restart": a fresh handle on the same database.
+        let again = match &dir {
+            Some(d) => Store::open(&format!("sqlite://{}", d.path().join("s.sqlite").display()))
+                .await
+                .unwrap(),
+            None => {
+                Store::open(&std::env::var("PALISADE_TEST_POSTGRES_URL").unwrap()).await.unwrap()
+            }
+        };
+        assert_eq!(
+            again.reserve_action(&responder, "f4", 3, hour, now + 47_000).await.unwrap(),
+            RateLimited,
+            "{name}: the window survived the restart"
+        );
+        // Concurrent reservations from several handles never exceed the limit.
+        let other = unique(&format!("hook-{name}"));
+        let tries = (0..10).map(|i| {
+            let (s, other) =
+                (if i % 2 == 0 { store.clone() } else { again.clone() }, other.clone());
+            async move { s.reserve_action(&other, &format!("g{i}"), 5, hour, now).await.unwrap() }
+        });
+        let got = futures::future::join_all(tries).await;
+        assert_eq!(got.iter().filter(|r| **r == Granted).count(), 5, "{name}: {got:?}");
+        // Once the window has passed, the responder may act again.
+        assert_eq!(
+            again.reserve_action(&responder, "f5", 3, hour, now + hour + 3).await.unwrap(),
+            Granted,
+            "{name}"
+        );
     }
 }
 
@@ -133,7 +268,7 @@ async fn window_checkpoints_log_and_confirmations() {
         assert_eq!(pending[0].status, "pending", "{name}: not enough confirmations yet");
         assert!(
             store
-                .due(i64::MAX, 100_000)
+                .due_for_sink("s", 100_000)
                 .await
                 .unwrap()
                 .iter()

@@ -60,6 +60,14 @@ impl FnSig {
         })
     }
 
+    /// The types of the arguments, in order.
+    pub(crate) fn arg_types(&self) -> Vec<crate::vars::Ty> {
+        match &self.ty {
+            DynSolType::Tuple(ts) => ts.iter().map(|t| crate::vars::Ty::of_abi(t, false)).collect(),
+            other => vec![crate::vars::Ty::of_abi(other, false)],
+        }
+    }
+
     /// Decodes calldata (selector included) when the selector matches.
     pub(crate) fn decode(&self, input: &Bytes) -> Option<Result<Vec<Val>, String>> {
         if input.len() < 4 || input[..4] != self.selector {
@@ -88,6 +96,14 @@ impl EvSig {
             body_names: e.inputs.iter().filter(|p| !p.indexed).map(|p| p.name.clone()).collect(),
             ev,
         })
+    }
+
+    /// The types of the decoded fields: indexed fields then data fields, as in
+    /// [`EvSig::decode`].
+    pub(crate) fn field_types(&self) -> Vec<crate::vars::Ty> {
+        let indexed = self.ev.indexed().iter().map(|t| crate::vars::Ty::of_abi(t, true));
+        let body = self.ev.body().iter().map(|t| crate::vars::Ty::of_abi(t, false));
+        indexed.chain(body).collect()
     }
 
     /// Decodes a log when its first topic matches. Returns (names, values) in declaration order

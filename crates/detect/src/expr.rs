@@ -138,6 +138,9 @@ pub enum Expr {
     Cmp(Box<Expr>, CmpOp, Box<Expr>),
     /// A literal.
     Lit(Val),
+    /// A hex literal, with its number of digits (its width matters when it is compared with an
+    /// address or fixed bytes; see [`crate::vars`]).
+    Hex(Val, usize),
     /// A list literal.
     List(Vec<Expr>),
     /// A variable path (`tx.from`, `amount`, `$0`, `path[1]`).
@@ -452,22 +455,24 @@ impl Parser {
             Some(Tok::Num(n)) => Ok(Expr::Lit(Val::Uint(n))),
             Some(Tok::Str(s)) => Ok(Expr::Lit(Val::Str(s))),
             Some(Tok::Hex(h)) => {
-                if h.len() == 40 {
+                let digits = h.len();
+                let v = if h.len() == 40 {
                     let a: Address = h
                         .parse()
                         .map_err(|_| ParseError { pos: at, msg: "bad address literal".into() })?;
-                    Ok(Expr::Lit(Val::Addr(a)))
+                    Val::Addr(a)
                 } else if h.len() <= 64 {
                     let n = U256::from_str_radix(&h, 16)
                         .map_err(|_| ParseError { pos: at, msg: "bad hex literal".into() })?;
-                    Ok(Expr::Lit(Val::Uint(n)))
+                    Val::Uint(n)
                 } else {
                     let padded = if h.len() % 2 == 1 { format!("0{h}") } else { h };
                     let b: Bytes = format!("0x{padded}")
                         .parse()
                         .map_err(|_| ParseError { pos: at, msg: "bad hex literal".into() })?;
-                    Ok(Expr::Lit(Val::Bytes(b)))
-                }
+                    Val::Bytes(b)
+                };
+                Ok(Expr::Hex(v, digits))
             }
             Some(Tok::Ident(id)) => {
                 let mut path = vec![PathPart::Name(id)];
@@ -563,7 +568,7 @@ impl Expr {
                     out.push(n.clone());
                 }
             }
-            Self::Lit(_) => {}
+            Self::Lit(_) | Self::Hex(..) => {}
         }
     }
 
@@ -572,7 +577,7 @@ impl Expr {
             Self::And(a, b) => Val::Bool(a.truthy(s) && b.truthy(s)),
             Self::Or(a, b) => Val::Bool(a.truthy(s) || b.truthy(s)),
             Self::Not(a) => Val::Bool(!a.truthy(s)),
-            Self::Lit(v) => v.clone(),
+            Self::Lit(v) | Self::Hex(v, _) => v.clone(),
             Self::List(xs) => Val::List(xs.iter().map(|x| x.eval(s)).collect()),
             Self::Var(p) => s.lookup(p),
             Self::Cmp(a, op, b) => Val::Bool(compare(&a.eval(s), *op, &b.eval(s))),

@@ -26,6 +26,7 @@ mod error;
 pub mod expr;
 mod journal;
 pub mod pending;
+pub mod vars;
 
 pub use config::{DetectorConfig, DetectorInfo, FieldInfo, CATALOG};
 pub use error::{DetectError, Result};

@@ -180,6 +180,42 @@ fn default_max_reorg() -> u64 {
     64
 }
 
+/// Most confirmations a chain may wait for before delivering an alert: more would hold alerts
+/// for days on any chain.
+pub const MAX_CONFIRMATIONS: u64 = 100_000;
+
+/// Highest start block accepted: a trillion blocks, far beyond any chain (the fastest make a few
+/// hundred million a year). A start block ahead of the head but below this is waited for.
+pub const MAX_START_BLOCK: u64 = 1_000_000_000_000;
+
+/// Checks shared by every kind of chain: a start block the store can hold, confirmations that
+/// let an alert out.
+fn common_chain_checks(
+    errs: &mut Vec<ConfigError>,
+    err: &impl Fn(Option<usize>, String, String) -> ConfigError,
+    line: Option<usize>,
+    at: &str,
+    start_block: Option<u64>,
+    confirmations: u64,
+) {
+    if let Some(b) = start_block.filter(|b| *b > MAX_START_BLOCK) {
+        errs.push(err(
+            line,
+            format!("{at}.start_block"),
+            format!("{b} is beyond any chain (at most {MAX_START_BLOCK}; a start block ahead of the head is waited for)"),
+        ));
+    }
+    if confirmations > MAX_CONFIRMATIONS {
+        errs.push(err(
+            line,
+            format!("{at}.confirmations"),
+            format!(
+                "{confirmations} confirmations would hold alerts forever (at most {MAX_CONFIRMATIONS})"
+            ),
+        ));
+    }
+}
+
 /// A config error, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -393,6 +429,21 @@ impl Config {
             if c.chain_id.trim().is_empty() {
                 errs.push(err(line, f("chain_id"), "must not be empty".into()));
             }
+            for (field, v) in
+                [("timeout_ms", c.timeout_ms), ("poll_interval_ms", c.poll_interval_ms)]
+            {
+                if v == 0 {
+                    errs.push(err(line, f(field), "must be at least 1".into()));
+                }
+            }
+            common_chain_checks(
+                &mut errs,
+                &err,
+                line,
+                &format!("comet_chains[{i}]"),
+                None,
+                c.confirmations,
+            );
         }
         for (i, c) in cfg.beacon_chains.iter().enumerate() {
             let line = table_line(src, "beacon_chains", i);
@@ -427,6 +478,21 @@ impl Config {
             if c.max_reorg_depth == 0 {
                 errs.push(err(line, f("max_reorg_depth"), "must be at least 1".into()));
             }
+            for (field, v) in
+                [("timeout_ms", c.timeout_ms), ("poll_interval_ms", c.poll_interval_ms)]
+            {
+                if v == 0 {
+                    errs.push(err(line, f(field), "must be at least 1".into()));
+                }
+            }
+            common_chain_checks(
+                &mut errs,
+                &err,
+                line,
+                &format!("beacon_chains[{i}]"),
+                None,
+                c.confirmations,
+            );
         }
         for (i, c) in cfg.chains.iter().enumerate() {
             let line = table_line(src, "chains", i);
@@ -471,6 +537,42 @@ impl Config {
                     "must be at least 1".into(),
                 ));
             }
+            for (field, v) in [
+                ("rpc.timeout_ms", c.rpc.timeout_ms),
+                ("rpc.poll_interval_ms", c.rpc.poll_interval_ms),
+                ("rpc.concurrency", c.rpc.concurrency as u64),
+            ] {
+                if v == 0 {
+                    errs.push(err(
+                        line,
+                        format!("chains[{i}].{field}"),
+                        "must be at least 1".into(),
+                    ));
+                }
+            }
+            if c.mempool.enabled {
+                for (field, v) in [
+                    ("mempool.sim_timeout_ms", c.mempool.sim_timeout_ms),
+                    ("mempool.sim_workers", c.mempool.sim_workers as u64),
+                    ("mempool.max_pending", c.mempool.max_pending as u64),
+                ] {
+                    if v == 0 {
+                        errs.push(err(
+                            line,
+                            format!("chains[{i}].{field}"),
+                            "must be at least 1".into(),
+                        ));
+                    }
+                }
+            }
+            common_chain_checks(
+                &mut errs,
+                &err,
+                line,
+                &format!("chains[{i}]"),
+                c.start_block,
+                c.confirmations,
+            );
         }
         let mut ids = std::collections::BTreeSet::new();
         for (i, d) in cfg.detectors.iter().enumerate() {
@@ -586,6 +688,63 @@ impl Config {
             d.resolve_paths(base);
         }
         Ok(cfg)
+    }
+
+    /// Checks that `palisade run` can run this config and deliver what it finds: there is a
+    /// chain to watch, the store URL is one Palisade speaks, and the data directory is a
+    /// directory (or can be created). `validate` and `run` ask this; a config for `replay` only
+    /// needs [`Config::parse`].
+    pub fn check_runnable(&self, path: &str) -> Result<(), ConfigErrors> {
+        let mut errs = Vec::new();
+        let err = |field: &str, message: String| ConfigError {
+            path: path.into(),
+            line: None,
+            field: Some(field.into()),
+            message,
+        };
+        if self.chains.is_empty() && self.beacon_chains.is_empty() && self.comet_chains.is_empty() {
+            errs.push(err(
+                "chains",
+                "nothing to monitor: add a [[chains]], [[beacon_chains]] or [[comet_chains]] entry (a config for `palisade replay` only: `palisade validate --replay`)".into(),
+            ));
+        }
+        match self.store.url.as_deref() {
+            None => {}
+            Some(u) if u.starts_with("sqlite:") => {}
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {}
+            // The URL is not repeated: it may hold a password.
+            Some(_) => errs.push(err(
+                "store.url",
+                "unsupported store: use sqlite://PATH or postgres://USER@HOST:PORT/DB (the value is not shown: it may hold a password)".into(),
+            )),
+        }
+        // The nearest existing ancestor of the data directory must be a directory.
+        let mut p = self.data_dir.as_path();
+        loop {
+            match std::fs::metadata(p) {
+                Ok(m) if m.is_dir() => break,
+                Ok(_) => {
+                    errs.push(err(
+                        "data_dir",
+                        format!(
+                            "{} is not a directory ({} is a file)",
+                            self.data_dir.display(),
+                            p.display()
+                        ),
+                    ));
+                    break;
+                }
+                Err(_) => match p.parent() {
+                    Some(up) if !up.as_os_str().is_empty() => p = up,
+                    _ => break,
+                },
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errs))
+        }
     }
 
     /// The store URL (default: SQLite in the data directory).

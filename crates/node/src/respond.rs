@@ -6,7 +6,6 @@ use palisade_alert::{ResponseRow, Store};
 use palisade_primitives::Finding;
 use palisade_respond::{Responders, ResponseRecord};
 use std::sync::Arc;
-use std::time::Instant;
 use tokio::sync::{broadcast, Mutex};
 
 /// The responders of a configuration, shared by every chain's services.
@@ -58,20 +57,12 @@ impl ResponseHub {
         if findings.is_empty() {
             return;
         }
-        let jobs = self.responders.lock().await.consider(chain, findings, base_fee, Instant::now());
+        // The store is the ledger: a finding acted on before a restart (the same pending
+        // transaction polled again, a finding re-raised) is never acted on twice, and the rate
+        // limits hold across restarts and processes.
+        let jobs =
+            self.responders.lock().await.consider(chain, findings, base_fee, &self.store).await;
         for job in jobs {
-            // Acted on before a restart (the same pending transaction polled again, a finding
-            // re-raised): never twice.
-            match self.store.response_exists(&job.record().id).await {
-                Ok(true) => {
-                    tracing::info!(target: "palisade::respond", id = %job.record().id, "Already responded before; not again.");
-                    continue;
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(target: "palisade::respond", error = %e, "Cannot check earlier responses; acting.")
-                }
-            }
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ResponseRecord>();
             // Each step is stored in order by one task; the work runs in another.
             let hub = self.clone();

@@ -65,6 +65,8 @@ pub struct ChainService<S: ChainSource = Sources> {
     lines: HashMap<B256, String>,
     /// Where to start when the window is empty after reverting a dead fork on restart.
     resume_from: Option<u64>,
+    /// A start block ahead of the head that the service is waiting for (said once).
+    waiting_for: Option<u64>,
     /// The mempool watch of this chain, told each new verified tip.
     tips: Option<tokio::sync::mpsc::Sender<crate::mempool::TipInfo>>,
     /// Responders, given the findings of each stored event.
@@ -143,6 +145,7 @@ impl<S: ChainSource> ChainService<S> {
             last_block_at: Instant::now(),
             lines: HashMap::new(),
             resume_from: None,
+            waiting_for: None,
             tips: None,
             hub: None,
             control: None,
@@ -279,12 +282,16 @@ impl<S: ChainSource> ChainService<S> {
             }
             let (top, lower) = match self.engine.tracker().tip() {
                 None => {
-                    let start = self
-                        .resume_from
-                        .take()
-                        .or(self.cfg.start_block)
-                        .unwrap_or(head.number)
-                        .min(head.number);
+                    let start = self.resume_from.or(self.cfg.start_block).unwrap_or(head.number);
+                    if start > head.number {
+                        // A start block ahead of the chain: wait for it, and say so once.
+                        if self.waiting_for != Some(start) {
+                            self.waiting_for = Some(start);
+                            tracing::warn!(target: "palisade::node", chain = %self.name(), start_block = start, head = head.number, "The start block is ahead of the chain's head; waiting for the chain to reach it.");
+                        }
+                        return Ok(());
+                    }
+                    self.resume_from = None;
                     (self.checkpoint_hash(start + BACKFILL_CHUNK - 1, head).await?, start)
                 }
                 Some(t) => {

@@ -101,6 +101,8 @@ pub struct Sources {
     divergence_reported: bool,
     /// Endpoint the last block's data came from.
     content_from: Option<usize>,
+    /// Blocks fetched (to try a demoted slow endpoint first now and then).
+    fetches: u64,
     /// Newest agreed height (anchors findings about endpoints).
     height: u64,
     findings: Vec<Finding>,
@@ -125,6 +127,7 @@ impl Sources {
             quorum_met: None,
             divergence_reported: false,
             content_from: None,
+            fetches: 0,
             height: 0,
             findings: Vec::new(),
         })
@@ -247,27 +250,74 @@ impl Sources {
     }
 
     /// Each endpoint's block hash at `height`: from its announced head when that is the height,
-    /// otherwise asked (concurrently). Endpoints that fail to answer are absent.
-    async fn ballots(&self, height: u64, who: &[usize]) -> Vec<Ballot> {
+    /// otherwise asked (concurrently). Endpoints that fail to answer are absent. Once `need`
+    /// ballots agree among `counted`, an endpoint still silent after its hedge delay (a small
+    /// multiple of its usual latency) is counted absent rather than waited for to its timeout.
+    async fn ballots(
+        &self,
+        height: u64,
+        who: &[usize],
+        counted: &[usize],
+        need: usize,
+    ) -> Vec<Ballot> {
+        use futures::StreamExt;
         let known: Vec<Option<B256>> = {
             let h = self.pool.health();
             who.iter().map(|&i| h[i].head.filter(|x| x.number == height).map(|x| x.hash)).collect()
         };
-        let mut asks = Vec::with_capacity(who.len());
+        let mut out = Vec::with_capacity(who.len());
+        let mut asks = futures::stream::FuturesUnordered::new();
+        // Once decided, stragglers are waited for as long as the quickest endpoint usually
+        // takes (a few times), no longer: a slow endpoint's late ballot cannot change the
+        // outcome, and its dissent is caught on a later vote or by verification.
+        let start = tokio::time::Instant::now();
+        let quickest = {
+            let h = self.pool.health();
+            who.iter().filter_map(|&i| h[i].latency_ms).min_by(f64::total_cmp)
+        };
+        let deadline = self.pool.hedge_delay(quickest).map(|d| start + d);
         for (&i, k) in who.iter().zip(known) {
-            asks.push(self.ballot(i, height, k));
-        }
-        join_all(asks).await
-    }
-
-    async fn ballot(&self, i: usize, height: u64, known: Option<B256>) -> Ballot {
-        match known {
-            Some(h) => (i, Some(h)),
-            None => {
-                let r = self.pool.timed(i, self.pool.client(i).hash_at(height)).await;
-                (i, r.ok().flatten())
+            match k {
+                Some(h) => out.push((i, Some(h))),
+                None => {
+                    let pool = self.pool.clone();
+                    asks.push(async move {
+                        let r = pool.timed(i, pool.client(i).hash_at(height)).await;
+                        (i, r.ok().flatten())
+                    });
+                }
             }
         }
+        let decided = |out: &[Ballot]| {
+            let agreeing: Vec<Ballot> =
+                out.iter().filter(|(i, _)| counted.contains(i)).cloned().collect();
+            matches!(tally(&agreeing, need), Tally::Agreed { .. })
+        };
+        while !asks.is_empty() {
+            let wait = async {
+                match deadline {
+                    Some(d) if decided(&out) => tokio::time::sleep_until(d).await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                b = asks.next() => match b {
+                    Some(b) => out.push(b),
+                    None => break,
+                },
+                () = wait => {
+                    tracing::debug!(target: "palisade::source", chain = %self.chain, height, silent = asks.len(), "The vote is decided; not waiting for slow endpoints.");
+                    break;
+                }
+            }
+        }
+        // Silent endpoints are absent.
+        for &i in who {
+            if !out.iter().any(|(j, _)| *j == i) {
+                out.push((i, None));
+            }
+        }
+        out
     }
 
     /// The head to follow: the height a quorum of counting endpoints has reached, and the hash
@@ -314,7 +364,7 @@ impl Sources {
             self.on_probation().into_iter().filter(|i| !voters.contains(i)).collect();
         let mut who = voters.to_vec();
         who.extend(&probation);
-        let ballots = self.ballots(height, &who).await;
+        let ballots = self.ballots(height, &who, voters, need).await;
         let (counted, checked): (Vec<Ballot>, Vec<Ballot>) =
             ballots.into_iter().partition(|(i, _)| voters.contains(i));
         let t = tally(&counted, need);
@@ -525,7 +575,12 @@ impl Sources {
                 (Severity::Medium, format!("Endpoint {url} is slow: mean latency {:.0} ms (maximum {})", h.latency_ms.unwrap_or(0.0), policy.max_latency_ms),
                     json!({"latency_ms": h.latency_ms, "max_latency_ms": policy.max_latency_ms}))
             });
-            self.note(i, "unreachable", !h.reachable, || {
+            // An outage ends once requests have succeeded for two probe intervals: a request
+            // that gets through in the middle of it does not end it (and report it again).
+            let settle = std::time::Duration::from_millis(policy.probe_interval_ms.max(100) * 2);
+            let was_out = h.reported.contains(&"unreachable");
+            let out = !h.reachable || (was_out && h.in_outage(now, settle));
+            self.note(i, "unreachable", out, || {
                 (
                     Severity::Medium,
                     format!(
@@ -601,14 +656,38 @@ impl Sources {
                 order.push(i);
             }
         }
-        let mut last_err = None;
-        for i in order {
-            if !self.pool.health()[i].counts() && !self.pool.health()[i].on_probation() {
-                continue;
+        order.retain(|&i| {
+            let h = &self.pool.health()[i];
+            h.counts() || h.on_probation()
+        });
+        // In order of preference, except that an endpoint that usually serves blocks four times
+        // slower than the quickest goes last (and is tried first again now and then, so one
+        // that recovered gets its place back).
+        self.fetches = self.fetches.wrapping_add(1);
+        if !self.fetches.is_multiple_of(32) {
+            let times: Vec<Option<f64>> = {
+                let h = self.pool.health();
+                order.iter().map(|&i| h[i].fetch_ms).collect()
+            };
+            if let Some(best) = times.iter().flatten().copied().min_by(f64::total_cmp) {
+                let floor = self.cfg.rpc.hedge_after_ms as f64;
+                let slow = |t: &Option<f64>| t.is_some_and(|t| t > 4.0 * best && t > floor);
+                let (quick, slow): (Vec<_>, Vec<_>) =
+                    order.iter().zip(&times).partition(|(_, t)| !slow(t));
+                order = quick.into_iter().chain(slow).map(|(i, _)| *i).collect();
             }
+        }
+        let mut last_err = None;
+        // Hedged: when the endpoint asked has not answered within a small multiple of its usual
+        // time, the next is asked too; the first answer that verifies wins.
+        let pool = self.pool.clone();
+        let enrich = self.enrich;
+        let mut answers = self.pool.hedged(order, true, move |i| {
+            let pool = pool.clone();
+            Box::pin(async move { pool.client(i).block_by_hash(hash, enrich).await })
+        });
+        while let Some((i, got)) = answers.next().await {
             let now = Instant::now();
-            let got =
-                self.pool.timed(i, self.pool.client(i).block_by_hash(hash, self.enrich)).await;
             let mut rec = match got {
                 Err(e) => {
                     tracing::warn!(target: "palisade::source", chain = %self.chain, error = %e, "Fetching a block failed; trying the next endpoint.");

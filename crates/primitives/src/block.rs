@@ -902,9 +902,15 @@ fn parse_account_state(v: &Value) -> Result<AccountState, String> {
 }
 
 fn parse_frame(v: &Value, depth: usize) -> Result<CallFrame, String> {
-    if depth > 1024 {
-        return Err("call tree deeper than 1024 frames".into());
+    if depth > crate::json::MAX_CALL_DEPTH {
+        return Err(format!("call tree deeper than {} frames", crate::json::MAX_CALL_DEPTH));
     }
+    // A tree as deep as the EVM allows recurses 1,024 times: grow the stack on the heap when
+    // it runs low rather than overflow a small thread stack.
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || parse_frame_at(v, depth))
+}
+
+fn parse_frame_at(v: &Value, depth: usize) -> Result<CallFrame, String> {
     let o = as_obj(v, "call frame")?;
     let calls = match o.get("calls") {
         None | Some(Value::Null) => Vec::new(),

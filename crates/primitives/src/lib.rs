@@ -27,6 +27,7 @@ mod error;
 mod event;
 pub mod fast;
 mod finding;
+pub mod json;
 pub mod pending;
 pub mod quantity;
 mod record;

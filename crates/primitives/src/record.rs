@@ -44,7 +44,8 @@ pub struct RecordedBlock {
 impl RecordedBlock {
     /// Parses one line of the replay format.
     pub fn from_json_line(line: &str) -> Result<Self> {
-        let v: Value = serde_json::from_str(line).map_err(|e| Error::Malformed(e.to_string()))?;
+        // Call trees may nest as deep as the EVM allows (see [`crate::json`]).
+        let v: Value = crate::json::from_str(line).map_err(Error::Malformed)?;
         Self::from_value(v)
     }
 

@@ -19,7 +19,9 @@ pub mod policy;
 
 pub use keys::{Key, KeyConfig};
 pub use pause::{PauseTxConfig, Pricing};
-pub use policy::{is_pending, Policy, RateLimit, Refusal, Stage};
+pub use policy::{
+    is_pending, ActionLedger, MemoryLedger, Policy, RateLimit, Refusal, Reservation, Stage,
+};
 
 use alloy_primitives::B256;
 use palisade_alert::SecretString;
@@ -363,13 +365,15 @@ impl Responders {
     }
 
     /// Passes findings through every responder's gate; returns the work to run. `base_fee` is
-    /// the next block's expected base fee on `chain` (for pricing a pause).
-    pub fn consider(
+    /// the next block's expected base fee on `chain` (for pricing a pause). Each action is
+    /// counted in `ledger` against its responder's rate limit (a finding the ledger already
+    /// knows is skipped); when the ledger cannot answer, this process's own window decides.
+    pub async fn consider(
         &mut self,
         chain: &str,
         findings: &[Finding],
         base_fee: u128,
-        now: Instant,
+        ledger: &dyn ActionLedger,
     ) -> Vec<Job> {
         let mut jobs = Vec::new();
         for r in &mut self.list {
@@ -410,7 +414,27 @@ impl Responders {
                     error: None,
                     at_ms: now_ms(),
                 };
-                if !r.rate.take(now) {
+                let window = Duration::from_secs(r.cfg.policy.per_seconds);
+                let allowed = match ledger
+                    .reserve(&r.cfg.name, &record.id, r.cfg.policy.max_actions, window)
+                    .await
+                {
+                    Ok(Reservation::Duplicate) => {
+                        tracing::info!(target: "palisade::respond", id = %record.id, "Already decided about this finding before; not again.");
+                        continue;
+                    }
+                    Ok(Reservation::RateLimited) => false,
+                    // This process's own window stays in step with the ledger's.
+                    Ok(Reservation::Granted) => {
+                        r.rate.take(Instant::now());
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "palisade::respond", responder = %r.cfg.name, error = %e, "The action ledger cannot be read; this process's own rate window decides.");
+                        r.rate.take(Instant::now())
+                    }
+                };
+                if !allowed {
                     record.outcome = "rate_limited".into();
                     jobs.push(Job { record, work: Work::None });
                     continue;
@@ -664,8 +688,8 @@ mod tests {
         let mut rs =
             Responders::build(&[mk(false)], &HashMap::new(), Some(control.clone())).unwrap();
         let f = finding(false, Some("http://node-b"));
-        let now = Instant::now();
-        let jobs = rs.consider("eth", std::slice::from_ref(&f), 0, now);
+        let ledger = MemoryLedger::default();
+        let jobs = rs.consider("eth", std::slice::from_ref(&f), 0, &ledger).await;
         assert_eq!(jobs.len(), 1);
         let rec = jobs.into_iter().next().unwrap().run(|_| {}).await;
         assert_eq!(rec.outcome, "done");
@@ -674,7 +698,7 @@ mod tests {
             &[("eth".to_string(), "http://node-b".to_string())]
         );
         // The same finding again: nothing. Another one: rate limited, and recorded so.
-        assert!(rs.consider("eth", std::slice::from_ref(&f), 0, now).is_empty());
+        assert!(rs.consider("eth", std::slice::from_ref(&f), 0, &ledger).await.is_empty());
         let g = Finding::new(
             "chain_health",
             "chain_health",
@@ -685,15 +709,17 @@ mod tests {
             "again",
         )
         .with_evidence(json!({"endpoint": "http://node-c"}));
-        let jobs = rs.consider("eth", &[g], 0, now);
+        let jobs = rs.consider("eth", &[g], 0, &ledger).await;
         assert_eq!(jobs[0].record().outcome, "rate_limited");
         // Pending findings do not reach a confirmed-stage responder.
         assert!(rs
-            .consider("eth", &[finding(true, Some("http://n"))], 0, now + Duration::from_secs(120))
+            .consider("eth", &[finding(true, Some("http://n"))], 0, &ledger)
+            .await
             .is_empty());
         // Dry run: recorded, not done.
         let mut rs = Responders::build(&[mk(true)], &HashMap::new(), Some(control)).unwrap();
-        let jobs = rs.consider("eth", &[finding(false, Some("http://node-d"))], 0, now);
+        let ledger = MemoryLedger::default();
+        let jobs = rs.consider("eth", &[finding(false, Some("http://node-d"))], 0, &ledger).await;
         let rec = jobs.into_iter().next().unwrap().run(|_| {}).await;
         assert_eq!(rec.outcome, "dry_run");
         assert_eq!(benches.0.lock().unwrap().len(), 1);

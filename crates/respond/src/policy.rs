@@ -90,6 +90,81 @@ impl Policy {
     }
 }
 
+/// Where the actions of responders are counted against their rate limits, and where a
+/// responder remembers the findings it already decided about.
+///
+/// The runtime's ledger is the store ([`palisade_alert::Store`]): durable across restarts and
+/// shared by every process that uses the same database, so a crash-looping process is still held
+/// to its limit. [`MemoryLedger`] keeps the same books in memory, for tools and tests.
+pub trait ActionLedger: Send + Sync {
+    /// Counts one action of `responder` on finding `id` if fewer than `max` were taken in the
+    /// last `window`; a finding already decided about is a duplicate.
+    fn reserve<'a>(
+        &'a self,
+        responder: &'a str,
+        id: &'a str,
+        max: u32,
+        window: Duration,
+    ) -> futures::future::BoxFuture<'a, Result<Reservation, String>>;
+}
+
+pub use palisade_alert::Reservation;
+
+impl ActionLedger for palisade_alert::Store {
+    fn reserve<'a>(
+        &'a self,
+        responder: &'a str,
+        id: &'a str,
+        max: u32,
+        window: Duration,
+    ) -> futures::future::BoxFuture<'a, Result<Reservation, String>> {
+        Box::pin(async move {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+            self.reserve_action(responder, id, max, window_ms, now).await.map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// An [`ActionLedger`] in memory: one process, forgotten on restart.
+#[derive(Debug, Default)]
+pub struct MemoryLedger {
+    books: std::sync::Mutex<(
+        std::collections::HashMap<String, RateLimit>,
+        std::collections::HashSet<String>,
+    )>,
+}
+
+impl ActionLedger for MemoryLedger {
+    fn reserve<'a>(
+        &'a self,
+        responder: &'a str,
+        id: &'a str,
+        max: u32,
+        window: Duration,
+    ) -> futures::future::BoxFuture<'a, Result<Reservation, String>> {
+        let mut b = self.books.lock().unwrap_or_else(|p| p.into_inner());
+        let (limits, seen) = &mut *b;
+        let key = format!("{responder}\u{0}{id}");
+        let r = if seen.contains(&key) {
+            Reservation::Duplicate
+        } else {
+            let limit =
+                limits.entry(responder.to_string()).or_insert_with(|| RateLimit::new(max, window));
+            if limit.take(Instant::now()) {
+                seen.insert(key);
+                Reservation::Granted
+            } else {
+                Reservation::RateLimited
+            }
+        };
+        Box::pin(std::future::ready(Ok(r)))
+    }
+}
+
 /// A sliding-window rate limit: at most `max` actions in any `window`.
 #[derive(Debug, Clone)]
 pub struct RateLimit {

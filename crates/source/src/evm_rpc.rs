@@ -43,11 +43,16 @@ pub struct RpcSettings {
     pub concurrency: usize,
     /// HTTP polling interval when no WebSocket is up, in milliseconds (default 1000).
     pub poll_interval_ms: u64,
+    /// Hedging: when the endpoint asked first has not answered within three times its usual
+    /// time for that request, and at least this many milliseconds, the next endpoint is asked
+    /// too and the first good answer wins (default 100; 0 asks the next one only after an
+    /// error or the timeout).
+    pub hedge_after_ms: u64,
 }
 
 impl Default for RpcSettings {
     fn default() -> Self {
-        Self { timeout_ms: 10_000, concurrency: 8, poll_interval_ms: 1000 }
+        Self { timeout_ms: 10_000, concurrency: 8, poll_interval_ms: 1000, hedge_after_ms: 100 }
     }
 }
 
@@ -136,7 +141,8 @@ impl RpcClient {
             method: method.to_string(),
             reason,
         };
-        let v: Value = serde_json::from_slice(&buf).map_err(|e| {
+        // A trace answer may nest as deep as the EVM's call depth allows.
+        let v: Value = palisade_primitives::json::from_slice(&buf).map_err(|e| {
             if status.is_success() {
                 malformed(format!("not JSON: {e}"))
             } else {

@@ -220,6 +220,9 @@ pub struct EndpointHealth {
     pub head_seen_at: Option<Instant>,
     /// Exponentially weighted mean request latency, in milliseconds.
     pub latency_ms: Option<f64>,
+    /// Exponentially weighted mean time to serve a whole block (with receipts and traces), in
+    /// milliseconds: what a block fetch is hedged against.
+    pub fetch_ms: Option<f64>,
     /// Last `net_peerCount` (`None`: not offered or not probed yet).
     pub peers: Option<u64>,
     /// Last `eth_syncing` answer was a sync status.
@@ -232,6 +235,10 @@ pub struct EndpointHealth {
     pub last_error: Option<String>,
     /// Conditions already reported (kind names), so each is reported once per episode.
     pub reported: Vec<&'static str>,
+    /// Since when requests succeed again after a transport failure (`None` while unreachable,
+    /// or when it never failed). An outage is over only once this has lasted a while, so a
+    /// request that gets through in the middle of an outage does not end it.
+    pub reachable_since: Option<Instant>,
 }
 
 impl Default for EndpointHealth {
@@ -242,12 +249,14 @@ impl Default for EndpointHealth {
             head: None,
             head_seen_at: None,
             latency_ms: None,
+            fetch_ms: None,
             peers: None,
             syncing: false,
             chain_id: None,
             reachable: true,
             last_error: None,
             reported: Vec::new(),
+            reachable_since: None,
         }
     }
 }
@@ -283,6 +292,9 @@ impl EndpointHealth {
             Some(m) => m * 0.8 + ms * 0.2,
             None => ms,
         });
+        if !self.reachable {
+            self.reachable_since = Some(Instant::now());
+        }
         self.reachable = true;
     }
 
@@ -290,8 +302,16 @@ impl EndpointHealth {
     pub fn observe_error(&mut self, error: String, transport: bool) {
         if transport {
             self.reachable = false;
+            self.reachable_since = None;
         }
         self.last_error = Some(error);
+    }
+
+    /// True while the endpoint is in an outage: unreachable now, or reachable again for less
+    /// than `settle` after being unreachable (one request getting through does not end it).
+    pub fn in_outage(&self, now: Instant, settle: Duration) -> bool {
+        !self.reachable
+            || self.reachable_since.is_some_and(|t| now.saturating_duration_since(t) < settle)
     }
 
     /// Benches the endpoint for `fault`. An offence adds a strike and a penalty of
@@ -317,12 +337,13 @@ impl EndpointHealth {
                 p.quarantine_secs.saturating_mul(factor).min(p.max_quarantine_secs.max(1)),
             )
         });
+        // Conditions already reported (an outage, few peers) stay reported: a quarantine during
+        // the same episode does not make them new.
         self.standing = Standing::Quarantined {
             fault: fault.clone(),
             since: now,
             until: penalty.map(|d| now + d),
         };
-        self.reported.clear();
         Some(Transition::Quarantined { fault, penalty, strikes: self.strikes })
     }
 
@@ -508,6 +529,25 @@ mod tests {
         assert_eq!(s.condition(None, t0, &p), Some(Fault::Syncing));
         s.syncing = false;
         assert_eq!(s.condition(None, t0, &p), None);
+    }
+
+    /// Issue 11, defect 9: one outage was reported twice (the quarantine for the stall it
+    /// caused cleared what had been reported; a request that got through ended it).
+    #[test]
+    fn an_outage_is_one_episode_through_a_quarantine_and_a_lucky_request() {
+        let p = policy();
+        let t0 = Instant::now();
+        let mut e = EndpointHealth::default();
+        e.observe_error("connection refused".into(), true);
+        e.reported.push("unreachable");
+        assert!(e.quarantine(Fault::Stalled { secs: 60 }, t0, &p).is_some());
+        assert!(e.reported.contains(&"unreachable"), "still the same outage");
+        e.observe_latency(Duration::from_millis(3));
+        let settle = Duration::from_secs(10);
+        assert!(e.in_outage(Instant::now(), settle), "one answer does not end it");
+        assert!(!e.in_outage(Instant::now() + settle, settle), "answers for a while do");
+        e.observe_error("connection refused".into(), true);
+        assert!(e.in_outage(Instant::now() + settle, settle));
     }
 
     #[test]

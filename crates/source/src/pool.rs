@@ -93,6 +93,42 @@ impl EndpointPool {
         r
     }
 
+    /// How long to wait for endpoint `i` before also asking the next one: three times its usual
+    /// time (`usual_ms`, an average of earlier answers), at least `hedge_after_ms`; a tenth of
+    /// the timeout while nothing is known. `None` when hedging is off.
+    pub fn hedge_delay(&self, usual_ms: Option<f64>) -> Option<Duration> {
+        if self.settings.hedge_after_ms == 0 {
+            return None;
+        }
+        let floor = self.settings.hedge_after_ms as f64;
+        let ms = match usual_ms {
+            Some(u) => (3.0 * u).max(floor),
+            None => (self.settings.timeout_ms as f64 / 10.0).max(floor),
+        };
+        Some(Duration::from_secs_f64(ms.min(self.settings.timeout_ms as f64) / 1000.0))
+    }
+
+    /// Asks the endpoints in `order` the same question, hedged: the first at once, the next when
+    /// the previous has not answered within its [`hedge_delay`](Self::hedge_delay) (for a block
+    /// fetch, against its usual block time) or as soon as it fails. Answers come out as they
+    /// arrive; the caller takes the first good one and drops the rest.
+    pub fn hedged<T: Send + 'static>(
+        &self,
+        order: Vec<usize>,
+        block_fetch: bool,
+        ask: impl FnMut(usize) -> futures::future::BoxFuture<'static, Result<T>> + Send + 'static,
+    ) -> Hedged<T> {
+        Hedged {
+            pool: self.clone(),
+            waiting: order.into(),
+            running: futures::stream::FuturesUnordered::new(),
+            next_at: None,
+            block_fetch,
+            ask: Box::new(ask),
+            started: Vec::new(),
+        }
+    }
+
     /// Starts a head follower and a prober per endpoint. The receiver changes whenever an
     /// endpoint announces a new head (newest wins: read the table for the heads).
     pub fn start(&self, shutdown: CancellationToken) -> watch::Receiver<u64> {
@@ -138,6 +174,114 @@ impl EndpointPool {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}
+
+type Ask<T> = Box<dyn FnMut(usize) -> futures::future::BoxFuture<'static, Result<T>> + Send>;
+type Running<T> = futures::stream::FuturesUnordered<
+    futures::future::BoxFuture<'static, (usize, Result<T>, Duration)>,
+>;
+
+/// Hedged requests in flight (see [`EndpointPool::hedged`]).
+pub struct Hedged<T> {
+    pool: EndpointPool,
+    waiting: std::collections::VecDeque<usize>,
+    running: Running<T>,
+    next_at: Option<tokio::time::Instant>,
+    block_fetch: bool,
+    ask: Ask<T>,
+    /// Requests started and not answered yet, with when.
+    started: Vec<(usize, Instant)>,
+}
+
+impl<T> Drop for Hedged<T> {
+    /// Requests still out when the answer came from elsewhere took at least this long: for a
+    /// block fetch, that counts in the endpoint's usual time (so a slow endpoint loses its
+    /// place).
+    fn drop(&mut self) {
+        if !self.block_fetch || self.started.is_empty() {
+            return;
+        }
+        let mut h = self.pool.health();
+        for (i, t) in &self.started {
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            if h[*i].fetch_ms.is_none_or(|m| m < ms) {
+                h[*i].fetch_ms = Some(h[*i].fetch_ms.map_or(ms, |m| m * 0.5 + ms * 0.5));
+            }
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Hedged<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hedged").field("waiting", &self.waiting).finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Hedged<T> {
+    fn start_next(&mut self) {
+        let Some(i) = self.waiting.pop_front() else {
+            self.next_at = None;
+            return;
+        };
+        let usual = {
+            let h = &self.pool.health()[i];
+            if self.block_fetch {
+                h.fetch_ms
+            } else {
+                h.latency_ms
+            }
+        };
+        self.next_at = self.pool.hedge_delay(usual).map(|d| tokio::time::Instant::now() + d);
+        let fut = (self.ask)(i);
+        let pool = self.pool.clone();
+        self.started.push((i, Instant::now()));
+        self.running.push(Box::pin(async move {
+            let t = Instant::now();
+            let r = pool.timed(i, fut).await;
+            (i, r, t.elapsed())
+        }));
+    }
+
+    /// The next answer (endpoint, result), or `None` when every endpoint has answered.
+    pub async fn next(&mut self) -> Option<(usize, Result<T>)> {
+        use futures::StreamExt;
+        loop {
+            if self.running.is_empty() {
+                if self.waiting.is_empty() {
+                    return None;
+                }
+                self.start_next();
+            }
+            let hedge = async {
+                match self.next_at {
+                    Some(t) if !self.waiting.is_empty() => tokio::time::sleep_until(t).await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                done = self.running.next() => {
+                    let Some((i, r, took)) = done else { continue };
+                    self.started.retain(|(j, _)| *j != i);
+                    match &r {
+                        Ok(_) if self.block_fetch => {
+                            let ms = took.as_secs_f64() * 1000.0;
+                            let mut h = self.pool.health();
+                            h[i].fetch_ms = Some(h[i].fetch_ms.map_or(ms, |m| m * 0.8 + ms * 0.2));
+                        }
+                        Ok(_) => {}
+                        // A failure hands over at once.
+                        Err(_) => self.start_next(),
+                    }
+                    return Some((i, r));
+                }
+                () = hedge => {
+                    tracing::debug!(target: "palisade::source", waiting = self.waiting.len(), "An endpoint is slow to answer; asking the next one too.");
+                    self.start_next();
+                }
             }
         }
     }

@@ -9,17 +9,32 @@ pub struct SensitiveUrl {
 }
 
 impl SensitiveUrl {
-    /// Parses and redacts a URL (`http`, `https`, `ws`, `wss`).
+    /// Parses and redacts a URL (`http`, `https`, `ws`, `wss`). An error never repeats any part
+    /// of the text: a URL that does not parse may still carry a key or a password.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let (scheme, rest) =
-            s.split_once("://").ok_or_else(|| format!("not a URL (no scheme): {}", redact(s)))?;
+        const NOT_SHOWN: &str = "(the value is not shown: it may hold a secret)";
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| {
+            format!(
+                "not a URL: it does not start with http://, https://, ws:// or wss:// {NOT_SHOWN}"
+            )
+        })?;
         if !matches!(scheme, "http" | "https" | "ws" | "wss") {
-            return Err(format!("unsupported URL scheme {scheme:?}"));
+            return Err(format!(
+                "unsupported URL scheme: use http://, https://, ws:// or wss:// {NOT_SHOWN}"
+            ));
         }
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let host = authority.rsplit('@').next().unwrap_or("");
         if host.is_empty() {
-            return Err("URL has no host".into());
+            return Err(format!("URL has no host {NOT_SHOWN}"));
+        }
+        let bad_host = host.chars().any(|c| c.is_whitespace() || c.is_control())
+            || host.starts_with(':')
+            || host.rsplit_once(':').is_some_and(|(_, port)| {
+                !port.ends_with(']') && (port.is_empty() || port.parse::<u16>().is_err())
+            });
+        if bad_host {
+            return Err(format!("URL has a malformed host or port {NOT_SHOWN}"));
         }
         let hidden = rest.len() > authority.len() + 1 || authority.contains('@');
         let redacted = format!("{scheme}://{host}{}", if hidden { "/<redacted>" } else { "" });
@@ -35,10 +50,6 @@ impl SensitiveUrl {
     pub fn scheme(&self) -> &str {
         self.full.split("://").next().unwrap_or("")
     }
-}
-
-fn redact(s: &str) -> String {
-    s.chars().take(12).collect::<String>() + "…"
 }
 
 impl fmt::Display for SensitiveUrl {
@@ -69,5 +80,24 @@ mod tests {
         );
         assert!(SensitiveUrl::parse("ftp://x").is_err());
         assert!(SensitiveUrl::parse("nonsense").is_err());
+    }
+
+    /// Issue 11, defect 8: a URL that fails to parse is never echoed, not even in part.
+    #[test]
+    fn errors_never_show_any_part_of_the_url() {
+        for bad in [
+            "rpcpath983ae1c0ffee/v2/KEY",
+            "alice:hunter2pass@rpc.example.com/v2/KEY",
+            "alice:hunter2pass@rpc.example.com:8545",
+            "user:secretpw://host",
+            "https://",
+            "https://alice:hunter2pass@:8545/KEY",
+            "https://rpc.example.com:port1234/KEY",
+        ] {
+            let e = SensitiveUrl::parse(bad).unwrap_err();
+            for part in ["rpcpath", "alice", "hunter2", "KEY", "secretpw", "example", "port1234"] {
+                assert!(!e.contains(part), "{bad:?} -> {e}");
+            }
+        }
     }
 }

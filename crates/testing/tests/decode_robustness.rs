@@ -367,3 +367,41 @@ fn changing_any_byte_that_verification_covers_is_caught_and_damage_never_panics(
     }
     assert!(flips > 500, "{flips}");
 }
+
+/// A callTracer tree `frames` deep under one transaction.
+fn deep_line(frames: usize) -> String {
+    let mut tree = String::new();
+    for _ in 0..frames {
+        tree.push_str(r#"{"type":"CALL","from":"0x00000000000000000000000000000000000000aa","to":"0x00000000000000000000000000000000000000bb","input":"0x01","gas":"0x1","gasUsed":"0x1","value":"0x0","calls":["#);
+    }
+    tree.push_str(r#"{"type":"CALL","from":"0x00000000000000000000000000000000000000aa","to":"0x00000000000000000000000000000000000000cc","input":"0x"}"#);
+    for _ in 0..frames {
+        tree.push_str("]}");
+    }
+    format!(
+        r#"{{"block":{{"number":"0x7","hash":"0x0707070707070707070707070707070707070707070707070707070707070707","transactions":[{{"hash":"0x0101010101010101010101010101010101010101010101010101010101010101","transactionIndex":"0x0","to":"0x00000000000000000000000000000000000000aa"}}]}},"call_traces":[{{"txHash":"0x0101010101010101010101010101010101010101010101010101010101010101","result":{tree}}}]}}"#
+    )
+}
+
+/// Issue 11, defect 10: a real reentrancy attack's 65-frame call tree failed replay with
+/// "recursion limit exceeded". Trees as deep as the EVM allows (1,024 frames) decode, on a
+/// stack as small as a runtime worker's, and deeper ones are refused with a clear error.
+#[test]
+fn call_trees_as_deep_as_the_evm_allows_decode_on_a_small_stack() {
+    let run = || {
+        for frames in [65, 300, palisade_primitives::json::MAX_CALL_DEPTH] {
+            let line = deep_line(frames);
+            let b =
+                BlockData::from_json_line(&line).unwrap_or_else(|e| panic!("{frames} frames: {e}"));
+            let calls = b.calls();
+            assert_eq!(calls.len(), frames + 1, "{frames} frames: every frame is a call");
+            assert_eq!(calls.last().unwrap().depth, frames);
+            let rec = RecordedBlock::from_json_line(&line).unwrap();
+            palisade_primitives::json::drop_deep(rec.call_traces);
+        }
+        let e = BlockData::from_json_line(&deep_line(2_000)).unwrap_err().to_string();
+        assert!(e.contains("nested") || e.contains("deeper"), "{e}");
+    };
+    // 2 MiB: tokio's worker threads.
+    std::thread::Builder::new().stack_size(2 << 20).spawn(run).unwrap().join().unwrap();
+}

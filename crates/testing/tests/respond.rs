@@ -4,13 +4,13 @@
 //! scenario's `GuardedVault` (testdata/contracts/src/Defense.sol).
 
 use palisade_primitives::{BlockRef, Finding, Severity};
-use palisade_respond::{ChainLink, ResponderConfig, Responders, ResponseRecord};
+use palisade_respond::{ChainLink, MemoryLedger, ResponderConfig, Responders, ResponseRecord};
 use palisade_source::evm_rpc::{EndpointConfig, RpcClient, RpcSettings};
 use palisade_testing::anvil::{artifact_bytecode, calldata, Anvil, ACCOUNT0, ACCOUNT2};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// anvil's third test key (public; ACCOUNT2, the vault's guardian).
 const GUARDIAN_KEY: &str = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
@@ -63,8 +63,9 @@ async fn setup(
 async fn a_pause_not_mined_is_replaced_with_higher_fees_and_lands_once() {
     let dir = tempfile::tempdir().unwrap();
     let (anvil, vault, mut rs) = setup(dir.path(), false, 2).await;
+    let ledger = MemoryLedger::default();
     anvil.rpc("evm_setAutomine", json!([false])).await;
-    let jobs = rs.consider("local", &[finding(5, 4)], 1_000_000_000, Instant::now());
+    let jobs = rs.consider("local", &[finding(5, 4)], 1_000_000_000, &ledger).await;
     assert_eq!(jobs.len(), 1);
     let rec = jobs[0].record().clone();
     assert_eq!(
@@ -107,7 +108,7 @@ async fn a_pause_not_mined_is_replaced_with_higher_fees_and_lands_once() {
     assert_eq!(nonce, json!("0x1"));
     // The next pause takes the next nonce.
     anvil.rpc("evm_setAutomine", json!([true])).await;
-    let jobs = rs.consider("local", &[finding(6, 1)], 1_000_000_000, Instant::now());
+    let jobs = rs.consider("local", &[finding(6, 1)], 1_000_000_000, &ledger).await;
     let done = jobs.into_iter().next().unwrap().run(|_| {}).await;
     assert_eq!(
         (done.outcome.as_str(), &done.detail["nonce"]),
@@ -123,7 +124,8 @@ async fn a_pause_not_mined_is_replaced_with_higher_fees_and_lands_once() {
 async fn a_dry_run_records_the_plan_and_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (anvil, _vault, mut rs) = setup(dir.path(), true, 1).await;
-    let jobs = rs.consider("local", &[finding(5, 4)], 1_000_000_000, Instant::now());
+    let ledger = MemoryLedger::default();
+    let jobs = rs.consider("local", &[finding(5, 4)], 1_000_000_000, &ledger).await;
     let done = jobs.into_iter().next().unwrap().run(|_| {}).await;
     assert_eq!(done.outcome, "dry_run");
     assert!(done.dry_run);
@@ -132,7 +134,7 @@ async fn a_dry_run_records_the_plan_and_sends_nothing() {
     let nonce = anvil.rpc("eth_getTransactionCount", json!([ACCOUNT2, "pending"])).await;
     assert_eq!(nonce, json!("0x0"), "nothing was sent");
     // The rate limit (1) is spent: the next finding is refused and recorded so.
-    let jobs = rs.consider("local", &[finding(6, 4)], 1_000_000_000, Instant::now());
+    let jobs = rs.consider("local", &[finding(6, 4)], 1_000_000_000, &ledger).await;
     assert_eq!(jobs[0].record().outcome, "rate_limited");
 }
 
@@ -208,7 +210,8 @@ async fn a_webhook_action_posts_the_finding_and_never_shows_its_url() {
         .unwrap()
     };
     let mut rs = Responders::build(&[mk("incident-bot")], &HashMap::new(), None).unwrap();
-    let jobs = rs.consider("local", &[finding(9, 1)], 0, Instant::now());
+    let ledger = MemoryLedger::default();
+    let jobs = rs.consider("local", &[finding(9, 1)], 0, &ledger).await;
     let done = jobs.into_iter().next().unwrap().run(|_| {}).await;
     assert_eq!(done.outcome, "done", "{done:?}");
     let body: serde_json::Value = serde_json::from_str(&server.await.unwrap()).unwrap();
@@ -218,7 +221,7 @@ async fn a_webhook_action_posts_the_finding_and_never_shows_its_url() {
     // Down: a failure that says what, not where.
     drop(rs);
     let mut rs = Responders::build(&[mk("incident-bot-2")], &HashMap::new(), None).unwrap();
-    let jobs = rs.consider("local", &[finding(10, 1)], 0, Instant::now());
+    let jobs = rs.consider("local", &[finding(10, 1)], 0, &ledger).await;
     let done = jobs.into_iter().next().unwrap().run(|_| {}).await;
     assert_eq!(done.outcome, "failed");
     let e = done.error.clone().unwrap();

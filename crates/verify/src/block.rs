@@ -184,6 +184,21 @@ pub fn verify_block_with(rec: &RecordedBlock, senders: bool) -> BlockReport {
             "view-call results are the endpoint's word (no proof covers execution)",
         );
     }
+    // A field present but unparseable fails the check it feeds; that check is then failed, not
+    // "not checked" (the skip above only saw that it could not be rebuilt).
+    let malformed = crate::fields::malformed(b, &rec.receipts, n);
+    if !malformed.is_empty() {
+        let failed: Vec<&'static str> = malformed.iter().map(VerifyError::check).collect();
+        let feeds = |c: Check| -> bool {
+            failed.contains(&c.as_str())
+                || (c == Check::TransactionsRoot || c == Check::Senders)
+                    && failed.contains(&Check::TxHashes.as_str())
+                || c == Check::LogsBloom && failed.contains(&Check::ReceiptsRoot.as_str())
+        };
+        r.unchecked.retain(|(c, _)| !feeds(*c));
+        r.passed.retain(|c| !failed.contains(&c.as_str()));
+        r.failed.extend(malformed);
+    }
     r
 }
 

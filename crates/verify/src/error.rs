@@ -74,6 +74,19 @@ pub enum VerifyError {
         /// Why.
         reason: String,
     },
+    /// A field is present but cannot be parsed as its type (a value beyond 256 bits, a 2-byte
+    /// hash, a gas figure beyond 64 bits): the data lies about the field, whatever it is.
+    #[error("block {number}: {field} is malformed: {reason}")]
+    Malformed {
+        /// Block number.
+        number: u64,
+        /// The check the field feeds (snake case).
+        check: &'static str,
+        /// The field, with its place (`transactions[3].value`).
+        field: String,
+        /// Why it does not parse.
+        reason: String,
+    },
     /// The endpoint served another block than the one asked for.
     #[error("block {number}: asked for {requested}, the endpoint served {served}")]
     NotRequested {
@@ -109,7 +122,7 @@ impl VerifyError {
             Self::TxHash { .. } => "tx_hashes",
             Self::Sender { .. } | Self::Signature { .. } => "senders",
             Self::NotRequested { .. } => "requested_block",
-            Self::Unverifiable { check, .. } => check,
+            Self::Unverifiable { check, .. } | Self::Malformed { check, .. } => check,
             Self::Proof { .. } => "proofs",
         }
     }

@@ -17,12 +17,14 @@
 //!
 //! # Invariants
 //! - A check is reported as passed only when it was made against the data's own claim (the
-//!   header field, the `from` the node gave); what the data does not allow is `unchecked`, with
-//!   the reason.
+//!   header field, the `from` the node gave); what the data does not allow (an absent field) is
+//!   `unchecked`, with the reason. A field that is present but does not parse as its type is a
+//!   failure ([`VerifyError::Malformed`]), never an unchecked check.
 
 pub mod agreement;
 mod block;
 mod error;
+mod fields;
 mod payload;
 mod proof;
 

@@ -13,27 +13,48 @@ use std::sync::{Arc, Mutex};
 
 pub use webhook::{sign, Webhook, WebhookFormat};
 
-/// What is delivered: a new alert, or the resolution of one (reorged out).
+/// What is delivered: a new alert, or the resolution of one (reorged out). An alert that a
+/// reorg retracted and the chain then brought back (A -> B -> A) is delivered again with the
+/// next `revision`.
 #[derive(Debug, Clone)]
 pub struct Notification {
     /// `alert` or `resolve`.
     pub action: String,
+    /// The alert's revision (0 until a reorg reopens it).
+    pub revision: i64,
     /// The alert.
     pub alert: AlertRow,
 }
 
 impl Notification {
-    /// The idempotency key: alert key and action.
+    /// The idempotency key: alert key and action, and the revision when it is not the first
+    /// (so a receiver that deduplicates still takes a reopened alert).
     pub fn idempotency_key(&self) -> String {
-        format!("{}:{}", self.alert.finding.key, self.action)
+        if self.revision == 0 {
+            format!("{}:{}", self.alert.finding.key, self.action)
+        } else {
+            format!("{}:{}:{}", self.alert.finding.key, self.action, self.revision)
+        }
     }
 
-    /// The JSON payload (finding fields, plus `action` and `status`).
+    /// The JSON payload (finding fields, plus `action`, `status` and `revision`). The status
+    /// is the one the action announces (`open` for an alert, `reorged` for a resolve), not
+    /// whatever the alert became since it was queued.
     pub fn payload(&self) -> Value {
         let mut v = self.alert.finding.to_json();
         v["action"] = json!(self.action);
-        v["status"] = json!(self.alert.status);
+        v["status"] = json!(self.status());
+        v["revision"] = json!(self.revision);
         v
+    }
+
+    /// The status this notification announces.
+    pub fn status(&self) -> &str {
+        match (self.action.as_str(), self.alert.status.as_str()) {
+            ("resolve", _) => "reorged",
+            (_, "reorged" | "pending") => "open",
+            (_, s) => s,
+        }
     }
 
     /// A one-line human-readable form.

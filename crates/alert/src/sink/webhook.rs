@@ -172,12 +172,14 @@ mod tests {
         .with_evidence(serde_json::json!({"amount": "1"}));
         Notification {
             action: action.into(),
+            revision: 0,
             alert: AlertRow {
                 finding: f,
                 status: "open".into(),
                 created_ms: 0,
                 acked_by: None,
                 ack_note: None,
+                revision: 0,
             },
         }
     }

@@ -7,6 +7,7 @@
 
 use crate::abi::{EvSig, FnSig};
 use crate::expr::{self, Expr, PathPart, Scope, Val};
+use crate::vars::{self, Ty, Vars};
 use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
 use alloy_json_abi::JsonAbi;
 use palisade_primitives::{
@@ -159,33 +160,79 @@ pub struct Rule {
 
 const TX_ROOTS: &[&str] = &["tx", "block"];
 
-fn check_roots(e: &Expr, extra: &[&str], names: &[String], rule: &str, field: &str) -> Result<()> {
-    let mut roots = Vec::new();
-    e.roots(&mut roots);
-    for r in roots {
-        let ok = TX_ROOTS.contains(&r.as_str())
-            || extra.contains(&r.as_str())
-            || names.contains(&r)
-            || r == "args"
-            || (r.starts_with('$') && r[1..].parse::<usize>().is_ok_and(|i| i < names.len()));
-        if !ok {
-            return Err(DetectError::Config {
-                detector: format!("rule:{rule}"),
-                field: field.into(),
-                reason: format!(
-                    "unknown variable `{r}` (known: {}{}tx.*, block.*{})",
-                    names
-                        .iter()
-                        .filter(|n| !n.is_empty())
-                        .map(|n| format!("{n}, "))
-                        .collect::<String>(),
-                    if names.is_empty() { "" } else { "$0.., args, " },
-                    extra.iter().map(|x| format!(", {x}.*")).collect::<String>()
-                ),
-            });
-        }
+/// The fields of `tx.*`, `block.*`, `call.*` and `log.*` with their types: what
+/// [`RuleScope::lookup`] answers (a test checks that every one of them has a value).
+fn tx_fields() -> Ty {
+    Ty::fields(&[
+        ("hash", Ty::FixedBytes(32)),
+        ("index", Ty::Uint(64)),
+        ("from", Ty::Address),
+        ("to", Ty::Address),
+        ("value", Ty::Uint(256)),
+        ("gas", Ty::Uint(64)),
+        ("nonce", Ty::Uint(64)),
+        ("input", Ty::Bytes),
+        ("gas_used", Ty::Uint(64)),
+        ("success", Ty::Bool),
+        ("status", Ty::Str),
+    ])
+}
+
+fn block_fields() -> Ty {
+    Ty::fields(&[
+        ("number", Ty::Uint(64)),
+        ("timestamp", Ty::Uint(64)),
+        ("miner", Ty::Address),
+        ("base_fee", Ty::Uint(256)),
+        ("gas_used", Ty::Uint(64)),
+        ("gas_limit", Ty::Uint(64)),
+    ])
+}
+
+fn call_fields() -> Ty {
+    Ty::fields(&[
+        ("from", Ty::Address),
+        ("to", Ty::Address),
+        ("value", Ty::Uint(256)),
+        ("depth", Ty::Uint(64)),
+        ("type", Ty::Str),
+        ("reverted", Ty::Bool),
+        ("input", Ty::Bytes),
+    ])
+}
+
+fn log_fields() -> Ty {
+    Ty::fields(&[("address", Ty::Address), ("index", Ty::Uint(64))])
+}
+
+/// The variables of a rule expression: `tx.*`, `block.*`, `extra` (`call` or `log`), and the
+/// decoded arguments by name, by position (`$0`...) and as `args`.
+fn rule_vars(extra: Option<(&str, Ty)>, names: &[String], types: &[Ty]) -> Vars {
+    let mut v = Vars::new().with("tx", tx_fields()).with("block", block_fields());
+    let mut hint = String::new();
+    for n in names.iter().filter(|n| !n.is_empty()) {
+        hint += &format!("{n}, ");
     }
-    Ok(())
+    if !names.is_empty() {
+        hint += "$0.., args, ";
+    }
+    hint += "tx.*, block.*";
+    if let Some((name, ty)) = extra {
+        hint += &format!(", {name}.*");
+        v = v.with(name, ty);
+    }
+    for (i, (n, t)) in names.iter().zip(types).enumerate() {
+        v = v.with(n, t.clone()).with(&format!("${i}"), t.clone());
+    }
+    v.with("args", Ty::Tuple(types.to_vec())).hint(&hint)
+}
+
+fn check_expr(e: &Expr, vars: &Vars, rule: &str, field: &str) -> Result<()> {
+    vars::check(e, vars).map_err(|reason| DetectError::Config {
+        detector: format!("rule:{rule}"),
+        field: field.into(),
+        reason,
+    })
 }
 
 impl Rule {
@@ -224,7 +271,8 @@ impl Rule {
                 .map_err(|e| err(format!("{field}.signature"), e))?;
             let ex = parse_expr(format!("{field}.expression"), &f.expression)?;
             if let Some(e) = &ex {
-                check_roots(e, &["call"], &sig.names, &cfg.name, &format!("{field}.expression"))?;
+                let vars = rule_vars(Some(("call", call_fields())), &sig.names, &sig.arg_types());
+                check_expr(e, &vars, &cfg.name, &format!("{field}.expression"))?;
             }
             functions.push(CompiledFn {
                 sig,
@@ -242,7 +290,8 @@ impl Rule {
             if let Some(x) = &ex {
                 let names: Vec<String> =
                     sig.indexed_names.iter().chain(&sig.body_names).cloned().collect();
-                check_roots(x, &["log"], &names, &cfg.name, &format!("{field}.expression"))?;
+                let vars = rule_vars(Some(("log", log_fields())), &names, &sig.field_types());
+                check_expr(x, &vars, &cfg.name, &format!("{field}.expression"))?;
             }
             events.push(CompiledEv { sig, expr: ex });
         }
@@ -251,7 +300,7 @@ impl Rule {
             &cfg.transaction.as_ref().and_then(|t| t.expression.clone()),
         )?;
         if let Some(e) = &tx_expr {
-            check_roots(e, &[], &[], &cfg.name, "transaction.expression")?;
+            check_expr(e, &rule_vars(None, &[], &[]), &cfg.name, "transaction.expression")?;
         }
         if functions.is_empty() && events.is_empty() && cfg.transaction.is_none() {
             return Err(err(
@@ -572,5 +621,59 @@ impl Detector for Rule {
 
     fn restore(&mut self, _cp: &Checkpoint) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_primitives::RecordedBlock;
+
+    fn block() -> BlockData {
+        let line = r#"{"block":{"number":"0x5","hash":"0x0505050505050505050505050505050505050505050505050505050505050505","timestamp":"0x64","miner":"0x00000000000000000000000000000000000000cc","baseFeePerGas":"0x7","gasUsed":"0x5208","gasLimit":"0x1c9c380",
+            "transactions":[{"hash":"0x0101010101010101010101010101010101010101010101010101010101010101","transactionIndex":"0x0","from":"0x00000000000000000000000000000000000000aa","to":"0x00000000000000000000000000000000000000bb","value":"0x6","gas":"0x5208","nonce":"0x0","input":"0x"}]},
+            "receipts":[{"transactionIndex":"0x0","status":"0x1","gasUsed":"0x5208","cumulativeGasUsed":"0x5208","logs":[]}]}"#;
+        BlockData::from_recorded(RecordedBlock::from_json_line(line).unwrap()).unwrap()
+    }
+
+    /// The declared fields of `tx.*` and `block.*` are exactly what the scope answers: each has
+    /// a value on a complete block.
+    #[test]
+    fn every_declared_field_has_a_value() {
+        let b = block();
+        let scope = RuleScope { block: &b, tx_index: 0, args: &[], call: None, log: None };
+        for (root, ty) in [("tx", tx_fields()), ("block", block_fields())] {
+            let Ty::Struct(fields) = ty else { unreachable!() };
+            for (f, _) in fields {
+                let v = scope.lookup(&[PathPart::Name(root.into()), PathPart::Name(f.clone())]);
+                assert_ne!(v, Val::Null, "{root}.{f}");
+            }
+        }
+    }
+
+    fn rule(expr: &str) -> Result<Rule> {
+        let cfg: RuleConfig = serde_json::from_value(json!({
+            "name": "r",
+            "transaction": {"expression": expr},
+        }))
+        .unwrap();
+        Rule::new(cfg, "c", None)
+    }
+
+    /// Issue 11, defect 4: `tx.valu > 1` was accepted and never matched.
+    #[test]
+    fn a_misspelt_field_is_a_config_error_that_suggests_the_field_meant() {
+        assert!(rule("tx.value > 1").is_ok());
+        match rule("tx.valu > 1") {
+            Err(DetectError::Config { field, reason, .. }) => {
+                assert_eq!(field, "transaction.expression");
+                assert!(reason.contains("did you mean `tx.value`"), "{reason}");
+            }
+            other => panic!("accepted: {other:?}"),
+        }
+        let e = rule("tx.to == 0xdeadbeef").unwrap_err().to_string();
+        assert!(e.contains("address"), "{e}");
+        let e = rule("blok.number > 1").unwrap_err().to_string();
+        assert!(e.contains("did you mean `block`"), "{e}");
     }
 }

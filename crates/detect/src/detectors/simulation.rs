@@ -231,14 +231,16 @@ impl SimulationGuard {
             }
             let e = expr::parse(&inv.expr)
                 .map_err(|e| err(format!("invariants[{i}].expr"), e.to_string()))?;
-            let mut roots = Vec::new();
-            e.roots(&mut roots);
-            if let Some(r) = roots.iter().find(|r| *r != "before" && *r != "after") {
-                return Err(err(
-                    format!("invariants[{i}].expr"),
-                    format!("unknown variable {r:?} (use before.<view> and after.<view>)"),
-                ));
-            }
+            // `before.<view>` and `after.<view>` for each view read; their results are
+            // numbers or values the contract defines.
+            let read: Vec<(&str, crate::vars::Ty)> =
+                views.iter().map(|(n, _)| (n.as_str(), crate::vars::Ty::Any)).collect();
+            let side = crate::vars::Ty::fields(&read);
+            let vars = crate::vars::Vars::new()
+                .with("before", side.clone())
+                .with("after", side)
+                .hint("before.<view> and after.<view> of the views listed");
+            crate::vars::check(&e, &vars).map_err(|r| err(format!("invariants[{i}].expr"), r))?;
             invariants.push(Invariant { cfg: inv.clone(), views, expr: e });
         }
         let slots = cfg
