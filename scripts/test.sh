@@ -22,6 +22,7 @@ fi
 export PALISADE_ANVIL="${PALISADE_ANVIL:-$tools/node_modules/.bin/anvil}"
 export PALISADE_CAST="${PALISADE_CAST:-$tools/node_modules/.bin/cast}"
 export PALISADE_TEST_POSTGRES_URL="${PALISADE_TEST_POSTGRES_URL:-postgres://root@127.0.0.1:5432/test}"
+export PALISADE_TEST_NATS_URL="${PALISADE_TEST_NATS_URL:-nats://127.0.0.1:4222}"
 "$PALISADE_ANVIL" --version | head -1 >&2
 
 cargo test --workspace --locked "$@"

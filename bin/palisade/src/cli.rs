@@ -3,9 +3,9 @@
 use crate::EXIT_USAGE;
 use clap::{Parser, Subcommand};
 use eyre::WrapErr;
-use palisade_alert::{AlertFilter, Store};
 use palisade_node::config::Config;
 use palisade_primitives::Severity;
+use palisade_store::{AlertFilter, Store};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,6 +50,19 @@ pub(crate) enum Cmd {
         /// Also store the alerts (sqlite://PATH or postgres://...).
         #[arg(long, value_name = "URL")]
         store: Option<String>,
+        /// Threads decoding blocks ahead (default: the cores); blocks are still committed in
+        /// order, so the findings are a sequential replay's.
+        #[arg(long, value_name = "N")]
+        workers: Option<usize>,
+        /// Split the file into ranges worked by the members of the config's `[cluster]` (and
+        /// this process), each warmed up over its detectors' window; the same findings as
+        /// replaying it whole.
+        #[arg(long)]
+        cluster: bool,
+        /// With --cluster: lines per range (default: a sixteenth of the file, at least four
+        /// warm-ups and 64).
+        #[arg(long, value_name = "N", requires = "cluster")]
+        range_lines: Option<u64>,
     },
     /// Record blocks from a node in the replay format (block, receipts, traces when served).
     Record {
@@ -253,11 +266,22 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
                 Err(code) => return Ok(code),
             };
             let shutdown = tokio_util_shutdown();
-            palisade_node::service::run(cfg, shutdown).await?;
+            palisade_node::run(cfg, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Replay { file, config, chain, json, store } => {
-            crate::replay::cmd(&file, config.as_deref(), chain, json, store).await
+        Cmd::Replay { file, config, chain, json, store, workers, cluster, range_lines } => {
+            let workers = workers.unwrap_or_else(palisade_node::replay::default_workers).max(1);
+            crate::replay::cmd(crate::replay::Args {
+                files: file,
+                config,
+                chain,
+                json,
+                store,
+                workers,
+                cluster,
+                range_lines,
+            })
+            .await
         }
         Cmd::Record { rpc, from, to, output, no_traces, no_receipts, proofs, config, chain } => {
             let needs = match config {
@@ -342,8 +366,8 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
 }
 
 /// A cancellation token fired by Ctrl-C or SIGTERM.
-fn tokio_util_shutdown() -> palisade_node::service::Shutdown {
-    let token = palisade_node::service::Shutdown::new();
+fn tokio_util_shutdown() -> palisade_node::Shutdown {
+    let token = palisade_node::Shutdown::new();
     let t = token.clone();
     tokio::spawn(async move {
         #[cfg(unix)]

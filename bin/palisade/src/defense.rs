@@ -10,8 +10,8 @@
 //! nothing is paused.
 
 use eyre::{eyre, WrapErr};
-use palisade_alert::Store;
 use palisade_primitives::U256;
+use palisade_store::Store;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -313,8 +313,8 @@ pub(crate) async fn cmd(
     )
     .map_err(|e| eyre!("{e}"))?;
     let store_url = cfg.store_url();
-    let shutdown = palisade_node::service::Shutdown::new();
-    let node = tokio::spawn(palisade_node::service::run(cfg, shutdown.clone()));
+    let shutdown = palisade_node::Shutdown::new();
+    let node = tokio::spawn(palisade_node::run(cfg, shutdown.clone()));
     let store = {
         let t = Instant::now();
         loop {

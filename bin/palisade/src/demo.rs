@@ -1,11 +1,12 @@
 //! `palisade demo`: the bundled real mainnet data through the detectors, no node needed.
 
 use crate::output::finding_line;
-use crate::replay::{progress_bar, run_replay, Input};
+use crate::replay::{progress_bar, show};
 use eyre::WrapErr;
-use palisade_alert::{Batch, Store};
 use palisade_node::config::Config;
+use palisade_node::replay::{run_replay, Input};
 use palisade_primitives::Severity;
+use palisade_store::{Batch, Store};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -76,13 +77,28 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
         let mut batches = Vec::new();
         let progress = progress_bar(true);
         let input = Input { chain: "mainnet".into(), max_reorg_depth: 64, reader };
-        let s =
-            run_replay(vec![input], &cfg.detectors, progress.as_ref(), |_| {}, Some(&mut batches))?;
+        let mut findings = Vec::new();
+        let s = run_replay(
+            vec![input],
+            &cfg.detectors,
+            palisade_node::replay::default_workers(),
+            show(progress.as_ref()),
+            |chain, _, applied| {
+                findings.extend(applied.findings.iter().cloned());
+                batches.push(Batch {
+                    chain: chain.to_string(),
+                    findings: applied.findings.clone(),
+                    retracted: applied.retracted.clone(),
+                    ..Default::default()
+                });
+                Ok(())
+            },
+        )?;
         if let Some(p) = progress {
             p.finish_and_clear();
         }
         for b in &batches {
-            store.apply(&Batch { sinks: vec![], ..clone_batch(b) }).await?;
+            store.apply(b).await?;
         }
         writeln!(out, "== {name}\n   {about}")?;
         writeln!(
@@ -91,24 +107,24 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
             s.blocks,
             s.transactions,
             s.bytes as f64 / 1e6,
-            s.findings.len()
+            findings.len()
         )?;
         for (note, n) in &s.unchecked {
             writeln!(out, "   not checked in {n} of {} blocks: {note}", s.blocks)?;
         }
         let mut shown = 0;
-        for f in &s.findings {
+        for f in &findings {
             *by_detector.entry(f.detector.clone()).or_default().entry(f.severity).or_default() += 1;
             if shown < 8 {
                 writeln!(out, "   {}", finding_line(f))?;
                 shown += 1;
             }
         }
-        if s.findings.len() > shown {
-            writeln!(out, "   ... and {} more", s.findings.len() - shown)?;
+        if findings.len() > shown {
+            writeln!(out, "   ... and {} more", findings.len() - shown)?;
         }
         writeln!(out)?;
-        total += s.findings.len();
+        total += findings.len();
     }
     writeln!(out, "Findings by detector:")?;
     for (d, sev) in &by_detector {
@@ -126,13 +142,4 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
     )?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(ExitCode::SUCCESS)
-}
-
-fn clone_batch(b: &Batch) -> Batch {
-    Batch {
-        chain: b.chain.clone(),
-        findings: b.findings.clone(),
-        retracted: b.retracted.clone(),
-        ..Default::default()
-    }
 }

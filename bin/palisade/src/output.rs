@@ -1,7 +1,7 @@
 //! Human-readable output.
 
-use palisade_alert::AlertRow;
 use palisade_primitives::Finding;
+use palisade_store::AlertRow;
 
 /// One line for a finding.
 pub(crate) fn finding_line(f: &Finding) -> String {

@@ -4,111 +4,23 @@ use crate::output::finding_line;
 use crate::EXIT_USAGE;
 use eyre::WrapErr;
 use indicatif::{ProgressBar, ProgressStyle};
-use palisade_alert::{Batch, Store};
 use palisade_detect::DetectorConfig;
-use palisade_node::config::build_detectors;
-use palisade_node::engine::{replay_block, ChainEngine};
-use palisade_primitives::Finding;
-use std::collections::BTreeMap;
+use palisade_node::replay::{run_replay, Input, Summary};
+use palisade_store::{Batch, Store};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Totals of a replay.
-#[derive(Debug, Default)]
-pub(crate) struct Summary {
-    pub blocks: u64,
-    pub transactions: u64,
-    pub bytes: u64,
-    pub findings: Vec<Finding>,
-    pub retracted: u64,
-    /// Checks that could not be made, with the number of blocks each concerns.
-    pub unchecked: BTreeMap<String, u64>,
-    pub data_notes: Vec<String>,
-}
-
-/// One recorded input: the chain its blocks belong to, that chain's reorg depth, and the reader.
-pub(crate) struct Input {
-    pub chain: String,
-    pub max_reorg_depth: u64,
-    pub reader: palisade_source::replay::RecordedReader,
-}
-
-/// Replays recorded inputs through detectors; calls `each` per finding. Several inputs (chains)
-/// are merged in timestamp order, each through its own engine, with detectors that span chains
-/// sharing their state as in a live run. Errors name file and line.
-pub(crate) fn run_replay(
-    inputs: Vec<Input>,
-    detectors: &[DetectorConfig],
-    progress: Option<&ProgressBar>,
-    mut each: impl FnMut(&Finding),
-    mut batches: Option<&mut Vec<Batch>>,
-) -> eyre::Result<Summary> {
-    let links = palisade_detect::Links::default();
-    let several = inputs.len() > 1;
-    let mut lanes = Vec::with_capacity(inputs.len());
-    for i in inputs {
-        let dets = build_detectors(detectors, &i.chain, &links)?;
-        let engine = ChainEngine::new(&i.chain, dets, i.max_reorg_depth, true);
-        lanes.push((i.chain, engine, i.reader.peekable()));
+/// Shows progress on `p` (when there is one).
+pub(crate) fn show(p: Option<&ProgressBar>) -> impl FnMut(&Summary) + '_ {
+    move |s: &Summary| {
+        if let Some(p) = p {
+            if s.blocks.is_multiple_of(16) {
+                p.set_position(s.blocks);
+                p.set_message(format!("{} MB", s.bytes >> 20));
+            }
+        }
     }
-    let mut summary = Summary::default();
-    let mut notes = Vec::new();
-    loop {
-        // The lane whose next block is the oldest (errors first, so they are reported).
-        let mut pick: Option<(usize, u64)> = None;
-        for (i, (_, _, r)) in lanes.iter_mut().enumerate() {
-            match r.peek() {
-                None => {}
-                Some(Err(_)) => {
-                    pick = Some((i, 0));
-                    break;
-                }
-                Some(Ok(l)) => {
-                    let ts = l.block.header.timestamp.unwrap_or(0);
-                    if pick.is_none_or(|(_, t)| ts < t) {
-                        pick = Some((i, ts));
-                    }
-                }
-            }
-        }
-        let Some((i, _)) = pick else { break };
-        let (chain, engine, reader) = &mut lanes[i];
-        let Some(line) = reader.next() else { break };
-        let line = line?;
-        summary.blocks += 1;
-        summary.transactions += line.block.transactions.len() as u64;
-        summary.bytes += line.bytes;
-        for n in &line.block.notes {
-            *summary.unchecked.entry(n.clone()).or_default() += 1;
-        }
-        if let Some(p) = progress {
-            p.set_position(summary.blocks);
-            p.set_message(format!("{} MB", summary.bytes >> 20));
-        }
-        let mut lane_notes = Vec::new();
-        replay_block(engine, line.block, &mut lane_notes, |_ev, applied| {
-            for f in &applied.findings {
-                each(f);
-            }
-            summary.retracted += applied.retracted.len() as u64;
-            if let Some(b) = batches.as_deref_mut() {
-                b.push(Batch {
-                    chain: chain.clone(),
-                    findings: applied.findings.clone(),
-                    retracted: applied.retracted.clone(),
-                    ..Default::default()
-                });
-            }
-            summary.findings.extend(applied.findings);
-            Ok(())
-        })?;
-        notes.extend(
-            lane_notes.into_iter().map(|n| if several { format!("{chain}: {n}") } else { n }),
-        );
-    }
-    summary.data_notes = notes;
-    Ok(summary)
 }
 
 pub(crate) fn progress_bar(enabled: bool) -> Option<ProgressBar> {
@@ -123,19 +35,28 @@ pub(crate) fn progress_bar(enabled: bool) -> Option<ProgressBar> {
     Some(p)
 }
 
-pub(crate) async fn cmd(
-    files: &[String],
-    config: Option<&Path>,
-    chain: Option<String>,
-    json: bool,
-    store: Option<String>,
-) -> eyre::Result<ExitCode> {
-    let (detectors, chains) = match config {
+/// What `palisade replay` was asked.
+pub(crate) struct Args {
+    pub(crate) files: Vec<String>,
+    pub(crate) config: Option<std::path::PathBuf>,
+    pub(crate) chain: Option<String>,
+    pub(crate) json: bool,
+    pub(crate) store: Option<String>,
+    pub(crate) workers: usize,
+    pub(crate) cluster: bool,
+    pub(crate) range_lines: Option<u64>,
+}
+
+pub(crate) async fn cmd(a: Args) -> eyre::Result<ExitCode> {
+    let Args { files, config, chain, json, store, workers, cluster, range_lines } = a;
+    let files = files.as_slice();
+    let config: Option<&Path> = config.as_deref();
+    let (detectors, chains, cluster_cfg) = match config {
         Some(p) => match crate::cli::load_config(p) {
-            Ok(c) => (c.detectors, c.chains),
+            Ok(c) => (c.detectors, c.chains, c.cluster),
             Err(code) => return Ok(code),
         },
-        None => (DetectorConfig::defaults(), Vec::new()),
+        None => (DetectorConfig::defaults(), Vec::new(), None),
     };
     let default_chain = chain
         .or_else(|| chains.first().map(|c| c.name.clone()))
@@ -161,25 +82,93 @@ pub(crate) async fn cmd(
         }
     }
     let file = files.first().map(String::as_str).unwrap_or("-");
-    let progress = progress_bar(file != "-");
-    let stdout = std::io::stdout();
-    let mut batches = store.as_ref().map(|_| Vec::new());
-    let result = run_replay(
-        inputs,
-        &detectors,
-        progress.as_ref(),
-        |f| {
-            let mut out = stdout.lock();
+    if cluster {
+        let Some(cl) = cluster_cfg else {
+            eprintln!("error: --cluster needs a config with a [cluster] table");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        };
+        if inputs.len() != 1 || file == "-" {
+            eprintln!("error: --cluster replays one recorded file (not stdin), which every member can read at the same path");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        let input = inputs.remove(0);
+        let (path, chain) = (files[0].rsplit_once('=').map_or(file, |(_, p)| p), input.chain);
+        let (findings, ranges) = palisade_node::cluster_replay(
+            &cl,
+            path,
+            &chain,
+            input.max_reorg_depth,
+            &detectors,
+            range_lines,
+        )
+        .await?;
+        let mut out = std::io::stdout().lock();
+        for f in &findings {
             let _ = if json {
                 writeln!(out, "{}", f.to_json())
             } else {
                 writeln!(out, "{}", finding_line(f))
             };
-        },
-        batches.as_mut(),
-    );
-    if let Some(p) = &progress {
-        p.finish_and_clear();
+        }
+        eprintln!(
+            "replayed {path} in {ranges} ranges across the cluster: {} findings",
+            findings.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let progress = progress_bar(file != "-");
+    // Findings go out as they are made; with --store, each event's batch goes to the store as
+    // it is made too (through a bounded channel: a long replay holds nothing in memory).
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(1024);
+    let writer = match store {
+        Some(url) => {
+            let st = Store::open(&url).await.wrap_err("opening the store")?;
+            Some(tokio::spawn(async move {
+                while let Some(b) = rx.recv().await {
+                    st.apply(&b).await?;
+                }
+                Ok::<(), palisade_store::StoreError>(())
+            }))
+        }
+        None => None,
+    };
+    let storing = writer.is_some();
+    let replay = tokio::task::spawn_blocking(move || {
+        let stdout = std::io::stdout();
+        let result = run_replay(
+            inputs,
+            &detectors,
+            workers,
+            show(progress.as_ref()),
+            |chain, _ev, applied| {
+                let mut out = stdout.lock();
+                for f in &applied.findings {
+                    let _ = if json {
+                        writeln!(out, "{}", f.to_json())
+                    } else {
+                        writeln!(out, "{}", finding_line(f))
+                    };
+                }
+                if storing && !(applied.findings.is_empty() && applied.retracted.is_empty()) {
+                    let b = Batch {
+                        chain: chain.to_string(),
+                        findings: applied.findings.clone(),
+                        retracted: applied.retracted.clone(),
+                        ..Default::default()
+                    };
+                    tx.blocking_send(b).map_err(|_| eyre::eyre!("the store writer stopped"))?;
+                }
+                Ok(())
+            },
+        );
+        if let Some(p) = &progress {
+            p.finish_and_clear();
+        }
+        result
+    });
+    let result = replay.await.map_err(|e| eyre::eyre!("replay panicked: {e}"))?;
+    if let Some(w) = writer {
+        w.await.map_err(|e| eyre::eyre!("store writer panicked: {e}"))??;
     }
     let summary = match result {
         Ok(s) => s,
@@ -188,18 +177,12 @@ pub(crate) async fn cmd(
             return Ok(ExitCode::FAILURE);
         }
     };
-    if let (Some(url), Some(batches)) = (store, batches) {
-        let st = Store::open(&url).await.wrap_err("opening the store")?;
-        for b in &batches {
-            st.apply(b).await?;
-        }
-    }
     eprintln!(
         "replayed {} blocks, {} transactions, {:.1} MB: {} findings{}",
         summary.blocks,
         summary.transactions,
         summary.bytes as f64 / 1e6,
-        summary.findings.len(),
+        summary.findings,
         if summary.retracted > 0 {
             format!(", findings of {} blocks retracted by recorded reorgs", summary.retracted)
         } else {

@@ -71,8 +71,10 @@ fn validate_points_at_line_and_field_and_exits_2() {
     let o = run(&["validate", "/no/such/file.toml"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("cannot read"));
-    let o = run(&["validate", root().join("examples/anvil-local.toml").to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    for ex in ["examples/anvil-local.toml", "examples/cluster.toml"] {
+        let o = run(&["validate", root().join(ex).to_str().unwrap()]);
+        assert!(o.status.success(), "{ex}: {}", stderr(&o));
+    }
     // The demo's config has no chain: it is for replay.
     let demo = root().join("examples/demo.toml");
     let o = run(&["validate", demo.to_str().unwrap()]);

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use palisade_alert::AlertRow;
+use palisade_store::AlertRow;
 use palisade_testing::anvil::{
     artifact_bytecode, cast_binary, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2,
 };

@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use palisade_alert::AlertRow;
+use palisade_store::AlertRow;
 use palisade_testing::anvil::{artifact_bytecode, calldata, Anvil, ACCOUNT0, ACCOUNT1};
 use serde_json::{json, Value};
 use std::time::Duration;

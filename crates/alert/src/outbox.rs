@@ -9,8 +9,8 @@
 //! never comes out shuffled by the different retry times of its rows.
 
 use crate::sink::{AlertSink, Notification};
-use crate::store::now_ms;
-use crate::{Result, Store};
+use crate::Result;
+use palisade_store::{now_ms, Store};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,6 +45,9 @@ pub struct Outbox {
     sinks: Arc<BTreeMap<String, Arc<dyn AlertSink>>>,
     backoff: Arc<Mutex<BTreeMap<String, SinkBackoff>>>,
     wake: Arc<Notify>,
+    /// With several deliverers sharing the store: this one's name and how long its claim on a
+    /// sink lasts.
+    claims: Option<(String, i64)>,
     /// Counters.
     pub metrics: Arc<OutboxMetrics>,
 }
@@ -66,8 +69,17 @@ impl Outbox {
             sinks: Arc::new(sinks),
             backoff: Default::default(),
             wake: Arc::new(Notify::new()),
+            claims: None,
             metrics: Default::default(),
         }
+    }
+
+    /// Shares the store with other deliverers: a sink is drained only while this deliverer
+    /// (`holder`) has claimed it in the store (claims last `ttl_ms` and are renewed each pass),
+    /// so each sink's notifications go out from one deliverer at a time, in order.
+    pub fn with_claims(mut self, holder: &str, ttl_ms: i64) -> Self {
+        self.claims = Some((holder.to_string(), ttl_ms));
+        self
     }
 
     /// Sink ids, in order.
@@ -124,6 +136,11 @@ impl Outbox {
         let mut delivered = 0;
         if !self.ready(id, now_ms()) {
             return Ok(0);
+        }
+        if let Some((holder, ttl)) = &self.claims {
+            if !self.store.claim_sink(id, holder, *ttl, now_ms()).await? {
+                return Ok(0);
+            }
         }
         loop {
             let due = self.store.due_for_sink(id, PAGE).await?;
@@ -197,8 +214,14 @@ impl Outbox {
             let wait = self.wait();
             tokio::select! {
                 () = shutdown.cancelled() => {
-                    // One last pass so alerts stored just before shutdown go out.
+                    // One last pass so alerts stored just before shutdown go out; then other
+                    // deliverers may take the sinks at once.
                     let _ = self.pass().await;
+                    if let Some((holder, _)) = &self.claims {
+                        for s in self.sinks.keys() {
+                            let _ = self.store.release_sink(s, holder).await;
+                        }
+                    }
                     return;
                 }
                 () = self.wake.notified() => {}

@@ -2,8 +2,9 @@
 //! is drained at once, in block order, and a resolve never overtakes its own alert.
 
 use futures::future::BoxFuture;
-use palisade_alert::{AlertError, AlertSink, Batch, Notification, Outbox, Store};
+use palisade_alert::{AlertError, AlertSink, Notification, Outbox};
 use palisade_primitives::{BlockRef, Finding, Severity, B256};
+use palisade_store::{Batch, Store};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -181,6 +181,14 @@ pub trait Detector: Send + std::fmt::Debug {
     fn finalize(&mut self, upto: BlockRef, out: &mut Findings) {
         let _ = (upto, out);
     }
+    /// How many blocks before a range the detector must be fed for its findings in the range
+    /// to be those of a run from the start (so a replay can be split into ranges run apart):
+    /// `Some(0)` for a detector that keeps nothing between blocks, `Some(n)` for one whose
+    /// state is a window of the last `n` blocks, `None` (the default, always correct) for one
+    /// whose state reaches back without bound. The conformance suite holds it to its word.
+    fn warmup(&self) -> Option<u64> {
+        None
+    }
     /// The state to persist.
     fn checkpoint(&self) -> Checkpoint;
     /// Restores a state produced by [`Detector::checkpoint`].

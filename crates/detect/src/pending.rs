@@ -45,13 +45,21 @@ pub trait PendingDetector: Send + std::fmt::Debug {
     }
 }
 
-/// Marks findings made about a pending transaction: keyed by its hash, with `stage`, the hash
-/// and the verified block its simulation ran on in the evidence.
+/// Marks findings made about a pending transaction: keyed by its hash, with its typed facts
+/// (sender, nonce, fees: what responders price against), and `stage`, the hash and the
+/// verified block its simulation ran on in the evidence (for people).
 pub fn mark_pending(f: Finding, p: &Pending<'_>) -> Finding {
     let mut f = f.salted(&format!("pending:{:#x}", p.tx.hash));
     if !f.tx_hashes.contains(&p.tx.hash) {
         f.tx_hashes.insert(0, p.tx.hash);
     }
+    f.facts.pending = Some(palisade_primitives::PendingFacts {
+        hash: p.tx.hash,
+        sender: p.tx.from,
+        nonce: p.tx.nonce,
+        priority_fee: p.tx.priority_fee,
+        max_fee: p.tx.max_fee,
+    });
     if let Value::Object(m) = &mut f.evidence {
         m.insert("stage".into(), "pending".into());
         m.insert("pending_tx".into(), format!("{:#x}", p.tx.hash).into());

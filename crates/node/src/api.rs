@@ -1,54 +1,19 @@
 //! The HTTP API: `/health`, `/metrics` and `/alerts`, for local operators and scrapers.
 
 use crate::metrics::Metrics;
+use crate::status::ChainStatus;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use palisade_alert::{AlertFilter, Outbox, Store};
+use palisade_alert::Outbox;
+use palisade_store::{AlertFilter, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-
-/// Live status of a chain, shown by `/health`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct ChainStatus {
-    /// Processed tip number.
-    pub tip: Option<u64>,
-    /// Newest head announced.
-    pub head: Option<u64>,
-    /// Index of the endpoint in use.
-    pub active_endpoint: usize,
-    /// Seconds since the last new block was processed.
-    pub last_block_age_secs: Option<u64>,
-    /// Last error, if the chain is unhealthy.
-    pub error: Option<String>,
-    /// Each endpoint's state.
-    pub endpoints: Vec<crate::sources::EndpointStatus>,
-    /// The quorum.
-    pub quorum: crate::sources::QuorumStatus,
-    /// The mempool watch, when `[chains.mempool]` is on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mempool: Option<MempoolStatus>,
-}
-
-/// Live status of a chain's mempool watch.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct MempoolStatus {
-    /// Pending transactions held.
-    pub pending: usize,
-    /// Pending transactions judged since start.
-    pub judged: u64,
-    /// The verified block simulations run on.
-    pub state_block: Option<u64>,
-    /// Findings about pending transactions since start.
-    pub findings: u64,
-    /// The last simulation error, if any.
-    pub last_error: Option<String>,
-}
 
 /// Shared state of the API.
 #[derive(Debug, Clone)]
@@ -61,6 +26,8 @@ pub struct ApiState {
     pub outbox: Outbox,
     /// Per-chain status.
     pub chains: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
+    /// The cluster, when this process is a member of one.
+    pub(crate) cluster: Option<crate::cluster::ClusterView>,
 }
 
 /// The router.
@@ -75,8 +42,11 @@ pub fn router(state: ApiState) -> Router {
 async fn health(State(s): State<ApiState>) -> impl IntoResponse {
     let chains = s.chains.lock().map(|c| c.clone()).unwrap_or_default();
     let ok = chains.values().all(|c| c.error.is_none() && c.quorum.met);
-    let body = json!({"status": if ok { "ok" } else { "degraded" }, "chains": chains,
+    let mut body = json!({"status": if ok { "ok" } else { "degraded" }, "chains": chains,
         "outbox_depth": s.outbox.metrics.depth.load(Ordering::Relaxed)});
+    if let Some(c) = &s.cluster {
+        body["cluster"] = json!(c.status().await);
+    }
     (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }
 

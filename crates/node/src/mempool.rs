@@ -6,11 +6,12 @@
 //! state, and the transactions the block mined leave the pool.
 
 use crate::config::{ChainConfig, MempoolConfig};
+use crate::error::Result;
 use crate::metrics::Metrics;
-use crate::respond::ResponseHub;
+use crate::persist::Persist;
+use crate::status::{ChainStatus, MempoolStatus};
 use eyre::WrapErr;
 use futures::StreamExt;
-use palisade_alert::{Batch, Outbox, Store};
 use palisade_detect::pending::{Pending, PendingDetector};
 use palisade_detect::DetectorConfig;
 use palisade_primitives::pending::{would_be_block, PendingTx, SimNeeds};
@@ -65,13 +66,11 @@ pub struct MempoolService {
     seen_order: VecDeque<B256>,
     tips: mpsc::Receiver<TipInfo>,
     tip: Option<Header>,
-    store: Store,
-    outbox: Outbox,
+    persist: Persist,
     metrics: Metrics,
-    hub: Option<Arc<ResponseHub>>,
     seq: u64,
-    status: Arc<std::sync::Mutex<std::collections::BTreeMap<String, crate::api::ChainStatus>>>,
-    stats: crate::api::MempoolStatus,
+    status: Arc<std::sync::Mutex<std::collections::BTreeMap<String, ChainStatus>>>,
+    stats: MempoolStatus,
     /// The verified block whose state the node was last caught lying about (reported once).
     lie_reported: Option<u64>,
 }
@@ -79,16 +78,13 @@ pub struct MempoolService {
 impl MempoolService {
     /// Builds the watch of `chain` (its first endpoint), with the pending detectors of
     /// `detectors` that apply to it.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         chain: &ChainConfig,
         detectors: &[DetectorConfig],
         tips: mpsc::Receiver<TipInfo>,
-        store: Store,
-        outbox: Outbox,
+        persist: Persist,
         metrics: Metrics,
-        hub: Option<Arc<ResponseHub>>,
-        status: Arc<std::sync::Mutex<std::collections::BTreeMap<String, crate::api::ChainStatus>>>,
+        status: Arc<std::sync::Mutex<std::collections::BTreeMap<String, ChainStatus>>>,
     ) -> eyre::Result<Self> {
         let ep = chain
             .endpoints
@@ -130,10 +126,8 @@ impl MempoolService {
             seen_order: VecDeque::new(),
             tips,
             tip: None,
-            store,
-            outbox,
+            persist,
             metrics,
-            hub,
             seq: 0,
             status,
             stats: Default::default(),
@@ -180,7 +174,7 @@ impl MempoolService {
     }
 
     /// Follows the pool until `shutdown`.
-    pub async fn run(mut self, shutdown: CancellationToken) -> eyre::Result<()> {
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<()> {
         let (ptx, mut prx) = mpsc::channel::<PendingTx>(4096);
         let poll = if self.cfg.poll_interval_ms == 0 {
             Duration::from_secs(3600 * 24 * 365)
@@ -285,9 +279,10 @@ impl MempoolService {
         .with_txs([tx.hash])
         .with_evidence(serde_json::json!({"check": "simulation_state", "endpoint": url,
             "state_block": number, "reason": reason, "pending_tx": tx.hash}))
+        .with_endpoint(&url)
     }
 
-    async fn judge(&mut self, done: Simulated) -> eyre::Result<()> {
+    async fn judge(&mut self, done: Simulated) -> Result<()> {
         let Simulated { tx, at, parent, result } = done;
         let tx = &tx;
         let mut extra = Vec::new();
@@ -342,34 +337,11 @@ impl MempoolService {
                 tracing::warn!(target: "palisade::mempool", chain = %self.chain, detector = %f.detector,
                     severity = ?f.severity, "{}", f.title);
             }
-            let batch = Batch {
-                chain: self.chain.clone(),
-                findings: findings.clone(),
-                sinks: self.outbox.sink_ids(),
-                confirmed_upto: None,
-                ..Default::default()
-            };
-            // Retried like the chain service's events; a store that stays down stops the
-            // process (a restart resumes), rather than losing the finding.
-            let mut attempt = 0u64;
-            loop {
-                match self.store.apply(&batch).await {
-                    Ok(_) => break,
-                    Err(e) if attempt < 5 => {
-                        attempt += 1;
-                        tracing::error!(target: "palisade::mempool", chain = %self.chain, error = %e, attempt, "Storing pending findings failed; retrying.");
-                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-                    }
-                    Err(e) => {
-                        return Err(eyre::eyre!(e).wrap_err("storing pending findings failed"))
-                    }
-                }
-            }
-            self.outbox.wake();
-            if let Some(hub) = &self.hub {
-                let base_fee = parent.base_fee_per_gas.unwrap_or_default();
-                hub.consider(&self.chain, &findings, base_fee).await;
-            }
+            // Stored at once (no block will confirm them), retried, then delivered and
+            // handed to the responders; a store that stays down stops the process rather than
+            // losing the finding.
+            let base_fee = parent.base_fee_per_gas.unwrap_or_default();
+            self.persist.findings(findings, None, base_fee).await?;
         }
         self.metrics
             .pending_verdict_seconds

@@ -2,11 +2,11 @@
 //! gate; the work they decide runs in its own task, and every step is stored in `responses`.
 
 use crate::metrics::Metrics;
-use palisade_alert::{ResponseRow, Store};
 use palisade_primitives::Finding;
 use palisade_respond::{Responders, ResponseRecord};
+use palisade_store::{ResponseRow, Store};
 use std::sync::Arc;
-use tokio::sync::{broadcast, Mutex};
+use tokio::sync::Mutex;
 
 /// The responders of a configuration, shared by every chain's services.
 #[derive(Debug)]
@@ -14,7 +14,6 @@ pub struct ResponseHub {
     responders: Mutex<Responders>,
     store: Store,
     metrics: Metrics,
-    events: broadcast::Sender<ResponseRecord>,
 }
 
 fn row(r: &ResponseRecord) -> ResponseRow {
@@ -37,18 +36,7 @@ fn row(r: &ResponseRecord) -> ResponseRow {
 impl ResponseHub {
     /// A hub over built responders.
     pub fn new(responders: Responders, store: Store, metrics: Metrics) -> Arc<Self> {
-        let (events, _) = broadcast::channel(256);
-        Arc::new(Self { responders: Mutex::new(responders), store, metrics, events })
-    }
-
-    /// Every record as it is stored (decisions, then outcomes), for observers such as the demo.
-    pub fn subscribe(&self) -> broadcast::Receiver<ResponseRecord> {
-        self.events.subscribe()
-    }
-
-    /// True when some responder acts on pending findings of `chain`.
-    pub async fn wants_pending(&self, chain: &str) -> bool {
-        self.responders.lock().await.wants_pending(chain)
+        Arc::new(Self { responders: Mutex::new(responders), store, metrics })
     }
 
     /// Passes stored findings of `chain` to the responders and starts what they decide.
@@ -85,7 +73,6 @@ impl ResponseHub {
 
     async fn store_record(&self, r: &ResponseRecord) {
         self.metrics.responses.with_label_values(&[&r.responder, &r.outcome]).inc();
-        let _ = self.events.send(r.clone());
         for attempt in 0..5u64 {
             match self.store.record_response(&row(r)).await {
                 Ok(()) => return,

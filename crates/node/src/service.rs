@@ -1,21 +1,23 @@
-//! The live chain service: follows a node's heads, fetches and links blocks (backfilling gaps and
-//! walking reorgs back to their fork point), drives the engine and stores each event's effects
-//! atomically; plus [`run`], which wires every chain, the outbox and the API together.
+//! The live chain service: follows a chain's heads, fetches and links blocks (backfilling gaps
+//! and walking reorgs back to their fork point), drives the engine and stores each event's
+//! effects atomically through [`Persist`].
 
-use crate::api::{self, ApiState, ChainStatus};
-use crate::chain_source::ChainSource;
-use crate::config::{ChainConfig, Config};
+use crate::config::{ChainConfig, ChainSettings};
 use crate::engine::ChainEngine;
+use crate::error::{NodeError, Result};
 use crate::metrics::Metrics;
-use crate::sources::Sources;
+use crate::persist::Persist;
+use crate::sources::evm::Sources;
+use crate::sources::ChainSource;
+use crate::status::ChainStatus;
 use eyre::{eyre, WrapErr};
-use palisade_alert::{Batch, Outbox, Store};
 use palisade_chain::Outcome;
 use palisade_detect::DetectorConfig;
 use palisade_primitives::{
     BlockData, BlockRef, ChainEvent, Finding, RecordedBlock, Severity, B256,
 };
 use palisade_source::evm_rpc::HeadSeen;
+use palisade_store::Batch;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,39 +26,13 @@ use tokio_util::sync::CancellationToken;
 /// Largest number of blocks fetched by number in one backfill step.
 const BACKFILL_CHUNK: u64 = 32;
 
-/// What the service needs to know of a chain's config, whatever its kind.
-#[derive(Debug, Clone)]
-pub struct ServiceSettings {
-    /// Chain name.
-    pub name: String,
-    /// Deepest reorg followed exactly.
-    pub max_reorg_depth: u64,
-    /// Where to start on an empty store (default: the head).
-    pub start_block: Option<u64>,
-    /// Blocks on top before delivery.
-    pub confirmations: u64,
-}
-
-impl From<&ChainConfig> for ServiceSettings {
-    fn from(c: &ChainConfig) -> Self {
-        Self {
-            name: c.name.clone(),
-            max_reorg_depth: c.max_reorg_depth,
-            start_block: c.start_block,
-            confirmations: c.confirmations,
-        }
-    }
-}
-
 /// One chain's live service.
 #[derive(Debug)]
 pub struct ChainService<S: ChainSource = Sources> {
-    cfg: ServiceSettings,
+    cfg: ChainSettings,
     engine: ChainEngine,
     sources: S,
-    store: Store,
-    outbox: Outbox,
-    sinks: Vec<String>,
+    persist: Persist,
     metrics: Metrics,
     status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
     stall_after: Option<Duration>,
@@ -69,10 +45,25 @@ pub struct ChainService<S: ChainSource = Sources> {
     waiting_for: Option<u64>,
     /// The mempool watch of this chain, told each new verified tip.
     tips: Option<tokio::sync::mpsc::Sender<crate::mempool::TipInfo>>,
-    /// Responders, given the findings of each stored event.
-    hub: Option<Arc<crate::respond::ResponseHub>>,
     /// Quarantine requests from responders.
     control: Option<Arc<crate::respond::Control>>,
+    /// Told each stored event (the cluster's verified-chain stream).
+    feed: Option<tokio::sync::mpsc::Sender<ChainNote>>,
+}
+
+/// A stored chain event, as published on the verified-chain stream: the blocks reverted (newest
+/// first) and committed (oldest first, with their recorded lines), and where they went in the
+/// block log.
+#[derive(Debug, Clone)]
+pub(crate) struct ChainNote {
+    /// Chain name.
+    pub(crate) chain: String,
+    /// Block-log sequence of the first reverted or committed block.
+    pub(crate) first_seq: i64,
+    /// Reverted blocks, newest first.
+    pub(crate) reverted: Vec<BlockRef>,
+    /// Committed blocks, oldest first, with their lines.
+    pub(crate) committed: Vec<(BlockRef, String)>,
 }
 
 impl ChainService<Sources> {
@@ -83,16 +74,16 @@ impl ChainService<Sources> {
         cfg: ChainConfig,
         detectors: &[DetectorConfig],
         links: &palisade_detect::Links,
-        store: Store,
-        outbox: Outbox,
+        persist: Persist,
         metrics: Metrics,
         status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
-    ) -> eyre::Result<Self> {
-        let dets = crate::config::build_detectors(detectors, &cfg.name, links)?;
+    ) -> Result<Self> {
+        let dets = crate::config::build_detectors(detectors, &cfg.name, links)
+            .map_err(|e| NodeError::Config(format!("{e:#}")))?;
         let needs = dets.iter().fold(palisade_detect::Needs::default(), |n, d| n.union(d.needs()));
-        let sources = Sources::new(&cfg, needs, metrics.clone())?;
-        Self::start_with((&cfg).into(), sources, dets, detectors, store, outbox, metrics, status)
-            .await
+        let sources = Sources::new(&cfg, needs, metrics.clone())
+            .map_err(|e| NodeError::Config(format!("{e:#}")))?;
+        Self::start_with((&cfg).into(), sources, dets, detectors, persist, metrics, status).await
     }
 }
 
@@ -101,15 +92,14 @@ impl<S: ChainSource> ChainService<S> {
     /// stored head is no longer canonical, reverts to the fork point.
     #[allow(clippy::too_many_arguments)]
     pub async fn start_with(
-        cfg: ServiceSettings,
+        cfg: ChainSettings,
         mut sources: S,
         dets: Vec<Box<dyn palisade_detect::Detector>>,
         detectors: &[DetectorConfig],
-        store: Store,
-        outbox: Outbox,
+        persist: Persist,
         metrics: Metrics,
         status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
-    ) -> eyre::Result<Self> {
+    ) -> Result<Self> {
         let stall_after = detectors.iter().find_map(|d| match d {
             DetectorConfig::ChainHealth(c) if c.chain.as_deref().is_none_or(|x| x == cfg.name) => {
                 Some(Duration::from_secs(c.stall_after_secs))
@@ -118,7 +108,7 @@ impl<S: ChainSource> ChainService<S> {
         });
         let mut engine = ChainEngine::new(&cfg.name, dets, cfg.max_reorg_depth, false);
         sources.start().await.wrap_err_with(|| format!("chain {}", cfg.name))?;
-        let st = store.load_chain(&cfg.name).await?;
+        let st = persist.store().load_chain(&cfg.name).await.map_err(NodeError::Store)?;
         let mut blocks = Vec::new();
         for (n, _, line) in &st.blocks {
             let rec = RecordedBlock::from_json_line(line)
@@ -130,14 +120,11 @@ impl<S: ChainSource> ChainService<S> {
             sources.learn(b);
         }
         engine.restore(blocks, &st.checkpoints)?;
-        let sinks = outbox.sink_ids();
         let mut svc = Self {
             cfg,
             engine,
             sources,
-            store,
-            outbox,
-            sinks,
+            persist,
             metrics,
             status,
             stall_after,
@@ -147,8 +134,8 @@ impl<S: ChainSource> ChainService<S> {
             resume_from: None,
             waiting_for: None,
             tips: None,
-            hub: None,
             control: None,
+            feed: None,
         };
         svc.flush_source_findings().await?;
         svc.check_canonical().await?;
@@ -172,19 +159,35 @@ impl<S: ChainSource> ChainService<S> {
         self
     }
 
-    /// Hands stored findings to `hub`'s responders and applies `control`'s quarantine requests.
-    pub fn with_responders(
+    /// Tells `feed` each stored event (first the stored window, as commits).
+    pub(crate) async fn with_feed(
         mut self,
-        hub: Arc<crate::respond::ResponseHub>,
-        control: Arc<crate::respond::Control>,
-    ) -> Self {
-        self.hub = Some(hub);
+        feed: tokio::sync::mpsc::Sender<ChainNote>,
+    ) -> Result<Self> {
+        let window =
+            self.persist.store().window_log(self.name()).await.map_err(NodeError::Store)?;
+        for (seq, number, hash, line) in window {
+            let hash: B256 = hash.parse().map_err(|e| eyre!("stored hash {hash}: {e}"))?;
+            let note = ChainNote {
+                chain: self.name().to_string(),
+                first_seq: seq,
+                reverted: vec![],
+                committed: vec![(BlockRef::new(number, hash), line)],
+            };
+            let _ = feed.send(note).await;
+        }
+        self.feed = Some(feed);
+        Ok(self)
+    }
+
+    /// Applies `control`'s quarantine requests (from responders) to this chain's endpoints.
+    pub fn with_control(mut self, control: Arc<crate::respond::Control>) -> Self {
         self.control = Some(control);
         self
     }
 
     /// On restart: keep the stored blocks that are still canonical, revert the rest.
-    async fn check_canonical(&mut self) -> eyre::Result<()> {
+    async fn check_canonical(&mut self) -> Result<()> {
         let stored: Vec<BlockRef> = self.engine.tracker().blocks().map(|b| b.block_ref()).collect();
         let Some(tip) = stored.last().copied() else { return Ok(()) };
         let mut keep = None;
@@ -219,7 +222,7 @@ impl<S: ChainSource> ChainService<S> {
 
     /// Fetches the block with `hash`, verified (see [`Sources::fetch_block`]), and stores any
     /// findings about the endpoints on the way.
-    async fn fetch_hash(&mut self, hash: B256) -> eyre::Result<Arc<BlockData>> {
+    async fn fetch_hash(&mut self, hash: B256) -> Result<Arc<BlockData>> {
         let r = self.sources.fetch_block(hash).await;
         self.flush_source_findings().await?;
         self.decode(r?)
@@ -227,7 +230,7 @@ impl<S: ChainSource> ChainService<S> {
 
     /// Stores the findings about endpoints. Delivered at once: they are about the monitor's
     /// sources, not about a block that gathers confirmations.
-    async fn flush_source_findings(&mut self) -> eyre::Result<()> {
+    async fn flush_source_findings(&mut self) -> Result<()> {
         let findings = self.sources.take_findings();
         if findings.is_empty() {
             return Ok(());
@@ -235,13 +238,13 @@ impl<S: ChainSource> ChainService<S> {
         for f in &findings {
             self.metrics.findings.with_label_values(&[self.name(), &f.detector]).inc();
         }
-        self.store_now(findings, None).await?;
+        self.persist.findings(findings, None, 0).await?;
         Ok(())
     }
 
     /// Walks down by parent hash from `top` (an agreed hash) to block `lower`, or until a block
     /// whose parent the tracker holds: every block is bound to the vote on `top`.
-    async fn fetch_branch(&mut self, top: B256, lower: u64) -> eyre::Result<Vec<Arc<BlockData>>> {
+    async fn fetch_branch(&mut self, top: B256, lower: u64) -> Result<Vec<Arc<BlockData>>> {
         let mut out = Vec::new();
         let mut next = top;
         loop {
@@ -260,9 +263,9 @@ impl<S: ChainSource> ChainService<S> {
         Ok(out)
     }
 
-    fn decode(&mut self, rec: RecordedBlock) -> eyre::Result<Arc<BlockData>> {
+    fn decode(&mut self, rec: RecordedBlock) -> Result<Arc<BlockData>> {
         let line = rec.to_json_line();
-        let b = BlockData::from_recorded(rec)?;
+        let b = BlockData::from_recorded(rec).map_err(eyre::Report::new)?;
         if let Some(h) = b.header.hash {
             self.lines.insert(h, line);
         }
@@ -271,7 +274,7 @@ impl<S: ChainSource> ChainService<S> {
 
     /// Brings the processed chain up to the head a quorum agrees on: backfills gaps in chunks
     /// (each bound to a vote at its top) and follows reorgs.
-    pub async fn catch_up(&mut self) -> eyre::Result<()> {
+    pub async fn catch_up(&mut self) -> Result<()> {
         let head = self.sources.agreed_head(Instant::now()).await;
         self.flush_source_findings().await?;
         let Some(head) = head? else { return Ok(()) };
@@ -318,16 +321,16 @@ impl<S: ChainSource> ChainService<S> {
 
     /// The hash to walk down from: the agreed head when `n` is at or above it, else the hash a
     /// quorum agrees on at `n` (a backfill checkpoint).
-    async fn checkpoint_hash(&mut self, n: u64, head: HeadSeen) -> eyre::Result<B256> {
+    async fn checkpoint_hash(&mut self, n: u64, head: HeadSeen) -> Result<B256> {
         if n >= head.number {
             return Ok(head.hash);
         }
         let h = self.sources.agreed_hash_at(n).await;
         self.flush_source_findings().await?;
-        h?.ok_or_else(|| eyre!("no quorum on the hash of block {n}; retrying"))
+        Ok(h?.ok_or_else(|| eyre!("no quorum on the hash of block {n}; retrying"))?)
     }
 
-    async fn offer(&mut self, mut branch: Vec<Arc<BlockData>>) -> eyre::Result<()> {
+    async fn offer(&mut self, mut branch: Vec<Arc<BlockData>>) -> Result<()> {
         loop {
             match self.engine.connect(branch.clone())? {
                 Outcome::Event(ev) => return self.handle(ev).await,
@@ -347,12 +350,13 @@ impl<S: ChainSource> ChainService<S> {
     /// Walks down from below the window until the block Palisade logged is canonical again,
     /// records the blocks in between as reverted and retracts their alerts. Returns the fork
     /// point.
-    async fn revert_below_window(&mut self, lowest: u64) -> eyre::Result<u64> {
+    async fn revert_below_window(&mut self, lowest: u64) -> Result<u64> {
         let mut below = Vec::new();
         let mut n = lowest;
         while n > 0 && below.len() < 100_000 {
             n -= 1;
-            let Some(ours) = self.store.logged_hash_at(self.name(), n).await? else { break };
+            let logged = self.persist.store().logged_hash_at(self.name(), n).await;
+            let Some(ours) = logged.map_err(NodeError::Store)? else { break };
             let canon = self.sources.agreed_hash_at(n).await?.map(|h| format!("{h:#x}"));
             if canon.as_deref() == Some(ours.as_str()) {
                 break;
@@ -364,21 +368,16 @@ impl<S: ChainSource> ChainService<S> {
         let fork_point =
             below.last().map_or(lowest.saturating_sub(1), |b| b.number.saturating_sub(1));
         if !below.is_empty() {
-            let batch = Batch {
-                chain: self.name().to_string(),
-                reverted: below.clone(),
-                retracted: below.clone(),
-                sinks: self.sinks.clone(),
-                ..Default::default()
-            };
-            self.store.apply(&batch).await?;
+            let batch =
+                Batch { reverted: below.clone(), retracted: below.clone(), ..Default::default() };
+            self.persist.save(batch, 0).await?;
             self.metrics.reverted.with_label_values(&[self.name()]).inc_by(below.len() as u64);
         }
         Ok(fork_point)
     }
 
     /// Reverts every block of the window (detectors undo them exactly) and empties it.
-    async fn revert_window(&mut self, lowest: u64) -> eyre::Result<()> {
+    async fn revert_window(&mut self, lowest: u64) -> Result<()> {
         if let Some(ev) = self.engine.revert_above(lowest.saturating_sub(1)) {
             self.handle(ev).await?;
         }
@@ -392,7 +391,7 @@ impl<S: ChainSource> ChainService<S> {
     /// A reorg whose fork point is below the window: revert the window exactly, record the
     /// blocks below it that left the chain (their alerts are retracted; the detectors' undo data
     /// for them is gone, which the alert says), then follow the new fork from the fork point.
-    async fn too_deep(&mut self, branch: Vec<Arc<BlockData>>) -> eyre::Result<()> {
+    async fn too_deep(&mut self, branch: Vec<Arc<BlockData>>) -> Result<()> {
         let first = branch[0].block_ref();
         let lowest = self.engine.tracker().lowest().map(|l| l.number).unwrap_or(first.number);
         self.revert_window(lowest).await?;
@@ -420,7 +419,7 @@ impl<S: ChainSource> ChainService<S> {
         at: BlockRef,
         lowest: u64,
         fork_point: u64,
-    ) -> eyre::Result<()> {
+    ) -> Result<()> {
         let f = Finding::new(
             "chain_health",
             "chain_health",
@@ -440,32 +439,9 @@ impl<S: ChainSource> ChainService<S> {
         self.store_findings(vec![f]).await
     }
 
-    async fn store_findings(&mut self, findings: Vec<Finding>) -> eyre::Result<()> {
+    async fn store_findings(&mut self, findings: Vec<Finding>) -> Result<()> {
         let confirmed_upto = self.confirmed_upto();
-        self.store_now(findings, confirmed_upto).await
-    }
-
-    /// Stores findings that are not part of a chain event (endpoints, stalls, deep reorgs) and
-    /// hands them to the responders. `confirmed_upto: None` delivers them at once.
-    async fn store_now(
-        &mut self,
-        findings: Vec<Finding>,
-        confirmed_upto: Option<u64>,
-    ) -> eyre::Result<()> {
-        let batch = Batch {
-            chain: self.name().to_string(),
-            findings,
-            sinks: self.sinks.clone(),
-            confirmed_upto,
-            ..Default::default()
-        };
-        self.store.apply(&batch).await?;
-        self.outbox.wake();
-        // Findings about endpoints, stalls and deep reorgs reach responders too.
-        if let Some(hub) = &self.hub {
-            hub.consider(self.name(), &batch.findings, 0).await;
-        }
-        Ok(())
+        self.persist.findings(findings, confirmed_upto, 0).await.map(drop)
     }
 
     fn confirmed_upto(&self) -> Option<u64> {
@@ -473,7 +449,7 @@ impl<S: ChainSource> ChainService<S> {
         (self.cfg.confirmations > 0).then(|| tip.saturating_sub(self.cfg.confirmations))
     }
 
-    async fn handle(&mut self, ev: ChainEvent) -> eyre::Result<()> {
+    async fn handle(&mut self, ev: ChainEvent) -> Result<()> {
         let applied = self.engine.apply(&ev)?;
         let chain = self.name().to_string();
         let reverted: Vec<BlockRef> = ev
@@ -503,33 +479,35 @@ impl<S: ChainSource> ChainService<S> {
             self.metrics.findings.with_label_values(&[&chain, &f.detector]).inc();
         }
         self.metrics.blocks.with_label_values(&[&chain]).inc_by(committed.len() as u64);
-        let batch = Batch {
+        let note = self.feed.as_ref().map(|_| ChainNote {
             chain: chain.clone(),
+            first_seq: 0,
+            reverted: reverted.clone(),
+            committed: committed.clone(),
+        });
+        let batch = Batch {
             reverted,
             committed,
             prune_below: self.engine.tracker().lowest().map(|l| l.number),
             checkpoints: self.engine.checkpoints(),
             findings: applied.findings,
             retracted: applied.retracted,
-            sinks: self.sinks.clone(),
             confirmed_upto: self.confirmed_upto(),
+            ..Default::default()
         };
-        let mut attempt = 0;
-        loop {
-            match self.store.apply(&batch).await {
-                Ok(_) => break,
-                Err(e) if attempt < 5 => {
-                    attempt += 1;
-                    tracing::error!(target: "palisade::node", chain = %chain, error = %e, attempt, "Storing a chain event failed; retrying.");
-                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-                }
-                // The engine moved on but the store did not: stop, and resume from the store.
-                Err(e) => return Err(eyre!(e).wrap_err(
-                    "storing a chain event failed; stopping so a restart resumes from the store",
-                )),
+        let base_fee = ev
+            .committed()
+            .and_then(|n| n.blocks().last().and_then(|b| b.header.base_fee_per_gas))
+            .unwrap_or_default();
+        // Stored with its findings in one transaction (retried; a store that stays down stops
+        // the process, and a restart resumes from the store), then delivered and answered.
+        let stored = self.persist.save(batch, base_fee).await?;
+        if let (Some(feed), Some(mut note)) = (&self.feed, note) {
+            note.first_seq = stored.first_seq;
+            if feed.try_send(note).is_err() {
+                tracing::warn!(target: "palisade::node", chain = %chain, "The verified-chain stream is behind; an event was not published (it is stored).");
             }
         }
-        self.outbox.wake();
         if let (Some(tips), Some(new)) = (&self.tips, ev.committed()) {
             let mined = new
                 .blocks()
@@ -544,13 +522,6 @@ impl<S: ChainSource> ChainService<S> {
                 }
             }
         }
-        if let Some(hub) = &self.hub {
-            let base_fee = ev
-                .committed()
-                .and_then(|n| n.blocks().last().and_then(|b| b.header.base_fee_per_gas))
-                .unwrap_or_default();
-            hub.consider(&chain, &batch.findings, base_fee).await;
-        }
         if let Some(t) = self.engine.tracker().tip() {
             self.metrics.tip.with_label_values(&[&chain]).set(t.number as i64);
             self.last_block_at = Instant::now();
@@ -563,7 +534,7 @@ impl<S: ChainSource> ChainService<S> {
         Ok(())
     }
 
-    async fn check_stall(&mut self) -> eyre::Result<()> {
+    async fn check_stall(&mut self) -> Result<()> {
         let (Some(after), Some(tip)) = (self.stall_after, self.engine.tracker().tip()) else {
             return Ok(());
         };
@@ -586,7 +557,7 @@ impl<S: ChainSource> ChainService<S> {
     }
 
     /// Follows heads until `shutdown`.
-    pub async fn run(mut self, shutdown: CancellationToken) -> eyre::Result<()> {
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<()> {
         let mut heads = self.sources.heads(shutdown.clone());
         let mut tick = tokio::time::interval(Duration::from_millis(1000));
         loop {
@@ -608,7 +579,9 @@ impl<S: ChainSource> ChainService<S> {
             }
             let result = self.catch_up().await;
             if let Err(e) = result {
-                if e.to_string().contains("storing a chain event failed") {
+                // A store that stays down stops the process; a chain another process took
+                // stops this service. Anything else is tried again on the next head.
+                if e.is_fatal() || matches!(e, NodeError::Deposed { .. }) {
                     return Err(e);
                 }
                 self.metrics.source_errors.with_label_values(&[self.name()]).inc();
@@ -632,172 +605,3 @@ impl<S: ChainSource> ChainService<S> {
         }
     }
 }
-
-/// Runs Palisade live: every chain, the outbox and the API, until `shutdown` or a fatal error.
-pub async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Result<()> {
-    if cfg.chains.is_empty() && cfg.beacon_chains.is_empty() && cfg.comet_chains.is_empty() {
-        return Err(eyre!(
-            "the config has no [[chains]], [[beacon_chains]] or [[comet_chains]]: nothing to monitor"
-        ));
-    }
-    std::fs::create_dir_all(&cfg.data_dir)
-        .wrap_err_with(|| format!("creating {}", cfg.data_dir.display()))?;
-    let store = Store::open(&cfg.store_url()).await?;
-    let sinks = palisade_alert::build_sinks(&cfg.sinks, &cfg.data_dir)?;
-    let outbox = Outbox::new(store.clone(), sinks);
-    outbox.healthchecks().await;
-    let metrics = Metrics::new();
-    let status = Arc::new(Mutex::new(BTreeMap::new()));
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn({
-        let o = outbox.clone();
-        let s = shutdown.clone();
-        async move {
-            o.run(s).await;
-            Ok::<(), eyre::Report>(())
-        }
-    });
-    if !cfg.api.listen.is_empty() {
-        let listener = tokio::net::TcpListener::bind(&cfg.api.listen)
-            .await
-            .wrap_err_with(|| format!("binding the API to {}", cfg.api.listen))?;
-        tracing::info!(target: "palisade::node", listen = %cfg.api.listen, "API listening (/health, /metrics, /alerts).");
-        let app = api::router(ApiState {
-            metrics: metrics.clone(),
-            store: store.clone(),
-            outbox: outbox.clone(),
-            chains: status.clone(),
-        });
-        let s = shutdown.clone();
-        tasks.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { s.cancelled().await })
-                .await?;
-            Ok(())
-        });
-    }
-    let control = Arc::new(crate::respond::Control::default());
-    let hub = if cfg.responders.is_empty() {
-        None
-    } else {
-        let mut links = HashMap::new();
-        for c in &cfg.chains {
-            let ep = c.endpoints.first().ok_or_else(|| eyre!("chain {}: no endpoint", c.name))?;
-            let rpc = palisade_source::evm_rpc::RpcClient::new(ep, &c.rpc)
-                .wrap_err_with(|| format!("chain {}", c.name))?;
-            links.insert(
-                c.name.clone(),
-                palisade_respond::ChainLink { rpc: Arc::new(rpc), chain_id: c.chain_id },
-            );
-        }
-        let ctl: Arc<dyn palisade_respond::NodeControl> = control.clone();
-        let responders = palisade_respond::Responders::build(&cfg.responders, &links, Some(ctl))?;
-        Some(crate::respond::ResponseHub::new(responders, store.clone(), metrics.clone()))
-    };
-    run_with(cfg, shutdown, store, outbox, metrics, status, tasks, hub, control).await
-}
-
-/// [`run`] after the store, outbox, API and responders are up: starts every chain (and its
-/// mempool watch) and waits for the tasks. `hub` gets the findings of every chain.
-#[allow(clippy::too_many_arguments)]
-pub async fn run_with(
-    cfg: Config,
-    shutdown: CancellationToken,
-    store: Store,
-    outbox: Outbox,
-    metrics: Metrics,
-    status: Arc<Mutex<BTreeMap<String, ChainStatus>>>,
-    mut tasks: tokio::task::JoinSet<eyre::Result<()>>,
-    hub: Option<Arc<crate::respond::ResponseHub>>,
-    control: Arc<crate::respond::Control>,
-) -> eyre::Result<()> {
-    for c in &cfg.chains {
-        let mut svc = ChainService::start(
-            c.clone(),
-            &cfg.detectors,
-            &cfg.links,
-            store.clone(),
-            outbox.clone(),
-            metrics.clone(),
-            status.clone(),
-        )
-        .await?;
-        if c.mempool.enabled {
-            let (tx, rx) = tokio::sync::mpsc::channel(crate::mempool::TIP_CHANNEL);
-            svc = svc.with_tips(tx);
-            let mp = crate::mempool::MempoolService::new(
-                c,
-                &cfg.detectors,
-                rx,
-                store.clone(),
-                outbox.clone(),
-                metrics.clone(),
-                hub.clone(),
-                status.clone(),
-            )?;
-            let s = shutdown.clone();
-            tasks.spawn(async move { mp.run(s).await });
-        }
-        launch(svc, &hub, &control, &mut tasks, &shutdown);
-    }
-    for c in &cfg.comet_chains {
-        let dets = crate::config::build_detectors(&cfg.detectors, &c.name, &cfg.links)?;
-        let sources = crate::comet::CometSources::new(c)?;
-        let svc = ChainService::start_with(
-            c.into(),
-            sources,
-            dets,
-            &cfg.detectors,
-            store.clone(),
-            outbox.clone(),
-            metrics.clone(),
-            status.clone(),
-        )
-        .await?;
-        launch(svc, &hub, &control, &mut tasks, &shutdown);
-    }
-    for c in &cfg.beacon_chains {
-        let dets = crate::config::build_detectors(&cfg.detectors, &c.name, &cfg.links)?;
-        let sources = crate::beacon::BeaconSources::new(c)?;
-        let svc = ChainService::start_with(
-            c.into(),
-            sources,
-            dets,
-            &cfg.detectors,
-            store.clone(),
-            outbox.clone(),
-            metrics.clone(),
-            status.clone(),
-        )
-        .await?;
-        launch(svc, &hub, &control, &mut tasks, &shutdown);
-    }
-    let mut result = Ok(());
-    while let Some(r) = tasks.join_next().await {
-        let r = r.map_err(|e| eyre!("task panicked: {e}")).and_then(|x| x);
-        if let Err(e) = r {
-            tracing::error!(target: "palisade::node", error = %format!("{e:#}"), "Fatal error; shutting down.");
-            result = Err(e);
-            shutdown.cancel();
-        }
-    }
-    result
-}
-
-/// Gives a started chain service the responders (when there are any) and runs it as a task.
-fn launch<S: ChainSource + Send + 'static>(
-    mut svc: ChainService<S>,
-    hub: &Option<Arc<crate::respond::ResponseHub>>,
-    control: &Arc<crate::respond::Control>,
-    tasks: &mut tokio::task::JoinSet<eyre::Result<()>>,
-    shutdown: &CancellationToken,
-) {
-    if let Some(h) = hub {
-        svc = svc.with_responders(h.clone(), control.clone());
-    }
-    let s = shutdown.clone();
-    tasks.spawn(async move { svc.run(s).await });
-}
-
-/// The cancellation token that stops [`run`].
-pub type Shutdown = CancellationToken;

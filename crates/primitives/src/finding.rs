@@ -1,7 +1,7 @@
 //! Findings: what detectors report, keyed by content.
 
 use crate::{BlockRef, ChainSegment};
-use alloy_primitives::{keccak256, B256};
+use alloy_primitives::{keccak256, Address, B256};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -80,6 +80,61 @@ impl fmt::Display for FindingKey {
     }
 }
 
+/// When in a transaction's life a finding was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// About a pending transaction, before inclusion.
+    Pending,
+    /// About a block (or the sources, or the chain).
+    #[default]
+    Confirmed,
+}
+
+impl Stage {
+    /// Snake-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Confirmed => "confirmed",
+        }
+    }
+}
+
+/// The pending transaction a finding is about: what a responder prices its answer against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFacts {
+    /// Its hash.
+    pub hash: B256,
+    /// Its sender.
+    pub sender: Address,
+    /// Its nonce.
+    pub nonce: u64,
+    /// Its tip cap (the gas price of a legacy transaction), in wei.
+    pub priority_fee: u128,
+    /// Its fee cap (the gas price of a legacy transaction), in wei.
+    pub max_fee: u128,
+}
+
+/// Typed facts the runtime acts on (policies, responders): set by whoever makes the finding,
+/// never parsed back out of the evidence, which is for people.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    /// Set on findings about a pending transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingFacts>,
+    /// The endpoint a finding about the monitor's sources names (redacted URL, as shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+impl Facts {
+    /// True when nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_none() && self.endpoint.is_none()
+    }
+}
+
 /// One thing a detector saw, anchored in a block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -101,6 +156,9 @@ pub struct Finding {
     pub title: String,
     /// Structured evidence (a JSON object). Token amounts are decimal strings in raw units.
     pub evidence: Value,
+    /// Typed facts for the runtime (stage, the pending transaction, the endpoint).
+    #[serde(default, skip_serializing_if = "Facts::is_empty")]
+    pub facts: Facts,
 }
 
 impl Finding {
@@ -125,7 +183,23 @@ impl Finding {
             tx_hashes: Vec::new(),
             title: title.into(),
             evidence: Value::Object(Default::default()),
+            facts: Facts::default(),
         }
+    }
+
+    /// When in a transaction's life it was made.
+    pub fn stage(&self) -> Stage {
+        if self.facts.pending.is_some() {
+            Stage::Pending
+        } else {
+            Stage::Confirmed
+        }
+    }
+
+    /// Names the endpoint a finding about the sources is about.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.facts.endpoint = Some(endpoint.into());
+        self
     }
 
     /// Re-derives the key with `salt` in the subject, keeping everything else: findings about

@@ -38,7 +38,7 @@ pub use block::{
 };
 pub use error::{Error, Result};
 pub use event::{ChainEvent, ChainSegment};
-pub use finding::{Finding, FindingKey, Findings, Severity};
+pub use finding::{Facts, Finding, FindingKey, Findings, PendingFacts, Severity, Stage};
 pub use record::RecordedBlock;
 
 /// Re-exported primitive types from alloy, so downstream crates agree on one version.

@@ -20,7 +20,7 @@ pub mod policy;
 pub use keys::{Key, KeyConfig};
 pub use pause::{PauseTxConfig, Pricing};
 pub use policy::{
-    is_pending, ActionLedger, MemoryLedger, Policy, RateLimit, Refusal, Reservation, Stage,
+    is_pending, ActionLedger, MemoryLedger, Policy, RateLimit, Refusal, Reservation, When,
 };
 
 use alloy_primitives::B256;
@@ -359,7 +359,7 @@ impl Responders {
     /// responder, or every chain when a responder has no chain).
     pub fn wants_pending(&self, chain: &str) -> bool {
         self.list.iter().any(|r| {
-            r.cfg.policy.stage != Stage::Confirmed
+            r.cfg.policy.stage != When::Confirmed
                 && r.cfg.chain.as_deref().is_none_or(|c| c == chain)
         })
     }
@@ -389,8 +389,8 @@ impl Responders {
                     continue;
                 }
                 // A responder's own pending transaction (its pause) never triggers it.
-                let sender = f.evidence.get("sender").and_then(|s| s.as_str());
-                if own.is_some_and(|a| sender.and_then(|s| s.parse().ok()) == Some(a)) {
+                let sender = f.facts.pending.map(|p| p.sender);
+                if own.is_some() && own == sender {
                     continue;
                 }
                 let id = format!("{}/{}", r.cfg.name, f.key);
@@ -407,7 +407,7 @@ impl Responders {
                     kind: r.cfg.kind.name(),
                     chain: chain.into(),
                     alert_key: f.key.to_string(),
-                    stage: if is_pending(f) { "pending" } else { "confirmed" },
+                    stage: f.stage().as_str(),
                     dry_run: r.cfg.dry_run,
                     outcome: String::new(),
                     detail: json!({"finding": f.title, "detector": f.detector, "severity": f.severity}),
@@ -459,7 +459,7 @@ impl Responders {
                         }
                     }
                     Action::Quarantine { control } => {
-                        let endpoint = f.evidence.get("endpoint").and_then(|e| e.as_str());
+                        let endpoint = f.facts.endpoint.as_deref();
                         record.detail["endpoint"] = json!(endpoint);
                         match (endpoint, control) {
                             (Some(e), Some(c)) => Work::Quarantine {
@@ -501,14 +501,13 @@ impl Responders {
 /// The fees of the pending transaction behind a finding: its effective tip at `base_fee`, and
 /// its cap.
 fn trigger(f: &Finding, base_fee: u128) -> pause::Trigger {
-    let num =
-        |k: &str| f.evidence.get(k).and_then(|v| v.as_str()).and_then(|s| s.parse::<u128>().ok());
-    let max_fee = num("max_fee");
-    let tip = num("priority_fee").map(|tip| match max_fee {
-        Some(cap) => cap.saturating_sub(base_fee).min(tip),
-        None => tip,
-    });
-    pause::Trigger { tip, max_fee }
+    match f.facts.pending {
+        Some(p) => pause::Trigger {
+            tip: Some(p.max_fee.saturating_sub(base_fee).min(p.priority_fee)),
+            max_fee: Some(p.max_fee),
+        },
+        None => pause::Trigger { tip: None, max_fee: None },
+    }
 }
 
 impl Job {
@@ -658,14 +657,7 @@ mod tests {
     }
 
     fn finding(pending: bool, endpoint: Option<&str>) -> Finding {
-        let mut ev = json!({"check": "divergence"});
-        if pending {
-            ev["stage"] = json!("pending");
-        }
-        if let Some(e) = endpoint {
-            ev["endpoint"] = json!(e);
-        }
-        Finding::new(
+        let mut f = Finding::new(
             "chain_health",
             "chain_health",
             "eth",
@@ -674,7 +666,20 @@ mod tests {
             Severity::Critical,
             "liar",
         )
-        .with_evidence(ev)
+        .with_evidence(json!({"check": "divergence"}));
+        if pending {
+            f.facts.pending = Some(palisade_primitives::PendingFacts {
+                hash: Default::default(),
+                sender: Default::default(),
+                nonce: 0,
+                priority_fee: 5,
+                max_fee: 12,
+            });
+        }
+        if let Some(e) = endpoint {
+            f = f.with_endpoint(e);
+        }
+        f
     }
 
     #[tokio::test]
@@ -708,7 +713,7 @@ mod tests {
             Severity::Critical,
             "again",
         )
-        .with_evidence(json!({"endpoint": "http://node-c"}));
+        .with_endpoint("http://node-c");
         let jobs = rs.consider("eth", &[g], 0, &ledger).await;
         assert_eq!(jobs[0].record().outcome, "rate_limited");
         // Pending findings do not reach a confirmed-stage responder.
@@ -727,8 +732,7 @@ mod tests {
 
     #[test]
     fn the_trigger_tip_is_its_effective_tip() {
-        let f = finding(true, None)
-            .with_evidence(json!({"stage": "pending", "priority_fee": "5", "max_fee": "12"}));
+        let f = finding(true, None);
         assert_eq!(trigger(&f, 10).tip, Some(2));
         assert_eq!(trigger(&f, 1), pause::Trigger { tip: Some(5), max_fee: Some(12) });
     }

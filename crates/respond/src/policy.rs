@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 /// When in a finding's life a responder may act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum Stage {
+pub enum When {
     /// Only on findings about pending transactions (before inclusion).
     Pending,
     /// Only on findings about blocks (after inclusion). The default: acting on a transaction
@@ -31,7 +31,7 @@ pub struct Policy {
     pub min_severity: Severity,
     /// Pending, confirmed or both (default `confirmed`).
     #[serde(default)]
-    pub stage: Stage,
+    pub stage: When,
     /// At most this many actions... (default 1)
     #[serde(default = "one")]
     pub max_actions: u32,
@@ -52,7 +52,7 @@ fn hour() -> u64 {
 
 /// True when the finding is about a pending transaction.
 pub fn is_pending(f: &Finding) -> bool {
-    f.evidence.get("stage").and_then(|s| s.as_str()) == Some("pending")
+    f.stage() == palisade_primitives::Stage::Pending
 }
 
 /// Why a finding did not make a responder act.
@@ -79,9 +79,9 @@ impl Policy {
             return Err(Refusal::Severity);
         }
         let ok = match self.stage {
-            Stage::Both => true,
-            Stage::Pending => is_pending(f),
-            Stage::Confirmed => !is_pending(f),
+            When::Both => true,
+            When::Pending => is_pending(f),
+            When::Confirmed => !is_pending(f),
         };
         if !ok {
             return Err(Refusal::Stage);
@@ -93,7 +93,7 @@ impl Policy {
 /// Where the actions of responders are counted against their rate limits, and where a
 /// responder remembers the findings it already decided about.
 ///
-/// The runtime's ledger is the store ([`palisade_alert::Store`]): durable across restarts and
+/// The runtime's ledger is the store ([`palisade_store::Store`]): durable across restarts and
 /// shared by every process that uses the same database, so a crash-looping process is still held
 /// to its limit. [`MemoryLedger`] keeps the same books in memory, for tools and tests.
 pub trait ActionLedger: Send + Sync {
@@ -108,9 +108,9 @@ pub trait ActionLedger: Send + Sync {
     ) -> futures::future::BoxFuture<'a, Result<Reservation, String>>;
 }
 
-pub use palisade_alert::Reservation;
+pub use palisade_store::Reservation;
 
-impl ActionLedger for palisade_alert::Store {
+impl ActionLedger for palisade_store::Store {
     fn reserve<'a>(
         &'a self,
         responder: &'a str,
@@ -199,12 +199,18 @@ mod tests {
     use serde_json::json;
 
     fn finding(detector: &str, sev: Severity, pending: bool) -> Finding {
-        let f = Finding::new(detector, "simulation", "eth", BlockRef::synthetic(5), "s", sev, "t");
+        let mut f =
+            Finding::new(detector, "simulation", "eth", BlockRef::synthetic(5), "s", sev, "t");
         if pending {
-            f.with_evidence(json!({"stage": "pending"}))
-        } else {
-            f
+            f.facts.pending = Some(palisade_primitives::PendingFacts {
+                hash: Default::default(),
+                sender: Default::default(),
+                nonce: 0,
+                priority_fee: 1,
+                max_fee: 2,
+            });
         }
+        f
     }
 
     #[test]

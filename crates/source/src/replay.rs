@@ -58,6 +58,11 @@ pub struct RecordedLine {
 }
 
 impl RecordedReader {
+    /// The file read (`-` for stdin).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// Uncompressed bytes read so far.
     pub fn bytes_read(&self) -> u64 {
         self.bytes

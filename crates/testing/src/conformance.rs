@@ -4,7 +4,9 @@
 //! 2. one block at a time, the whole segment and seeded random splits give identical findings;
 //! 3. a reorg from A to B leaves the same active findings and checkpoint as a fresh run over B
 //!    (reorg notices aside);
-//! 4. checkpoint, restore into a fresh instance, continue: same findings as never stopping.
+//! 4. checkpoint, restore into a fresh instance, continue: same findings as never stopping;
+//! 5. warm-up: a fresh instance fed from `warmup()` blocks before any split point makes, about
+//!    the blocks from the split point on, the findings a run from the start makes.
 
 use palisade_detect::{drive, Detector};
 use palisade_primitives::{BlockData, ChainEvent, ChainSegment, Finding, FindingKey, Findings};
@@ -130,6 +132,24 @@ pub fn check(
     let mut all = first;
     all.extend(second);
     assert_eq!(keys(&whole), keys(&all), "{name}: restoring a checkpoint changed the findings");
+    // Law 5: a range replayed after its declared warm-up gives the findings of a full run.
+    if let Some(w) = make().warmup() {
+        for k in 1..chain.len() {
+            let start = k.saturating_sub(w as usize);
+            let from = chain[k].header.number;
+            let got: Vec<FindingKey> = commit_all(make().as_mut(), &[&chain[start..]])
+                .into_iter()
+                .filter(|f| f.anchor.number >= from)
+                .map(|f| f.key)
+                .collect();
+            let want: Vec<FindingKey> =
+                whole.iter().filter(|f| f.anchor.number >= from).map(|f| f.key).collect();
+            assert_eq!(
+                got, want,
+                "{name}: a range from block {from} after a warm-up of {w} differs"
+            );
+        }
+    }
 }
 
 /// One pending transaction as the mempool service gives it to detectors.

@@ -3,7 +3,7 @@
 //! next nonce for the next pause; a dry run sends nothing. The guarded contract is the defense
 //! scenario's `GuardedVault` (testdata/contracts/src/Defense.sol).
 
-use palisade_primitives::{BlockRef, Finding, Severity};
+use palisade_primitives::{BlockRef, Finding, PendingFacts, Severity};
 use palisade_respond::{ChainLink, MemoryLedger, ResponderConfig, Responders, ResponseRecord};
 use palisade_source::evm_rpc::{EndpointConfig, RpcClient, RpcSettings};
 use palisade_testing::anvil::{artifact_bytecode, calldata, Anvil, ACCOUNT0, ACCOUNT2};
@@ -16,7 +16,7 @@ use std::time::Duration;
 const GUARDIAN_KEY: &str = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 
 fn finding(n: u64, tip_gwei: u128) -> Finding {
-    Finding::new(
+    let mut f = Finding::new(
         "simulation:vault",
         "simulation",
         "local",
@@ -24,9 +24,15 @@ fn finding(n: u64, tip_gwei: u128) -> Finding {
         &format!("invariant:{n}"),
         Severity::Critical,
         "pending tx would break invariant",
-    )
-    .with_evidence(json!({"stage": "pending", "sender": "0x70997970c51812dc3a010c7d01b50e0d17dc79c8",
-        "priority_fee": (tip_gwei * 1_000_000_000).to_string(), "max_fee": (100 * 1_000_000_000u128).to_string()}))
+    );
+    f.facts.pending = Some(PendingFacts {
+        hash: Default::default(),
+        sender: "0x70997970c51812dc3a010c7d01b50e0d17dc79c8".parse().unwrap(),
+        nonce: 0,
+        priority_fee: tip_gwei * 1_000_000_000,
+        max_fee: 100 * 1_000_000_000,
+    });
+    f
 }
 
 async fn setup(

@@ -2,7 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use hmac::{Hmac, Mac};
-use palisade_alert::{AlertFilter, AlertRow, LoggedBlock, Store};
+use palisade_store::{AlertFilter, AlertRow, LoggedBlock, Store};
 use palisade_testing::anvil::{free_port, Anvil};
 use serde_json::Value;
 use sha2::Sha256;
@@ -539,4 +539,58 @@ pub fn replay_json(file: &std::path::Path, config: &std::path::Path, extra: &[&s
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// A TCP relay on a fixed local port in front of a service (NATS, PostgreSQL) that can be
+/// switched off (every connection cut, new ones closed at once) and on again: the service
+/// going away and coming back, as a client sees it.
+#[derive(Clone)]
+pub struct Switch {
+    pub port: u16,
+    on: Arc<std::sync::atomic::AtomicBool>,
+    epoch: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Switch {
+    /// Relays a free local port to `target` (host:port).
+    pub async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let on = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (tx, _) = tokio::sync::watch::channel(0u64);
+        let epoch = Arc::new(tx);
+        let (on2, epoch2, target) = (on.clone(), epoch.clone(), target.to_string());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                if !on2.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cut = epoch2.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { port, on, epoch }
+    }
+
+    /// Cuts every connection and refuses new ones.
+    pub fn off(&self) {
+        self.on.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.epoch.send_modify(|e| *e += 1);
+    }
+
+    /// Lets connections through again.
+    pub fn on(&self) {
+        self.on.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }

@@ -3,8 +3,9 @@
 
 mod webhook;
 
-use crate::{AlertError, AlertRow, Result, SecretString};
+use crate::{AlertError, Result, SecretString};
 use futures::future::BoxFuture;
+use palisade_store::AlertRow;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::io::Write;

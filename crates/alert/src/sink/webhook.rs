@@ -131,7 +131,7 @@ impl AlertSink for Webhook {
     fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let body = serde_json::to_vec(&self.body(n)).map_err(|e| self.err(e.to_string()))?;
-            let ts = crate::store::now_ms().to_string();
+            let ts = palisade_store::now_ms().to_string();
             let mut req = self
                 .http
                 .post(self.url.expose())
@@ -156,8 +156,8 @@ impl AlertSink for Webhook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AlertRow;
     use palisade_primitives::{BlockRef, Finding, Severity, B256};
+    use palisade_store::AlertRow;
 
     fn note(action: &str) -> Notification {
         let f = Finding::new(
@@ -208,6 +208,18 @@ mod tests {
         assert_eq!(own["action"], "alert");
         assert_eq!(own["block_number"], 7);
         assert_eq!(own["evidence"]["amount"], "1");
+    }
+
+    #[test]
+    fn a_reopened_alert_has_its_own_idempotency_key() {
+        let mut n = note("alert");
+        let key = n.alert.finding.key.to_string();
+        assert_eq!(n.idempotency_key(), format!("{key}:alert"));
+        n.revision = 1;
+        assert_eq!(n.idempotency_key(), format!("{key}:alert:1"));
+        assert_eq!(sink(WebhookFormat::Palisade).body(&n)["revision"], 1);
+        n.action = "resolve".into();
+        assert_eq!(sink(WebhookFormat::Palisade).body(&n)["status"], "reorged");
     }
 
     #[test]

@@ -319,6 +319,10 @@ impl PendingDetector for AdminCall {
 }
 
 impl Detector for AdminCall {
+    fn warmup(&self) -> Option<u64> {
+        Some(0)
+    }
+
     fn id(&self) -> &str {
         &self.id
     }

@@ -285,6 +285,10 @@ impl ChainHealth {
 }
 
 impl Detector for ChainHealth {
+    fn warmup(&self) -> Option<u64> {
+        Some(self.cfg.window as u64 + 1)
+    }
+
     fn id(&self) -> &str {
         &self.id
     }

@@ -587,6 +587,10 @@ fn index_into(mut v: Val, rest: &[PathPart]) -> Val {
 }
 
 impl Detector for Rule {
+    fn warmup(&self) -> Option<u64> {
+        Some(0)
+    }
+
     fn id(&self) -> &str {
         &self.id
     }

@@ -143,6 +143,10 @@ impl Sandwich {
 }
 
 impl Detector for Sandwich {
+    fn warmup(&self) -> Option<u64> {
+        Some(0)
+    }
+
     fn id(&self) -> &str {
         &self.id
     }

@@ -1,9 +1,19 @@
-//! What the live chain service needs from where its blocks come from: agreed heads, canonical
-//! hashes by number, verified blocks by hash, and the findings about the endpoints. Implemented
-//! for EVM nodes ([`crate::sources::Sources`]), Beacon API nodes
-//! ([`crate::beacon::BeaconSources`]) and CometBFT nodes ([`crate::comet::CometSources`]).
+//! Where a chain's blocks come from, and what the live chain service needs of it
+//! ([`ChainSource`]): agreed heads, canonical hashes by number, verified blocks by hash, and the
+//! findings about the endpoints. Implemented for EVM nodes ([`evm::Sources`]), Beacon API nodes
+//! ([`beacon::BeaconSources`]) and CometBFT nodes ([`comet::CometSources`]).
 
-use crate::sources::{EndpointStatus, QuorumStatus};
+pub mod beacon;
+pub mod comet;
+pub mod endpoints;
+pub mod evm;
+
+/// Detector id of findings about endpoints that lie (integrity).
+pub const INTEGRITY: &str = "source_integrity";
+/// Detector id of findings about endpoints that lag, stall, sync or are slow (health).
+pub const HEALTH: &str = "source_health";
+
+use crate::status::{EndpointStatus, QuorumStatus};
 use palisade_primitives::{BlockData, BlockRef, Finding, RecordedBlock, B256};
 use palisade_source::evm_rpc::HeadSeen;
 use std::future::Future;
@@ -57,33 +67,33 @@ pub trait ChainSource: Send + 'static {
     }
 }
 
-impl ChainSource for crate::sources::Sources {
+impl ChainSource for crate::sources::evm::Sources {
     async fn start(&mut self) -> eyre::Result<()> {
-        crate::sources::Sources::start(self).await
+        crate::sources::evm::Sources::start(self).await
     }
 
     async fn agreed_head(&mut self, now: Instant) -> eyre::Result<Option<HeadSeen>> {
-        crate::sources::Sources::agreed_head(self, now).await
+        crate::sources::evm::Sources::agreed_head(self, now).await
     }
 
     async fn agreed_hash_at(&mut self, number: u64) -> eyre::Result<Option<B256>> {
-        crate::sources::Sources::agreed_hash_at(self, number).await
+        crate::sources::evm::Sources::agreed_hash_at(self, number).await
     }
 
     async fn fetch_block(&mut self, hash: B256) -> eyre::Result<RecordedBlock> {
-        crate::sources::Sources::fetch_block(self, hash).await
+        crate::sources::evm::Sources::fetch_block(self, hash).await
     }
 
     fn take_findings(&mut self) -> Vec<Finding> {
-        crate::sources::Sources::take_findings(self)
+        crate::sources::evm::Sources::take_findings(self)
     }
 
     fn quarantine_endpoint(&mut self, endpoint: &str, reason: &str) -> bool {
-        crate::sources::Sources::quarantine_endpoint(self, endpoint, reason)
+        crate::sources::evm::Sources::quarantine_endpoint(self, endpoint, reason)
     }
 
     async fn probation_checks(&mut self, head: BlockRef) {
-        crate::sources::Sources::probation_checks(self, head).await
+        crate::sources::evm::Sources::probation_checks(self, head).await
     }
 
     fn heads(&self, shutdown: CancellationToken) -> watch::Receiver<u64> {
@@ -91,14 +101,14 @@ impl ChainSource for crate::sources::Sources {
     }
 
     fn status(&self, now: Instant) -> Vec<EndpointStatus> {
-        crate::sources::Sources::status(self, now)
+        crate::sources::evm::Sources::status(self, now)
     }
 
     fn quorum_status(&self) -> QuorumStatus {
-        crate::sources::Sources::quorum_status(self)
+        crate::sources::evm::Sources::quorum_status(self)
     }
 
     fn content_from(&self) -> Option<usize> {
-        crate::sources::Sources::content_from(self)
+        crate::sources::evm::Sources::content_from(self)
     }
 }

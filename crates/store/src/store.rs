@@ -1,7 +1,7 @@
 //! The store: SQLite or PostgreSQL through sqlx's `Any` driver, one schema for both.
 
 use crate::error::db;
-use crate::{AlertError, Result};
+use crate::{Result, StoreError};
 use palisade_primitives::{BlockRef, Finding, Severity};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -122,7 +122,41 @@ const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (responder, id))",
         "CREATE INDEX IF NOT EXISTS action_slots_by_time ON action_slots (responder, at_ms)",
     ],
+    &[
+        // Several processes: the newest fencing token of each chain's lease (a deposed owner's
+        // writes carry an older one and are refused), and which deliverer drains which sink.
+        "CREATE TABLE IF NOT EXISTS chain_leases (
+        chain TEXT PRIMARY KEY,
+        token BIGINT NOT NULL,
+        holder TEXT NOT NULL,
+        updated_ms BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS sink_claims (
+        sink TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until_ms BIGINT NOT NULL)",
+    ],
 ];
+
+/// What [`Store::apply_logged`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// Alerts stored or reopened.
+    pub alerts: usize,
+    /// The block-log sequence of the batch's first reverted or committed block (the rest
+    /// follow: reverts newest first, then commits oldest first).
+    pub first_seq: i64,
+}
+
+/// What a chain's owner stamps on its writes in a cluster: the revision of its lease (a token
+/// that grows with each new lease) and its name. A write with a token older than one already
+/// stored for the chain is refused ([`StoreError::Fenced`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The lease's revision.
+    pub token: i64,
+    /// The process holding it (its `node_id`).
+    pub holder: String,
+}
 
 /// What [`Store::reserve_action`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +217,7 @@ fn pg_host(url: &str) -> String {
 }
 
 /// Milliseconds since the Unix epoch (for bookkeeping only; detectors never see it).
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
@@ -215,6 +249,8 @@ pub struct Batch {
     pub sinks: Vec<String>,
     /// Alerts at or below this block number are confirmed and delivered; `None` delivers at once.
     pub confirmed_upto: Option<u64>,
+    /// In a cluster, the chain owner's lease: the write is refused if a newer owner has written.
+    pub fence: Option<Fence>,
 }
 
 /// The stored state of a chain, for a restart.
@@ -303,7 +339,7 @@ impl Store {
             Backend::Postgres
         } else {
             // The URL is not repeated: it may carry a password.
-            return Err(AlertError::Url(
+            return Err(StoreError::Url(
                 "unsupported store url: want sqlite://PATH or postgres://USER@HOST:PORT/DB (the value is not shown: it may hold a password)".into(),
             ));
         };
@@ -326,7 +362,7 @@ impl Store {
         };
         match first {
             Err(_) => {
-                return Err(AlertError::Store {
+                return Err(StoreError::Db {
                     op: "connect",
                     message: format!("{what}: no answer within 10 s"),
                     transient: true,
@@ -334,7 +370,7 @@ impl Store {
             }
             Ok(Err(e)) => {
                 let (message, transient) = crate::error::describe(&e);
-                return Err(AlertError::Store {
+                return Err(StoreError::Db {
                     op: "connect",
                     message: format!("{what}: {message}"),
                     transient,
@@ -504,11 +540,20 @@ impl Store {
     /// chain came back to its block), in which case its alert is reopened with the next revision
     /// and notified again.
     pub async fn apply(&self, b: &Batch) -> Result<usize> {
+        self.apply_logged(b).await.map(|s| s.alerts)
+    }
+
+    /// [`Store::apply`], saying also where the batch's blocks went in the block log.
+    pub async fn apply_logged(&self, b: &Batch) -> Result<Stored> {
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
         let chain = b.chain.as_str();
         // A write first: on SQLite it takes the write lock (waiting for it), so no other
-        // writer can slip in between this transaction's reads and writes.
+        // writer can slip in between this transaction's reads and writes. With a fence, the
+        // write is the token check itself (it locks the chain's lease row on PostgreSQL).
+        if let Some(f) = &b.fence {
+            check_fence(&mut tx, chain, f).await?;
+        }
         sqlx::query("INSERT INTO chain_state (chain, next_seq) VALUES ($1, 0) ON CONFLICT (chain) DO NOTHING")
             .bind(chain)
             .execute(&mut *tx)
@@ -522,12 +567,13 @@ impl Store {
             .and_then(|r| r.try_get(0))
             .map_err(db("outbox order"))?;
         let mut ord = now.saturating_mul(1_000).max(last.unwrap_or(0));
-        let mut seq: i64 = sqlx::query("SELECT next_seq FROM chain_state WHERE chain = $1")
+        let first_seq: i64 = sqlx::query("SELECT next_seq FROM chain_state WHERE chain = $1")
             .bind(chain)
             .fetch_one(&mut *tx)
             .await
             .and_then(|r| r.try_get(0))
             .map_err(db("chain state"))?;
+        let mut seq = first_seq;
         let log = |seq: i64, action: &'static str, r: &BlockRef| {
             sqlx::query("INSERT INTO block_log (chain, seq, action, number, hash) VALUES ($1, $2, $3, $4, $5)")
                 .bind(chain.to_string())
@@ -626,7 +672,7 @@ impl Store {
             } else {
                 "open"
             };
-            let body = serde_json::to_string(f).map_err(|e| AlertError::Corrupt(e.to_string()))?;
+            let body = serde_json::to_string(f).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let res = sqlx::query(
                 "INSERT INTO alerts (key, chain, detector, kind, severity, severity_rank, block_number, block_hash, title, body, status, created_ms, updated_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (key) DO NOTHING",
@@ -711,7 +757,32 @@ impl Store {
             }
         }
         tx.commit().await.map_err(db("commit"))?;
-        Ok(inserted)
+        Ok(Stored { alerts: inserted, first_seq })
+    }
+
+    /// The stored window of `chain` with the block-log sequence of each block's commit:
+    /// (seq, number, hash, recorded line), oldest first. What a new owner republishes.
+    pub async fn window_log(&self, chain: &str) -> Result<Vec<(i64, u64, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT (SELECT MAX(l.seq) FROM block_log l WHERE l.chain = b.chain AND l.number = b.number
+                     AND l.hash = b.hash AND l.action = 'commit'), b.number, b.hash, b.data
+             FROM chain_blocks b WHERE b.chain = $1 ORDER BY b.number",
+        )
+        .bind(chain)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("window log"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<Option<i64>, _>(0)?.unwrap_or(0),
+                    r.try_get::<i64, _>(1)? as u64,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db("window log"))
     }
 
     /// The hash Palisade currently holds as canonical at `number` (from the block log), if any.
@@ -759,7 +830,7 @@ impl Store {
     fn row_to_alert(r: &AnyRow) -> Result<AlertRow> {
         let body: String = r.try_get("body").map_err(db("read alert"))?;
         let finding: Finding = serde_json::from_str(&body)
-            .map_err(|e| AlertError::Corrupt(format!("alert body: {e}")))?;
+            .map_err(|e| StoreError::Corrupt(format!("alert body: {e}")))?;
         Ok(AlertRow {
             finding,
             status: r.try_get("status").map_err(db("read alert"))?,
@@ -816,7 +887,7 @@ impl Store {
         let prefix: String =
             key_prefix.trim_start_matches("0x").chars().filter(char::is_ascii_hexdigit).collect();
         if prefix.len() < 4 {
-            return Err(AlertError::NotFound(format!("{key_prefix} (give at least 4 hex digits)")));
+            return Err(StoreError::NotFound(format!("{key_prefix} (give at least 4 hex digits)")));
         }
         let rows = sqlx::query(
             "SELECT body, status, created_ms, acked_by, ack_note, revision FROM alerts WHERE key LIKE $1 LIMIT 2",
@@ -827,8 +898,8 @@ impl Store {
         .map_err(db("get alert"))?;
         match rows.as_slice() {
             [one] => Self::row_to_alert(one),
-            [] => Err(AlertError::NotFound(key_prefix.into())),
-            _ => Err(AlertError::Ambiguous(key_prefix.into())),
+            [] => Err(StoreError::NotFound(key_prefix.into())),
+            _ => Err(StoreError::Ambiguous(key_prefix.into())),
         }
     }
 
@@ -923,6 +994,64 @@ impl Store {
         Ok(())
     }
 
+    /// Stamps a newly taken lease on `chain` before its owner does anything else: from now on a
+    /// write with an older token (a deposed owner waking up) is refused. Fails with
+    /// [`StoreError::Fenced`] when a newer token is already stored.
+    pub async fn fence(&self, chain: &str, f: &Fence) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db("fence"))?;
+        check_fence(&mut tx, chain, f).await?;
+        tx.commit().await.map_err(db("fence"))
+    }
+
+    /// The newest fencing token stored for each chain: (chain, token, holder, updated ms).
+    pub async fn fences(&self) -> Result<Vec<(String, i64, String, i64)>> {
+        let rows =
+            sqlx::query("SELECT chain, token, holder, updated_ms FROM chain_leases ORDER BY chain")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("fences"))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db("fences"))
+    }
+
+    /// Claims `sink` for `holder` until `now + ttl_ms` when it is free, expired or already
+    /// `holder`'s: one deliverer drains a sink at a time, so its notifications keep their order
+    /// and none is delivered by two deliverers at once. True when `holder` has it.
+    pub async fn claim_sink(
+        &self,
+        sink: &str,
+        holder: &str,
+        ttl_ms: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO sink_claims (sink, holder, until_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (sink) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms
+             WHERE sink_claims.holder = excluded.holder OR sink_claims.until_ms < $4",
+        )
+        .bind(sink)
+        .bind(holder)
+        .bind(now + ttl_ms)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db("claim sink"))?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Gives up `holder`'s claim on `sink` (on shutdown), so another deliverer takes it at once.
+    pub async fn release_sink(&self, sink: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sink_claims WHERE sink = $1 AND holder = $2")
+            .bind(sink)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(db("release sink"))?;
+        Ok(())
+    }
+
     /// Counts an action of `responder` on finding `id` against its rate limit (at most `max`
     /// in any `window_ms`), atomically and durably: a restart, or another process sharing the
     /// store, is held to the same window. A finding it already acted on (or was refused on, or
@@ -1013,6 +1142,43 @@ impl Store {
             .map_err(db("reset"))?;
         Ok(())
     }
+}
+
+/// Stamps `f` on `chain` inside `tx`: succeeds when no newer token is stored (and stores this
+/// one), else the write is refused.
+async fn check_fence(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    chain: &str,
+    f: &Fence,
+) -> Result<()> {
+    let now = now_ms();
+    let stamped = sqlx::query(
+        "INSERT INTO chain_leases (chain, token, holder, updated_ms) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (chain) DO UPDATE SET token = excluded.token, holder = excluded.holder,
+            updated_ms = excluded.updated_ms
+         WHERE chain_leases.token <= excluded.token",
+    )
+    .bind(chain)
+    .bind(f.token)
+    .bind(f.holder.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(db("fence"))?;
+    if stamped.rows_affected() > 0 {
+        return Ok(());
+    }
+    let row = sqlx::query("SELECT token, holder FROM chain_leases WHERE chain = $1")
+        .bind(chain)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db("fence"))?;
+    Err(StoreError::Fenced {
+        chain: chain.to_string(),
+        token: f.token,
+        current: row.try_get(0).map_err(db("fence"))?,
+        holder: row.try_get(1).map_err(db("fence"))?,
+    })
 }
 
 /// Queues a notification `(alert key, sink, action, revision)` after everything queued so far.

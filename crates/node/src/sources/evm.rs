@@ -16,6 +16,7 @@
 
 use crate::config::{ChainConfig, Verification};
 use crate::metrics::Metrics;
+use crate::status::{EndpointStatus, QuorumStatus};
 use eyre::eyre;
 use futures::future::join_all;
 use palisade_detect::Needs;
@@ -25,14 +26,10 @@ use palisade_source::health::{EndpointHealth, Fault, Standing, Transition};
 use palisade_source::pool::EndpointPool;
 use palisade_source::SourceError;
 use palisade_verify::agreement::{quorum_height, tally, Ballot, Tally};
-use serde::Serialize;
 use serde_json::{json, Value};
 use std::time::Instant;
 
-/// Detector id of findings about endpoints that lie (integrity).
-pub const INTEGRITY: &str = "source_integrity";
-/// Detector id of findings about endpoints that lag, stall, sync or are slow (health).
-pub const HEALTH: &str = "source_health";
+use super::{HEALTH, INTEGRITY};
 
 /// A vote whose block has not verified yet: its dissenters are judged when it does.
 #[derive(Debug, Clone)]
@@ -43,48 +40,6 @@ struct PendingVote {
     dissenters: Vec<(usize, B256)>,
     /// What endpoints on probation answered (checked, not counted).
     probation: Vec<Ballot>,
-}
-
-/// The state of one endpoint, as shown by `/health` and `palisade status`.
-#[derive(Debug, Clone, Serialize)]
-pub struct EndpointStatus {
-    /// Position in the config.
-    pub index: usize,
-    /// URL, redacted.
-    pub url: String,
-    /// `active`, `quarantined`, `probation` or `unreachable`.
-    pub state: String,
-    /// Why it is not active.
-    pub reason: Option<String>,
-    /// Integrity offences so far.
-    pub strikes: u32,
-    /// Newest head it announced.
-    pub head: Option<u64>,
-    /// Blocks behind the quorum head.
-    pub lag: Option<u64>,
-    /// Mean request latency in milliseconds.
-    pub latency_ms: Option<f64>,
-    /// Peer count, when the node tells.
-    pub peers: Option<u64>,
-    /// True when it reports syncing.
-    pub syncing: bool,
-    /// Seconds left of its quarantine penalty.
-    pub quarantine_secs_left: Option<u64>,
-    /// Blocks left on probation.
-    pub probation_blocks_left: Option<u64>,
-    /// Last error.
-    pub last_error: Option<String>,
-}
-
-/// The quorum, as shown by `/health`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct QuorumStatus {
-    /// Endpoints that must agree.
-    pub required: usize,
-    /// Endpoints that count now.
-    pub counting: usize,
-    /// True when `counting >= required`.
-    pub met: bool,
 }
 
 /// The sources of one chain.
@@ -504,7 +459,8 @@ impl Sources {
                 sev,
                 format!("Endpoint {url} {fault}; {held}"),
             )
-            .with_evidence(ev),
+            .with_evidence(ev)
+            .with_endpoint(&url),
         );
     }
 
@@ -628,7 +584,8 @@ impl Sources {
                 sev,
                 title,
             )
-            .with_evidence(ev),
+            .with_evidence(ev)
+            .with_endpoint(&url),
         );
     }
 
@@ -640,7 +597,8 @@ impl Sources {
             Finding::new(HEALTH, HEALTH, &self.chain, BlockRef::synthetic(self.height),
                 &format!("endpoint:{i}:readmitted:{strikes}:{}", self.height), Severity::Info,
                 format!("Endpoint {url} re-admitted after probation"))
-            .with_evidence(json!({"check": "readmitted", "endpoint": url, "endpoint_index": i, "strikes": strikes})),
+            .with_evidence(json!({"check": "readmitted", "endpoint": url, "endpoint_index": i, "strikes": strikes}))
+            .with_endpoint(&url),
         );
     }
 

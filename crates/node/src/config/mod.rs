@@ -1,11 +1,18 @@
 //! The config file: one TOML document, typed, unknown fields rejected, every field documented
 //! with its default. `palisade validate` reports each error with its line and field.
 
+mod beacon;
+mod chain;
+mod cluster;
+mod comet;
+
+pub use beacon::{BeaconChainConfig, BeaconEndpoint};
+pub use chain::{ChainConfig, MempoolConfig, Verification};
+pub use cluster::{ClusterConfig, Role};
+pub use comet::{CometChainConfig, CometEndpoint};
+
 use palisade_alert::SinkConfig;
 use palisade_detect::DetectorConfig;
-use palisade_primitives::B256;
-use palisade_source::evm_rpc::{EndpointConfig, RpcSettings};
-use palisade_source::health::HealthPolicy;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -28,10 +35,10 @@ pub struct Config {
     pub chains: Vec<ChainConfig>,
     /// Beacon chains to monitor through the Beacon API.
     #[serde(default)]
-    pub beacon_chains: Vec<crate::beacon::BeaconChainConfig>,
+    pub beacon_chains: Vec<BeaconChainConfig>,
     /// CometBFT chains to monitor through their RPC.
     #[serde(default)]
-    pub comet_chains: Vec<crate::comet::CometChainConfig>,
+    pub comet_chains: Vec<CometChainConfig>,
     /// Detectors.
     #[serde(default)]
     pub detectors: Vec<DetectorConfig>,
@@ -41,6 +48,9 @@ pub struct Config {
     /// Automated responses (default: none). Each is dry-run unless it says `dry_run = false`.
     #[serde(default)]
     pub responders: Vec<palisade_respond::ResponderConfig>,
+    /// Several processes sharing the work (default: none, one process does everything).
+    #[serde(default)]
+    pub cluster: Option<ClusterConfig>,
     /// State shared by the chains' parts of detectors that watch several chains (not a setting).
     #[serde(skip)]
     pub links: palisade_detect::Links,
@@ -78,106 +88,51 @@ fn default_listen() -> String {
     "127.0.0.1:9464".into()
 }
 
-/// One `[[chains]]` entry.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChainConfig {
-    /// Name used in alerts (required).
+/// What the chain service needs to know of a chain's config, whatever its kind.
+#[derive(Debug, Clone)]
+pub struct ChainSettings {
+    /// Chain name.
     pub name: String,
-    /// Expected `eth_chainId` (required); endpoints that disagree are not used.
-    pub chain_id: u64,
-    /// Endpoints in order of preference: `{ url = "http://...", ws = "ws://..." }` (required).
-    pub endpoints: Vec<EndpointConfig>,
-    /// Blocks on top of a finding's block before its alert is delivered (default 0: at once; a
-    /// reorg then sends a resolution).
-    #[serde(default)]
-    pub confirmations: u64,
-    /// Deepest reorg that is undone exactly (default 64); deeper is a critical alert of its own.
-    #[serde(default = "default_max_reorg")]
+    /// Deepest reorg followed exactly.
     pub max_reorg_depth: u64,
-    /// Block to start from on the first run (default: the current head).
-    #[serde(default)]
+    /// Where to start on an empty store (default: the head).
     pub start_block: Option<u64>,
-    /// RPC timeouts and limits.
-    #[serde(default)]
-    pub rpc: RpcSettings,
-    /// What is checked in every block before detectors see it (default `full`): `full` (block
-    /// hash, transaction hashes and root, senders, receipts root, logs bloom, withdrawals root),
-    /// `headers` (the same without sender recovery) or `off`.
-    #[serde(default)]
-    pub verification: Verification,
-    /// How many endpoints must report the same block at a height before Palisade follows it
-    /// (default: a majority of the endpoints). Below that, monitoring goes on with the endpoints
-    /// left, if they agree, and says so with a `quorum_lost` alert.
-    #[serde(default)]
-    pub quorum: Option<usize>,
-    /// The chain's genesis hash; an endpoint with another genesis is quarantined (default: the
-    /// genesis most endpoints report at start).
-    #[serde(default)]
-    pub genesis_hash: Option<B256>,
-    /// Quarantine, probation and endpoint checks: `[chains.health]` (see the reference).
-    #[serde(default)]
-    pub health: HealthPolicy,
-    /// The pending-transaction watch: `[chains.mempool]` (default: off).
-    #[serde(default)]
-    pub mempool: MempoolConfig,
+    /// Blocks on top before delivery.
+    pub confirmations: u64,
 }
 
-/// `[chains.mempool]`: pending transactions from the chain's first endpoint, judged by the
-/// pending detectors (`mempool_frontrun`, `simulation`, `admin_call`) before inclusion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MempoolConfig {
-    /// Watch the mempool (default false).
-    pub enabled: bool,
-    /// `txpool_content` polling interval in milliseconds, besides the WebSocket subscription
-    /// (default 1000; 0: subscription only).
-    pub poll_interval_ms: u64,
-    /// Pending transactions held (default 10000; the oldest are dropped first).
-    pub max_pending: usize,
-    /// Simulate pending transactions with revm on the latest verified state (default true).
-    pub simulate: bool,
-    /// Simulations run at once (default 4); verdicts still come out in arrival order.
-    pub sim_workers: usize,
-    /// A simulation taking longer is abandoned (milliseconds, default 2000).
-    pub sim_timeout_ms: u64,
-}
-
-impl Default for MempoolConfig {
-    fn default() -> Self {
+impl From<&ChainConfig> for ChainSettings {
+    fn from(c: &ChainConfig) -> Self {
         Self {
-            enabled: false,
-            poll_interval_ms: 1000,
-            max_pending: 10_000,
-            simulate: true,
-            sim_workers: 4,
-            sim_timeout_ms: 2000,
+            name: c.name.clone(),
+            max_reorg_depth: c.max_reorg_depth,
+            start_block: c.start_block,
+            confirmations: c.confirmations,
         }
     }
 }
 
-impl ChainConfig {
-    /// The quorum in force: the configured one, else a majority of the endpoints.
-    pub fn quorum(&self) -> usize {
-        self.quorum.unwrap_or(self.endpoints.len() / 2 + 1)
+impl From<&BeaconChainConfig> for ChainSettings {
+    fn from(c: &BeaconChainConfig) -> Self {
+        Self {
+            name: c.name.clone(),
+            max_reorg_depth: c.max_reorg_depth,
+            start_block: None,
+            confirmations: c.confirmations,
+        }
     }
 }
 
-/// Verification of fetched blocks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verification {
-    /// Every check, senders included.
-    #[default]
-    Full,
-    /// Hashes and roots, no sender recovery.
-    Headers,
-    /// Nothing.
-    Off,
-}
-
-fn default_max_reorg() -> u64 {
-    64
+impl From<&CometChainConfig> for ChainSettings {
+    fn from(c: &CometChainConfig) -> Self {
+        // Blocks are final when committed: nothing deeper than one block can be undone.
+        Self {
+            name: c.name.clone(),
+            max_reorg_depth: 1,
+            start_block: Some(c.trusted_height + 1),
+            confirmations: c.confirmations,
+        }
+    }
 }
 
 /// Most confirmations a chain may wait for before delivering an alert: more would hold alerts
@@ -348,12 +303,8 @@ impl Config {
             for (i, item) in items.iter().enumerate() {
                 let r = match key {
                     "chains" => item.clone().try_into::<ChainConfig>().map(drop),
-                    "beacon_chains" => {
-                        item.clone().try_into::<crate::beacon::BeaconChainConfig>().map(drop)
-                    }
-                    "comet_chains" => {
-                        item.clone().try_into::<crate::comet::CometChainConfig>().map(drop)
-                    }
+                    "beacon_chains" => item.clone().try_into::<BeaconChainConfig>().map(drop),
+                    "comet_chains" => item.clone().try_into::<CometChainConfig>().map(drop),
                     "detectors" => item.clone().try_into::<DetectorConfig>().map(drop),
                     "responders" => {
                         item.clone().try_into::<palisade_respond::ResponderConfig>().map(drop)
@@ -365,12 +316,8 @@ impl Config {
                     let kind = item.get("type").and_then(toml::Value::as_str).unwrap_or("");
                     let precise = match (key, kind) {
                         ("chains", _) => entry_error::<ChainConfig>(src, key, i),
-                        ("beacon_chains", _) => {
-                            entry_error::<crate::beacon::BeaconChainConfig>(src, key, i)
-                        }
-                        ("comet_chains", _) => {
-                            entry_error::<crate::comet::CometChainConfig>(src, key, i)
-                        }
+                        ("beacon_chains", _) => entry_error::<BeaconChainConfig>(src, key, i),
+                        ("comet_chains", _) => entry_error::<CometChainConfig>(src, key, i),
                         ("detectors", "chain_health") => entry_error::<
                             palisade_detect::detectors::chain_health::ChainHealthConfig,
                         >(src, key, i),
@@ -718,6 +665,32 @@ impl Config {
                 "unsupported store: use sqlite://PATH or postgres://USER@HOST:PORT/DB (the value is not shown: it may hold a password)".into(),
             )),
         }
+        if let Some(cl) = &self.cluster {
+            if !self.store.url.as_deref().is_some_and(|u| u.starts_with("postgres")) {
+                errs.push(err(
+                    "store.url",
+                    "[cluster] needs a shared PostgreSQL store (postgres://...): SQLite is one process's".into(),
+                ));
+            }
+            if cl.node_id.trim().is_empty() {
+                errs.push(err("cluster.node_id", "must not be empty".into()));
+            }
+            if cl.roles.is_empty() {
+                errs.push(err(
+                    "cluster.roles",
+                    "name at least one of owner, deliverer, responder, api".into(),
+                ));
+            }
+            if cl.lease_ttl_ms < 500 {
+                errs.push(err(
+                    "cluster.lease_ttl_ms",
+                    format!("{} ms is too short to renew in time (at least 500)", cl.lease_ttl_ms),
+                ));
+            }
+            if !cl.nats_url.starts_with("nats://") && !cl.nats_url.starts_with("tls://") {
+                errs.push(err("cluster.nats_url", "must start with nats:// or tls://".into()));
+            }
+        }
         // The nearest existing ancestor of the data directory must be a directory.
         let mut p = self.data_dir.as_path();
         loop {
@@ -882,5 +855,42 @@ mod doc_tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod cluster_tests {
+    use super::*;
+
+    fn parse(src: &str) -> Result<Config, ConfigErrors> {
+        Config::parse(src, "t.toml", Path::new("."))
+    }
+
+    const CHAIN: &str =
+        "[[chains]]\nname = 'c'\nchain_id = 1\nendpoints = [{ url = 'http://127.0.0.1:1' }]\n";
+
+    #[test]
+    fn a_cluster_needs_postgres_and_a_name() {
+        let c = parse(&format!("[cluster]\nnats_url = 'nats://127.0.0.1:4222'\nnode_id = ''\nroles = []\nlease_ttl_ms = 10\n{CHAIN}")).unwrap();
+        let errs = c.check_runnable("t.toml").unwrap_err().to_string();
+        for f in ["store.url", "cluster.node_id", "cluster.roles", "cluster.lease_ttl_ms"] {
+            assert!(errs.contains(f), "{f}: {errs}");
+        }
+        let c = parse(&format!("[store]\nurl = 'postgres://u@h/d'\n[cluster]\nnats_url = 'nats://127.0.0.1:4222'\nnode_id = 'a'\n{CHAIN}")).unwrap();
+        c.check_runnable("t.toml").unwrap();
+        let cl = c.cluster.unwrap();
+        assert_eq!(cl.roles, Role::ALL.to_vec(), "every role by default");
+        assert_eq!(cl.lease_ttl_ms, 5000);
+        assert!(parse("[cluster]\nnats_url = 'x'\nnode_id = 'a'\nroles = ['boss']\n").is_err());
+    }
+
+    #[test]
+    fn settings_come_from_each_kind_of_chain() {
+        let c = parse(&format!("{CHAIN}confirmations = 3\nstart_block = 7\n")).unwrap();
+        let s: ChainSettings = (&c.chains[0]).into();
+        assert_eq!(
+            (s.name.as_str(), s.confirmations, s.start_block, s.max_reorg_depth),
+            ("c", 3, Some(7), 64)
+        );
     }
 }

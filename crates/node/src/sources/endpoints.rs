@@ -3,7 +3,7 @@
 //! offence, up to an hour), with the finding that says so. Consensus data is checked by
 //! signatures, not by votes, so one honest endpoint is enough.
 
-use crate::sources::{EndpointStatus, QuorumStatus};
+use crate::status::{EndpointStatus, QuorumStatus};
 use palisade_primitives::{BlockRef, Finding, Severity};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -74,6 +74,7 @@ impl Endpoints {
         Finding::new("source_integrity", "source_integrity", &self.chain, at, &format!("{what}:{i}"), Severity::Critical,
             format!("Endpoint {url} served {what} that does not verify: {detail}"))
         .with_evidence(json!({"check": what, "endpoint": url, "endpoint_index": i, "detail": detail, "benched_secs": secs}))
+        .with_endpoint(url.as_str())
     }
 
     /// Each endpoint's state.

@@ -5,16 +5,16 @@
 //! below a verified one by the hash chain. A block that does not verify is a finding against
 //! the endpoint, which is benched.
 
-use crate::chain_source::ChainSource;
-use crate::endpoints::Endpoints;
-use crate::sources::{EndpointStatus, QuorumStatus};
+use crate::config::CometChainConfig;
+use crate::sources::endpoints::Endpoints;
+use crate::sources::ChainSource;
+use crate::status::{EndpointStatus, QuorumStatus};
 use eyre::eyre;
 use palisade_consensus::comet::{from_json, options, verify_commit, verify_step, StepVerdict};
 use palisade_primitives::consensus::{CometInfo, EvidenceInfo};
 use palisade_primitives::{BlockData, BlockRef, Finding, RecordedBlock, B256};
 use palisade_source::comet_rpc::CometClient;
 use palisade_source::evm_rpc::HeadSeen;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -24,70 +24,6 @@ use tendermint::validator;
 use tendermint_light_client_verifier::types::{LightBlock, PeerId, Time};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-
-/// `[[comet_chains]]`: a CometBFT chain and its RPC endpoints.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CometChainConfig {
-    /// Name used in alerts (required).
-    pub name: String,
-    /// The chain id every endpoint and header must have (required).
-    pub chain_id: String,
-    /// RPC endpoints in order of preference: `{ url = "http://...", ws = "ws://.../websocket" }`.
-    pub endpoints: Vec<CometEndpoint>,
-    /// A height trusted out of band (required).
-    pub trusted_height: u64,
-    /// Its header hash (required).
-    pub trusted_hash: B256,
-    /// How long a validator set is trusted for, in seconds (default 1,209,600: 14 days; below
-    /// the chain's unbonding period).
-    #[serde(default = "two_weeks")]
-    pub trusting_period_secs: u64,
-    /// Blocks on top before delivery (default 0).
-    #[serde(default)]
-    pub confirmations: u64,
-    /// Per-request timeout in milliseconds (default 10000).
-    #[serde(default = "ten_secs")]
-    pub timeout_ms: u64,
-    /// Head polling interval, in milliseconds (default 1000).
-    #[serde(default = "one_sec")]
-    pub poll_interval_ms: u64,
-}
-
-/// A CometBFT RPC endpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CometEndpoint {
-    /// RPC base URL (`http://127.0.0.1:26657`).
-    pub url: String,
-    /// WebSocket URL (`ws://127.0.0.1:26657/websocket`), for new-block events.
-    #[serde(default)]
-    pub ws: Option<String>,
-}
-
-fn two_weeks() -> u64 {
-    14 * 24 * 3600
-}
-
-fn ten_secs() -> u64 {
-    10_000
-}
-
-fn one_sec() -> u64 {
-    1_000
-}
-
-impl From<&CometChainConfig> for crate::service::ServiceSettings {
-    fn from(c: &CometChainConfig) -> Self {
-        // Blocks are final when committed: nothing deeper than one block can be undone.
-        Self {
-            name: c.name.clone(),
-            max_reorg_depth: 1,
-            start_block: Some(c.trusted_height + 1),
-            confirmations: c.confirmations,
-        }
-    }
-}
 
 /// The RPC sources of one CometBFT chain.
 #[derive(Debug)]

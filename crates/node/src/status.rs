@@ -1,0 +1,124 @@
+//! What the runtime shows of itself (`/health`, `palisade status`): chains, their endpoints and
+//! mempool watch, and the cluster. Plain data; filled by the services, read by the API.
+
+use serde::Serialize;
+
+/// Live status of a chain, shown by `/health`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ChainStatus {
+    /// Processed tip number.
+    pub tip: Option<u64>,
+    /// Newest head announced.
+    pub head: Option<u64>,
+    /// Index of the endpoint in use.
+    pub active_endpoint: usize,
+    /// Seconds since the last new block was processed.
+    pub last_block_age_secs: Option<u64>,
+    /// Last error, if the chain is unhealthy.
+    pub error: Option<String>,
+    /// Each endpoint's state.
+    pub endpoints: Vec<EndpointStatus>,
+    /// The quorum.
+    pub quorum: QuorumStatus,
+    /// The mempool watch, when `[chains.mempool]` is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mempool: Option<MempoolStatus>,
+}
+
+/// Live status of a chain's mempool watch.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct MempoolStatus {
+    /// Pending transactions held.
+    pub pending: usize,
+    /// Pending transactions judged since start.
+    pub judged: u64,
+    /// The verified block simulations run on.
+    pub state_block: Option<u64>,
+    /// Findings about pending transactions since start.
+    pub findings: u64,
+    /// The last simulation error, if any.
+    pub last_error: Option<String>,
+}
+
+/// The state of one endpoint, as shown by `/health` and `palisade status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointStatus {
+    /// Position in the config.
+    pub index: usize,
+    /// URL, redacted.
+    pub url: String,
+    /// `active`, `quarantined`, `probation` or `unreachable`.
+    pub state: String,
+    /// Why it is not active.
+    pub reason: Option<String>,
+    /// Integrity offences so far.
+    pub strikes: u32,
+    /// Newest head it announced.
+    pub head: Option<u64>,
+    /// Blocks behind the quorum head.
+    pub lag: Option<u64>,
+    /// Mean request latency in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Peer count, when the node tells.
+    pub peers: Option<u64>,
+    /// True when it reports syncing.
+    pub syncing: bool,
+    /// Seconds left of its quarantine penalty.
+    pub quarantine_secs_left: Option<u64>,
+    /// Blocks left on probation.
+    pub probation_blocks_left: Option<u64>,
+    /// Last error.
+    pub last_error: Option<String>,
+}
+
+/// The quorum, as shown by `/health`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QuorumStatus {
+    /// Endpoints that must agree.
+    pub required: usize,
+    /// Endpoints that count now.
+    pub counting: usize,
+    /// True when `counting >= required`.
+    pub met: bool,
+}
+
+/// The cluster as one member sees it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterStatus {
+    /// This member.
+    pub node_id: String,
+    /// Its roles.
+    pub roles: Vec<String>,
+    /// Every live member.
+    pub members: Vec<MemberStatus>,
+    /// Each chain's lease: who owns it and since when.
+    pub leases: std::collections::BTreeMap<String, LeaseStatus>,
+}
+
+/// A live member of the cluster.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemberStatus {
+    /// Its `node_id`.
+    pub node_id: String,
+    /// Its roles.
+    pub roles: Vec<String>,
+    /// The chains it owns.
+    pub owns: Vec<String>,
+    /// Milliseconds since it joined.
+    pub up_ms: u64,
+    /// Milliseconds since its last heartbeat.
+    pub seen_ms_ago: u64,
+}
+
+/// A chain's lease.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LeaseStatus {
+    /// The member that owns the chain.
+    pub owner: String,
+    /// The lease's revision now.
+    pub revision: u64,
+    /// Milliseconds since the owner took it.
+    pub held_ms: u64,
+    /// Milliseconds since it was last renewed.
+    pub renewed_ms_ago: u64,
+}
