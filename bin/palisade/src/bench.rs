@@ -105,6 +105,7 @@ pub(crate) fn cmd(
     );
     outln!("ratio replay/parse: {:.2}x (target <= 2.0x); {findings} findings per pass", f / p);
 
+    workers(&lines, &cfg.detectors, loops)?;
     verification()?;
     defi(&lines, loops)?;
     consensus(loops)?;
@@ -145,6 +146,96 @@ pub(crate) fn cmd(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replay and inspect on several workers next to one worker, over the input looped into a file
+/// (blocks renumbered so the chain keeps growing): decoding goes ahead on the workers, blocks are
+/// committed (or printed) in order.
+fn workers(
+    lines: &[String],
+    detectors: &[palisade_detect::DetectorConfig],
+    loops: u64,
+) -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("looped.jsonl");
+    let copies = (2000 / lines.len().max(1)).max(4);
+    let mut out = String::new();
+    let mut n = 0u64;
+    for _ in 0..copies {
+        for l in lines {
+            let mut v: serde_json::Value = serde_json::from_str(l)?;
+            n += 1;
+            v["block"]["number"] = serde_json::json!(format!("{n:#x}"));
+            v["block"]["timestamp"] = serde_json::json!(format!("{:#x}", 1_700_000_000 + n * 12));
+            if let Some(b) = v["block"].as_object_mut() {
+                b.remove("hash");
+                b.remove("parentHash");
+            }
+            out.push_str(&v.to_string());
+            out.push('\n');
+        }
+    }
+    std::fs::write(&path, out)?;
+    let file = path.to_string_lossy().to_string();
+    let cores = palisade_node::replay::default_workers();
+    let mut counts = vec![1, 2];
+    if cores > 2 {
+        counts.push(cores);
+    }
+    let time = |f: &dyn Fn() -> eyre::Result<()>| -> eyre::Result<f64> {
+        let mut xs = Vec::new();
+        for _ in 0..loops.clamp(1, 5) {
+            let t = Instant::now();
+            f()?;
+            xs.push(t.elapsed().as_secs_f64());
+        }
+        Ok(median(xs))
+    };
+    outln!("replay and inspect of {n} blocks on workers (decode ahead, commit in order), {cores} cores here:");
+    let mut base = (0.0, 0.0);
+    for w in counts {
+        let replay = time(&|| {
+            let input = palisade_node::replay::Input {
+                chain: "mainnet".into(),
+                max_reorg_depth: 64,
+                reader: palisade_source::replay::open(&file)?,
+            };
+            palisade_node::replay::run_replay(
+                vec![input],
+                detectors,
+                w,
+                |_| {},
+                |_, _, a| {
+                    std::hint::black_box(a);
+                    Ok(())
+                },
+            )?;
+            Ok(())
+        })?;
+        let inspect = time(&|| {
+            let reader = palisade_source::replay::open(&file)?;
+            for r in palisade_node::replay::map_ahead(reader, w, |r| {
+                r.map(|l| {
+                    let a = palisade_defi::classify(&l.block);
+                    palisade_defi::sandwiches(&a).len()
+                })
+            }) {
+                std::hint::black_box(r?);
+            }
+            Ok(())
+        })?;
+        if w == 1 {
+            base = (replay, inspect);
+        }
+        outln!(
+            "  {w:>2} worker(s): replay {:>8.0} blocks/s ({:.2}x one worker)   inspect {:>8.0} blocks/s ({:.2}x one worker)",
+            n as f64 / replay,
+            base.0 / replay,
+            n as f64 / inspect,
+            base.1 / inspect
+        );
+    }
+    Ok(())
 }
 
 /// DeFi decoding throughput (the like-for-like comparison with mev-inspect-py) and the cost per

@@ -13,14 +13,23 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "palisade", version, about, long_about = None)]
 pub(crate) struct Cli {
-    /// Log format on stderr: text (default) or json.
-    #[arg(long, global = true, value_name = "FORMAT")]
-    pub log_format: Option<String>,
+    /// Log format on stderr (colours only when stderr is a terminal).
+    #[arg(long, global = true, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// More logging (-v info, -vv debug). PALISADE_LOG overrides (tracing filter syntax).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
     pub cmd: Cmd,
+}
+
+/// How log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +119,9 @@ pub(crate) enum Cmd {
         /// One JSON object per block.
         #[arg(long)]
         json: bool,
+        /// Threads decoding and classifying blocks ahead (default: the cores); printed in order.
+        #[arg(long, value_name = "N")]
+        workers: Option<usize>,
     },
     /// Show a running instance's chains and endpoints (state, lag, latency, quarantine, quorum).
     Status {
@@ -173,6 +185,14 @@ pub(crate) enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout:
+    /// `palisade completions bash > /etc/bash_completion.d/palisade`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout: `palisade man > palisade.1 && man ./palisade.1`.
+    Man,
     /// Measure replay throughput against plain JSON parsing of the same input.
     Bench {
         /// Recorded file (default: the bundled mainnet data).
@@ -193,11 +213,11 @@ pub(crate) enum Cmd {
 pub(crate) enum AlertsCmd {
     /// List alerts, newest first.
     List {
-        /// Only this status: pending, open, acked, reorged.
-        #[arg(long)]
+        /// Only this status.
+        #[arg(long, value_parser = ["pending", "open", "acked", "reorged"])]
         status: Option<String>,
         /// Only at least this severity.
-        #[arg(long)]
+        #[arg(long, value_parser = ["info", "low", "medium", "high", "critical"])]
         severity: Option<String>,
         /// Only this chain.
         #[arg(long)]
@@ -306,8 +326,9 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
             crate::record::cmd(&rpc, from, to, &output, enrich, &proofs, &needs).await
         }
         Cmd::Status { config, api, json } => crate::status::cmd(config, api, json).await,
-        Cmd::Inspect { file, rpc, block, json } => {
-            crate::inspect::cmd(file, rpc, block, json).await
+        Cmd::Inspect { file, rpc, block, json, workers } => {
+            let workers = workers.unwrap_or_else(palisade_node::replay::default_workers).max(1);
+            crate::inspect::cmd(file, rpc, block, json, workers).await
         }
         Cmd::Verify { file, json } => crate::verify::cmd(&file, json),
         Cmd::Validate { file, replay } => {
@@ -324,6 +345,19 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
                 }
                 Err(code) => Ok(code),
             }
+        }
+        Cmd::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "palisade", &mut out);
+            outln!("{}", String::from_utf8_lossy(&out).trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            outln!("{}", String::from_utf8_lossy(&out).trim_end());
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Detectors { json } => {
             if json {
@@ -434,9 +468,7 @@ async fn alerts(
                 .await?;
             for r in &rows {
                 if json {
-                    let mut j = r.finding.to_json();
-                    j["status"] = serde_json::json!(r.status);
-                    outln!("{j}");
+                    outln!("{}", r.to_json());
                 } else {
                     outln!("{}", crate::output::alert_line(r));
                 }
@@ -448,10 +480,17 @@ async fn alerts(
         }
         AlertsCmd::Show { key } => {
             let r = store.get_alert(&key).await?;
-            let mut j = r.finding.to_json();
-            j["status"] = serde_json::json!(r.status);
-            j["acked_by"] = serde_json::json!(r.acked_by);
-            j["ack_note"] = serde_json::json!(r.ack_note);
+            let mut j = r.to_json();
+            let notes = store.notes(&r.finding.key.to_string()).await?;
+            j["notes"] = serde_json::Value::Array(
+                notes
+                    .iter()
+                    .map(|n| {
+                        serde_json::json!({"at": palisade_primitives::time::rfc3339_ms(n.at_ms),
+                            "at_ms": n.at_ms, "by": n.by, "action": n.action, "note": n.note})
+                    })
+                    .collect(),
+            );
             outln!("{}", serde_json::to_string_pretty(&j)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -471,7 +510,9 @@ async fn alerts(
                         serde_json::json!({"id": r.id, "responder": r.responder, "type": r.kind,
                             "chain": r.chain, "alert": r.alert_key, "stage": r.stage, "dry_run": r.dry_run,
                             "outcome": r.outcome, "detail": detail, "error": r.error,
-                            "created_ms": r.created_ms, "updated_ms": r.updated_ms})
+                            "created_ms": r.created_ms, "updated_ms": r.updated_ms,
+                            "created_at": palisade_primitives::time::rfc3339_ms(r.created_ms),
+                            "updated_at": palisade_primitives::time::rfc3339_ms(r.updated_ms)})
                     );
                 } else {
                     let tx =
@@ -479,7 +520,7 @@ async fn alerts(
                     let err = r.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
                     outln!(
                         "{}  {:<14} {:<16} {:<9} {}{}{}{}  alert {}",
-                        r.updated_ms,
+                        palisade_primitives::time::rfc3339_ms(r.updated_ms),
                         r.responder,
                         r.kind,
                         r.stage,

@@ -6,6 +6,7 @@ use palisade_defi::{classify, sandwiches, BlockActions, Sandwich, TxActions};
 use palisade_primitives::{Address, BlockData};
 use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient};
 use serde_json::json;
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 /// Symbols of a few tokens, for reading; everything else is shown by address.
@@ -38,8 +39,9 @@ fn at(p: &palisade_defi::Position) -> String {
     }
 }
 
-fn print_tx(t: &TxActions) {
-    outln!(
+fn print_tx(out: &mut String, t: &TxActions) {
+    let _ = writeln!(
+        out,
         "  tx {} {}{}{}",
         t.index,
         t.hash.map(|h| format!("{h:#x}")).unwrap_or_else(|| "(no hash)".into()),
@@ -47,7 +49,8 @@ fn print_tx(t: &TxActions) {
         if t.reverted { " REVERTED" } else { "" }
     );
     for f in &t.flash_loans {
-        outln!(
+        let _ = writeln!(
+            out,
             "    flash loan   {:?} lender {:#x} -> {:#x}: {} {}{}  ({})",
             f.protocol,
             f.lender,
@@ -59,7 +62,8 @@ fn print_tx(t: &TxActions) {
         );
     }
     for (i, s) in t.swaps.iter().enumerate() {
-        outln!(
+        let _ = writeln!(
+            out,
             "    swap #{i:<3}     {:?} pool {:#x}: {} {} -> {} {}  from {:#x} to {:#x}{}  ({})",
             s.protocol,
             s.pool,
@@ -74,7 +78,8 @@ fn print_tx(t: &TxActions) {
         );
     }
     for l in &t.liquidations {
-        outln!(
+        let _ = writeln!(
+        out,
             "    liquidation  {:?} market {:#x}: user {:#x} liquidated by {:#x}; repaid {} {}, received {} {}{}  ({})",
             l.protocol,
             l.market,
@@ -89,7 +94,8 @@ fn print_tx(t: &TxActions) {
         );
     }
     for a in &t.arbitrages {
-        outln!(
+        let _ = writeln!(
+            out,
             "    arbitrage    account {:#x}: {} -> {} {} (profit {}) over swaps {:?}{}",
             a.account,
             a.start_amount,
@@ -102,7 +108,7 @@ fn print_tx(t: &TxActions) {
     }
 }
 
-fn print_sandwich(s: &Sandwich, b: &BlockActions) {
+fn print_sandwich(out: &mut String, s: &Sandwich, b: &BlockActions) {
     let hash = |tx: u64| {
         b.txs
             .iter()
@@ -111,7 +117,8 @@ fn print_sandwich(s: &Sandwich, b: &BlockActions) {
             .map(|h| format!("{h:#.8}"))
             .unwrap_or_default()
     };
-    outln!(
+    let _ = writeln!(
+        out,
         "  sandwich on pool {:#x} by {:#x}: front-run tx {} {}, victims {}, back-run tx {} {}; profit {} {} and {} {}{}",
         s.pool,
         s.attacker,
@@ -128,19 +135,24 @@ fn print_sandwich(s: &Sandwich, b: &BlockActions) {
     );
 }
 
-fn report(b: &BlockData, as_json: bool) {
+/// What `inspect` says of one block.
+fn report(b: &BlockData, as_json: bool) -> String {
+    let mut out = String::new();
+    let out = &mut out;
     let actions = classify(b);
     let sw = sandwiches(&actions);
     if as_json {
         let txs: Vec<_> = actions.txs.iter().filter(|t| !t.is_empty()).collect();
-        outln!(
+        let _ = writeln!(
+            out,
             "{}",
             json!({"block_number": actions.number, "block_hash": b.header.hash, "transactions": txs, "sandwiches": sw})
         );
-        return;
+        return std::mem::take(out);
     }
     let count = |f: fn(&TxActions) -> usize| actions.txs.iter().map(f).sum::<usize>();
-    outln!(
+    let _ = writeln!(
+        out,
         "block {}: {} swaps, {} arbitrages, {} liquidations, {} flash loans, {} sandwiches{}",
         actions.number,
         count(|t| t.swaps.len()),
@@ -159,11 +171,12 @@ fn report(b: &BlockData, as_json: bool) {
         .iter()
         .filter(|t| !t.swaps.is_empty() || !t.liquidations.is_empty() || !t.flash_loans.is_empty())
     {
-        print_tx(t);
+        print_tx(out, t);
     }
     for s in &sw {
-        print_sandwich(s, &actions);
+        print_sandwich(out, s, &actions);
     }
+    std::mem::take(out)
 }
 
 pub(crate) async fn cmd(
@@ -171,6 +184,7 @@ pub(crate) async fn cmd(
     rpc: Option<String>,
     block: Option<u64>,
     as_json: bool,
+    workers: usize,
 ) -> eyre::Result<ExitCode> {
     match (file, rpc, block) {
         (Some(f), None, None) => {
@@ -181,9 +195,13 @@ pub(crate) async fn cmd(
                     return Ok(ExitCode::from(EXIT_USAGE));
                 }
             };
-            for r in reader {
+            // Blocks are decoded and classified ahead on `workers` threads; printed in order.
+            let reports = palisade_node::replay::map_ahead(reader, workers, move |r| {
+                r.map(|rb| report(&rb.block, as_json))
+            });
+            for r in reports {
                 match r {
-                    Ok(rb) => report(&rb.block, as_json),
+                    Ok(text) => outln!("{}", text.strip_suffix('\n').unwrap_or(&text)),
                     Err(e) => {
                         eprintln!("error: {e}");
                         return Ok(ExitCode::FAILURE);
@@ -204,7 +222,8 @@ pub(crate) async fn cmd(
                 .block_by_number(n, Enrich { receipts: true, traces: true })
                 .await?
                 .ok_or_else(|| eyre::eyre!("the node has no block {n}"))?;
-            report(&BlockData::from_recorded(rec)?, as_json);
+            let text = report(&BlockData::from_recorded(rec)?, as_json);
+            outln!("{}", text.strip_suffix('\n').unwrap_or(&text));
             Ok(ExitCode::SUCCESS)
         }
         _ => {

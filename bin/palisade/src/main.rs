@@ -28,12 +28,18 @@ mod verify;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc: blocks are decoded on worker threads and freed on the thread that commits them;
+/// the system allocator serialises that cross-thread traffic (replay with 2 workers ran 1.56x
+/// one worker with it; see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for usage and config errors.
 pub(crate) const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    init_tracing(args.log_format.as_deref(), args.verbose);
+    init_tracing(args.log_format, args.verbose);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -50,7 +56,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(format: Option<&str>, verbose: u8) {
+fn init_tracing(format: cli::LogFormat, verbose: u8) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "warn,palisade=info",
@@ -59,8 +66,12 @@ fn init_tracing(format: Option<&str>, verbose: u8) {
     };
     let filter =
         EnvFilter::try_from_env("PALISADE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == Some("json") {
+    // Colours only for a person at a terminal, never into a file or a log collector.
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    if format == cli::LogFormat::Json {
         b.json().init();
     } else {
         b.init();

@@ -105,5 +105,87 @@ pub(crate) fn render(body: &Value) -> String {
             ));
         }
     }
+    if let Some(c) = body["cluster"].as_object() {
+        out.push_str(&cluster(c));
+    }
     out
+}
+
+fn secs(ms: &Value) -> String {
+    ms.as_u64().map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1e3))
+}
+
+/// The cluster part of `/health`: members, their roles, and who owns which chain.
+fn cluster(c: &serde_json::Map<String, Value>) -> String {
+    let list = |v: &Value| {
+        let xs: Vec<String> = v.as_array().into_iter().flatten().map(opt).collect();
+        if xs.is_empty() {
+            "-".to_string()
+        } else {
+            xs.join(",")
+        }
+    };
+    let mut out =
+        format!("\ncluster: this member {} ({})\n", opt(&c["node_id"]), list(&c["roles"]));
+    out.push_str(&format!(
+        "  {:<20} {:<36} {:<24} {:>9} {:>9}\n",
+        "member", "roles", "owns", "up", "seen"
+    ));
+    for m in c["members"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {:<20} {:<36} {:<24} {:>9} {:>9}\n",
+            opt(&m["node_id"]),
+            list(&m["roles"]),
+            list(&m["owns"]),
+            secs(&m["up_ms"]),
+            format!("{} ago", secs(&m["seen_ms_ago"])),
+        ));
+    }
+    out.push_str(&format!(
+        "  {:<20} {:<20} {:>9} {:>9} {:>14}\n",
+        "chain", "owner", "lease rev", "held", "renewed"
+    ));
+    let empty = serde_json::Map::new();
+    for (chain, l) in c["leases"].as_object().unwrap_or(&empty) {
+        out.push_str(&format!(
+            "  {:<20} {:<20} {:>9} {:>9} {:>14}\n",
+            chain,
+            opt(&l["owner"]),
+            opt(&l["revision"]),
+            secs(&l["held_ms"]),
+            format!("{} ago", secs(&l["renewed_ms_ago"])),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_cluster_shows_members_roles_owners_and_lease_age() {
+        let body = json!({
+            "status": "ok", "outbox_depth": 0, "chains": {},
+            "cluster": {
+                "node_id": "a", "roles": ["chain_owner", "api"],
+                "members": [
+                    {"node_id": "a", "roles": ["chain_owner", "api"], "owns": ["eth"], "up_ms": 61000, "seen_ms_ago": 400},
+                    {"node_id": "b", "roles": ["deliverer"], "owns": [], "up_ms": 5000, "seen_ms_ago": 900}
+                ],
+                "leases": {"eth": {"owner": "a", "revision": 17, "held_ms": 60000, "renewed_ms_ago": 300}}
+            }
+        });
+        let text = render(&body);
+        assert!(text.contains("cluster: this member a (chain_owner,api)"), "{text}");
+        let a = text.lines().find(|l| l.trim_start().starts_with("a ")).unwrap();
+        assert!(a.contains("eth") && a.contains("61.0 s") && a.contains("0.4 s ago"), "{a}");
+        let b = text.lines().find(|l| l.trim_start().starts_with("b ")).unwrap();
+        assert!(b.contains("deliverer") && b.contains(" - "), "{b}");
+        let eth = text.lines().find(|l| l.trim_start().starts_with("eth ")).unwrap();
+        assert!(eth.contains(" a ") && eth.contains("17") && eth.contains("60.0 s"), "{eth}");
+        // Without a cluster, no cluster section.
+        assert!(!render(&json!({"status": "ok", "chains": {}})).contains("cluster"));
+    }
 }

@@ -502,7 +502,125 @@ fn validate_refuses_a_plaintext_key_and_unknown_detectors_in_responders() {
     assert!(stderr(&o).contains("responders[0].policy.detectors"), "{}", stderr(&o));
     std::fs::write(&p, responder("keystore = 'k.json'\npassword_env = 'PW'", "'simulation:vault'"))
         .unwrap();
-    let o = run(&["validate", p.to_str().unwrap()]);
+    // Issue 13: the keystore's password variable must be set for `run`, so `validate` says so.
+    let o = Command::new(BIN)
+        .args(["validate", p.to_str().unwrap()])
+        .env_remove("PW")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("responders[0] (pause).key.password_env") && e.contains("PW is not set"),
+        "{e}"
+    );
+    let o =
+        Command::new(BIN).args(["validate", p.to_str().unwrap()]).env("PW", "pw").output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     no_panic(&o);
+}
+
+/// Issue 13: commands that never use a secret read the config without it; `run` and
+/// `validate` name the unset variable (and never print a secret's value).
+#[test]
+fn only_the_commands_that_use_secrets_demand_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "data_dir = '{}'\n[api]\nlisten = '127.0.0.1:1'\n\n[[chains]]\nname = 'x'\nchain_id = 1\nendpoints = [{{ url = 'http://127.0.0.1:1' }}]\n\n[[sinks]]\ntype = 'slack'\nurl = {{ env = 'PALISADE_T_UNSET_HOOK' }}\n\n[[sinks]]\ntype = 'webhook'\nurl = {{ env = 'PALISADE_T_SET_HOOK' }}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let cmd = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_remove("PALISADE_T_UNSET_HOOK")
+            .env("PALISADE_T_SET_HOOK", "http://127.0.0.1:1/very-secret-token")
+            .output()
+            .unwrap()
+    };
+    let o = cmd(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("sinks[0] (slack).url") && e.contains("PALISADE_T_UNSET_HOOK is not set"),
+        "{e}"
+    );
+    assert!(!e.contains("very-secret-token"), "{e}");
+    let o = cmd(&["run", "--config", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("PALISADE_T_UNSET_HOOK"));
+    // `alerts` and `status` read the store location and the API address only.
+    let o = cmd(&["alerts", "--config", p.to_str().unwrap(), "list"]);
+    let e = stderr(&o);
+    assert!(!e.contains("is not set") && e.contains("no store at"), "{e}");
+    let o = cmd(&["status", "--config", p.to_str().unwrap()]);
+    let e = stderr(&o);
+    assert!(!e.contains("is not set") && e.contains("cannot reach the Palisade API"), "{e}");
+    no_panic(&o);
+}
+
+/// Issue 13: shell completions and a man page come from the binary itself.
+#[test]
+fn completions_and_man_page() {
+    let o = run(&["completions", "bash"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("complete") && out.contains("palisade") && out.contains("replay"),
+        "{out}"
+    );
+    // bash accepts the script.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("palisade.bash");
+    std::fs::write(&p, out.as_bytes()).unwrap();
+    let b = Command::new("bash").args(["-n", p.to_str().unwrap()]).output().unwrap();
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let o = run(&["completions", "zsh"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("#compdef palisade"));
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+    let o = run(&["man"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let man = String::from_utf8_lossy(&o.stdout);
+    assert!(man.starts_with(".ie") || man.contains(".TH palisade"), "{man}");
+    assert!(man.contains("replay") && man.contains("validate"), "{man}");
+}
+
+/// Issue 13: the release binary is lean (it was 177 MB with line-table debug info).
+#[test]
+fn the_release_profile_ships_no_debug_info() {
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
+    let release = &manifest["profile"]["release"];
+    assert_eq!(release.get("debug").and_then(|v| v.as_bool()), Some(false), "{release}");
+    assert_eq!(release.get("strip").and_then(|v| v.as_bool()), Some(true), "{release}");
+}
+
+/// Issue 13: an unknown log format or alert status is a usage error, not silently ignored; logs
+/// that do not go to a terminal carry no colour codes.
+#[test]
+fn unknown_choices_are_usage_errors_and_piped_logs_have_no_colours() {
+    let o = run(&["--log-format", "yaml", "detectors"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("yaml"), "{}", stderr(&o));
+    let o = run(&["alerts", "list", "--status", "bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bogus") && stderr(&o).contains("acked"), "{}", stderr(&o));
+    let o = run(&["alerts", "list", "--severity", "urgent"]);
+    assert_eq!(o.status.code(), Some(2));
+    let data = root().join("testdata/mainnet/mev-inspect-20.jsonl.zst");
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("s.sqlite").display());
+    let o = Command::new(BIN)
+        .args(["-vv", "replay", data.to_str().unwrap(), "--store", &store])
+        .env_remove("PALISADE_LOG")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("DEBUG"), "-vv logs at debug: {e}");
+    assert!(!e.contains('\u{1b}'), "colour codes in a piped log: {e:?}");
 }

@@ -137,17 +137,25 @@ impl Outbox {
         if !self.ready(id, now_ms()) {
             return Ok(0);
         }
-        if let Some((holder, ttl)) = &self.claims {
-            if !self.store.claim_sink(id, holder, *ttl, now_ms()).await? {
-                return Ok(0);
-            }
-        }
+        // The claim is taken, then renewed whenever a third of its TTL has passed (a slow
+        // sink's backlog may take longer than the TTL): another deliverer takes the sink only
+        // once this one has stopped renewing it for the claim's TTL.
+        let mut renewed: Option<i64> = None;
         loop {
             let due = self.store.due_for_sink(id, PAGE).await?;
             if due.is_empty() {
                 return Ok(delivered);
             }
             for d in due {
+                if let Some((holder, ttl)) = &self.claims {
+                    let now = now_ms();
+                    if renewed.is_none_or(|t| now - t >= ttl / 3) {
+                        if !self.store.claim_sink(id, holder, *ttl, now).await? {
+                            return Ok(delivered);
+                        }
+                        renewed = Some(now);
+                    }
+                }
                 let Some(sink) = self.sinks.get(id) else {
                     // A sink removed from the config: keep its rows (it may come back).
                     let next = self.failed(id, now_ms());

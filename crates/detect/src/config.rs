@@ -60,6 +60,44 @@ pub enum DetectorConfig {
     Simulation(simulation::SimulationConfig),
 }
 
+/// Work done with the concrete config type of a detector kind (see [`with_config_type`]).
+pub trait WithConfigType {
+    /// The result.
+    type Out;
+    /// Does the work with `T`, the config type of the kind.
+    fn with<T: serde::de::DeserializeOwned>(self) -> Self::Out;
+}
+
+/// Calls `w` with the config type of detector kind `kind` (`None` for an unknown kind): lets
+/// the config loader re-parse an entry as its concrete type, whose errors keep their position
+/// (serde loses it inside the tagged [`DetectorConfig`]).
+pub fn with_config_type<W: WithConfigType>(kind: &str, w: W) -> Option<W::Out> {
+    Some(match kind {
+        "chain_health" => w.with::<chain_health::ChainHealthConfig>(),
+        "rule" => w.with::<rule::RuleConfig>(),
+        "storage_watch" => w.with::<storage_watch::StorageWatchConfig>(),
+        "sandwich" => w.with::<sandwich::SandwichConfig>(),
+        "admin_call" => w.with::<admin_call::AdminCallConfig>(),
+        "oracle" => w.with::<oracle::OracleConfig>(),
+        "liquidity_drain" => w.with::<liquidity_drain::LiquidityDrainConfig>(),
+        "contract_deployment" => w.with::<contract_deployment::ContractDeploymentConfig>(),
+        "liquidation_health" => w.with::<liquidation_health::LiquidationHealthConfig>(),
+        "bridge_invariant" => w.with::<bridge_invariant::BridgeInvariantConfig>(),
+        "beacon_finality" => w.with::<finality::BeaconFinalityConfig>(),
+        "beacon_proposals" => w.with::<proposals::BeaconProposalsConfig>(),
+        "beacon_attestations" => w.with::<attestations::BeaconAttestationsConfig>(),
+        "beacon_sync_committee" => w.with::<sync_committee::BeaconSyncCommitteeConfig>(),
+        "beacon_slashings" => w.with::<slashings::BeaconSlashingsConfig>(),
+        "beacon_validators" => w.with::<validators::BeaconValidatorsConfig>(),
+        "stake_concentration" => w.with::<stake::StakeConcentrationConfig>(),
+        "beacon_execution_link" => w.with::<execution_link::ExecutionLinkConfig>(),
+        "comet_validators" => w.with::<crate::detectors::comet::CometValidatorsConfig>(),
+        "mempool_frontrun" => w.with::<mempool_frontrun::MempoolFrontrunConfig>(),
+        "simulation" => w.with::<simulation::SimulationConfig>(),
+        _ => return None,
+    })
+}
+
 impl DetectorConfig {
     /// Detector type name.
     pub fn kind(&self) -> &'static str {

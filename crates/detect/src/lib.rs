@@ -28,7 +28,9 @@ mod journal;
 pub mod pending;
 pub mod vars;
 
-pub use config::{DetectorConfig, DetectorInfo, FieldInfo, CATALOG};
+pub use config::{
+    with_config_type, DetectorConfig, DetectorInfo, FieldInfo, WithConfigType, CATALOG,
+};
 pub use error::{DetectError, Result};
 
 use palisade_primitives::{Address, BlockRef, ChainEvent, ChainSegment, Findings, B256};
@@ -78,6 +80,11 @@ pub struct Needs {
     /// The code of the contracts each block creates (fetched at the block's hash and checked
     /// against the proven code hash).
     pub code: bool,
+    /// The block's decoded DeFi actions (transfers, swaps, loans, liquidations, arbitrages,
+    /// sandwiches). Nothing is fetched for it: it is a pure function of the block, which
+    /// [`Needs::prepare`] computes ahead on a worker thread when blocks are decoded in parallel.
+    #[serde(default)]
+    pub actions: bool,
 }
 
 /// A view call a detector wants made at blocks whose number is a multiple of `every`.
@@ -111,7 +118,16 @@ impl Needs {
         self.state.extend(o.state);
         self.calls.extend(o.calls);
         self.code |= o.code;
+        self.actions |= o.actions;
         self
+    }
+
+    /// Computes ahead what the detectors derive from `b` alone (cached in the block), so that a
+    /// worker thread does it while the detectors, in block order, work on earlier blocks.
+    pub fn prepare(&self, b: &palisade_primitives::BlockData) {
+        if self.actions {
+            palisade_defi::actions(b);
+        }
     }
 
     /// The view calls to make at block `number`, without repeats, in a stable order.

@@ -73,14 +73,7 @@ async fn alerts(State(s): State<ApiState>, Query(q): Query<AlertsQuery>) -> impl
     };
     match s.store.list_alerts(&f).await {
         Ok(rows) => {
-            let v: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    let mut j = r.finding.to_json();
-                    j["status"] = json!(r.status);
-                    j
-                })
-                .collect();
+            let v: Vec<Value> = rows.iter().map(|r| r.to_json()).collect();
             (StatusCode::OK, Json(json!(v)))
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))),

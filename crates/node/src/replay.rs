@@ -13,7 +13,7 @@ use palisade_primitives::{BlockData, ChainEvent};
 use palisade_source::replay::{RecordedLine, RecordedReader};
 use palisade_source::SourceError;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 /// Lines decoded per chunk when decoding ahead.
 const CHUNK: usize = 64;
@@ -50,98 +50,85 @@ pub struct Input {
     pub reader: RecordedReader,
 }
 
+/// Reads `reader` in chunks on a thread of its own and maps each line (decoded, or the error
+/// reading or decoding it) with `f` on a pool of `workers` threads, ahead of the consumer:
+/// results come out in file order, at most a few chunks ahead (bounded memory). Reading stops
+/// after the first error.
+pub fn map_ahead<T: Send + 'static>(
+    mut reader: RecordedReader,
+    workers: usize,
+    f: impl Fn(Result<RecordedLine, SourceError>) -> T + Send + Sync + 'static,
+) -> impl Iterator<Item = T> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(AHEAD);
+    std::thread::spawn(move || {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(workers.max(1)).build().ok();
+        loop {
+            let mut raw: Vec<Result<(u64, String), SourceError>> = Vec::with_capacity(CHUNK);
+            while raw.len() < CHUNK {
+                match reader.next_owned() {
+                    None => break,
+                    Some(Ok((n, t))) => raw.push(Ok((n, t))),
+                    Some(Err(e)) => {
+                        raw.push(Err(e));
+                        break;
+                    }
+                }
+            }
+            if raw.is_empty() {
+                return;
+            }
+            let last = raw.last().is_some_and(|r| r.is_err());
+            let path = reader.path().to_string();
+            let one = |r: Result<(u64, String), SourceError>| {
+                f(r.and_then(|(line, text)| {
+                    let bytes = text.len() as u64 + 1;
+                    BlockData::from_json_line(&text)
+                        .map(|block| RecordedLine { line, block, bytes })
+                        .map_err(|e| SourceError::Recorded {
+                            path: path.clone(),
+                            line,
+                            reason: e.to_string(),
+                        })
+                }))
+            };
+            let mapped: Vec<T> = match &pool {
+                Some(p) => p.install(|| raw.into_par_iter().map(one).collect()),
+                None => raw.into_iter().map(one).collect(),
+            };
+            if tx.send(mapped).is_err() || last {
+                return;
+            }
+        }
+    });
+    rx.into_iter().flatten()
+}
+
 /// Decoded lines of one input, decoded ahead on a thread pool, or inline.
 enum Lines {
     Inline(RecordedReader),
-    Ahead {
-        rx: std::sync::mpsc::Receiver<Vec<Result<RecordedLine, SourceError>>>,
-        buf: VecDeque<Result<RecordedLine, SourceError>>,
-    },
+    Ahead(Box<dyn Iterator<Item = Result<RecordedLine, SourceError>>>),
 }
 
 impl Lines {
-    fn new(mut reader: RecordedReader, workers: usize) -> Self {
+    /// With several workers, each block is also prepared (what the detectors derive from it
+    /// alone, such as its DeFi actions) on the worker that decoded it.
+    fn new(reader: RecordedReader, workers: usize, needs: palisade_detect::Needs) -> Self {
         if workers <= 1 {
-            return Self::Inline(reader);
-        }
-        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
-        std::thread::spawn(move || {
-            let pool = match rayon::ThreadPoolBuilder::new().num_threads(workers).build() {
-                Ok(p) => p,
-                Err(_) => {
-                    // No pool: decode on this thread (still ahead of the engine).
-                    for l in reader.by_ref() {
-                        if tx.send(vec![l]).is_err() {
-                            return;
-                        }
-                    }
-                    return;
+            Self::Inline(reader)
+        } else {
+            Self::Ahead(Box::new(map_ahead(reader, workers, move |r| {
+                if let Ok(l) = &r {
+                    needs.prepare(&l.block);
                 }
-            };
-            loop {
-                let mut raw: Vec<Result<(u64, String), SourceError>> = Vec::with_capacity(CHUNK);
-                while raw.len() < CHUNK {
-                    match reader.next_raw() {
-                        None => break,
-                        Some(Ok((n, t))) => raw.push(Ok((n, t.to_string()))),
-                        Some(Err(e)) => {
-                            raw.push(Err(e));
-                            break;
-                        }
-                    }
-                }
-                if raw.is_empty() {
-                    return;
-                }
-                let last = raw.last().is_some_and(|r| r.is_err());
-                let path = reader.path().to_string();
-                let decoded: Vec<_> = pool.install(|| {
-                    raw.into_par_iter()
-                        .map(|r| {
-                            let (line, text) = r?;
-                            let bytes = text.len() as u64 + 1;
-                            BlockData::from_json_line(&text)
-                                .map(|block| RecordedLine { line, block, bytes })
-                                .map_err(|e| SourceError::Recorded {
-                                    path: path.clone(),
-                                    line,
-                                    reason: e.to_string(),
-                                })
-                        })
-                        .collect()
-                });
-                if tx.send(decoded).is_err() || last {
-                    return;
-                }
-            }
-        });
-        Self::Ahead { rx, buf: VecDeque::new() }
-    }
-
-    fn peek(&mut self) -> Option<&Result<RecordedLine, SourceError>> {
-        match self {
-            Self::Inline(_) => None,
-            Self::Ahead { rx, buf } => {
-                if buf.is_empty() {
-                    if let Ok(chunk) = rx.recv() {
-                        buf.extend(chunk);
-                    }
-                }
-                buf.front()
-            }
+                r
+            })))
         }
     }
 
     fn next(&mut self) -> Option<Result<RecordedLine, SourceError>> {
         match self {
             Self::Inline(r) => r.next(),
-            Self::Ahead { .. } => {
-                self.peek()?;
-                match self {
-                    Self::Ahead { buf, .. } => buf.pop_front(),
-                    Self::Inline(_) => None,
-                }
-            }
+            Self::Ahead(it) => it.next(),
         }
     }
 }
@@ -157,13 +144,7 @@ struct Lane {
 impl Lane {
     fn fill(&mut self) {
         if self.next.is_none() {
-            self.next = match &mut self.lines {
-                l @ Lines::Inline(_) => l.next(),
-                l => {
-                    l.peek();
-                    l.next()
-                }
-            };
+            self.next = self.lines.next();
         }
     }
 
@@ -193,10 +174,11 @@ pub fn run_replay(
     for i in inputs {
         let dets = crate::config::build_detectors(detectors, &i.chain, &links)?;
         let engine = ChainEngine::new(&i.chain, dets, i.max_reorg_depth, true);
+        let needs = engine.needs();
         lanes.push(Lane {
             chain: i.chain,
             engine,
-            lines: Lines::new(i.reader, workers),
+            lines: Lines::new(i.reader, workers, needs),
             next: None,
         });
     }

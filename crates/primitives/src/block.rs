@@ -346,6 +346,13 @@ impl BlockData {
     /// Decodes a recorded block. Only the header's `number` is required; every other field is
     /// decoded when present and reported in `notes` when absent in a way that limits checks.
     pub fn from_recorded(rec: RecordedBlock) -> Result<Self> {
+        let b = Self::from_recorded_ref(&rec);
+        // Its JSON may nest as deep as a call tree of 1,024 frames: dropped without recursion.
+        rec.drop_deep();
+        b
+    }
+
+    fn from_recorded_ref(rec: &RecordedBlock) -> Result<Self> {
         let RecordedBlock {
             block,
             receipts,
@@ -421,7 +428,7 @@ impl BlockData {
             other => {
                 return Err(inv(
                     ctx("receipts"),
-                    format!("expected an array or null, found {}", q::kind(&other)),
+                    format!("expected an array or null, found {}", q::kind(other)),
                 ))
             }
         };
@@ -437,7 +444,7 @@ impl BlockData {
             other => {
                 return Err(inv(
                     ctx("traces"),
-                    format!("expected an array or null, found {}", q::kind(&other)),
+                    format!("expected an array or null, found {}", q::kind(other)),
                 ))
             }
         };
@@ -465,15 +472,15 @@ impl BlockData {
             other => {
                 return Err(inv(
                     ctx("call_traces"),
-                    format!("expected an array or null, found {}", q::kind(&other)),
+                    format!("expected an array or null, found {}", q::kind(other)),
                 ))
             }
         };
-        let state = parse_proofs(&proofs).map_err(|r| inv(ctx("proofs"), r))?;
-        let calls = parse_calls(&calls).map_err(|r| inv(ctx("calls"), r))?;
-        let code = parse_code(&code).map_err(|r| inv(ctx("code"), r))?;
-        let beacon = parse_consensus(&beacon).map_err(|r| inv(ctx("beacon"), r))?;
-        let comet = parse_consensus(&comet).map_err(|r| inv(ctx("comet"), r))?;
+        let state = parse_proofs(proofs).map_err(|r| inv(ctx("proofs"), r))?;
+        let calls = parse_calls(calls).map_err(|r| inv(ctx("calls"), r))?;
+        let code = parse_code(code).map_err(|r| inv(ctx("code"), r))?;
+        let beacon = parse_consensus(beacon).map_err(|r| inv(ctx("beacon"), r))?;
+        let comet = parse_consensus(comet).map_err(|r| inv(ctx("comet"), r))?;
         let notes = notes_for(
             &header,
             has_tx_list,
@@ -626,31 +633,34 @@ pub(crate) fn notes_for(
     notes
 }
 
+/// Flattens a call tree in pre-order without recursion (a tree may be 1,024 frames deep).
 fn walk_frame<'a>(
     tx: u64,
-    f: &'a CallFrame,
+    root: &'a CallFrame,
     depth: usize,
     parent_reverted: bool,
     parent_input: Option<&'a Bytes>,
     out: &mut Vec<CallView<'a>>,
 ) {
-    let reverted = parent_reverted || f.error.is_some();
-    if !f.kind.starts_with("CREATE") && f.kind != "SELFDESTRUCT" {
-        let call_type = lower_kind(&f.kind);
-        out.push(CallView {
-            forwarded: call_type == "delegatecall" && parent_input == Some(&f.input),
-            tx_index: tx,
-            depth,
-            from: f.from,
-            to: f.to,
-            input: &f.input,
-            value: f.value.unwrap_or_default(),
-            call_type,
-            reverted,
-        });
-    }
-    for c in &f.calls {
-        walk_frame(tx, c, depth + 1, reverted, Some(&f.input), out);
+    let mut todo = vec![(root, depth, parent_reverted, parent_input)];
+    while let Some((f, depth, parent_reverted, parent_input)) = todo.pop() {
+        let reverted = parent_reverted || f.error.is_some();
+        if !f.kind.starts_with("CREATE") && f.kind != "SELFDESTRUCT" {
+            let call_type = lower_kind(&f.kind);
+            out.push(CallView {
+                forwarded: call_type == "delegatecall" && parent_input == Some(&f.input),
+                tx_index: tx,
+                depth,
+                from: f.from,
+                to: f.to,
+                input: &f.input,
+                value: f.value.unwrap_or_default(),
+                call_type,
+                reverted,
+            });
+        }
+        // Children in reverse so the first is visited next.
+        todo.extend(f.calls.iter().rev().map(|c| (c, depth + 1, reverted, Some(&f.input))));
     }
 }
 

@@ -31,6 +31,7 @@ pub mod json;
 pub mod pending;
 pub mod quantity;
 mod record;
+pub mod time;
 
 pub use block::{
     AccountState, BlockData, BlockRef, CallFrame, CallView, Derived, Header, Log, Receipt, Trace,

@@ -52,13 +52,15 @@ impl RecordedBlock {
     /// Builds a record from a parsed JSON value.
     pub fn from_value(v: Value) -> Result<Self> {
         let Value::Object(mut m) = v else {
+            crate::json::drop_deep(v);
             return Err(Error::Malformed("a line must be a JSON object".into()));
         };
-        let block = m
-            .remove("block")
-            .ok_or_else(|| Error::Malformed("line has no \"block\" field".into()))?;
-        for k in m.keys() {
-            if !matches!(
+        let Some(block) = m.remove("block") else {
+            crate::json::drop_deep(Value::Object(m));
+            return Err(Error::Malformed("line has no \"block\" field".into()));
+        };
+        if let Some(k) = m.keys().find(|k| {
+            !matches!(
                 k.as_str(),
                 "receipts"
                     | "traces"
@@ -68,9 +70,12 @@ impl RecordedBlock {
                     | "code"
                     | "beacon"
                     | "comet"
-            ) {
-                return Err(Error::Malformed(format!("unknown field {k:?}")));
-            }
+            )
+        }) {
+            let e = Error::Malformed(format!("unknown field {k:?}"));
+            crate::json::drop_deep(Value::Object(m));
+            crate::json::drop_deep(block);
+            return Err(e);
         }
         Ok(Self {
             block,
@@ -119,10 +124,30 @@ impl RecordedBlock {
         out
     }
 
+    /// Drops the record without recursing through its JSON (which may nest as deep as a call
+    /// tree of 1,024 frames: a plain drop would recurse thousands of times).
+    pub fn drop_deep(self) {
+        for v in [
+            self.block,
+            self.receipts,
+            self.traces,
+            self.call_traces,
+            self.proofs,
+            self.calls,
+            self.code,
+            self.beacon,
+            self.comet,
+        ] {
+            crate::json::drop_deep(v);
+        }
+    }
+
     /// Serializes the record as one line (no trailing newline).
     pub fn to_json_line(&self) -> String {
-        // Serializing a `Value` tree cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        // Serializing a `Value` tree cannot fail. A call tree as deep as the EVM allows recurses
+        // thousands of times: run on a stack that grows on the heap when this one runs low
+        // (found by the deep_json fuzz target on a small stack).
+        stacker::maybe_grow(1 << 20, 16 << 20, || serde_json::to_string(self).unwrap_or_default())
     }
 }
 

@@ -138,6 +138,28 @@ pub struct ResponderConfig {
 }
 
 impl ResponderConfig {
+    /// The environment variables it needs that are not set: (field, variable). Only whether
+    /// they are set is looked at, never their values.
+    pub fn unset_env(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(w) = &self.webhook {
+            out.extend(w.url.unset_env().map(|v| ("webhook.url", v.to_string())));
+        }
+        if let Some(k) = &self.key {
+            for (field, var) in [
+                ("key.password_env", k.password_env.as_ref().filter(|_| k.keystore.is_some())),
+                ("key.private_key_env", k.private_key_env.as_ref()),
+            ] {
+                if let Some(var) = var {
+                    if std::env::var_os(var).is_none() {
+                        out.push((field, var.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Checks the config without reading secrets.
     pub fn check(&self) -> Result<(), RespondError> {
         let err = |field: &str, reason: String| RespondError::Config {

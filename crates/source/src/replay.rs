@@ -25,7 +25,14 @@ pub fn open(path: &str) -> Result<RecordedReader> {
     } else {
         Box::new(buffered)
     };
-    Ok(RecordedReader { path: path.to_string(), inner, line: 0, buf: String::new(), bytes: 0 })
+    Ok(RecordedReader {
+        path: path.to_string(),
+        inner,
+        line: 0,
+        buf: String::new(),
+        bytes: 0,
+        last_len: 0,
+    })
 }
 
 /// An iterator over the lines of a recorded file.
@@ -35,6 +42,8 @@ pub struct RecordedReader {
     line: u64,
     buf: String,
     bytes: u64,
+    /// Length of the last line read by [`RecordedReader::next_owned`].
+    last_len: usize,
 }
 
 impl std::fmt::Debug for RecordedReader {
@@ -81,6 +90,39 @@ impl RecordedReader {
                         continue;
                     }
                     return Some(Ok((self.line, self.buf.trim_end())));
+                }
+                Err(e) => {
+                    self.line += 1;
+                    return Some(Err(SourceError::Recorded {
+                        path: self.path.clone(),
+                        line: self.line,
+                        reason: format!("cannot read: {e}"),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+impl RecordedReader {
+    /// Reads the next raw line into a string of its own (for another thread to decode),
+    /// skipping blank ones: one copy out of the reader's buffer, sized from the line before so
+    /// that long lines are not copied again as the string grows.
+    pub fn next_owned(&mut self) -> Option<Result<(u64, String)>> {
+        loop {
+            let mut s = String::with_capacity(self.last_len + 4096);
+            match self.inner.read_line(&mut s) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    self.line += 1;
+                    self.bytes += n as u64;
+                    self.last_len = n;
+                    if s.trim().is_empty() {
+                        continue;
+                    }
+                    let end = s.trim_end().len();
+                    s.truncate(end);
+                    return Some(Ok((self.line, s)));
                 }
                 Err(e) => {
                     self.line += 1;

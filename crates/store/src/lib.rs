@@ -27,6 +27,6 @@ mod store;
 
 pub use error::{Result, StoreError};
 pub use store::{
-    now_ms, AlertFilter, AlertRow, Backend, Batch, ChainState, DueItem, Fence, LoggedBlock,
-    Reservation, ResponseRow, Store, Stored,
+    now_ms, AlertFilter, AlertNote, AlertRow, Backend, Batch, ChainState, DueItem, Fence,
+    LoggedBlock, Reservation, ResponseRow, Store, Stored,
 };

@@ -135,7 +135,34 @@ const MIGRATIONS: &[&[&str]] = &[
         holder TEXT NOT NULL,
         until_ms BIGINT NOT NULL)",
     ],
+    &[
+        // Every acknowledgement (and its note) is kept: a later ack never erases an earlier
+        // note. `alerts.ack_note` keeps the latest note for the one-line views.
+        "CREATE TABLE IF NOT EXISTS alert_notes (
+        alert_key TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        author TEXT NOT NULL,
+        action TEXT NOT NULL,
+        note TEXT,
+        PRIMARY KEY (alert_key, seq))",
+        "INSERT INTO alert_notes (alert_key, seq, at_ms, author, action, note)
+         SELECT key, 1, updated_ms, acked_by, 'ack', ack_note FROM alerts WHERE acked_by IS NOT NULL",
+    ],
 ];
+
+/// One entry of an alert's history of acknowledgements and notes (never overwritten).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertNote {
+    /// When (ms since epoch).
+    pub at_ms: i64,
+    /// Who.
+    pub by: String,
+    /// What they did (`ack`).
+    pub action: String,
+    /// Their note, if any.
+    pub note: Option<String>,
+}
 
 /// What [`Store::apply_logged`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,6 +317,22 @@ pub struct AlertRow {
     pub ack_note: Option<String>,
     /// How many times a reorg reopened it (0: never retracted and re-found).
     pub revision: i64,
+}
+
+impl AlertRow {
+    /// The alert as JSON: the finding's fields, then `status`, `revision`, `created_ms` and
+    /// `created_at` (RFC 3339, UTC), and the latest acknowledgement. One shape for the CLI, the
+    /// API and the sinks.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut j = self.finding.to_json();
+        j["status"] = serde_json::json!(self.status);
+        j["revision"] = serde_json::json!(self.revision);
+        j["created_ms"] = serde_json::json!(self.created_ms);
+        j["created_at"] = serde_json::json!(palisade_primitives::time::rfc3339_ms(self.created_ms));
+        j["acked_by"] = serde_json::json!(self.acked_by);
+        j["ack_note"] = serde_json::json!(self.ack_note);
+        j
+    }
 }
 
 /// Filter for [`Store::list_alerts`].
@@ -906,15 +949,53 @@ impl Store {
     /// Acknowledges an alert.
     pub async fn ack(&self, key_prefix: &str, by: &str, note: Option<&str>) -> Result<AlertRow> {
         let a = self.get_alert(key_prefix).await?;
-        sqlx::query("UPDATE alerts SET status = CASE WHEN status = 'reorged' THEN status ELSE 'acked' END, acked_by = $1, ack_note = $2, updated_ms = $3 WHERE key = $4")
+        let key = a.finding.key.to_string();
+        let now = now_ms();
+        let mut tx = self.pool.begin().await.map_err(db("ack"))?;
+        // An ack without a note keeps the latest note; every ack goes into the history.
+        sqlx::query("UPDATE alerts SET status = CASE WHEN status = 'reorged' THEN status ELSE 'acked' END, acked_by = $1, ack_note = COALESCE($2, ack_note), updated_ms = $3 WHERE key = $4")
             .bind(by)
             .bind(note.map(str::to_string))
-            .bind(now_ms())
-            .bind(a.finding.key.to_string())
-            .execute(&self.pool)
+            .bind(now)
+            .bind(&key)
+            .execute(&mut *tx)
             .await
             .map_err(db("ack"))?;
-        self.get_alert(&a.finding.key.to_string()).await
+        sqlx::query(
+            "INSERT INTO alert_notes (alert_key, seq, at_ms, author, action, note)
+             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, 'ack', $4 FROM alert_notes WHERE alert_key = $1",
+        )
+        .bind(&key)
+        .bind(now)
+        .bind(by)
+        .bind(note.map(str::to_string))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("ack"))?;
+        tx.commit().await.map_err(db("ack"))?;
+        self.get_alert(&key).await
+    }
+
+    /// An alert's history of acknowledgements and notes, oldest first.
+    pub async fn notes(&self, key: &str) -> Result<Vec<AlertNote>> {
+        let rows = sqlx::query(
+            "SELECT at_ms, author, action, note FROM alert_notes WHERE alert_key = $1 ORDER BY seq",
+        )
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("notes"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(AlertNote {
+                    at_ms: r.try_get(0)?,
+                    by: r.try_get(1)?,
+                    action: r.try_get(2)?,
+                    note: r.try_get(3)?,
+                })
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(db("notes"))
     }
 
     /// The sinks that have undelivered notifications.

@@ -106,6 +106,20 @@ async fn alerts_dedupe_retract_and_ack() {
         let acked = store.ack(&f1.key.to_string()[..10], "alice", Some("known")).await.unwrap();
         assert_eq!(acked.status, "acked", "{name}");
         assert_eq!(acked.acked_by.as_deref(), Some("alice"), "{name}");
+        // A second ack without a note keeps the first note; both acks stay in the history.
+        let again = store.ack(&f1.key.to_string(), "bob", None).await.unwrap();
+        assert_eq!(again.acked_by.as_deref(), Some("bob"), "{name}");
+        assert_eq!(again.ack_note.as_deref(), Some("known"), "{name}: the note survives");
+        store.ack(&f1.key.to_string(), "carol", Some("fixed upstream")).await.unwrap();
+        let notes = store.notes(&f1.key.to_string()).await.unwrap();
+        let seen: Vec<(&str, Option<&str>)> =
+            notes.iter().map(|n| (n.by.as_str(), n.note.as_deref())).collect();
+        assert_eq!(
+            seen,
+            [("alice", Some("known")), ("bob", None), ("carol", Some("fixed upstream"))],
+            "{name}"
+        );
+        assert!(notes.windows(2).all(|w| w[0].at_ms <= w[1].at_ms), "{name}");
         assert!(store.get_alert("zz").await.is_err(), "{name}");
         store.reset_chain(&chain).await.unwrap();
     }

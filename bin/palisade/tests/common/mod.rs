@@ -1,6 +1,8 @@
 //! Helpers for the live tests: the palisade process, a webhook receiver, polling.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod cluster;
+
 use hmac::{Hmac, Mac};
 use palisade_store::{AlertFilter, AlertRow, LoggedBlock, Store};
 use palisade_testing::anvil::{free_port, Anvil};

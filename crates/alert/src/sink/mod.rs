@@ -38,11 +38,11 @@ impl Notification {
         }
     }
 
-    /// The JSON payload (finding fields, plus `action`, `status` and `revision`). The status
-    /// is the one the action announces (`open` for an alert, `reorged` for a resolve), not
-    /// whatever the alert became since it was queued.
+    /// The JSON payload (the alert's fields with `created_at`, plus `action`, `status` and
+    /// `revision`). The status is the one the action announces (`open` for an alert,
+    /// `reorged` for a resolve), not whatever the alert became since it was queued.
     pub fn payload(&self) -> Value {
-        let mut v = self.alert.finding.to_json();
+        let mut v = self.alert.to_json();
         v["action"] = json!(self.action);
         v["status"] = json!(self.status());
         v["revision"] = json!(self.revision);
@@ -170,6 +170,22 @@ fn default_timeout() -> u64 {
 }
 
 impl SinkConfig {
+    /// The secrets this sink names whose environment variables are not set: (field, variable).
+    pub fn unset_secrets(&self) -> Vec<(&'static str, &str)> {
+        let mut out = Vec::new();
+        match self {
+            Self::Webhook(w) => {
+                out.extend(w.url.unset_env().map(|v| ("url", v)));
+                out.extend(
+                    w.secret.as_ref().and_then(SecretString::unset_env).map(|v| ("secret", v)),
+                );
+            }
+            Self::Slack(c) | Self::Discord(c) => out.extend(c.url.unset_env().map(|v| ("url", v))),
+            Self::Stdout(_) | Self::Jsonl(_) => {}
+        }
+        out
+    }
+
     /// The sink id.
     pub fn id(&self) -> String {
         match self {

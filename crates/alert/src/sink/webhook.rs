@@ -50,7 +50,8 @@ impl Webhook {
         format: WebhookFormat,
     ) -> Result<Self> {
         let u = url.expose();
-        if !(u.starts_with("http://") || u.starts_with("https://")) {
+        // An unset variable is reported by name where the secret is needed (`run`, `validate`).
+        if url.unset_env().is_none() && !(u.starts_with("http://") || u.starts_with("https://")) {
             return Err(AlertError::SinkConfig {
                 sink: id,
                 reason: "url must start with http:// or https://".into(),
@@ -141,16 +142,39 @@ impl AlertSink for Webhook {
             if let Some(s) = &self.secret {
                 req = req.header("x-palisade-signature", sign(s.expose().as_bytes(), &ts, &body));
             }
-            let resp =
-                req.body(body).send().await.map_err(|e| self.err(e.without_url().to_string()))?;
+            let resp = req.body(body).send().await.map_err(|e| self.err(cause(e)))?;
             let status = resp.status();
             if status.is_success() {
                 Ok(())
             } else {
-                Err(self.err(format!("HTTP {status}")))
+                // The receiver's own words (Slack: `invalid_token`, `no_service`), short.
+                let said = resp.text().await.unwrap_or_default();
+                let said: String = said.trim().chars().take(200).collect();
+                Err(self.err(if said.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    format!("HTTP {status}: {said}")
+                }))
             }
         })
     }
+}
+
+/// A request error with its causes ("error sending request: connection refused"), never the
+/// URL (it may carry a token).
+fn cause(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut out = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        src = s.source();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -206,6 +230,7 @@ mod tests {
         assert_eq!(discord["embeds"][0]["color"], 0xe0_30_30);
         let own = sink(WebhookFormat::Palisade).body(&note("alert"));
         assert_eq!(own["action"], "alert");
+        assert_eq!(own["created_at"], "1970-01-01T00:00:00.000Z", "the alert says when");
         assert_eq!(own["block_number"], 7);
         assert_eq!(own["evidence"]["amount"], "1");
     }
@@ -220,6 +245,44 @@ mod tests {
         assert_eq!(sink(WebhookFormat::Palisade).body(&n)["revision"], 1);
         n.action = "resolve".into();
         assert_eq!(sink(WebhookFormat::Palisade).body(&n)["status"], "reorged");
+    }
+
+    /// A refused connection says so (not only "error sending request"), and a receiver's
+    /// answer is quoted; the URL (it may hold a token) is never in the error.
+    #[tokio::test]
+    async fn delivery_errors_keep_their_cause_and_never_the_url() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let url = format!("http://127.0.0.1:{port}/hooks/T0KEN-SECRET");
+        let s = Webhook::new("s".into(), &SecretString::new(url), None, 1000, WebhookFormat::Slack)
+            .unwrap();
+        let e = s.deliver(&note("alert")).await.unwrap_err().to_string();
+        assert!(e.to_lowercase().contains("refused"), "{e}");
+        assert!(!e.contains("T0KEN"), "{e}");
+        // A receiver that answers 403 with Slack's words.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut c, _) = l.accept().await.unwrap();
+            let mut buf = vec![0u8; 65536];
+            let _ = c.read(&mut buf).await;
+            let _ = c
+                .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 13\r\nconnection: close\r\n\r\ninvalid_token")
+                .await;
+        });
+        let s = Webhook::new(
+            "s".into(),
+            &SecretString::new(format!("http://{addr}/services/T0KEN")),
+            None,
+            2000,
+            WebhookFormat::Slack,
+        )
+        .unwrap();
+        let e = s.deliver(&note("alert")).await.unwrap_err().to_string();
+        assert!(e.contains("403") && e.contains("invalid_token"), "{e}");
+        assert!(!e.contains("T0KEN"), "{e}");
     }
 
     #[test]

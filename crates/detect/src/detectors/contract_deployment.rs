@@ -445,7 +445,7 @@ impl Detector for ContractDeployment {
     }
 
     fn needs(&self) -> Needs {
-        Needs { receipts: true, traces: true, code: true, ..Needs::default() }
+        Needs { receipts: true, traces: true, code: true, actions: true, ..Needs::default() }
     }
 
     fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {

@@ -184,6 +184,7 @@ impl Detector for LiquidationHealth {
         Needs {
             receipts: true,
             traces: true,
+            actions: true,
             calls: vec![ViewCall {
                 to: self.cfg.feed,
                 data: Bytes::copy_from_slice(&LATEST_ROUND_DATA),

@@ -292,7 +292,7 @@ impl Detector for LiquidityDrain {
     }
 
     fn needs(&self) -> Needs {
-        let mut n = Needs { receipts: true, traces: true, ..Needs::default() };
+        let mut n = Needs { receipts: true, traces: true, actions: true, ..Needs::default() };
         for t in &self.cfg.tokens {
             for c in &self.cfg.contracts {
                 if t.token == ETH {

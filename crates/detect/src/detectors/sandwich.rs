@@ -156,7 +156,7 @@ impl Detector for Sandwich {
     }
 
     fn needs(&self) -> Needs {
-        Needs { receipts: true, traces: true, ..Needs::default() }
+        Needs { receipts: true, traces: true, actions: true, ..Needs::default() }
     }
 
     fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {

@@ -58,6 +58,7 @@ struct MemberValue {
 /// The cluster's handles on NATS.
 #[derive(Clone)]
 pub(crate) struct Nats {
+    client: async_nats::Client,
     js: jetstream::Context,
     leases: kv::Store,
     members: kv::Store,
@@ -113,7 +114,7 @@ impl Nats {
             .map_err(|e| {
                 eyre!("cannot reach NATS at {host}: {e} (is nats-server running with -js?)")
             })?;
-        let js = jetstream::new(client);
+        let js = jetstream::new(client.clone());
         let ttl = Duration::from_millis(cl.lease_ttl_ms.max(500));
         let p = token(&cl.prefix);
         let leases = bucket(&js, &format!("{p}_leases"), ttl).await?;
@@ -129,7 +130,14 @@ impl Nats {
         .map_err(|e| {
             eyre!("creating the findings stream: {e} (is JetStream enabled on {host}?)")
         })?;
-        Ok(Self { js, leases, members, prefix: p, op: (ttl / 5).max(Duration::from_millis(200)) })
+        Ok(Self {
+            client,
+            js,
+            leases,
+            members,
+            prefix: p,
+            op: (ttl / 5).max(Duration::from_millis(200)),
+        })
     }
 
     fn chain_stream(&self, chain: &str) -> String {
@@ -285,7 +293,10 @@ pub(crate) async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Resul
     // Membership: a heartbeat every quarter TTL.
     tasks.spawn(heartbeat(nats.clone(), cl.clone(), owned.clone(), since, shutdown.clone()));
     if cl.has(Role::Deliverer) {
-        let outbox = rt.outbox.clone().with_claims(&cl.node_id, (ttl * 3).as_millis() as i64);
+        // A sink's claim lasts one lease TTL (renewed at every pass, at least once a second):
+        // a deliverer killed while holding it is replaced as fast as a chain's owner.
+        let outbox = rt.outbox.clone().with_claims(&cl.node_id, ttl.as_millis() as i64);
+        tasks.spawn(wake_on_stored(nats.clone(), outbox.clone(), shutdown.clone()));
         let s = shutdown.clone();
         tasks.spawn(async move {
             outbox.run(s).await;
@@ -350,6 +361,43 @@ async fn heartbeat(
                 return Ok(());
             }
             () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Wakes this deliverer's outbox whenever an owner anywhere has stored a chain event or a
+/// finding (the owners publish each to its stream after the store commits): the member that
+/// holds a sink's claim delivers at once, not at its next poll (up to a second later).
+async fn wake_on_stored(
+    nats: Nats,
+    outbox: palisade_alert::Outbox,
+    shutdown: CancellationToken,
+) -> eyre::Result<()> {
+    use futures::StreamExt;
+    loop {
+        let subs = futures::future::try_join(
+            nats.client.subscribe(format!("{}.chain.>", nats.prefix)),
+            nats.client.subscribe(format!("{}.findings.>", nats.prefix)),
+        )
+        .await;
+        let mut stored = match subs {
+            Ok((a, b)) => futures::stream::select(a, b),
+            Err(e) => {
+                tracing::warn!(target: "palisade::cluster", error = %e, "Cannot subscribe to stored events; the outbox polls.");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                m = stored.next() => match m {
+                    Some(_) => outbox.wake(),
+                    None => break,
+                },
+            }
         }
     }
 }

@@ -266,8 +266,30 @@ fn entry_error<T: serde::de::DeserializeOwned>(
 ) -> Option<(usize, String)> {
     let (start, text) = entry_text(src, table, index)?;
     let e = toml::from_str::<T>(&text).err()?;
-    let line = e.span().map(|s| start + line_of(&text, s.start) - 1).unwrap_or(start);
-    Some((line, e.message().trim().to_string()))
+    let at = e.span().map(|s| line_of(&text, s.start));
+    let line = at.map(|l| start + l - 1).unwrap_or(start);
+    let message = e.message().trim().to_string();
+    // Name the key on that line ("contracts: odd number of digits"), unless the message does.
+    let key = at
+        .and_then(|l| text.lines().nth(l - 1))
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim().trim_matches(['"', '\'']).to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('[') && !message.contains(k.as_str()));
+    Some((line, key.map_or(message.clone(), |k| format!("{k}: {message}"))))
+}
+
+/// Re-parses an entry as a detector kind's config type, for the line of its error.
+struct Locate<'a> {
+    src: &'a str,
+    table: &'a str,
+    index: usize,
+}
+
+impl palisade_detect::WithConfigType for Locate<'_> {
+    type Out = Option<(usize, String)>;
+    fn with<T: serde::de::DeserializeOwned>(self) -> Self::Out {
+        entry_error::<T>(self.src, self.table, self.index)
+    }
 }
 
 impl Config {
@@ -318,12 +340,11 @@ impl Config {
                         ("chains", _) => entry_error::<ChainConfig>(src, key, i),
                         ("beacon_chains", _) => entry_error::<BeaconChainConfig>(src, key, i),
                         ("comet_chains", _) => entry_error::<CometChainConfig>(src, key, i),
-                        ("detectors", "chain_health") => entry_error::<
-                            palisade_detect::detectors::chain_health::ChainHealthConfig,
-                        >(src, key, i),
-                        ("detectors", "rule") => {
-                            entry_error::<palisade_detect::detectors::rule::RuleConfig>(src, key, i)
-                        }
+                        ("detectors", kind) => palisade_detect::with_config_type(
+                            kind,
+                            Locate { src, table: key, index: i },
+                        )
+                        .flatten(),
                         _ => None,
                     };
                     let (line, message) = precise.unwrap_or_else(|| {
@@ -691,6 +712,24 @@ impl Config {
                 errs.push(err("cluster.nats_url", "must start with nats:// or tls://".into()));
             }
         }
+        // Secrets named by environment variable: `run` needs them set (the values are never
+        // shown; commands that do not use them read the config without them).
+        for (i, sink) in self.sinks.iter().enumerate() {
+            for (field, var) in sink.unset_secrets() {
+                errs.push(err(
+                    &format!("sinks[{i}] ({}).{field}", sink.id()),
+                    format!("environment variable {var} is not set"),
+                ));
+            }
+        }
+        for (i, r) in self.responders.iter().enumerate() {
+            for (field, var) in r.unset_env() {
+                errs.push(err(
+                    &format!("responders[{i}] ({}).{field}", r.name),
+                    format!("environment variable {var} is not set"),
+                ));
+            }
+        }
         // The nearest existing ancestor of the data directory must be a directory.
         let mut p = self.data_dir.as_path();
         loop {
@@ -790,6 +829,15 @@ mod tests {
         // Inside a sub-table of an entry.
         let e = parse("[[detectors]]\ntype = 'rule'\nname = 'r'\n\n[[detectors.functions]]\nsignature = 'f()'\ninclude_internal = 'yes'\n").unwrap_err();
         assert_eq!(e.0[0].line, Some(7), "{e}");
+        // Issue 13: every detector kind, not only rule and chain_health, points at the line and
+        // names the key of a bad value (a short address said only "odd number of digits").
+        let e = parse("[[detectors]]\ntype = 'admin_call'\nname = 'a'\n\ncontracts = ['0xabc']\n")
+            .unwrap_err();
+        assert_eq!(e.0[0].line, Some(5), "{e}");
+        assert!(e.0[0].message.starts_with("contracts: "), "{e}");
+        let e = parse("[[detectors]]\ntype = 'sandwich'\nname = 's'\nmin_victims = 'lots'\n")
+            .unwrap_err();
+        assert_eq!(e.0[0].line, Some(4), "{e}");
     }
 
     #[test]
