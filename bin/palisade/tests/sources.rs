@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use palisade_store::AlertRow;
-use palisade_testing::anvil::{artifact_bytecode, calldata, Anvil, ACCOUNT0, ACCOUNT1};
+use palisade_testing::anvil::{artifact_bytecode, calldata, free_port, Anvil, ACCOUNT0, ACCOUNT1};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -875,4 +875,61 @@ async fn state_a_node_lies_about_is_refused_by_the_simulator_and_reported() {
     // No loss was made up from the lie.
     assert_eq!(by(&p.alerts().await, "simulation:vault"), 0);
     anvil.rpc("evm_setAutomine", json!([true])).await;
+}
+
+/// Issue 13: `run` started while its node is down waits for it with backoff, saying why,
+/// instead of exiting; it follows the chain once the node is up, and a SIGTERM while it waits
+/// stops it cleanly.
+#[tokio::test]
+async fn run_waits_for_a_node_that_is_down_at_start() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut p = Palisade::start_endpoints(dir.path(), &format!("[{{ url = '{url}' }}]"), 32, "");
+    wait_for(20, "a waiting message", || async {
+        p.log().contains("waiting for the node").then_some(())
+    })
+    .await;
+    assert!(p.child.try_wait().unwrap().is_none(), "exited instead of waiting:\n{}", p.log());
+    let anvil = Anvil::start_on(port, &[]).await;
+    anvil.rpc("evm_mine", json!([])).await;
+    anvil.rpc("evm_mine", json!([])).await;
+    p.wait_synced(&anvil).await;
+    // A second one, stopped while it waits.
+    let dir2 = tempfile::tempdir().unwrap();
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let mut q = Palisade::start_endpoints(dir2.path(), &format!("[{{ url = '{down}' }}]"), 32, "");
+    wait_for(20, "a waiting message", || async {
+        q.log().contains("waiting for the node").then_some(())
+    })
+    .await;
+    let pid = q.child.id().to_string();
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = q.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "SIGTERM did not stop it:\n{}", q.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}:\n{}", q.log());
+}
+
+/// Issue 13: a catch-up is not silent at -v (info): its start and its end, with the rate.
+#[tokio::test]
+async fn a_catch_up_says_where_it_starts_and_when_it_ends() {
+    let anvil = Anvil::start(&[]).await;
+    anvil.rpc("anvil_mine", json!(["0x64"])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints = format!("[{{ url = '{}' }}]", anvil.http_url());
+    let mut p = Palisade::start_full(dir.path(), &endpoints, 32, "start_block = 1", "");
+    p.wait_synced(&anvil).await;
+    let log = wait_for(10, "the end of the catch-up", || async {
+        let l = p.log();
+        l.contains("Caught up.").then_some(l)
+    })
+    .await;
+    assert!(log.contains("Catching up.") && log.contains("blocks=100"), "{log}");
+    assert!(log.contains("blocks_per_sec"), "{log}");
 }

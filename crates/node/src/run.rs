@@ -281,9 +281,17 @@ pub async fn run(cfg: Config, shutdown: Shutdown) -> eyre::Result<()> {
     if let Some(api) = rt.serve_api(shutdown.clone(), None).await? {
         tasks.spawn(api);
     }
+    // Each chain starts on its own: one whose node is down waits for it (and a shutdown)
+    // without holding the others back.
     for name in rt.chain_names() {
-        let task = rt.start_chain(&name, Attach::default(), shutdown.clone()).await?;
-        tasks.spawn(async move { task.await.map_err(eyre::Report::new) });
+        let (rt, s) = (rt.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            let task = tokio::select! {
+                t = rt.start_chain(&name, Attach::default(), s.clone()) => t?,
+                () = s.cancelled() => return Ok(()),
+            };
+            task.await.map_err(eyre::Report::new)
+        });
     }
     wait(tasks, &shutdown).await
 }

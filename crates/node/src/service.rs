@@ -279,6 +279,21 @@ impl<S: ChainSource> ChainService<S> {
         self.flush_source_findings().await?;
         let Some(head) = head? else { return Ok(()) };
         self.metrics.head.with_label_values(&[self.name()]).set(head.number as i64);
+        // A catch-up of more than one chunk is said at -v: where it starts, its progress every
+        // few seconds, and its end with the rate.
+        let from = self
+            .engine
+            .tracker()
+            .tip()
+            .map(|t| t.number + 1)
+            .or(self.resume_from.or(self.cfg.start_block));
+        let behind = from.map_or(0, |f| (head.number + 1).saturating_sub(f));
+        let catching = behind > BACKFILL_CHUNK;
+        let started = Instant::now();
+        let mut said = Instant::now();
+        if catching {
+            tracing::info!(target: "palisade::node", chain = %self.name(), from = from.unwrap_or_default(), head = head.number, blocks = behind, "Catching up.");
+        }
         for _ in 0..1_000_000 {
             if self.engine.tracker().blocks().any(|b| b.header.hash == Some(head.hash)) {
                 break;
@@ -303,12 +318,21 @@ impl<S: ChainSource> ChainService<S> {
             };
             let branch = self.fetch_branch(top, lower).await?;
             self.offer(branch).await?;
+            if catching && said.elapsed() >= Duration::from_secs(5) {
+                said = Instant::now();
+                let at = self.engine.tracker().tip().map_or(0, |t| t.number);
+                tracing::info!(target: "palisade::node", chain = %self.name(), at, head = head.number, left = head.number.saturating_sub(at), "Catching up.");
+            }
             if let Some(t) = self.engine.tracker().tip() {
                 if t.hash == head.hash {
                     self.sources.probation_checks(t).await;
                     self.flush_source_findings().await?;
                 }
             }
+        }
+        if catching {
+            let secs = started.elapsed().as_secs_f64();
+            tracing::info!(target: "palisade::node", chain = %self.name(), head = head.number, blocks = behind, secs = format!("{secs:.1}"), blocks_per_sec = format!("{:.0}", behind as f64 / secs.max(1e-3)), "Caught up.");
         }
         if let Some(t) = self.engine.tracker().tip() {
             self.metrics

@@ -50,7 +50,15 @@ impl Anvil {
     /// # Panics
     /// When anvil cannot be started: scripts/test.sh installs it.
     pub async fn start(extra: &[&str]) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), extra).await
+    }
+
+    /// Like [`Anvil::start`], on a given port (a node that comes up where a monitor already
+    /// waits for it).
+    ///
+    /// # Panics
+    /// When anvil cannot be started: scripts/test.sh installs it.
+    pub async fn start_on(port: u16, extra: &[&str]) -> Self {
         let child = Command::new(binary())
             .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--silent"])
             .args(extra)

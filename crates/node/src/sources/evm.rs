@@ -27,7 +27,7 @@ use palisade_source::pool::EndpointPool;
 use palisade_source::SourceError;
 use palisade_verify::agreement::{quorum_height, tally, Ballot, Tally};
 use serde_json::{json, Value};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{HEALTH, INTEGRITY};
 
@@ -104,18 +104,32 @@ impl Sources {
     }
 
     /// First contact: probes every endpoint, benches those on another chain (chain id, then
-    /// genesis). Fails when no endpoint serves the configured chain.
+    /// genesis). Fails when no endpoint serves the configured chain. While no endpoint answers
+    /// at all (the node is down or still starting), it waits, probing again with backoff (1 s
+    /// doubling to 30 s) and saying why at each try.
     pub async fn start(&mut self) -> eyre::Result<()> {
         let n = self.pool.len();
-        let mut probes = Vec::with_capacity(n);
-        for i in 0..n {
-            probes.push(self.pool.probe(i));
-        }
-        join_all(probes).await;
-        let now = Instant::now();
         let expected = self.cfg.chain_id;
-        let ids: Vec<(Option<u64>, Option<String>)> =
-            self.pool.health().iter().map(|h| (h.chain_id, h.last_error.clone())).collect();
+        let mut delay = Duration::from_secs(1);
+        let mut attempt = 0u32;
+        let ids = loop {
+            let mut probes = Vec::with_capacity(n);
+            for i in 0..n {
+                probes.push(self.pool.probe(i));
+            }
+            join_all(probes).await;
+            let ids: Vec<(Option<u64>, Option<String>)> =
+                self.pool.health().iter().map(|h| (h.chain_id, h.last_error.clone())).collect();
+            if ids.iter().any(|(id, _)| id.is_some()) {
+                break ids;
+            }
+            attempt += 1;
+            let why = ids.iter().find_map(|(_, e)| e.clone()).unwrap_or_default();
+            tracing::warn!(target: "palisade::chain", chain = %self.cfg.name, attempt, retry_in_secs = delay.as_secs(), error = %why, "No endpoint answers eth_chainId yet; waiting for the node.");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        };
+        let now = Instant::now();
         let mut first_wrong = None;
         for (i, (id, _)) in ids.iter().enumerate() {
             if let Some(got) = *id {
@@ -130,8 +144,7 @@ impl Sources {
             if let Some(e) = first_wrong {
                 return Err(eyre!(e));
             }
-            let why = ids.iter().find_map(|(_, e)| e.clone()).unwrap_or_default();
-            return Err(eyre!("no endpoint answered eth_chainId: {why}"));
+            return Err(eyre!("no endpoint serves chain id {expected}"));
         }
         // Genesis: endpoints on another chain with the same id (a fork, a test network). Each
         // endpoint's genesis header is verified first, so liars alike cannot out-vote the truth.
