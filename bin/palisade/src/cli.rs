@@ -245,6 +245,9 @@ pub(crate) enum AlertsCmd {
         #[arg(long)]
         note: Option<String>,
     },
+    /// List notifications a receiver refused for what they are (HTTP 400, 413, 422...): parked,
+    /// not retried, with the receiver's answer.
+    Parked,
     /// List what responders did (plans, dry runs, transactions sent and mined, refusals),
     /// newest first.
     Responses {
@@ -498,6 +501,14 @@ async fn alerts(
             let by = by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
             let r = store.ack(&key, &by, note.as_deref()).await?;
             outln!("acknowledged {} ({})", r.finding.key, r.finding.title);
+            Ok(ExitCode::SUCCESS)
+        }
+        AlertsCmd::Parked => {
+            let parked = store.parked().await?;
+            for (key, sink, action, said) in &parked {
+                outln!("{:.12}  {sink:<16} {action:<8} {said}", key);
+            }
+            eprintln!("{} parked", parked.len());
             Ok(ExitCode::SUCCESS)
         }
         AlertsCmd::Responses { limit, json } => {

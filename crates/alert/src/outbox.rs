@@ -109,6 +109,17 @@ impl Outbox {
         bad
     }
 
+    /// Sinks stopped because their receiver refuses them (HTTP 401, 403, 404, 410).
+    pub fn stopped_sinks(&self) -> Vec<String> {
+        self.backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, b)| b.next_ms == i64::MAX)
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+
     fn ready(&self, sink: &str, now: i64) -> bool {
         self.backoff
             .lock()
@@ -173,6 +184,23 @@ impl Outbox {
                         self.succeeded(id);
                         self.metrics.delivered.fetch_add(1, Ordering::Relaxed);
                         delivered += 1;
+                    }
+                    Err(e) if e.refuses_notification() => {
+                        // Trying again cannot change the answer; the queue goes on.
+                        self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(target: "palisade::alert", sink = %id, key = %d.key, error = %e, "The receiver refused this notification; it is parked (`palisade alerts parked`), the sink's queue goes on.");
+                        self.store.park(&d, &e.to_string()).await?;
+                    }
+                    Err(e) if e.refuses_sink() => {
+                        // The URL or the credentials: every notification would be refused.
+                        self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                        self.backoff.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                            id.to_string(),
+                            SinkBackoff { failures: d.attempts + 1, next_ms: i64::MAX },
+                        );
+                        tracing::error!(target: "palisade::alert", sink = %id, error = %e, "The receiver refuses this sink (its URL or credentials); the sink is stopped until a restart with a fixed config. Its queue is kept.");
+                        self.store.failed(&d, i64::MAX, &e.to_string()).await?;
+                        return Ok(delivered);
                     }
                     Err(e) => {
                         self.metrics.failures.fetch_add(1, Ordering::Relaxed);

@@ -2,6 +2,7 @@
 //! is drained at once, in block order, and a resolve never overtakes its own alert.
 
 use futures::future::BoxFuture;
+use palisade_alert::sink::WebhookFormat;
 use palisade_alert::{AlertError, AlertSink, Notification, Outbox};
 use palisade_primitives::{BlockRef, Finding, Severity, B256};
 use palisade_store::{Batch, Store};
@@ -122,4 +123,161 @@ async fn after_an_outage_the_backlog_drains_at_once_in_block_order() {
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// A receiver answering each request with `answer(block_number)` (status, body); records the
+/// block numbers it was sent.
+async fn receiver(answer: fn(u64) -> (u16, &'static str)) -> (String, Arc<Mutex<Vec<u64>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<u64>>> = Default::default();
+    let s = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut c, _)) = l.accept().await else { return };
+            let mut buf = Vec::new();
+            let mut chunk = vec![0u8; 65536];
+            // Headers, then the body by content-length.
+            let body = loop {
+                let n = c.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let len = text[..i]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0usize);
+                    if buf.len() >= i + 4 + len {
+                        break Some(buf[i + 4..i + 4 + len].to_vec());
+                    }
+                }
+            };
+            let Some(body) = body else { continue };
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let n = v["block_number"].as_u64().unwrap_or(0);
+            s.lock().unwrap().push(n);
+            let (status, said) = answer(n);
+            let _ = c
+                .write_all(
+                    format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{said}",
+                        said.len()
+                    )
+                    .as_bytes(),
+                )
+                .await;
+        }
+    });
+    (url, seen)
+}
+
+async fn queue(store: &Store, sink: &str, blocks: std::ops::RangeInclusive<u64>) {
+    for n in blocks {
+        let b = Batch {
+            chain: "c".into(),
+            findings: vec![finding("c", n)],
+            sinks: vec![sink.to_string()],
+            ..Default::default()
+        };
+        store.apply(&b).await.unwrap();
+    }
+}
+
+/// Issue 13: a receiver's 4xx is not retried forever. A notification it refuses for what it is
+/// (400) is parked and the queue goes on; a sink it refuses (403: a wrong URL or token) stops
+/// after one attempt, its queue kept for a restart with a fixed config. 408 and 429 stay
+/// retryable.
+#[tokio::test]
+async fn refusals_are_parked_or_stop_the_sink_never_retried_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::open(&format!("sqlite://{}", dir.path().join("r.sqlite").display())).await.unwrap();
+    let (url, seen) =
+        receiver(|n| if n == 3 { (400, "invalid_payload") } else { (200, "ok") }).await;
+    let hook = palisade_alert::sink::Webhook::new(
+        "hook".into(),
+        &palisade_alert::SecretString::new(url),
+        None,
+        2000,
+        palisade_alert::sink::WebhookFormat::Palisade,
+    )
+    .unwrap();
+    let outbox = Outbox::new(store.clone(), vec![Arc::new(hook)]);
+    queue(&store, "hook", 1..=5).await;
+    assert_eq!(outbox.pass().await.unwrap(), 4);
+    assert_eq!(*seen.lock().unwrap(), [1, 2, 3, 4, 5], "in order, 3 once, the rest went on");
+    let parked = store.parked().await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert!(parked[0].3.contains("400") && parked[0].3.contains("invalid_payload"), "{parked:?}");
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    outbox.pass().await.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 5, "a parked notification is not tried again");
+
+    // A sink refused as a whole.
+    let (url, seen) = receiver(|_| (403, "invalid_token")).await;
+    let hook = palisade_alert::sink::Webhook::new(
+        "bad".into(),
+        &palisade_alert::SecretString::new(url),
+        None,
+        2000,
+        palisade_alert::sink::WebhookFormat::Palisade,
+    )
+    .unwrap();
+    let outbox = Outbox::new(store.clone(), vec![Arc::new(hook)]);
+    queue(&store, "bad", 10..=12).await;
+    assert_eq!(outbox.pass().await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    outbox.pass().await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [10], "one attempt, then the sink is stopped");
+    assert_eq!(outbox.stopped_sinks(), ["bad"]);
+    assert_eq!(store.outbox_depth().await.unwrap(), 3, "its queue is kept");
+
+    // 429 (too many requests) is retried with backoff, not parked.
+    let (url, seen) = receiver(|_| (429, "slow down")).await;
+    let hook = palisade_alert::sink::Webhook::new(
+        "busy".into(),
+        &palisade_alert::SecretString::new(url),
+        None,
+        2000,
+        palisade_alert::sink::WebhookFormat::Palisade,
+    )
+    .unwrap();
+    let outbox = Outbox::new(store.clone(), vec![Arc::new(hook)]);
+    queue(&store, "busy", 20..=20).await;
+    outbox.pass().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    outbox.pass().await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [20, 20], "tried again after its backoff");
+    assert!(outbox.stopped_sinks().is_empty());
+    assert_eq!(store.parked().await.unwrap().len(), 1, "only the 400 is parked");
+}
+
+/// Issue 13: the start-up check asks Slack whether the URL is a live hook without posting a
+/// message (an empty one): a wrong URL or token fails the check with the service's words.
+#[tokio::test]
+async fn a_wrong_slack_url_fails_the_start_up_check() {
+    let chat = |url: String| {
+        palisade_alert::sink::Webhook::new(
+            "slack".into(),
+            &palisade_alert::SecretString::new(url),
+            None,
+            2000,
+            WebhookFormat::Slack,
+        )
+        .unwrap()
+    };
+    let (url, seen) = receiver(|_| (404, "no_service")).await;
+    let e = chat(url).healthcheck().await.unwrap_err().to_string();
+    assert!(e.contains("404") && e.contains("no_service"), "{e}");
+    assert_eq!(*seen.lock().unwrap(), [0], "one empty message, no alert");
+    let (url, _) = receiver(|_| (400, "no_text")).await;
+    chat(url).healthcheck().await.unwrap();
 }

@@ -149,6 +149,11 @@ const MIGRATIONS: &[&[&str]] = &[
         "INSERT INTO alert_notes (alert_key, seq, at_ms, author, action, note)
          SELECT key, 1, updated_ms, acked_by, 'ack', ack_note FROM alerts WHERE acked_by IS NOT NULL",
     ],
+    &[
+        // A notification the receiver refused for what it is (HTTP 400, 413, 422): parked with
+        // the receiver's answer rather than retried forever or left blocking its sink's queue.
+        "ALTER TABLE outbox ADD COLUMN parked_ms BIGINT",
+    ],
 ];
 
 /// One entry of an alert's history of acknowledgements and notes (never overwritten).
@@ -1001,7 +1006,7 @@ impl Store {
     /// The sinks that have undelivered notifications.
     pub async fn sinks_with_backlog(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT DISTINCT sink FROM outbox WHERE delivered_ms IS NULL ORDER BY sink",
+            "SELECT DISTINCT sink FROM outbox WHERE delivered_ms IS NULL AND parked_ms IS NULL ORDER BY sink",
         )
         .fetch_all(&self.pool)
         .await
@@ -1015,7 +1020,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT o.alert_key, o.sink, o.action, o.revision, o.attempts, a.body, a.status, a.created_ms, a.acked_by, a.ack_note, a.revision
              FROM outbox o JOIN alerts a ON a.key = o.alert_key
-             WHERE o.sink = $1 AND o.delivered_ms IS NULL
+             WHERE o.sink = $1 AND o.delivered_ms IS NULL AND o.parked_ms IS NULL
              ORDER BY o.ord, o.revision, o.action, o.alert_key LIMIT $2",
         )
         .bind(sink)
@@ -1058,6 +1063,36 @@ impl Store {
             .await
             .map_err(db("outbox"))?;
         Ok(())
+    }
+
+    /// Parks a notification its receiver refused for what it is: it is not tried again, and
+    /// the sink's queue goes on. Listed by [`Store::parked`].
+    pub async fn park(&self, d: &DueItem, error: &str) -> Result<()> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, parked_ms = $1, last_error = $2 WHERE alert_key = $3 AND sink = $4 AND action = $5 AND revision = $6")
+            .bind(now_ms())
+            .bind(error)
+            .bind(d.key.to_string())
+            .bind(&d.sink)
+            .bind(&d.action)
+            .bind(d.revision)
+            .execute(&self.pool)
+            .await
+            .map_err(db("outbox"))?;
+        Ok(())
+    }
+
+    /// Parked notifications: (alert key, sink, action, the receiver's answer), oldest first.
+    pub async fn parked(&self) -> Result<Vec<(String, String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT alert_key, sink, action, COALESCE(last_error, '') FROM outbox WHERE parked_ms IS NOT NULL AND delivered_ms IS NULL ORDER BY parked_ms",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("outbox"))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(db("outbox"))
     }
 
     /// Records a failed attempt on a row (its sink waits `next_ms` before trying again).
@@ -1193,7 +1228,7 @@ impl Store {
 
     /// Outbox rows not yet delivered.
     pub async fn outbox_depth(&self) -> Result<i64> {
-        sqlx::query("SELECT COUNT(*) FROM outbox WHERE delivered_ms IS NULL")
+        sqlx::query("SELECT COUNT(*) FROM outbox WHERE delivered_ms IS NULL AND parked_ms IS NULL")
             .fetch_one(&self.pool)
             .await
             .and_then(|r| r.try_get(0))

@@ -125,7 +125,27 @@ impl AlertSink for Webhook {
                 .await
                 .map_err(|_| self.err("connect timed out"))?
                 .map(|_| ())
-                .map_err(|e| self.err(format!("cannot connect: {e}")))
+                .map_err(|e| self.err(format!("cannot connect: {e}")))?;
+            // Chat services can be asked whether a URL is theirs without posting anything:
+            // Slack answers an empty message `400 no_text` on a live hook and 403/404 on a
+            // wrong one; Discord answers a GET with the hook's description, or 401/404.
+            let probe = match self.format {
+                WebhookFormat::Palisade => return Ok(()),
+                WebhookFormat::Slack => self
+                    .http
+                    .post(self.url.expose())
+                    .header("content-type", "application/json")
+                    .body("{}"),
+                WebhookFormat::Discord => self.http.get(self.url.expose()),
+            };
+            let resp = probe.send().await.map_err(|e| self.err(cause(e)))?;
+            let status = resp.status().as_u16();
+            if matches!(status, 401 | 403 | 404 | 410) {
+                let said: String =
+                    resp.text().await.unwrap_or_default().trim().chars().take(200).collect();
+                return Err(AlertError::Refused { sink: self.id.clone(), status, said });
+            }
+            Ok(())
         })
     }
 
@@ -150,6 +170,13 @@ impl AlertSink for Webhook {
                 // The receiver's own words (Slack: `invalid_token`, `no_service`), short.
                 let said = resp.text().await.unwrap_or_default();
                 let said: String = said.trim().chars().take(200).collect();
+                if status.is_client_error() && !matches!(status.as_u16(), 408 | 429) {
+                    return Err(AlertError::Refused {
+                        sink: self.id.clone(),
+                        status: status.as_u16(),
+                        said,
+                    });
+                }
                 Err(self.err(if said.is_empty() {
                     format!("HTTP {status}")
                 } else {
