@@ -15,6 +15,9 @@ use std::process::ExitCode;
 /// The demo config, also in examples/demo.toml.
 pub(crate) const DEMO_CONFIG: &str = include_str!("../../../examples/demo.toml");
 
+/// The config for a local anvil, written next to the demo's store for its suggested command.
+const ANVIL_CONFIG: &str = include_str!("../../../examples/anvil-local.toml");
+
 /// The bundled data sets: (file name, description, bytes).
 pub(crate) const DATASETS: &[(&str, &str, &[u8])] = &[
     (
@@ -132,14 +135,24 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
         writeln!(out, "   {d:<28} {}", parts.join(", "))?;
     }
     writeln!(out, "\n{total} alerts stored in {}.", db.display())?;
+    // The data and configs the next commands use are left in the data directory, so that they
+    // work wherever the binary runs, not only in a checkout.
+    let demo_toml = dir.join("demo.toml");
+    let anvil_toml = dir.join("anvil-local.toml");
+    std::fs::write(&demo_toml, DEMO_CONFIG)?;
+    std::fs::write(&anvil_toml, ANVIL_CONFIG)?;
     writeln!(out, "Next (palisade is target/release/palisade, or `cargo run --release --`):")?;
     writeln!(out, "  palisade alerts list --store {url}")?;
-    writeln!(out, "  palisade replay testdata/mainnet/etl-17173049-17173050.jsonl.zst --config examples/demo.toml --json")?;
-    writeln!(out, "  palisade run --config examples/anvil-local.toml   # against a local anvil")?;
+    writeln!(
+        out,
+        "  palisade replay {} --config {} --json",
+        tmp.join("etl-17173049-17173050.jsonl.zst").display(),
+        demo_toml.display()
+    )?;
+    writeln!(out, "  palisade run --config {}   # against a local anvil", anvil_toml.display())?;
     writeln!(
         out,
         "  palisade demo --scenario defense   # stop a vault drain before it lands (local anvil)"
     )?;
-    let _ = std::fs::remove_dir_all(&tmp);
     Ok(ExitCode::SUCCESS)
 }

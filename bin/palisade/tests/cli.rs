@@ -316,6 +316,19 @@ fn demo_runs_without_a_node() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(out.contains("mev-inspect-20.jsonl.zst") && out.contains("alerts stored in"), "{out}");
+    // Issue 13: the commands it suggests work outside a checkout (run from another directory).
+    let elsewhere = tempfile::tempdir().unwrap();
+    for line in out.lines().filter_map(|l| l.trim().strip_prefix("palisade ")) {
+        let line = line.split("  #").next().unwrap().trim();
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let args: Vec<&str> = match args[0] {
+            "run" => vec!["validate", args[2]],
+            "demo" => continue,
+            _ => args,
+        };
+        let o = Command::new(BIN).args(&args).current_dir(elsewhere.path()).output().unwrap();
+        assert!(o.status.success(), "`palisade {line}`: {}", stderr(&o));
+    }
     let store = format!("sqlite://{}", dir.path().join("demo.sqlite").display());
     let o = run(&["alerts", "--store", &store, "list", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));

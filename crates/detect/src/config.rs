@@ -12,6 +12,14 @@ use crate::{Detector, Links, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// Data sets built into the binary, for side files named `bundled:NAME` (so a config copied
+/// out of the repository keeps working): Forta's Etherscan-labelled malicious addresses
+/// (forta-network/labelled-datasets, MIT; testdata/forta, unchanged).
+pub const BUNDLED: &[(&str, &str)] = &[(
+    "forta-etherscan-malicious-labels",
+    include_str!("../../../testdata/forta/ethereum-etherscan-malicious-labels.csv"),
+)];
+
 /// One `[[detectors]]` entry of the config file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -171,12 +179,33 @@ impl DetectorConfig {
         }
     }
 
+    /// Reads the side file: a bundled data set named `bundled:NAME` (see [`BUNDLED`]), else
+    /// the file at its path.
+    pub fn read_side_file(path: &Path) -> std::io::Result<String> {
+        match path.to_str().and_then(|p| p.strip_prefix("bundled:")) {
+            Some(name) => BUNDLED
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, text)| (*text).to_string())
+                .ok_or_else(|| {
+                    let known: Vec<&str> = BUNDLED.iter().map(|(n, _)| *n).collect();
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("no bundled data set {name:?} (bundled: {})", known.join(", ")),
+                    )
+                }),
+            None => std::fs::read_to_string(path),
+        }
+    }
+
     /// Makes a relative [`DetectorConfig::side_file`] path relative to `base` (the config
-    /// file's directory).
+    /// file's directory); `bundled:` names stay as they are.
     pub fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut Option<PathBuf>| {
             if let Some(x) = p.as_mut() {
-                *x = base.join(&*x);
+                if !x.to_str().is_some_and(|s| s.starts_with("bundled:")) {
+                    *x = base.join(&*x);
+                }
             }
         };
         match self {

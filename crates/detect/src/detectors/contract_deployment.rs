@@ -103,7 +103,7 @@ pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
         FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
         FieldInfo { name: "watched", ty: "array of addresses", default: "[]", doc: "Contracts whose address embedded in new code is a risk." },
         FieldInfo { name: "labelled", ty: "array of addresses", default: "[] (+ Tornado Cash pools)", doc: "Labelled addresses (exploiters, phishers, mixers)." },
-        FieldInfo { name: "labels_file", ty: "string", default: "none", doc: "CSV of labelled addresses (address,label), relative to the config." },
+        FieldInfo { name: "labels_file", ty: "string", default: "none", doc: "CSV of labelled addresses (address,label), relative to the config, or bundled:forta-etherscan-malicious-labels (built in)." },
         FieldInfo { name: "min_score", ty: "integer", default: "40", doc: "Lowest risk score (0-100) reported." },
         FieldInfo { name: "max_tracked", ty: "integer", default: "100000", doc: "Most funded addresses remembered." },
     ],

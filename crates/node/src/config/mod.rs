@@ -556,8 +556,9 @@ impl Config {
             }
             let abi = match d.side_file() {
                 Some((field, p)) => {
-                    let full = base.join(p);
-                    match std::fs::read_to_string(&full) {
+                    let bundled = p.to_str().is_some_and(|s| s.starts_with("bundled:"));
+                    let full = if bundled { p.to_path_buf() } else { base.join(p) };
+                    match DetectorConfig::read_side_file(&full) {
                         Ok(s) => Some(s),
                         Err(e) => {
                             errs.push(err(
@@ -787,9 +788,10 @@ pub fn build_detectors(
             continue;
         }
         let abi = match d.side_file() {
-            Some((_, p)) => {
-                Some(std::fs::read_to_string(p).map_err(|e| eyre::eyre!("{}: {e}", p.display()))?)
-            }
+            Some((_, p)) => Some(
+                DetectorConfig::read_side_file(p)
+                    .map_err(|e| eyre::eyre!("{}: {e}", p.display()))?,
+            ),
             None => None,
         };
         out.push(d.build(chain, abi.as_deref(), links)?);
@@ -869,6 +871,33 @@ mod tests {
             }
         }
         assert!(n >= 2, "expected example configs in {}", dir.display());
+    }
+
+    /// Issue 13: an example config copied out of the repository still loads and builds its
+    /// detectors (its labels are built in, not a path into testdata/).
+    #[test]
+    fn examples_work_when_copied_elsewhere() {
+        std::env::set_var("PALISADE_WEBHOOK_URL", "http://127.0.0.1:9/hook");
+        std::env::set_var("PALISADE_WEBHOOK_SECRET", "example");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let away = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                let copy = away.path().join(p.file_name().unwrap());
+                std::fs::copy(&p, &copy).unwrap();
+                let cfg = Config::load(&copy).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                for c in &cfg.chains {
+                    cfg.detectors_for(&c.name).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                }
+            }
+        }
+        let e = DetectorConfig::read_side_file(Path::new("bundled:nope")).unwrap_err();
+        assert!(e.to_string().contains("forta-etherscan-malicious-labels"), "{e}");
+        let labels =
+            DetectorConfig::read_side_file(Path::new("bundled:forta-etherscan-malicious-labels"))
+                .unwrap();
+        assert!(labels.lines().count() > 7_000);
     }
 }
 
