@@ -933,3 +933,60 @@ async fn a_catch_up_says_where_it_starts_and_when_it_ends() {
     assert!(log.contains("Catching up.") && log.contains("blocks=100"), "{log}");
     assert!(log.contains("blocks_per_sec"), "{log}");
 }
+
+/// Issue 13: with two endpoints (default quorum 2), one provider's blip shorter than
+/// `quorum_grace_secs` pages nobody; an outage that outlasts it is the critical `quorum_lost`,
+/// followed by `quorum_restored` when it ends.
+#[tokio::test]
+async fn a_provider_blip_does_not_page_and_an_outage_does() {
+    let anvil = Anvil::start(&[]).await;
+    let relay = Switch::start(&format!("127.0.0.1:{}", anvil.port)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints = format!(
+        "[{{ url = '{}' }}, {{ url = 'http://127.0.0.1:{}' }}]",
+        anvil.http_url(),
+        relay.port
+    );
+    let mut p = Palisade::start_full(dir.path(), &endpoints, 32, "quorum_grace_secs = 25", "");
+    anvil.rpc("evm_mine", json!([])).await;
+    p.wait_synced(&anvil).await;
+    let quorum = |h: Value| h["chains"]["anvil"]["quorum"]["met"].as_bool();
+    // A blip: the relayed endpoint goes away until Palisade sees the quorum short, then
+    // comes back, blocks mined all along.
+    relay.off();
+    wait_for(20, "the quorum short", || async {
+        anvil.rpc("evm_mine", json!([])).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (quorum(health(&p).await) == Some(false)).then_some(())
+    })
+    .await;
+    relay.on();
+    wait_for(20, "the quorum back", || async {
+        anvil.rpc("evm_mine", json!([])).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (quorum(health(&p).await) == Some(true)).then_some(())
+    })
+    .await;
+    p.wait_synced(&anvil).await;
+    let lost = |alerts: &[AlertRow]| {
+        alerts.iter().filter(|a| a.finding.evidence["check"] == "quorum_lost").count()
+    };
+    assert_eq!(lost(&p.alerts().await), 0, "a blip paged:\n{}", p.log());
+    assert!(p.log().contains("Quorum short"), "{}", p.log());
+    // An outage longer than the grace period.
+    relay.off();
+    let alert = wait_for(60, "a quorum_lost alert", || async {
+        anvil.rpc("evm_mine", json!([])).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        p.alerts().await.into_iter().find(|a| a.finding.evidence["check"] == "quorum_lost")
+    })
+    .await;
+    assert_eq!(alert.finding.severity.as_str(), "critical");
+    relay.on();
+    wait_for(40, "a quorum_restored alert", || async {
+        anvil.rpc("evm_mine", json!([])).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        p.alerts().await.into_iter().find(|a| a.finding.evidence["check"] == "quorum_restored")
+    })
+    .await;
+}

@@ -38,6 +38,11 @@ pub struct ChainConfig {
     /// left, if they agree, and says so with a `quorum_lost` alert.
     #[serde(default)]
     pub quorum: Option<usize>,
+    /// How long the quorum may be short because endpoints are unreachable, lagging or
+    /// stalled before the critical `quorum_lost` alert (default 30 s): one provider's blip
+    /// does not page. A quorum lost because an endpoint lied is reported at once.
+    #[serde(default = "default_quorum_grace")]
+    pub quorum_grace_secs: u64,
     /// The chain's genesis hash; an endpoint with another genesis is quarantined (default: the
     /// genesis most endpoints report at start).
     #[serde(default)]
@@ -105,4 +110,8 @@ pub enum Verification {
 
 fn default_max_reorg() -> u64 {
     64
+}
+
+fn default_quorum_grace() -> u64 {
+    30
 }

@@ -53,6 +53,8 @@ pub struct Sources {
     metrics: Metrics,
     pending: Vec<PendingVote>,
     quorum_met: Option<bool>,
+    /// Since when the quorum has been short (not yet reported while in its grace period).
+    short_since: Option<Instant>,
     divergence_reported: bool,
     /// Endpoint the last block's data came from.
     content_from: Option<usize>,
@@ -80,6 +82,7 @@ impl Sources {
             metrics,
             pending: Vec::new(),
             quorum_met: None,
+            short_since: None,
             divergence_reported: false,
             content_from: None,
             fetches: 0,
@@ -389,14 +392,34 @@ impl Sources {
     fn note_quorum(&mut self, met: bool, counting: usize) {
         let required = self.cfg.quorum();
         self.metrics.quorum_met.with_label_values(&[&self.chain]).set(i64::from(met));
+        let now = Instant::now();
+        if met {
+            self.short_since = None;
+        }
         if self.quorum_met == Some(met) {
             return;
         }
         let first = self.quorum_met.is_none();
-        self.quorum_met = Some(met);
         if first && met {
+            self.quorum_met = Some(true);
             return;
         }
+        if !met {
+            // Short because endpoints are unreachable or behind: give them the grace period
+            // before paging; short because one lied: say so at once.
+            let since = *self.short_since.get_or_insert(now);
+            let offence = self.pool.health().iter().any(|h| {
+                matches!(&h.standing, Standing::Quarantined { fault, .. } if fault.is_offence())
+            });
+            let grace = Duration::from_secs(self.cfg.quorum_grace_secs);
+            if !offence && now.duration_since(since) < grace {
+                if since == now {
+                    tracing::warn!(target: "palisade::source", chain = %self.chain, counting, required, grace_secs = grace.as_secs(), "Quorum short; alerting if it lasts the grace period.");
+                }
+                return;
+            }
+        }
+        self.quorum_met = Some(met);
         let at = BlockRef::synthetic(self.height);
         let f = if met {
             tracing::info!(target: "palisade::source", chain = %self.chain, counting, required, "Quorum restored.");
