@@ -65,7 +65,7 @@ pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
     fields: &[
         FieldInfo { name: "name", ty: "string", default: "none", doc: "Instance name." },
         FieldInfo { name: "chain", ty: "string", default: "every CometBFT chain", doc: "Limit to one chain." },
-        FieldInfo { name: "validators", ty: "array of strings", default: "[]", doc: "Watched validator addresses (hex)." },
+        FieldInfo { name: "validators", ty: "array of strings", default: "[]", doc: "Watched validators: consensus addresses as 40 hex digits or bech32 (...valcons1...); account and operator addresses are refused." },
         FieldInfo { name: "window_blocks", ty: "integer", default: "100", doc: "Blocks over which misses are counted." },
         FieldInfo { name: "missed_tiers", ty: "array of integers", default: "[5, 25, 50, 100]", doc: "Misses for low, medium, high, critical." },
         FieldInfo { name: "max_set_change_pct", ty: "float", default: "10", doc: "Share of the power a set change may move." },
@@ -91,6 +91,33 @@ pub struct State {
     dangerous: BTreeMap<String, bool>,
 }
 
+/// A watched validator's consensus address as CometBFT writes it in blocks (40 upper-case hex
+/// digits), from hex (with or without `0x`) or from its bech32 consensus form
+/// (`cosmosvalcons1...`); an account or operator address (`cosmos1...`, `cosmosvaloper1...`) is
+/// refused with what to give instead, since it would never match a signature.
+fn validator_address(a: &str) -> std::result::Result<String, String> {
+    let a = a.trim();
+    let hex = a.trim_start_matches("0x");
+    if hex.len() == 40 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Ok(hex.to_uppercase());
+    }
+    match subtle_encoding::bech32::decode(a) {
+        Ok((hrp, data)) if hrp.ends_with("valcons") && data.len() == 20 => {
+            Ok(data.iter().map(|b| format!("{b:02X}")).collect())
+        }
+        Ok((hrp, _)) if hrp.ends_with("valcons") => {
+            Err(format!("{a:?}: a consensus address holds 20 bytes"))
+        }
+        Ok((hrp, _)) => Err(format!(
+            "{a:?} is a {hrp} address (an account or operator address), which never signs blocks: give the validator's consensus address ({}valcons1...) or its 40 hex digits",
+            hrp.trim_end_matches("valoper")
+        )),
+        Err(_) => Err(format!(
+            "{a:?}: expected 40 hex digits or a bech32 consensus address (...valcons1...)"
+        )),
+    }
+}
+
 impl CometValidators {
     /// Builds the detector for `chain`.
     pub fn build(cfg: CometValidatorsConfig, chain: &str) -> Result<Box<dyn Detector>> {
@@ -102,8 +129,18 @@ impl CometValidators {
                 reason: "must be at least 1".into(),
             });
         }
-        let watched =
-            cfg.validators.iter().map(|a| a.trim_start_matches("0x").to_uppercase()).collect();
+        let watched = cfg
+            .validators
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                validator_address(a).map_err(|reason| DetectError::Config {
+                    detector: id.clone(),
+                    field: format!("validators[{i}]"),
+                    reason,
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(Box::new(Snapshots::new(Self { id, chain: chain.into(), cfg, watched })))
     }
 
@@ -220,5 +257,37 @@ impl Stepper for CometValidators {
             );
         }
         s.set = set;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13: bech32 consensus addresses were accepted and never matched. The bech32 forms
+    /// below were encoded from the hex with BIP-173's Python reference code (`bech32_encode`,
+    /// 8-to-5-bit conversion), not by this crate.
+    #[test]
+    fn validators_are_hex_or_bech32_consensus_addresses() {
+        let hex = "1F8A6C3F5E2D4B7A9C0E1D2F3A4B5C6D7E8F9A0B";
+        assert_eq!(validator_address(hex).unwrap(), hex);
+        assert_eq!(validator_address(&format!("0x{}", hex.to_lowercase())).unwrap(), hex);
+        assert_eq!(
+            validator_address("cosmosvalcons1r79xc067949h48qwr5hn5j6ud4lglxstq5rjue").unwrap(),
+            hex
+        );
+        let e =
+            validator_address("cosmosvaloper1r79xc067949h48qwr5hn5j6ud4lglxst58swsc").unwrap_err();
+        assert!(e.contains("operator") && e.contains("cosmosvalcons1"), "{e}");
+        let e = validator_address("cosmos1r79xc067949h48qwr5hn5j6ud4lglxst3nymut").unwrap_err();
+        assert!(e.contains("account"), "{e}");
+        // A typo breaks the checksum.
+        let e =
+            validator_address("cosmosvalcons1r79xc067949h48qwr5hn5j6ud4lglxstq5rjuf").unwrap_err();
+        assert!(e.contains("expected 40 hex digits"), "{e}");
+        let cfg: CometValidatorsConfig =
+            serde_json::from_value(serde_json::json!({"validators": [hex, "nope"]})).unwrap();
+        let e = CometValidators::build(cfg, "c").err().unwrap().to_string();
+        assert!(e.contains("validators[1]"), "{e}");
     }
 }
