@@ -9,23 +9,15 @@ use serde_json::json;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-/// Symbols of a few tokens, for reading; everything else is shown by address.
-fn symbol(a: &Address) -> Option<&'static str> {
-    Some(match format!("{a:#x}").as_str() {
-        "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee" => "ETH",
-        "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2" => "WETH",
-        "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48" => "USDC",
-        "0xdac17f958d2ee523a2206206994597c13d831ec7" => "USDT",
-        "0x6b175474e89094c44da98b954eedeac495271d0f" => "DAI",
-        "0x2260fac5e5542a773aa44fbcfedf7c193bc2c599" => "WBTC",
-        _ => return None,
-    })
-}
-
-fn token(a: &Address) -> String {
-    match symbol(a) {
-        Some(s) => s.to_string(),
-        None => format!("{a:#x}"),
+/// A raw amount of token `a`, with the token, and in its units beside it when the token is
+/// well known: `26503300291 USDT (26503.300291)`.
+fn amount(raw: impl std::fmt::Display, a: &Address) -> String {
+    let raw = raw.to_string();
+    match palisade_defi::units::token(a) {
+        Some(t) => {
+            format!("{raw} {} ({})", t.symbol, palisade_defi::units::scaled(&raw, t.decimals))
+        }
+        None => format!("{raw} {a:#x}"),
     }
 }
 
@@ -51,12 +43,11 @@ fn print_tx(out: &mut String, t: &TxActions) {
     for f in &t.flash_loans {
         let _ = writeln!(
             out,
-            "    flash loan   {:?} lender {:#x} -> {:#x}: {} {}{}  ({})",
+            "    flash loan   {:?} lender {:#x} -> {:#x}: {}{}  ({})",
             f.protocol,
             f.lender,
             f.receiver,
-            f.amount,
-            token(&f.token),
+            amount(f.amount, &f.token),
             if f.reverted { " reverted" } else { "" },
             at(&f.at)
         );
@@ -64,13 +55,11 @@ fn print_tx(out: &mut String, t: &TxActions) {
     for (i, s) in t.swaps.iter().enumerate() {
         let _ = writeln!(
             out,
-            "    swap #{i:<3}     {:?} pool {:#x}: {} {} -> {} {}  from {:#x} to {:#x}{}  ({})",
+            "    swap #{i:<3}     {:?} pool {:#x}: {} -> {}  from {:#x} to {:#x}{}  ({})",
             s.protocol,
             s.pool,
-            s.amount_in,
-            token(&s.token_in),
-            s.amount_out,
-            token(&s.token_out),
+            amount(s.amount_in, &s.token_in),
+            amount(s.amount_out, &s.token_out),
             s.from,
             s.to,
             if s.reverted { " reverted" } else { "" },
@@ -80,15 +69,13 @@ fn print_tx(out: &mut String, t: &TxActions) {
     for l in &t.liquidations {
         let _ = writeln!(
         out,
-            "    liquidation  {:?} market {:#x}: user {:#x} liquidated by {:#x}; repaid {} {}, received {} {}{}  ({})",
+            "    liquidation  {:?} market {:#x}: user {:#x} liquidated by {:#x}; repaid {}, received {}{}  ({})",
             l.protocol,
             l.market,
             l.liquidated_user,
             l.liquidator,
-            l.debt_amount,
-            token(&l.debt_token),
-            l.received_amount,
-            token(&l.received_token),
+            amount(l.debt_amount, &l.debt_token),
+            amount(l.received_amount, &l.received_token),
             if l.reverted { " reverted" } else { "" },
             at(&l.at)
         );
@@ -96,12 +83,11 @@ fn print_tx(out: &mut String, t: &TxActions) {
     for a in &t.arbitrages {
         let _ = writeln!(
             out,
-            "    arbitrage    account {:#x}: {} -> {} {} (profit {}) over swaps {:?}{}",
+            "    arbitrage    account {:#x}: {} -> {} (profit {}) over swaps {:?}{}",
             a.account,
             a.start_amount,
-            a.end_amount,
-            token(&a.profit_token),
-            a.profit,
+            amount(a.end_amount, &a.profit_token),
+            amount(a.profit, &a.profit_token),
             a.swaps,
             if a.reverted { " REVERTED" } else { "" }
         );
@@ -119,7 +105,7 @@ fn print_sandwich(out: &mut String, s: &Sandwich, b: &BlockActions) {
     };
     let _ = writeln!(
         out,
-        "  sandwich on pool {:#x} by {:#x}: front-run tx {} {}, victims {}, back-run tx {} {}; profit {} {} and {} {}{}",
+        "  sandwich on pool {:#x} by {:#x}: front-run tx {} {}, victims {}, back-run tx {} {}; profit {} and {}{}",
         s.pool,
         s.attacker,
         s.frontrun.tx,
@@ -127,10 +113,8 @@ fn print_sandwich(out: &mut String, s: &Sandwich, b: &BlockActions) {
         s.victims.iter().map(|v| format!("tx {} {}", v.tx, hash(v.tx))).collect::<Vec<_>>().join(", "),
         s.backrun.tx,
         hash(s.backrun.tx),
-        s.profit,
-        token(&s.profit_token),
-        s.other_profit,
-        token(&s.other_token),
+        amount(s.profit, &s.profit_token),
+        amount(s.other_profit, &s.other_token),
         s.victim_loss.map(|l| format!("; victims got {l} less")).unwrap_or_default()
     );
 }

@@ -457,7 +457,7 @@ fn inspect_prints_each_transactions_actions_and_exits_2_without_input() {
         "{out}"
     );
     assert!(
-        out.contains("user 0xd16404ca0a74a15e66d8ad7c925592fb02422ffe liquidated by 0x19256c009781bc2d1545db745af6dfd30c7e9cfa; repaid 26503300291 USDT, received 8182733924513576561 WETH"),
+        out.contains("user 0xd16404ca0a74a15e66d8ad7c925592fb02422ffe liquidated by 0x19256c009781bc2d1545db745af6dfd30c7e9cfa; repaid 26503300291 USDT (26503.300291), received 8182733924513576561 WETH (8.182733924513576561)"),
         "{out}"
     );
     assert!(out.contains("REVERTED"), "the reverted arbitrage of block 12483198 is marked");

@@ -32,6 +32,7 @@ mod lending;
 mod mev;
 mod swaps;
 mod transfers;
+pub mod units;
 mod words;
 
 pub use frames::{frames, CallKind, Frame, TxFrames};

@@ -1,0 +1,110 @@
+//! Amounts as people read them: a bundled table of well-known mainnet tokens (symbol and
+//! decimals) and exact decimal scaling of raw integer amounts. Raw amounts stay the source of
+//! truth; these are shown beside them.
+
+use palisade_primitives::Address;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// A token's symbol and decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token {
+    /// Ticker.
+    pub symbol: &'static str,
+    /// Decimals of its raw amounts.
+    pub decimals: u8,
+}
+
+/// Well-known Ethereum mainnet tokens, EIP-55 checksummed (a test checks every checksum, so a
+/// mistyped address cannot slip in); ether is the pseudo-address of [`crate::known::ETH`].
+const TABLE: &[(&str, &str, u8)] = &[
+    ("0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE", "ETH", 18),
+    ("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "WETH", 18),
+    ("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "USDC", 6),
+    ("0xdAC17F958D2ee523a2206206994597C13D831ec7", "USDT", 6),
+    ("0x6B175474E89094C44Da98b954EedeAC495271d0F", "DAI", 18),
+    ("0x2260FAC5E5542a773Aa44fBCfeDf7C193bc2C599", "WBTC", 8),
+    ("0x514910771AF9Ca656af840dff83E8264EcF986CA", "LINK", 18),
+    ("0x1f9840a85d5aF5bf1D1762F925BDADdC4201F984", "UNI", 18),
+    ("0x7Fc66500c84A76Ad7e9c93437bFc5Ac33E2DDaE9", "AAVE", 18),
+    ("0x9f8F72aA9304c8B593d555F12eF6589cC3A579A2", "MKR", 18),
+    ("0xae7ab96520DE3A18E5e111B5EaAb095312D7fE84", "stETH", 18),
+    ("0x7f39C581F595B53c5cb19bD0b3f8dA6c935E2Ca0", "wstETH", 18),
+    ("0xae78736Cd615f374D3085123A210448E74Fc6393", "rETH", 18),
+    ("0xD533a949740bb3306d119CC777fa900bA034cd52", "CRV", 18),
+    ("0xc00e94Cb662C3520282E6f5717214004A7f26888", "COMP", 18),
+    ("0x6B3595068778DD592e39A122f4f5a5cF09C90fE2", "SUSHI", 18),
+    ("0x0bc529c00C6401aEF6D220BE8C6Ea1667F6Ad93e", "YFI", 18),
+    ("0xC011a73ee8576Fb46F5E1c5751cA3B9Fe0af2a6F", "SNX", 18),
+    ("0x853d955aCEf822Db058eb8505911ED77F175b99e", "FRAX", 18),
+    ("0x5f98805A4E8be255a32880FDeC7F6728C6568bA0", "LUSD", 18),
+    ("0x0000000000085d4780B73119b644AE5ecd22b376", "TUSD", 18),
+    ("0x4Fabb145d64652a948d72533023f6E7A623C7C53", "BUSD", 18),
+];
+
+fn table() -> &'static BTreeMap<Address, Token> {
+    static M: OnceLock<BTreeMap<Address, Token>> = OnceLock::new();
+    M.get_or_init(|| {
+        TABLE
+            .iter()
+            .filter_map(|(a, symbol, decimals)| {
+                Some((a.parse().ok()?, Token { symbol, decimals: *decimals }))
+            })
+            .collect()
+    })
+}
+
+/// The bundled entry for `a`, if it is a well-known token.
+pub fn token(a: &Address) -> Option<Token> {
+    table().get(a).copied()
+}
+
+/// A raw integer amount (decimal, optionally negative) scaled by `decimals`, exactly, with
+/// trailing zeros dropped: `scaled("26503300291", 6)` is `26503.300291`.
+pub fn scaled(raw: &str, decimals: u8) -> String {
+    let (sign, digits) = match raw.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", raw),
+    };
+    let d = usize::from(decimals);
+    let padded = format!("{digits:0>width$}", width = d + 1);
+    let (int, frac) = padded.split_at(padded.len() - d);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+/// `raw` of token `a` in its units (`8.18 WETH`), when the token is well known.
+pub fn human(raw: &str, a: &Address) -> Option<String> {
+    token(a).map(|t| format!("{} {}", scaled(raw, t.decimals), t.symbol))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_address_carries_a_valid_eip55_checksum() {
+        for (a, symbol, _) in TABLE {
+            Address::parse_checksummed(a, None)
+                .unwrap_or_else(|e| panic!("{symbol} {a}: not a checksummed address: {e}"));
+        }
+        assert_eq!(table().len(), TABLE.len(), "no address twice");
+        assert_eq!(token(&crate::known::WETH).unwrap().symbol, "WETH");
+        assert_eq!(token(&crate::known::ETH).unwrap().decimals, 18);
+    }
+
+    #[test]
+    fn scaling_is_exact() {
+        assert_eq!(scaled("26503300291", 6), "26503.300291");
+        assert_eq!(scaled("8182733924513576561", 18), "8.182733924513576561");
+        assert_eq!(scaled("10000000000000000000", 18), "10");
+        assert_eq!(scaled("5", 18), "0.000000000000000005");
+        assert_eq!(scaled("-1500000", 6), "-1.5");
+        assert_eq!(scaled("0", 8), "0");
+        assert_eq!(scaled("123", 0), "123");
+    }
+}
