@@ -990,3 +990,34 @@ async fn a_provider_blip_does_not_page_and_an_outage_does() {
     })
     .await;
 }
+
+/// Issue 13: every per-chain series exists from the start (at zero), no gauge is named
+/// `_total`, and the age of the last block is exported per chain.
+#[tokio::test]
+async fn metrics_exist_from_the_start_and_counters_are_counters() {
+    let anvil = Anvil::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start(dir.path(), &anvil, "[[detectors]]\ntype = 'chain_health'\n");
+    p.wait_synced(&anvil).await;
+    let url = format!("http://127.0.0.1:{}/metrics", p.api_port);
+    let text = wait_for(10, "/metrics with the block age", || async {
+        let t = reqwest::get(&url).await.ok()?.text().await.ok()?;
+        t.contains("palisade_chain_last_block_age_seconds{chain=\"anvil\"}").then_some(t)
+    })
+    .await;
+    for m in [
+        "palisade_chain_reorgs_total{chain=\"anvil\"} 0",
+        "palisade_chain_blocks_reverted_total{chain=\"anvil\"} 0",
+        "palisade_source_errors_total{chain=\"anvil\"} 0",
+        "palisade_detect_findings_total{chain=\"anvil\",detector=\"chain_health\"} 0",
+        "# TYPE palisade_alert_delivered_total counter",
+        "# TYPE palisade_alert_sink_failures_total counter",
+    ] {
+        assert!(text.contains(m), "{m} missing:\n{text}");
+    }
+    for l in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let mut w = l.split_whitespace().skip(2);
+        let (name, kind) = (w.next().unwrap(), w.next().unwrap());
+        assert!(!(kind == "gauge" && name.ends_with("_total")), "a gauge named _total: {l}");
+    }
+}

@@ -52,8 +52,21 @@ async fn health(State(s): State<ApiState>) -> impl IntoResponse {
 
 async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
     s.metrics.outbox_depth.set(s.outbox.metrics.depth.load(Ordering::Relaxed));
-    s.metrics.sink_failures.set(s.outbox.metrics.failures.load(Ordering::Relaxed) as i64);
-    s.metrics.delivered.set(s.outbox.metrics.delivered.load(Ordering::Relaxed) as i64);
+    crate::metrics::Metrics::catch_up_counter(
+        &s.metrics.sink_failures,
+        s.outbox.metrics.failures.load(Ordering::Relaxed),
+    );
+    crate::metrics::Metrics::catch_up_counter(
+        &s.metrics.delivered,
+        s.outbox.metrics.delivered.load(Ordering::Relaxed),
+    );
+    if let Ok(chains) = s.chains.lock() {
+        for (name, c) in chains.iter() {
+            if let Some(age) = c.last_block_age_secs {
+                s.metrics.last_block_age.with_label_values(&[name]).set(age as i64);
+            }
+        }
+    }
     ([("content-type", "text/plain; version=0.0.4")], s.metrics.render())
 }
 

@@ -1,7 +1,7 @@
 //! Prometheus metrics: `palisade_<area>_<name>_<unit>[_total]`, bounded labels (chain names and
 //! detector ids come from the config).
 
-use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// All metrics of one process.
 #[derive(Debug, Clone)]
@@ -25,11 +25,13 @@ pub struct Metrics {
     /// Source errors, per chain.
     pub source_errors: IntCounterVec,
     /// Sink delivery failures.
-    pub sink_failures: IntGauge,
+    pub sink_failures: IntCounter,
     /// Notifications delivered.
-    pub delivered: IntGauge,
+    pub delivered: IntCounter,
     /// Undelivered outbox rows.
     pub outbox_depth: IntGauge,
+    /// Seconds since each chain's last committed block.
+    pub last_block_age: IntGaugeVec,
     /// 1 when a quorum of endpoints counts, per chain.
     pub quorum_met: IntGaugeVec,
     /// Endpoints that count (active and reachable), per chain.
@@ -62,6 +64,36 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Creates every series of `chain` at zero (and its detectors' finding counters), so that
+    /// dashboards and alert rules see them from the start rather than only after the first
+    /// event.
+    pub fn init_chain(&self, chain: &str, detectors: &[String]) {
+        for c in [&self.blocks, &self.reverted, &self.reorgs, &self.source_errors] {
+            c.with_label_values(&[chain]);
+        }
+        for g in [
+            &self.tip,
+            &self.head,
+            &self.lag,
+            &self.quorum_met,
+            &self.endpoints_counting,
+            &self.last_block_age,
+        ] {
+            g.with_label_values(&[chain]);
+        }
+        for d in detectors {
+            self.findings.with_label_values(&[chain, d]);
+        }
+    }
+
+    /// Brings a counter up to a total counted elsewhere (totals only grow).
+    pub fn catch_up_counter(c: &IntCounter, total: u64) {
+        let now = c.get();
+        if total > now {
+            c.inc_by(total - now);
+        }
+    }
+
     /// Registers every metric.
     pub fn new() -> Self {
         let registry = Registry::new();
@@ -82,6 +114,11 @@ impl Metrics {
                 .unwrap_or_else(|e| panic!("metric {name}: {e}"));
             registry.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
             g
+        };
+        let c = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            registry.register(Box::new(c.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+            c
         };
         let g = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}"));
@@ -113,8 +150,12 @@ impl Metrics {
             tip: gv("palisade_chain_tip_number", "Newest block processed."),
             head: gv("palisade_chain_head_number", "Newest head announced by the node."),
             lag: gv("palisade_chain_head_lag_blocks", "Announced head minus processed tip."),
-            sink_failures: g("palisade_alert_sink_failures_total", "Failed delivery attempts."),
-            delivered: g("palisade_alert_delivered_total", "Notifications delivered."),
+            sink_failures: c("palisade_alert_sink_failures_total", "Failed delivery attempts."),
+            delivered: c("palisade_alert_delivered_total", "Notifications delivered."),
+            last_block_age: gv(
+                "palisade_chain_last_block_age_seconds",
+                "Seconds since the chain's last block was committed.",
+            ),
             outbox_depth: g("palisade_alert_outbox_depth", "Notifications waiting in the outbox."),
             quorum_met: gl(
                 "palisade_source_quorum_met",

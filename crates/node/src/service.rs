@@ -106,6 +106,8 @@ impl<S: ChainSource> ChainService<S> {
             }
             _ => None,
         });
+        let ids: Vec<String> = dets.iter().map(|d| d.id().to_string()).collect();
+        metrics.init_chain(&cfg.name, &ids);
         let mut engine = ChainEngine::new(&cfg.name, dets, cfg.max_reorg_depth, false);
         sources.start().await.wrap_err_with(|| format!("chain {}", cfg.name))?;
         let st = persist.store().load_chain(&cfg.name).await.map_err(NodeError::Store)?;
