@@ -1012,6 +1012,8 @@ async fn metrics_exist_from_the_start_and_counters_are_counters() {
         "palisade_detect_findings_total{chain=\"anvil\",detector=\"chain_health\"} 0",
         "# TYPE palisade_alert_delivered_total counter",
         "# TYPE palisade_alert_sink_failures_total counter",
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
     ] {
         assert!(text.contains(m), "{m} missing:\n{text}");
     }

@@ -97,6 +97,13 @@ impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
         let registry = Registry::new();
+        // The process's CPU, memory, open files and start time (process_*; Linux).
+        #[cfg(target_os = "linux")]
+        if let Err(e) =
+            registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+        {
+            tracing::warn!(target: "palisade::node", error = %e, "Process metrics unavailable.");
+        }
         let cv = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels)
                 .unwrap_or_else(|e| panic!("metric {name}: {e}"));
