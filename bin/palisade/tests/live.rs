@@ -425,9 +425,19 @@ async fn api_serves_health_metrics_and_alerts() {
         "palisade_detect_findings_total{chain=\"anvil\",detector=\"rule:poke\"} 1",
         "palisade_alert_outbox_depth",
         "palisade_alert_sink_failures_total",
+        "palisade_detect_block_to_alert_seconds_count{chain=\"anvil\"} ",
     ] {
         assert!(metrics.contains(m), "{m} missing from /metrics:\n{metrics}\n{}", p.log());
     }
+    // The block that held the poke had its alert timed.
+    let timed: f64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("palisade_detect_block_to_alert_seconds_count{chain=\"anvil\"} ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert!(timed >= 1.0, "no block-to-alert latency observed:\n{metrics}");
     let alerts: serde_json::Value = http
         .get(format!("{base}/alerts?status=reorged"))
         .send()

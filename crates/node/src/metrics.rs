@@ -53,6 +53,8 @@ pub struct Metrics {
     /// Seconds from a pending transaction's arrival to its verdict (detectors done, findings
     /// stored), per chain.
     pub pending_verdict_seconds: prometheus::HistogramVec,
+    /// From hearing of a block to its alerts stored, per chain.
+    pub block_to_alert_seconds: prometheus::HistogramVec,
     /// Responses, per responder and outcome.
     pub responses: IntCounterVec,
 }
@@ -84,6 +86,7 @@ impl Metrics {
         for d in detectors {
             self.findings.with_label_values(&[chain, d]);
         }
+        self.block_to_alert_seconds.with_label_values(&[chain]);
     }
 
     /// Brings a counter up to a total counted elsewhere (totals only grow).
@@ -233,6 +236,23 @@ impl Metrics {
                 registry
                     .register(Box::new(h.clone()))
                     .unwrap_or_else(|e| panic!("metric verdict: {e}"));
+                h
+            },
+            block_to_alert_seconds: {
+                let h = prometheus::HistogramVec::new(
+                    prometheus::HistogramOpts::new(
+                        "palisade_detect_block_to_alert_seconds",
+                        "From the poll that heard of a block's head to its alerts stored and handed to the outbox.",
+                    )
+                    .buckets(vec![
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    ]),
+                    &["chain"],
+                )
+                .unwrap_or_else(|e| panic!("metric block_to_alert: {e}"));
+                registry
+                    .register(Box::new(h.clone()))
+                    .unwrap_or_else(|e| panic!("metric block_to_alert: {e}"));
                 h
             },
             responses: cv(

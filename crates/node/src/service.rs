@@ -38,6 +38,8 @@ pub struct ChainService<S: ChainSource = Sources> {
     stall_after: Option<Duration>,
     stall_reported: Option<B256>,
     last_block_at: Instant,
+    /// When the catch-up under way began (the poll that heard of the head it follows).
+    heard_at: Instant,
     lines: HashMap<B256, String>,
     /// Where to start when the window is empty after reverting a dead fork on restart.
     resume_from: Option<u64>,
@@ -132,6 +134,7 @@ impl<S: ChainSource> ChainService<S> {
             stall_after,
             stall_reported: None,
             last_block_at: Instant::now(),
+            heard_at: Instant::now(),
             lines: HashMap::new(),
             resume_from: None,
             waiting_for: None,
@@ -277,6 +280,7 @@ impl<S: ChainSource> ChainService<S> {
     /// Brings the processed chain up to the head a quorum agrees on: backfills gaps in chunks
     /// (each bound to a vote at its top) and follows reorgs.
     pub async fn catch_up(&mut self) -> Result<()> {
+        self.heard_at = Instant::now();
         let head = self.sources.agreed_head(Instant::now()).await;
         self.flush_source_findings().await?;
         let Some(head) = head? else { return Ok(()) };
@@ -527,7 +531,14 @@ impl<S: ChainSource> ChainService<S> {
             .unwrap_or_default();
         // Stored with its findings in one transaction (retried; a store that stays down stops
         // the process, and a restart resumes from the store), then delivered and answered.
+        let found = !batch.findings.is_empty();
         let stored = self.persist.save(batch, base_fee).await?;
+        if found {
+            self.metrics
+                .block_to_alert_seconds
+                .with_label_values(&[&chain])
+                .observe(self.heard_at.elapsed().as_secs_f64());
+        }
         if let (Some(feed), Some(mut note)) = (&self.feed, note) {
             note.first_seq = stored.first_seq;
             if feed.try_send(note).is_err() {
