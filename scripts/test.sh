@@ -19,6 +19,13 @@ if ! have_version "$tools/node_modules/.bin/anvil" || ! have_version "$tools/nod
   npm install --no-audit --no-fund --prefix "$tools" \
     "@foundry-rs/anvil-linux-amd64@$FOUNDRY_VERSION" "@foundry-rs/cast-linux-amd64@$FOUNDRY_VERSION" >&2
 fi
+# promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus's alert rules.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing promtool (Debian package prometheus)" >&2
+  if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
+  $apt_get install -y --no-install-recommends prometheus >&2 \
+    || { $apt_get update >&2 && $apt_get install -y --no-install-recommends prometheus >&2; }
+fi
 export PALISADE_ANVIL="${PALISADE_ANVIL:-$tools/node_modules/.bin/anvil}"
 export PALISADE_CAST="${PALISADE_CAST:-$tools/node_modules/.bin/cast}"
 export PALISADE_TEST_POSTGRES_URL="${PALISADE_TEST_POSTGRES_URL:-postgres://root@127.0.0.1:5432/test}"

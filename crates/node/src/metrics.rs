@@ -270,3 +270,66 @@ impl Metrics {
         enc.encode_to_string(&self.registry.gather()).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/prometheus")
+    }
+
+    /// Every `palisade_*` metric the shipped alert rules use is one Palisade exports (a renamed
+    /// metric would leave a rule that never fires).
+    #[test]
+    fn the_alert_rules_use_exported_metrics() {
+        let m = Metrics::new();
+        m.init_chain("c", &["d".to_string()]);
+        // Series with labels beyond the chain exist once something happened.
+        m.verify_failures.with_label_values(&["c", "receipts_root"]);
+        let text = m.render();
+        let rules = std::fs::read_to_string(rules_dir().join("palisade.rules.yml")).unwrap();
+        let mut used = 0;
+        for (i, _) in rules.match_indices("palisade_") {
+            let name: String = rules[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                .collect();
+            let family = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(&name);
+            if family == "palisade_" {
+                continue;
+            }
+            used += 1;
+            assert!(text.contains(&format!("# TYPE {family} ")), "{family} is not exported");
+        }
+        assert!(used >= 8, "{used}");
+    }
+
+    /// The rules pass `promtool check rules` and their unit tests (`promtool test rules`):
+    /// Debian's `prometheus` package, installed by scripts/test.sh; required on CI.
+    #[test]
+    fn promtool_checks_and_tests_the_alert_rules() {
+        let dir = rules_dir();
+        let run = |args: &[&str]| {
+            std::process::Command::new("promtool").args(args).current_dir(&dir).output()
+        };
+        match run(&["check", "rules", "palisade.rules.yml"]) {
+            Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!("promtool not found ({e}); skipped (scripts/test.sh installs it)");
+                return;
+            }
+            Err(e) => panic!("CI=true but promtool cannot run: {e}"),
+            Ok(o) => assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout)),
+        }
+        let o = run(&["test", "rules", "palisade.rules.test.yml"]).unwrap();
+        assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
