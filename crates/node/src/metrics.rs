@@ -308,6 +308,55 @@ mod tests {
         assert!(used >= 8, "{used}");
     }
 
+    /// Every metric Palisade declares (each `"palisade_..."` name in this file) appears in a
+    /// panel of the provisionable Grafana dashboards, and each dashboard file is one Grafana
+    /// provisions: a uid, a title, panels whose Prometheus targets use the `${datasource}`
+    /// variable.
+    #[test]
+    fn every_metric_is_on_a_grafana_dashboard() {
+        let src = include_str!("metrics.rs");
+        let mut declared = std::collections::BTreeSet::new();
+        for (i, _) in src.match_indices("\"palisade_") {
+            let name: String = src[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                .collect();
+            if name.len() > "palisade_".len() {
+                declared.insert(name);
+            }
+        }
+        assert!(declared.len() >= 24, "{declared:?}");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/grafana/dashboards");
+        let mut exprs = String::new();
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let d: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            assert!(d["uid"].as_str().is_some_and(|u| u.starts_with("palisade-")), "{p:?}");
+            assert!(d["title"].is_string(), "{p:?}");
+            let panels = d["panels"].as_array().unwrap();
+            assert!(!panels.is_empty(), "{p:?}");
+            for panel in panels {
+                assert_eq!(
+                    panel["datasource"]["uid"], "${datasource}",
+                    "{p:?}: {}",
+                    panel["title"]
+                );
+                for t in panel["targets"].as_array().unwrap() {
+                    exprs.push_str(t["expr"].as_str().unwrap());
+                    exprs.push('\n');
+                }
+            }
+            n += 1;
+        }
+        assert_eq!(n, 3, "chains and sources; detectors and alerts; mempool and defense");
+        for m in &declared {
+            assert!(exprs.contains(m.as_str()), "{m} is on no dashboard panel");
+        }
+    }
+
     /// The rules pass `promtool check rules` and their unit tests (`promtool test rules`):
     /// Debian's `prometheus` package, installed by scripts/test.sh; required on CI.
     #[test]
