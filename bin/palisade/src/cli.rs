@@ -185,6 +185,11 @@ pub(crate) enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Check the config's alert sinks.
+    Sinks {
+        #[command(subcommand)]
+        cmd: SinksCmd,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout:
     /// `palisade completions bash > /etc/bash_completion.d/palisade`.
     Completions {
@@ -206,6 +211,17 @@ pub(crate) enum Cmd {
         /// Replay at least this many blocks in total, looping the data (for the memory check).
         #[arg(long)]
         blocks: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SinksCmd {
+    /// Send a marked test notification through each sink and print what each answered; exit 1
+    /// when one failed.
+    Test {
+        /// Config file.
+        #[arg(long, short)]
+        config: PathBuf,
     },
 }
 
@@ -349,6 +365,7 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
                 Err(code) => Ok(code),
             }
         }
+        Cmd::Sinks { cmd: SinksCmd::Test { config } } => sinks_test(&config).await,
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -400,6 +417,43 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
             crate::bench::cmd(file, config, loops, blocks)
         }
     }
+}
+
+/// `palisade sinks test`: one marked test notification through each sink.
+async fn sinks_test(config: &std::path::Path) -> eyre::Result<ExitCode> {
+    let cfg = match load_runnable(config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let sinks = match palisade_alert::build_sinks(&cfg.sinks, &cfg.data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {}: {e}", config.display());
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    if sinks.is_empty() {
+        eprintln!("error: {}: no [[sinks]] to test", config.display());
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    let n = palisade_alert::Notification::test();
+    let mut failed = 0;
+    for s in &sinks {
+        let t = std::time::Instant::now();
+        let r = match s.healthcheck().await {
+            Ok(()) => s.deliver(&n).await,
+            Err(e) => Err(e),
+        };
+        let ms = t.elapsed().as_millis();
+        match r {
+            Ok(()) => outln!("ok      {:<20} delivered in {ms} ms", s.id()),
+            Err(e) => {
+                failed += 1;
+                outln!("FAILED  {:<20} {e} ({ms} ms)", s.id());
+            }
+        }
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// A cancellation token fired by Ctrl-C or SIGTERM.

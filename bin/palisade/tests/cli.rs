@@ -39,6 +39,7 @@ fn help_everywhere() {
         vec!["alerts", "parked", "--help"],
         vec!["completions", "--help"],
         vec!["man", "--help"],
+        vec!["sinks", "test", "--help"],
         vec!["demo", "--help"],
         vec!["bench", "--help"],
         vec!["verify", "--help"],
@@ -639,4 +640,89 @@ fn unknown_choices_are_usage_errors_and_piped_logs_have_no_colours() {
     let e = stderr(&o);
     assert!(e.contains("DEBUG"), "-vv logs at debug: {e}");
     assert!(!e.contains('\u{1b}'), "colour codes in a piped log: {e:?}");
+}
+
+/// Issue 13: `palisade sinks test` sends one marked test notification through each sink and
+/// says what each answered; a sink that fails makes it exit 1.
+#[test]
+fn sinks_test_sends_a_marked_notification_through_each_sink() {
+    use std::io::Read;
+    // A receiver: 200 on /ok (recording the body), 404 `no_service` elsewhere.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            let req = loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                buf.extend_from_slice(&chunk[..n]);
+                let t = String::from_utf8_lossy(&buf).to_string();
+                let Some(i) = t.find("\r\n\r\n") else {
+                    if n == 0 {
+                        break t;
+                    } else {
+                        continue;
+                    }
+                };
+                let len: usize = t[..i]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= i + 4 + len || n == 0 {
+                    break t;
+                }
+            };
+            let (status, body) = if req.starts_with("POST /ok") {
+                ("200 OK", "ok")
+            } else {
+                ("404 Not Found", "no_service")
+            };
+            g.lock().unwrap().push(req);
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.toml");
+    let cfg = |sinks: &str| {
+        format!(
+            "data_dir = '{}'\n\n[[chains]]\nname = 'x'\nchain_id = 1\nendpoints = [{{ url = 'http://127.0.0.1:1' }}]\n\n{sinks}",
+            dir.path().display()
+        )
+    };
+    let good = format!("[[sinks]]\ntype = 'webhook'\nurl = 'http://127.0.0.1:{port}/ok'\n\n[[sinks]]\ntype = 'jsonl'\npath = 'a.jsonl'\n");
+    std::fs::write(&p, cfg(&good)).unwrap();
+    let o = run(&["sinks", "test", "--config", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("ok      webhook") && out.contains("ok      jsonl"), "{out}");
+    let sent = got.lock().unwrap().join("\n");
+    assert!(sent.contains("\"test\":true") && sent.contains("TEST notification"), "{sent}");
+    let line = std::fs::read_to_string(dir.path().join("a.jsonl")).unwrap();
+    assert!(line.contains("palisade:test"), "{line}");
+    // A Slack URL the service does not know: reported with its words, exit 1.
+    let bad = format!(
+        "{good}\n[[sinks]]\ntype = 'slack'\nurl = 'http://127.0.0.1:{port}/services/T0KEN'\n"
+    );
+    std::fs::write(&p, cfg(&bad)).unwrap();
+    let o = run(&["sinks", "test", "--config", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("FAILED  slack") && out.contains("404") && out.contains("no_service"),
+        "{out}"
+    );
+    assert!(!out.contains("T0KEN"), "{out}");
+    no_panic(&o);
 }

@@ -28,6 +28,35 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// A test notification, marked as such in its title, its detector (`palisade:test`) and its
+    /// evidence (`"test": true`), for `palisade sinks test`: receivers can tell it from an
+    /// alert, and its key is new each time (so a deduplicating receiver shows it).
+    pub fn test() -> Self {
+        let now = palisade_store::now_ms();
+        let f = palisade_primitives::Finding::new(
+            "palisade:test",
+            "test",
+            "test",
+            palisade_primitives::BlockRef::synthetic(0),
+            &format!("sinks-test:{now}"),
+            palisade_primitives::Severity::Info,
+            "TEST notification from `palisade sinks test`: no action needed",
+        )
+        .with_evidence(json!({"test": true}));
+        Self {
+            action: "alert".into(),
+            revision: 0,
+            alert: AlertRow {
+                finding: f,
+                status: "open".into(),
+                created_ms: now,
+                acked_by: None,
+                ack_note: None,
+                revision: 0,
+            },
+        }
+    }
+
     /// The idempotency key: alert key and action, and the revision when it is not the first
     /// (so a receiver that deduplicates still takes a reopened alert).
     pub fn idempotency_key(&self) -> String {
