@@ -1,6 +1,7 @@
 //! Alert sinks: where alerts go. Each sink is config + healthcheck + deliver; delivery is driven
 //! by the outbox, at least once, and idempotent on the alert key where the receiver allows.
 
+mod command;
 mod webhook;
 
 use crate::{AlertError, Result, SecretString};
@@ -12,6 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+pub use command::Command;
 pub use webhook::{sign, Webhook, WebhookFormat};
 
 /// What is delivered: a new alert, or the resolution of one (reorged out). An alert that a
@@ -141,6 +143,22 @@ pub enum SinkConfig {
     Slack(ChatConfig),
     /// A Discord webhook.
     Discord(ChatConfig),
+    /// A program run with the alert's JSON on standard input.
+    Command(CommandConfig),
+}
+
+/// Config of the command sink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandConfig {
+    /// Sink id (default `command`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The program and its arguments, run directly (no shell): `["/usr/local/bin/page", "--team", "defi"]`.
+    pub command: Vec<String>,
+    /// How long it may run, in milliseconds (default 5000); it is killed after.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
 }
 
 /// Config of the stdout sink.
@@ -210,7 +228,7 @@ impl SinkConfig {
                 );
             }
             Self::Slack(c) | Self::Discord(c) => out.extend(c.url.unset_env().map(|v| ("url", v))),
-            Self::Stdout(_) | Self::Jsonl(_) => {}
+            Self::Stdout(_) | Self::Jsonl(_) | Self::Command(_) => {}
         }
         out
     }
@@ -223,6 +241,7 @@ impl SinkConfig {
             Self::Webhook(c) => c.name.clone().unwrap_or_else(|| "webhook".into()),
             Self::Slack(c) => c.name.clone().unwrap_or_else(|| "slack".into()),
             Self::Discord(c) => c.name.clone().unwrap_or_else(|| "discord".into()),
+            Self::Command(c) => c.name.clone().unwrap_or_else(|| "command".into()),
         }
     }
 }
@@ -256,6 +275,7 @@ pub fn build_sinks(
             SinkConfig::Slack(s) => {
                 Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Slack)?)
             }
+            SinkConfig::Command(c) => Arc::new(Command::new(id, c.command.clone(), c.timeout_ms)?),
             SinkConfig::Discord(s) => {
                 Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Discord)?)
             }
