@@ -25,12 +25,33 @@ pub struct Persist {
     /// Also told of each stored finding (the cluster's findings stream, for responders in other
     /// processes).
     tap: Option<tokio::sync::mpsc::Sender<(Finding, u128)>>,
+    /// On-call routes, and the sinks of findings no route matches (`None`: every sink).
+    routes: Arc<(Vec<palisade_store::Route>, Option<Vec<String>>)>,
 }
 
 impl Persist {
     /// A path for `chain`'s findings.
     pub fn new(chain: &str, store: Store, outbox: Outbox, hub: Option<Arc<ResponseHub>>) -> Self {
-        Self { chain: chain.into(), store, outbox, hub, fence: Default::default(), tap: None }
+        Self {
+            chain: chain.into(),
+            store,
+            outbox,
+            hub,
+            fence: Default::default(),
+            tap: None,
+            routes: Default::default(),
+        }
+    }
+
+    /// Routes findings: to the sinks of every route they match, else to `default_route`
+    /// (`None`: every sink).
+    pub fn routed(
+        mut self,
+        routes: Vec<palisade_store::Route>,
+        default_route: Option<Vec<String>>,
+    ) -> Self {
+        self.routes = Arc::new((routes, default_route));
+        self
     }
 
     /// Stamps `fence` on every write from now on.
@@ -57,7 +78,8 @@ impl Persist {
     /// [`NodeError::Deposed`]: the chain is someone else's now.
     pub async fn save(&self, mut batch: Batch, base_fee: u128) -> Result<Stored> {
         batch.chain = self.chain.clone();
-        batch.sinks = self.outbox.sink_ids();
+        batch.sinks = self.routes.1.clone().unwrap_or_else(|| self.outbox.sink_ids());
+        batch.routes = self.routes.0.clone();
         batch.fence = self.fence.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut attempt = 0;
         let stored = loop {

@@ -104,7 +104,8 @@ impl Runtime {
     /// to the responders through the findings stream (`tap`) rather than in this process.
     pub(crate) fn persist(&self, chain: &str, attach: &Attach) -> Persist {
         let hub = if attach.tap.is_some() { None } else { self.hub.clone() };
-        let mut p = Persist::new(chain, self.store.clone(), self.outbox.clone(), hub);
+        let mut p = Persist::new(chain, self.store.clone(), self.outbox.clone(), hub)
+            .routed(self.cfg.routes.clone(), self.cfg.default_route.clone());
         if let Some(f) = &attach.fence {
             p = p.fenced(f.clone());
         }

@@ -23,9 +23,11 @@
 //! - An outbox row leaves the queue only once its sink acknowledged delivery.
 
 mod error;
+mod route;
 mod store;
 
 pub use error::{Result, StoreError};
+pub use route::{sinks_for, Route};
 pub use store::{
     now_ms, AlertFilter, AlertNote, AlertRow, Backend, Batch, ChainState, DueItem, Fence,
     LoggedBlock, Reservation, ResponseRow, Store, Stored,

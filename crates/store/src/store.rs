@@ -277,8 +277,11 @@ pub struct Batch {
     pub findings: Vec<Finding>,
     /// Blocks whose alerts are retracted.
     pub retracted: Vec<BlockRef>,
-    /// Sink ids that receive alerts.
+    /// Sink ids that receive alerts no route matches (the default route; every sink when no
+    /// `[[routes]]` are configured).
     pub sinks: Vec<String>,
+    /// On-call routes: a finding goes to the sinks of every route it matches, else to `sinks`.
+    pub routes: Vec<crate::Route>,
     /// Alerts at or below this block number are confirmed and delivered; `None` delivers at once.
     pub confirmed_upto: Option<u64>,
     /// In a cluster, the chain owner's lease: the write is refused if a newer owner has written.
@@ -707,7 +710,20 @@ impl Store {
                     .await
                     .map_err(db("retract"))?;
                 if status != "pending" {
-                    for s in &b.sinks {
+                    // The sinks that were told of it (routes may have changed since).
+                    let told: Vec<String> = sqlx::query(
+                        "SELECT DISTINCT sink FROM outbox WHERE alert_key = $1 AND action = 'alert' AND revision = $2 ORDER BY sink",
+                    )
+                    .bind(key.as_str())
+                    .bind(revision)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db("retract"))?
+                    .iter()
+                    .map(|row| row.try_get(0))
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(db("retract"))?;
+                    for s in &told {
                         enqueue(&mut tx, (&key, s, "resolve", revision), now, &mut ord).await?;
                     }
                 }
@@ -772,16 +788,16 @@ impl Store {
             if let Some(revision) = revision {
                 inserted += 1;
                 if status == "open" {
-                    for s in &b.sinks {
-                        enqueue(&mut tx, (&key, s, "alert", revision), now, &mut ord).await?;
+                    for s in crate::sinks_for(&b.routes, &b.sinks, f) {
+                        enqueue(&mut tx, (&key, &s, "alert", revision), now, &mut ord).await?;
                     }
                 }
             }
         }
         // Pending alerts that now have enough confirmations.
         if let Some(c) = b.confirmed_upto {
-            let keys: Vec<(String, i64)> = sqlx::query(
-                "SELECT key, revision FROM alerts WHERE chain = $1 AND status = 'pending' AND block_number <= $2 ORDER BY block_number, key",
+            let keys: Vec<(String, i64, String)> = sqlx::query(
+                "SELECT key, revision, body FROM alerts WHERE chain = $1 AND status = 'pending' AND block_number <= $2 ORDER BY block_number, key",
             )
             .bind(chain)
             .bind(c as i64)
@@ -789,17 +805,20 @@ impl Store {
             .await
             .map_err(db("confirm"))?
             .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db("confirm"))?;
-            for (k, revision) in keys {
+            for (k, revision, body) in keys {
+                let f: Finding = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("alert {k}: {e}")))?;
+                let sinks = crate::sinks_for(&b.routes, &b.sinks, &f);
                 sqlx::query("UPDATE alerts SET status = 'open', updated_ms = $1 WHERE key = $2")
                     .bind(now)
                     .bind(k.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(db("confirm"))?;
-                for s in &b.sinks {
+                for s in &sinks {
                     enqueue(&mut tx, (&k, s, "alert", revision), now, &mut ord).await?;
                 }
             }

@@ -342,3 +342,78 @@ async fn responses_are_recorded_then_updated_with_their_outcome() {
         assert!(!s.response_exists(&format!("{id}-other")).await.unwrap(), "{name}");
     }
 }
+
+/// Issue 13: findings go to the sinks of the routes they match (else the default route), also
+/// when they become due after their confirmations; a retraction's resolve goes to the sinks
+/// that were told of the alert, and only to them.
+#[tokio::test]
+async fn routes_pick_the_sinks_and_resolves_follow_the_alert() {
+    use palisade_store::Route;
+    for (name, store, _dir) in stores().await {
+        let chain = unique("routes");
+        let (page, chat, log) =
+            (format!("{chain}-page"), format!("{chain}-chat"), format!("{chain}-log"));
+        let routes = vec![Route {
+            min_severity: Some(Severity::Critical),
+            sinks: vec![page.clone(), chat.clone()],
+            ..Default::default()
+        }];
+        let crit = finding(&chain, 10, 1, "a", Severity::Critical);
+        let low = finding(&chain, 10, 1, "b", Severity::Low);
+        let late = finding(&chain, 12, 3, "c", Severity::Critical);
+        let batch = Batch {
+            chain: chain.clone(),
+            findings: vec![crit.clone(), low.clone(), late.clone()],
+            sinks: vec![log.clone()],
+            routes: routes.clone(),
+            confirmed_upto: Some(11),
+            ..Default::default()
+        };
+        store.apply(&batch).await.unwrap();
+        let keys = |sink: String| {
+            let store = store.clone();
+            async move {
+                let mut k: Vec<(String, String)> = store
+                    .due_for_sink(&sink, 100)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|d| (d.key, d.action))
+                    .collect();
+                k.sort();
+                k
+            }
+        };
+        let (c, l) = (crit.key.to_string(), low.key.to_string());
+        assert_eq!(keys(page.clone()).await, [(c.clone(), "alert".to_string())], "{name}");
+        assert_eq!(keys(chat.clone()).await, [(c.clone(), "alert".to_string())], "{name}");
+        assert_eq!(keys(log.clone()).await, [(l.clone(), "alert".to_string())], "{name}");
+        // The pending critical one, confirmed later, is routed too.
+        let confirm = Batch {
+            chain: chain.clone(),
+            sinks: vec![log.clone()],
+            routes: routes.clone(),
+            confirmed_upto: Some(12),
+            ..Default::default()
+        };
+        store.apply(&confirm).await.unwrap();
+        assert_eq!(keys(page.clone()).await.len(), 2, "{name}");
+        assert_eq!(keys(log.clone()).await.len(), 1, "{name}");
+        // Block 10 reorged out: each resolve goes where its alert went.
+        let retract = Batch {
+            chain: chain.clone(),
+            retracted: vec![crit.anchor],
+            sinks: vec![log.clone()],
+            routes,
+            ..Default::default()
+        };
+        store.apply(&retract).await.unwrap();
+        let page_keys = keys(page.clone()).await;
+        assert!(page_keys.contains(&(c.clone(), "resolve".to_string())), "{name}: {page_keys:?}");
+        assert!(!page_keys.iter().any(|(k, _)| *k == l), "{name}");
+        let log_keys = keys(log.clone()).await;
+        assert!(log_keys.contains(&(l.clone(), "resolve".to_string())), "{name}: {log_keys:?}");
+        assert!(!log_keys.iter().any(|(k, _)| *k == c), "{name}");
+        store.reset_chain(&chain).await.unwrap();
+    }
+}

@@ -45,6 +45,14 @@ pub struct Config {
     /// Alert destinations (default: none; alerts are still stored).
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+    /// On-call routes: a finding goes to the sinks of every route it matches (by detector,
+    /// severity, chain, stage), else to `default_route` (default: none configured, every
+    /// finding to every sink).
+    #[serde(default)]
+    pub routes: Vec<palisade_store::Route>,
+    /// The sinks of findings no route matches (default: every sink).
+    #[serde(default)]
+    pub default_route: Option<Vec<String>>,
     /// Automated responses (default: none). Each is dry-run unless it says `dry_run = false`.
     #[serde(default)]
     pub responders: Vec<palisade_respond::ResponderConfig>,
@@ -638,6 +646,28 @@ impl Config {
                 }
             }
         }
+        let sink_ids: Vec<String> = cfg.sinks.iter().map(|s| s.id()).collect();
+        let named = |field: String, names: &[String], errs: &mut Vec<ConfigError>| {
+            for n in names {
+                if !sink_ids.contains(n) {
+                    let hint = strsim_closest(n, &sink_ids);
+                    errs.push(err(
+                        None,
+                        field.clone(),
+                        format!("no sink named {n:?}{hint} (sinks: {})", sink_ids.join(", ")),
+                    ));
+                }
+            }
+        };
+        for (i, r) in cfg.routes.iter().enumerate() {
+            if r.sinks.is_empty() {
+                errs.push(err(None, format!("routes[{i}].sinks"), "name at least one sink".into()));
+            }
+            named(format!("routes[{i}].sinks"), &r.sinks, &mut errs);
+        }
+        if let Some(d) = &cfg.default_route {
+            named("default_route".into(), d, &mut errs);
+        }
         if let Err(e) = palisade_alert::build_sinks(&cfg.sinks, &cfg.data_dir) {
             errs.push(err(None, "sinks".into(), e.to_string()));
         }
@@ -837,6 +867,16 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.0[0].line, Some(5), "{e}");
         assert!(e.0[0].message.starts_with("contracts: "), "{e}");
+        // Issue 13: a route to a sink that does not exist, with the name meant.
+        let e = parse("[[sinks]]\ntype = 'stdout'\nname = 'pager'\n\n[[routes]]\nmin_severity = 'critical'\nsinks = ['pagr']\n")
+            .unwrap_err();
+        assert_eq!(e.0[0].field.as_deref(), Some("routes[0].sinks"), "{e}");
+        assert!(e.0[0].message.contains("did you mean \"pager\""), "{e}");
+        let ok = parse("[[sinks]]\ntype = 'stdout'\nname = 'pager'\n\n[[sinks]]\ntype = 'stdout'\nname = 'chat'\n\n[[routes]]\nmin_severity = 'critical'\nstages = ['pending']\nsinks = ['pager']\n\ndefault_route = ['chat']\n");
+        assert!(ok.is_err(), "default_route after a table belongs to the table: a config error");
+        let cfg = parse("default_route = ['chat']\n\n[[sinks]]\ntype = 'stdout'\nname = 'pager'\n\n[[sinks]]\ntype = 'stdout'\nname = 'chat'\n\n[[routes]]\nmin_severity = 'critical'\nstages = ['pending']\nsinks = ['pager']\n").unwrap();
+        assert_eq!(cfg.routes[0].sinks, ["pager"]);
+        assert_eq!(cfg.default_route.as_deref(), Some(&["chat".to_string()][..]));
         let e = parse("[[detectors]]\ntype = 'sandwich'\nname = 's'\nmin_victims = 'lots'\n")
             .unwrap_err();
         assert_eq!(e.0[0].line, Some(4), "{e}");
@@ -970,4 +1010,15 @@ mod cluster_tests {
             ("c", 3, Some(7), 64)
         );
     }
+}
+
+/// `, did you mean "x"?` when a name is close to one of `names`.
+fn strsim_closest(name: &str, names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(name, n), n))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| format!(", did you mean {n:?}?"))
+        .unwrap_or_default()
 }
