@@ -209,31 +209,32 @@ pub fn chain(fork_from: Option<u64>) -> Vec<Arc<BlockData>> {
 }
 
 /// A CometBFT scenario of 40 heights, in the detectors' form (the live test signs the same
-/// shape): A, B, C hold 30 each and D 10; D (watched) does not sign heights 11..=20; E joins
+/// shape): A, B, C hold 30 each and D 10 (addresses `AAAA...`, 40 hex digits); D (watched) does not sign heights 11..=20; E joins
 /// with 60 at height 25; D leaves at 30; block 35 carries evidence of B signing twice. `fork`
 /// gives other block hashes from that height on (a chain that cannot reorg, but the laws hold).
 pub fn comet_chain(fork: Option<u64>) -> Vec<Arc<BlockData>> {
     use palisade_primitives::consensus::{CometInfo, EvidenceInfo};
     let mut out: Vec<Arc<BlockData>> = Vec::new();
+    // Consensus addresses as CometBFT writes them: 20 bytes, upper-case hex.
+    let v = |s: &str| s.repeat(20);
     for h in 1..=40u64 {
         let salt = if fork.is_some_and(|f| h >= f) { 4 } else { 3 };
-        let mut vals: Vec<(String, u64)> =
-            vec![("AA".into(), 30), ("BB".into(), 30), ("CC".into(), 30)];
+        let mut vals: Vec<(String, u64)> = vec![(v("AA"), 30), (v("BB"), 30), (v("CC"), 30)];
         if h < 30 {
-            vals.push(("DD".into(), 10));
+            vals.push((v("DD"), 10));
         }
         if h >= 25 {
-            vals.push(("EE".into(), 60));
+            vals.push((v("EE"), 60));
         }
         let signatures = vals
             .iter()
-            .filter(|(a, _)| !(a == "DD" && (11..=20).contains(&h)))
+            .filter(|(a, _)| !(*a == v("DD") && (11..=20).contains(&h)))
             .map(|(a, _)| (a.clone(), true))
             .collect();
         let evidence = if h == 35 {
             vec![EvidenceInfo {
                 kind: "duplicate_vote".into(),
-                validator: Some("BB".into()),
+                validator: Some(v("BB")),
                 height: 33,
             }]
         } else {
@@ -242,7 +243,7 @@ pub fn comet_chain(fork: Option<u64>) -> Vec<Arc<BlockData>> {
         let info = CometInfo {
             chain_id: "c".into(),
             height: h,
-            proposer: "AA".into(),
+            proposer: v("AA"),
             validators: vals,
             signatures,
             evidence,

@@ -256,7 +256,10 @@ fn a_payload_that_is_not_the_execution_chains_block_is_reported_at_the_beacon_bl
 
 #[test]
 fn comet_validators_on_the_comet_scenario_and_its_laws() {
-    let src = "type = 'comet_validators'\nvalidators = ['dd']\nmissed_tiers = [3, 8, 20, 40]";
+    let src = &format!(
+        "type = 'comet_validators'\nvalidators = ['{}']\nmissed_tiers = [3, 8, 20, 40]",
+        "dd".repeat(20)
+    );
     let mut d = detector(src);
     let mut out = Findings::new();
     let chain = sc::comet_chain(None);
