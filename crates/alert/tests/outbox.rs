@@ -128,11 +128,21 @@ fn now_ms() -> i64 {
 /// A receiver answering each request with `answer(block_number)` (status, body); records the
 /// block numbers it was sent.
 async fn receiver(answer: fn(u64) -> (u16, &'static str)) -> (String, Arc<Mutex<Vec<u64>>>) {
+    let (url, seen, _) = receiver_bodies(answer).await;
+    (url, seen)
+}
+
+/// [`receiver`], also keeping each request's JSON body.
+#[allow(clippy::type_complexity)]
+async fn receiver_bodies(
+    answer: fn(u64) -> (u16, &'static str),
+) -> (String, Arc<Mutex<Vec<u64>>>, Arc<Mutex<Vec<serde_json::Value>>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     let seen: Arc<Mutex<Vec<u64>>> = Default::default();
-    let s = seen.clone();
+    let bodies: Arc<Mutex<Vec<serde_json::Value>>> = Default::default();
+    let (s, b) = (seen.clone(), bodies.clone());
     tokio::spawn(async move {
         loop {
             let Ok((mut c, _)) = l.accept().await else { return };
@@ -164,6 +174,7 @@ async fn receiver(answer: fn(u64) -> (u16, &'static str)) -> (String, Arc<Mutex<
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             let n = v["block_number"].as_u64().unwrap_or(0);
             s.lock().unwrap().push(n);
+            b.lock().unwrap().push(v);
             let (status, said) = answer(n);
             let _ = c
                 .write_all(
@@ -176,7 +187,7 @@ async fn receiver(answer: fn(u64) -> (u16, &'static str)) -> (String, Arc<Mutex<
                 .await;
         }
     });
-    (url, seen)
+    (url, seen, bodies)
 }
 
 async fn queue(store: &Store, sink: &str, blocks: std::ops::RangeInclusive<u64>) {
@@ -280,4 +291,44 @@ async fn a_wrong_slack_url_fails_the_start_up_check() {
     assert_eq!(*seen.lock().unwrap(), [0], "one empty message, no alert");
     let (url, _) = receiver(|_| (400, "no_text")).await;
     chat(url).healthcheck().await.unwrap();
+}
+
+/// Issue 13: PagerDuty Events API v2: an alert triggers with the alert key as `dedup_key`, its
+/// retraction by a reorg resolves the same incident. The routing key is in the body, as
+/// PagerDuty wants it.
+#[tokio::test]
+async fn pagerduty_triggers_and_resolves_by_dedup_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::open(&format!("sqlite://{}", dir.path().join("p.sqlite").display())).await.unwrap();
+    let (url, _, bodies) = receiver_bodies(|_| (202, r#"{"status":"success"}"#)).await;
+    let pd = palisade_alert::sink::Webhook::pagerduty(
+        "pd".into(),
+        &palisade_alert::SecretString::new(url),
+        palisade_alert::SecretString::new("R0UTINGKEY"),
+        2000,
+    )
+    .unwrap();
+    let outbox = Outbox::new(store.clone(), vec![Arc::new(pd)]);
+    let f = finding("c", 7);
+    queue(&store, "pd", 7..=7).await;
+    let r = Batch {
+        chain: "c".into(),
+        retracted: vec![f.anchor],
+        sinks: vec!["pd".into()],
+        ..Default::default()
+    };
+    store.apply(&r).await.unwrap();
+    assert_eq!(outbox.pass().await.unwrap(), 2);
+    let got = bodies.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    let key = f.key.to_string();
+    assert_eq!(got[0]["event_action"], "trigger");
+    assert_eq!(got[0]["routing_key"], "R0UTINGKEY");
+    assert_eq!(got[0]["dedup_key"], key.as_str());
+    assert_eq!(got[0]["payload"]["severity"], "error", "high is PagerDuty's error");
+    assert_eq!(got[0]["payload"]["source"], "palisade/c");
+    assert!(got[0]["payload"]["summary"].as_str().unwrap().contains("block 7"));
+    assert_eq!(got[1]["event_action"], "resolve");
+    assert_eq!(got[1]["dedup_key"], key.as_str());
 }

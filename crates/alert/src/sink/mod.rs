@@ -145,6 +145,30 @@ pub enum SinkConfig {
     Discord(ChatConfig),
     /// A program run with the alert's JSON on standard input.
     Command(CommandConfig),
+    /// PagerDuty Events API v2.
+    #[serde(rename = "pagerduty")]
+    PagerDuty(PagerDutyConfig),
+}
+
+/// Config of the PagerDuty sink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    /// Sink id (default `pagerduty`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The Events API v2 integration's routing key (a secret). String or `{ env = "VAR" }`.
+    pub routing_key: SecretString,
+    /// The events endpoint (default `https://events.pagerduty.com/v2/enqueue`).
+    #[serde(default = "pagerduty_url")]
+    pub url: String,
+    /// Request timeout in milliseconds (default 5000).
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn pagerduty_url() -> String {
+    "https://events.pagerduty.com/v2/enqueue".into()
 }
 
 /// Config of the command sink.
@@ -228,6 +252,9 @@ impl SinkConfig {
                 );
             }
             Self::Slack(c) | Self::Discord(c) => out.extend(c.url.unset_env().map(|v| ("url", v))),
+            Self::PagerDuty(p) => {
+                out.extend(p.routing_key.unset_env().map(|v| ("routing_key", v)));
+            }
             Self::Stdout(_) | Self::Jsonl(_) | Self::Command(_) => {}
         }
         out
@@ -242,6 +269,7 @@ impl SinkConfig {
             Self::Slack(c) => c.name.clone().unwrap_or_else(|| "slack".into()),
             Self::Discord(c) => c.name.clone().unwrap_or_else(|| "discord".into()),
             Self::Command(c) => c.name.clone().unwrap_or_else(|| "command".into()),
+            Self::PagerDuty(c) => c.name.clone().unwrap_or_else(|| "pagerduty".into()),
         }
     }
 }
@@ -276,6 +304,12 @@ pub fn build_sinks(
                 Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Slack)?)
             }
             SinkConfig::Command(c) => Arc::new(Command::new(id, c.command.clone(), c.timeout_ms)?),
+            SinkConfig::PagerDuty(c) => Arc::new(Webhook::pagerduty(
+                id,
+                &SecretString::new(c.url.clone()),
+                c.routing_key.clone(),
+                c.timeout_ms,
+            )?),
             SinkConfig::Discord(s) => {
                 Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Discord)?)
             }

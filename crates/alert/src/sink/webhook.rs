@@ -17,6 +17,9 @@ pub enum WebhookFormat {
     Slack,
     /// `{"content": ..., "embeds": [...]}` for Discord webhooks.
     Discord,
+    /// A PagerDuty Events API v2 event: `trigger` for an alert, `resolve` when a reorg retracts
+    /// it, with the alert key as `dedup_key`.
+    PagerDuty,
 }
 
 /// The HMAC-SHA256 signature Palisade puts in `X-Palisade-Signature`: hex of
@@ -38,6 +41,8 @@ pub struct Webhook {
     secret: Option<SecretString>,
     format: WebhookFormat,
     http: reqwest::Client,
+    /// PagerDuty: the integration's routing key.
+    routing_key: Option<SecretString>,
 }
 
 impl Webhook {
@@ -61,7 +66,20 @@ impl Webhook {
             .timeout(Duration::from_millis(timeout_ms))
             .build()
             .map_err(|e| AlertError::SinkConfig { sink: id.clone(), reason: e.to_string() })?;
-        Ok(Self { id, url: url.clone(), secret, format, http })
+        Ok(Self { id, url: url.clone(), secret, format, http, routing_key: None })
+    }
+
+    /// A PagerDuty Events API v2 sink (`url`: the events endpoint,
+    /// `https://events.pagerduty.com/v2/enqueue` by default).
+    pub fn pagerduty(
+        id: String,
+        url: &SecretString,
+        routing_key: SecretString,
+        timeout_ms: u64,
+    ) -> Result<Self> {
+        let mut w = Self::new(id, url, None, timeout_ms, WebhookFormat::PagerDuty)?;
+        w.routing_key = Some(routing_key);
+        Ok(w)
     }
 
     /// The JSON body sent for a notification, in this sink's format.
@@ -82,6 +100,32 @@ impl Webhook {
                     {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("key `{}`", f.key)}]},
                 ],
             }),
+            WebhookFormat::PagerDuty => {
+                let key = self.routing_key.as_ref().map(|k| k.expose()).unwrap_or_default();
+                if n.action == "resolve" {
+                    json!({"routing_key": key, "event_action": "resolve", "dedup_key": f.key.to_string()})
+                } else {
+                    json!({
+                        "routing_key": key,
+                        "event_action": "trigger",
+                        "dedup_key": f.key.to_string(),
+                        "payload": {
+                            "summary": format!("[{}] {}", f.chain, f.title).chars().take(1024).collect::<String>(),
+                            "source": format!("palisade/{}", f.chain),
+                            "severity": match f.severity {
+                                palisade_primitives::Severity::Critical => "critical",
+                                palisade_primitives::Severity::High => "error",
+                                palisade_primitives::Severity::Medium => "warning",
+                                _ => "info",
+                            },
+                            "component": f.detector,
+                            "group": f.chain,
+                            "class": f.kind,
+                            "custom_details": n.payload(),
+                        },
+                    })
+                }
+            }
             WebhookFormat::Discord => json!({
                 "content": n.line().chars().take(2000).collect::<String>(),
                 "embeds": [{
@@ -130,7 +174,8 @@ impl AlertSink for Webhook {
             // Slack answers an empty message `400 no_text` on a live hook and 403/404 on a
             // wrong one; Discord answers a GET with the hook's description, or 401/404.
             let probe = match self.format {
-                WebhookFormat::Palisade => return Ok(()),
+                // No request: any event would page someone.
+                WebhookFormat::Palisade | WebhookFormat::PagerDuty => return Ok(()),
                 WebhookFormat::Slack => self
                     .http
                     .post(self.url.expose())
