@@ -14,42 +14,10 @@
 mod common;
 
 use common::cluster::*;
-use common::Receiver;
-use futures::{SinkExt, StreamExt};
+use common::{heads_heard, pct, Receiver};
 use palisade_testing::anvil::{artifact_bytecode, calldata, free_port, Anvil, ACCOUNT0, ACCOUNT1};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
-
-fn pct(xs: &mut [f64], p: f64) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[((xs.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// Hears `anvil`'s new heads: number -> when.
-async fn listen(anvil: &Anvil) -> Arc<Mutex<HashMap<u64, Instant>>> {
-    let heard: Arc<Mutex<HashMap<u64, Instant>>> = Default::default();
-    let (mut ws, _) = tokio_tungstenite::connect_async(anvil.ws_url()).await.unwrap();
-    ws.send(Message::text(
-        json!({"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}).to_string(),
-    ))
-    .await
-    .unwrap();
-    let h = heard.clone();
-    tokio::spawn(async move {
-        while let Some(Ok(m)) = ws.next().await {
-            let Message::Text(t) = m else { continue };
-            let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
-            if let Some(num) = v.pointer("/params/result/number").and_then(|x| x.as_str()) {
-                let num = u64::from_str_radix(num.trim_start_matches("0x"), 16).unwrap_or(0);
-                h.lock().unwrap().insert(num, Instant::now());
-            }
-        }
-    });
-    heard
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -93,7 +61,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut heard = Vec::new();
     for a in &anvils {
-        heard.push(listen(a).await);
+        heard.push(heads_heard(a).await);
     }
     let (mut alert_ms, mut ref_ms) = (Vec::new(), Vec::new());
     let block_of = |chain: &str, number: u64, rx: &Receiver| {

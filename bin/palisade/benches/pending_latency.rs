@@ -16,7 +16,7 @@
 #[allow(missing_docs)]
 mod common;
 
-use common::{Palisade, Receiver};
+use common::{pct, Palisade, Receiver};
 use futures::{SinkExt, StreamExt};
 use palisade_testing::anvil::{
     artifact_bytecode, calldata, free_port, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2,
@@ -38,14 +38,6 @@ impl common::Lie for Delay {
     fn delay(&self) -> Duration {
         Duration::from_millis(self.0)
     }
-}
-
-fn pct(xs: &mut [f64], p: f64) -> f64 {
-    if xs.is_empty() {
-        return f64::NAN;
-    }
-    xs.sort_by(f64::total_cmp);
-    xs[((xs.len() as f64 - 1.0) * p).round() as usize]
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -190,6 +190,12 @@ async fn receiver_bodies(
     (url, seen, bodies)
 }
 
+/// A webhook sink named `id` posting to `url` in `format`.
+fn hook(id: &str, url: String, format: WebhookFormat) -> palisade_alert::sink::Webhook {
+    let url = palisade_alert::SecretString::new(url);
+    palisade_alert::sink::Webhook::new(id.into(), &url, None, 2000, format).unwrap()
+}
+
 async fn queue(store: &Store, sink: &str, blocks: std::ops::RangeInclusive<u64>) {
     for n in blocks {
         let b = Batch {
@@ -213,15 +219,8 @@ async fn refusals_are_parked_or_stop_the_sink_never_retried_forever() {
         Store::open(&format!("sqlite://{}", dir.path().join("r.sqlite").display())).await.unwrap();
     let (url, seen) =
         receiver(|n| if n == 3 { (400, "invalid_payload") } else { (200, "ok") }).await;
-    let hook = palisade_alert::sink::Webhook::new(
-        "hook".into(),
-        &palisade_alert::SecretString::new(url),
-        None,
-        2000,
-        palisade_alert::sink::WebhookFormat::Palisade,
-    )
-    .unwrap();
-    let outbox = Outbox::new(store.clone(), vec![Arc::new(hook)]);
+    let sink = hook("hook", url, WebhookFormat::Palisade);
+    let outbox = Outbox::new(store.clone(), vec![Arc::new(sink)]);
     queue(&store, "hook", 1..=5).await;
     assert_eq!(outbox.pass().await.unwrap(), 4);
     assert_eq!(*seen.lock().unwrap(), [1, 2, 3, 4, 5], "in order, 3 once, the rest went on");
@@ -234,15 +233,8 @@ async fn refusals_are_parked_or_stop_the_sink_never_retried_forever() {
 
     // A sink refused as a whole.
     let (url, seen) = receiver(|_| (403, "invalid_token")).await;
-    let hook = palisade_alert::sink::Webhook::new(
-        "bad".into(),
-        &palisade_alert::SecretString::new(url),
-        None,
-        2000,
-        palisade_alert::sink::WebhookFormat::Palisade,
-    )
-    .unwrap();
-    let outbox = Outbox::new(store.clone(), vec![Arc::new(hook)]);
+    let sink = hook("bad", url, WebhookFormat::Palisade);
+    let outbox = Outbox::new(store.clone(), vec![Arc::new(sink)]);
     queue(&store, "bad", 10..=12).await;
     assert_eq!(outbox.pass().await.unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -253,15 +245,8 @@ async fn refusals_are_parked_or_stop_the_sink_never_retried_forever() {
 
     // 429 (too many requests) is retried with backoff, not parked.
     let (url, seen) = receiver(|_| (429, "slow down")).await;
-    let hook = palisade_alert::sink::Webhook::new(
-        "busy".into(),
-        &palisade_alert::SecretString::new(url),
-        None,
-        2000,
-        palisade_alert::sink::WebhookFormat::Palisade,
-    )
-    .unwrap();
-    let outbox = Outbox::new(store.clone(), vec![Arc::new(hook)]);
+    let sink = hook("busy", url, WebhookFormat::Palisade);
+    let outbox = Outbox::new(store.clone(), vec![Arc::new(sink)]);
     queue(&store, "busy", 20..=20).await;
     outbox.pass().await.unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -275,16 +260,7 @@ async fn refusals_are_parked_or_stop_the_sink_never_retried_forever() {
 /// message (an empty one): a wrong URL or token fails the check with the service's words.
 #[tokio::test]
 async fn a_wrong_slack_url_fails_the_start_up_check() {
-    let chat = |url: String| {
-        palisade_alert::sink::Webhook::new(
-            "slack".into(),
-            &palisade_alert::SecretString::new(url),
-            None,
-            2000,
-            WebhookFormat::Slack,
-        )
-        .unwrap()
-    };
+    let chat = |url: String| hook("slack", url, WebhookFormat::Slack);
     let (url, seen) = receiver(|_| (404, "no_service")).await;
     let e = chat(url).healthcheck().await.unwrap_err().to_string();
     assert!(e.contains("404") && e.contains("no_service"), "{e}");

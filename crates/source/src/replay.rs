@@ -77,19 +77,21 @@ impl RecordedReader {
         self.bytes
     }
 
-    /// Reads the next raw line, skipping blank ones. `None` at the end.
-    pub fn next_raw(&mut self) -> Option<Result<(u64, &str)>> {
+    /// Reads the next non-blank line into `s` (cleared first), without its trailing
+    /// whitespace; its line number. `None` at the end.
+    fn read_next(&mut self, s: &mut String) -> Option<Result<u64>> {
         loop {
-            self.buf.clear();
-            match self.inner.read_line(&mut self.buf) {
+            s.clear();
+            match self.inner.read_line(s) {
                 Ok(0) => return None,
                 Ok(n) => {
                     self.line += 1;
                     self.bytes += n as u64;
-                    if self.buf.trim().is_empty() {
+                    if s.trim().is_empty() {
                         continue;
                     }
-                    return Some(Ok((self.line, self.buf.trim_end())));
+                    s.truncate(s.trim_end().len());
+                    return Some(Ok(self.line));
                 }
                 Err(e) => {
                     self.line += 1;
@@ -102,38 +104,23 @@ impl RecordedReader {
             }
         }
     }
-}
 
-impl RecordedReader {
+    /// Reads the next raw line, skipping blank ones. `None` at the end.
+    pub fn next_raw(&mut self) -> Option<Result<(u64, &str)>> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = self.read_next(&mut buf);
+        self.buf = buf;
+        Some(r?.map(|line| (line, self.buf.as_str())))
+    }
+
     /// Reads the next raw line into a string of its own (for another thread to decode),
     /// skipping blank ones: one copy out of the reader's buffer, sized from the line before so
     /// that long lines are not copied again as the string grows.
     pub fn next_owned(&mut self) -> Option<Result<(u64, String)>> {
-        loop {
-            let mut s = String::with_capacity(self.last_len + 4096);
-            match self.inner.read_line(&mut s) {
-                Ok(0) => return None,
-                Ok(n) => {
-                    self.line += 1;
-                    self.bytes += n as u64;
-                    self.last_len = n;
-                    if s.trim().is_empty() {
-                        continue;
-                    }
-                    let end = s.trim_end().len();
-                    s.truncate(end);
-                    return Some(Ok((self.line, s)));
-                }
-                Err(e) => {
-                    self.line += 1;
-                    return Some(Err(SourceError::Recorded {
-                        path: self.path.clone(),
-                        line: self.line,
-                        reason: format!("cannot read: {e}"),
-                    }));
-                }
-            }
-        }
+        let mut s = String::with_capacity(self.last_len + 4096);
+        let r = self.read_next(&mut s)?;
+        self.last_len = s.len();
+        Some(r.map(|line| (line, s)))
     }
 }
 

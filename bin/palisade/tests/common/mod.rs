@@ -596,3 +596,39 @@ impl Switch {
         self.on.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// The `p` quantile (0..=1) of `xs` by nearest rank (sorts `xs`); NaN when empty.
+pub fn pct(xs: &mut [f64], p: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    xs[((xs.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A bare `newHeads` subscriber on `anvil`, the reference the latency benches measure
+/// against: block number -> when it was heard.
+pub async fn heads_heard(anvil: &Anvil) -> Arc<Mutex<std::collections::HashMap<u64, Instant>>> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let heard: Arc<Mutex<std::collections::HashMap<u64, Instant>>> = Default::default();
+    let (mut ws, _) = tokio_tungstenite::connect_async(anvil.ws_url()).await.unwrap();
+    ws.send(Message::text(
+        serde_json::json!({"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]})
+            .to_string(),
+    ))
+    .await
+    .unwrap();
+    let h = heard.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(m)) = ws.next().await {
+            let Message::Text(t) = m else { continue };
+            let v: Value = serde_json::from_str(&t).unwrap_or_default();
+            if let Some(num) = v.pointer("/params/result/number").and_then(|x| x.as_str()) {
+                let num = u64::from_str_radix(num.trim_start_matches("0x"), 16).unwrap_or(0);
+                h.lock().unwrap().insert(num, Instant::now());
+            }
+        }
+    });
+    heard
+}

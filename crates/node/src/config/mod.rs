@@ -650,7 +650,10 @@ impl Config {
         let named = |field: String, names: &[String], errs: &mut Vec<ConfigError>| {
             for n in names {
                 if !sink_ids.contains(n) {
-                    let hint = strsim_closest(n, &sink_ids);
+                    let hint =
+                        palisade_detect::vars::suggest(n, sink_ids.iter().map(String::as_str))
+                            .map(|s| format!(", did you mean {s:?}?"))
+                            .unwrap_or_default();
                     errs.push(err(
                         None,
                         field.clone(),
@@ -1010,15 +1013,4 @@ mod cluster_tests {
             ("c", 3, Some(7), 64)
         );
     }
-}
-
-/// `, did you mean "x"?` when a name is close to one of `names`.
-fn strsim_closest(name: &str, names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| (strsim::jaro_winkler(name, n), n))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, n)| format!(", did you mean {n:?}?"))
-        .unwrap_or_default()
 }
