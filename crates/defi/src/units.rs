@@ -82,6 +82,93 @@ pub fn human(raw: &str, a: &Address) -> Option<String> {
     token(a).map(|t| format!("{} {}", scaled(raw, t.decimals), t.symbol))
 }
 
+/// Evidence keys that hold raw token amounts (beside a `token` address).
+const AMOUNT_KEYS: &[&str] = &[
+    "amount",
+    "value",
+    "lost",
+    "gain",
+    "net_outflow",
+    "outflow",
+    "inflow",
+    "balance_at_start",
+    "max_outflow",
+    "balance",
+    "profit",
+    "loss",
+    "debt",
+    "collateral",
+];
+
+/// The amounts in a finding's evidence in units people read, beside the raw ones: each
+/// `(path, raw, human)` for raw amounts next to a well-known `token` (or one whose `decimals`
+/// and `symbol` the evidence gives), and for fields in wei (`*_wei`: ETH) and gwei (`*_gwei`).
+pub fn describe_evidence(evidence: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    walk(evidence, String::new(), &mut out, 0);
+    out
+}
+
+fn walk(
+    v: &serde_json::Value,
+    path: String,
+    out: &mut Vec<(String, String, String)>,
+    depth: usize,
+) {
+    use serde_json::Value;
+    if depth > 16 || out.len() >= 64 {
+        return;
+    }
+    match v {
+        Value::Object(o) => {
+            let given = match (
+                o.get("symbol").and_then(Value::as_str),
+                o.get("decimals").and_then(Value::as_u64),
+            ) {
+                (Some(s), Some(d)) if d <= 77 => Some((s.to_string(), d as u8)),
+                _ => None,
+            };
+            let unit = given.or_else(|| {
+                let a: Address = o.get("token")?.as_str()?.parse().ok()?;
+                token(&a).map(|t| (t.symbol.to_string(), t.decimals))
+            });
+            for (k, x) in o {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let raw = match x {
+                    Value::String(s)
+                        if !s.is_empty()
+                            && s.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        Some(s.clone())
+                    }
+                    Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+                    _ => None,
+                };
+                match raw {
+                    Some(r) if k.ends_with("_wei") => {
+                        out.push((p, r.clone(), format!("{} ETH", scaled(&r, 18))))
+                    }
+                    Some(r) if k.ends_with("_gwei") => {
+                        out.push((p, r.clone(), format!("{} ETH", scaled(&r, 9))))
+                    }
+                    Some(r) if AMOUNT_KEYS.contains(&k.as_str()) => {
+                        if let Some((sym, d)) = &unit {
+                            out.push((p, r.clone(), format!("{} {sym}", scaled(&r, *d))));
+                        }
+                    }
+                    _ => walk(x, p, out, depth + 1),
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                walk(x, format!("{path}[{i}]"), out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +193,23 @@ mod tests {
         assert_eq!(scaled("-1500000", 6), "-1.5");
         assert_eq!(scaled("0", 8), "0");
         assert_eq!(scaled("123", 0), "123");
+    }
+
+    #[test]
+    fn evidence_amounts_are_described_in_units() {
+        let e = serde_json::json!({
+            "token": "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "lost": "10000000000000000000",
+            "gain": "2500000000000000000", "tx_index": 3, "base_fee_wei": "30000000000",
+            "legs": [{"token": "0x1111111111111111111111111111111111111111", "amount": "5", "symbol": "ABC", "decimals": 1}],
+            "other": {"token": "0x2222222222222222222222222222222222222222", "amount": "7"},
+        });
+        let d = describe_evidence(&e);
+        let got: Vec<(&str, &str)> = d.iter().map(|(p, _, h)| (p.as_str(), h.as_str())).collect();
+        assert!(got.contains(&("lost", "10 WETH")), "{got:?}");
+        assert!(got.contains(&("gain", "2.5 WETH")), "{got:?}");
+        assert!(got.contains(&("base_fee_wei", "0.00000003 ETH")), "{got:?}");
+        assert!(got.contains(&("legs[0].amount", "0.5 ABC")), "{got:?}");
+        // An unknown token without decimals is left raw; counters are not amounts.
+        assert!(!got.iter().any(|(p, _)| *p == "other.amount" || *p == "tx_index"), "{got:?}");
     }
 }

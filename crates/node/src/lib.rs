@@ -38,6 +38,7 @@ mod service;
 mod sources;
 pub mod status;
 
+pub use api::{OPENAPI, ROUTES};
 pub use cluster::cluster_replay;
 pub use config::{Config, ConfigError};
 pub use error::{NodeError, Result};

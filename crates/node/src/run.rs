@@ -127,13 +127,18 @@ impl Runtime {
         let listener = tokio::net::TcpListener::bind(&self.cfg.api.listen)
             .await
             .wrap_err_with(|| format!("binding the API to {}", self.cfg.api.listen))?;
-        tracing::info!(target: "palisade::node", listen = %self.cfg.api.listen, "API listening (/health, /metrics, /alerts).");
+        let access = api::ApiAccess::from_config(&self.cfg.api);
+        tracing::info!(target: "palisade::node", listen = %self.cfg.api.listen,
+            read_only = access.read_only, changes = access.writes_enabled(),
+            "API and dashboard listening (http://{}/).", self.cfg.api.listen);
         let app = api::router(ApiState {
             metrics: self.metrics.clone(),
             store: self.store.clone(),
             outbox: self.outbox.clone(),
             chains: self.status.clone(),
             cluster,
+            config: self.cfg.clone(),
+            access: Arc::new(access),
         });
         Ok(Some(Box::pin(async move {
             axum::serve(listener, app)

@@ -637,6 +637,8 @@ impl<S: ChainSource> ChainService<S> {
             s.head = (head > 0).then_some(head as u64);
             s.active_endpoint = self.sources.content_from().unwrap_or(0);
             s.last_block_age_secs = Some(self.last_block_at.elapsed().as_secs());
+            s.confirmed = s.tip.map(|t| t.saturating_sub(self.cfg.confirmations));
+            s.record_endpoint_changes(&endpoints);
             s.endpoints = endpoints;
             s.quorum = quorum;
         }

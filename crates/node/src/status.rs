@@ -23,6 +23,61 @@ pub struct ChainStatus {
     /// The mempool watch, when `[chains.mempool]` is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mempool: Option<MempoolStatus>,
+    /// The newest block with the configured confirmations (alerts at or below it are sent).
+    pub confirmed: Option<u64>,
+    /// The endpoints' changes of standing, oldest first (the last [`ENDPOINT_HISTORY`]).
+    pub endpoint_history: std::collections::VecDeque<EndpointEvent>,
+}
+
+/// How many endpoint changes of standing a chain keeps.
+pub const ENDPOINT_HISTORY: usize = 256;
+
+/// An endpoint's change of standing (active, quarantined, probation, unreachable).
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointEvent {
+    /// When it was seen (RFC 3339, UTC).
+    pub at: String,
+    /// The endpoint's position in the config.
+    pub index: usize,
+    /// Its URL, redacted.
+    pub url: String,
+    /// Its standing before (`none` at start).
+    pub from: String,
+    /// Its standing now.
+    pub to: String,
+    /// Why, when it is not active: the fault and its evidence.
+    pub reason: Option<String>,
+    /// Its integrity offences by then.
+    pub strikes: u32,
+}
+
+impl ChainStatus {
+    /// Records in [`ChainStatus::endpoint_history`] each endpoint whose standing or reason
+    /// differs in `now` from the last snapshot.
+    pub fn record_endpoint_changes(&mut self, now: &[EndpointStatus]) {
+        for e in now {
+            let before = self.endpoints.iter().find(|b| b.index == e.index);
+            let changed = match before {
+                None => true,
+                Some(b) => b.state != e.state || b.reason != e.reason,
+            };
+            if !changed {
+                continue;
+            }
+            if self.endpoint_history.len() >= ENDPOINT_HISTORY {
+                self.endpoint_history.pop_front();
+            }
+            self.endpoint_history.push_back(EndpointEvent {
+                at: palisade_primitives::time::rfc3339_ms(palisade_store::now_ms()),
+                index: e.index,
+                url: e.url.clone(),
+                from: before.map_or_else(|| "none".into(), |b| b.state.clone()),
+                to: e.state.clone(),
+                reason: e.reason.clone(),
+                strikes: e.strikes,
+            });
+        }
+    }
 }
 
 /// Live status of a chain's mempool watch.

@@ -14,6 +14,13 @@ pub fn rfc3339_secs(secs: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
 }
 
+/// An RFC 3339 time (`2026-12-05T08:00:00Z`, `2026-12-05T08:00:00.250Z`) as milliseconds since
+/// the Unix epoch; `None` when it is not one (or before the epoch).
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339_weak(s.trim()).ok()?;
+    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +32,8 @@ mod tests {
         assert_eq!(rfc3339_secs(1_709_208_000), "2024-02-29T12:00:00Z");
         assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339_ms(-5), "1970-01-01T00:00:00.000Z");
+        assert_eq!(parse_rfc3339_ms("2024-02-29T12:00:00.123Z"), Some(1_709_208_000_123));
+        assert_eq!(parse_rfc3339_ms("2024-02-29T12:00:00Z"), Some(1_709_208_000_000));
+        assert_eq!(parse_rfc3339_ms("yesterday"), None);
     }
 }

@@ -23,12 +23,14 @@
 //! - An outbox row leaves the queue only once its sink acknowledged delivery.
 
 mod error;
+mod operator;
 mod route;
 mod store;
 
 pub use error::{Result, StoreError};
+pub use operator::{Delivery, OperatorAction};
 pub use route::{sinks_for, Route};
 pub use store::{
-    now_ms, AlertFilter, AlertNote, AlertRow, Backend, Batch, ChainState, DueItem, Fence,
-    LoggedBlock, Reservation, ResponseRow, Store, Stored,
+    now_ms, AlertCursor, AlertFilter, AlertNote, AlertRow, Backend, Batch, ChainState, DueItem,
+    Fence, LoggedBlock, Reservation, ResponseRow, Store, Stored,
 };

@@ -154,6 +154,13 @@ const MIGRATIONS: &[&[&str]] = &[
         // the receiver's answer rather than retried forever or left blocking its sink's queue.
         "ALTER TABLE outbox ADD COLUMN parked_ms BIGINT",
     ],
+    &[
+        // Operators silence an alert for a while: its notifications wait until the silence ends.
+        "ALTER TABLE alerts ADD COLUMN silenced_until_ms BIGINT",
+        // What changed since: the dashboard's live view reads alerts by their last change.
+        "CREATE INDEX IF NOT EXISTS alerts_by_update ON alerts (updated_ms)",
+        "CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (created_ms, block_number, key)",
+    ],
 ];
 
 /// One entry of an alert's history of acknowledgements and notes (never overwritten).
@@ -256,8 +263,10 @@ pub fn now_ms() -> i64 {
 /// A handle to the store. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
+    /// Bumped after every write that changes alerts (see [`Store::changes`]).
+    changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Everything one chain event changes, written in one transaction.
@@ -325,6 +334,10 @@ pub struct AlertRow {
     pub ack_note: Option<String>,
     /// How many times a reorg reopened it (0: never retracted and re-found).
     pub revision: i64,
+    /// Last changed (ms since epoch): stored, confirmed, retracted, reopened, acknowledged.
+    pub updated_ms: i64,
+    /// Notifications about it wait until then (ms since epoch), when an operator silenced it.
+    pub silenced_until_ms: Option<i64>,
 }
 
 impl AlertRow {
@@ -337,8 +350,11 @@ impl AlertRow {
         j["revision"] = serde_json::json!(self.revision);
         j["created_ms"] = serde_json::json!(self.created_ms);
         j["created_at"] = serde_json::json!(palisade_primitives::time::rfc3339_ms(self.created_ms));
+        j["updated_ms"] = serde_json::json!(self.updated_ms);
         j["acked_by"] = serde_json::json!(self.acked_by);
         j["ack_note"] = serde_json::json!(self.ack_note);
+        j["silenced_until"] =
+            serde_json::json!(self.silenced_until_ms.map(palisade_primitives::time::rfc3339_ms));
         j
     }
 }
@@ -354,8 +370,58 @@ pub struct AlertFilter {
     pub chain: Option<String>,
     /// Only this detector id.
     pub detector: Option<String>,
+    /// Only found at or after this time (ms since epoch).
+    pub since_ms: Option<i64>,
+    /// Only found before this time (ms since epoch).
+    pub until_ms: Option<i64>,
+    /// Only after this position in the listing (a page's [`AlertCursor`]).
+    pub after: Option<AlertCursor>,
     /// At most this many (newest first); default 100.
     pub limit: Option<i64>,
+}
+
+/// A position in the listing of alerts (newest first: by time found, block, key), for paging:
+/// the next page starts after the last alert of the previous one, whatever was stored since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertCursor {
+    /// The alert's `created_ms`.
+    pub created_ms: i64,
+    /// Its block number.
+    pub block_number: u64,
+    /// Its key.
+    pub key: String,
+}
+
+impl AlertCursor {
+    /// The cursor just after `a`.
+    pub fn after(a: &AlertRow) -> Self {
+        Self {
+            created_ms: a.created_ms,
+            block_number: a.finding.anchor.number,
+            key: a.finding.key.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for AlertCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.created_ms, self.block_number, self.key)
+    }
+}
+
+impl std::str::FromStr for AlertCursor {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || StoreError::NotFound(format!("cursor {s:?}: not one this API gave"));
+        let mut it = s.splitn(3, '.');
+        let created_ms = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+        let block_number = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+        let key = it
+            .next()
+            .filter(|k| k.chars().all(|c| c.is_ascii_hexdigit() || c == 'x'))
+            .ok_or_else(bad)?;
+        Ok(Self { created_ms, block_number, key: key.to_string() })
+    }
 }
 
 /// An outbox row that is due.
@@ -447,7 +513,8 @@ impl Store {
             .connect(&url)
             .await
             .map_err(db("connect"))?;
-        let store = Self { pool, backend };
+        let store =
+            Self { pool, backend, changes: std::sync::Arc::new(tokio::sync::watch::channel(0).0) };
         store.migrate().await?;
         Ok(store)
     }
@@ -455,6 +522,18 @@ impl Store {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A receiver that sees a new value after each write of this process that changed alerts
+    /// (and after [`Store::touch`]): what live views wait on before reading what changed.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Tells live views that alerts may have changed elsewhere (another process of a cluster
+    /// wrote them to the shared store).
+    pub fn touch(&self) {
+        self.changes.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -824,6 +903,9 @@ impl Store {
             }
         }
         tx.commit().await.map_err(db("commit"))?;
+        if inserted > 0 || !b.retracted.is_empty() || b.confirmed_upto.is_some() {
+            self.touch();
+        }
         Ok(Stored { alerts: inserted, first_seq })
     }
 
@@ -894,7 +976,7 @@ impl Store {
             .map_err(db("block log"))
     }
 
-    fn row_to_alert(r: &AnyRow) -> Result<AlertRow> {
+    pub(crate) fn row_to_alert(r: &AnyRow) -> Result<AlertRow> {
         let body: String = r.try_get("body").map_err(db("read alert"))?;
         let finding: Finding = serde_json::from_str(&body)
             .map_err(|e| StoreError::Corrupt(format!("alert body: {e}")))?;
@@ -905,13 +987,15 @@ impl Store {
             acked_by: r.try_get("acked_by").map_err(db("read alert"))?,
             ack_note: r.try_get("ack_note").map_err(db("read alert"))?,
             revision: r.try_get("revision").map_err(db("read alert"))?,
+            updated_ms: r.try_get("updated_ms").map_err(db("read alert"))?,
+            silenced_until_ms: r.try_get("silenced_until_ms").map_err(db("read alert"))?,
         })
     }
 
     /// Lists alerts, newest first.
     pub async fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>> {
         let mut sql = String::from(
-            "SELECT body, status, created_ms, acked_by, ack_note, revision FROM alerts WHERE 1 = 1",
+            "SELECT body, status, created_ms, acked_by, ack_note, revision, updated_ms, silenced_until_ms FROM alerts WHERE 1 = 1",
         );
         let mut n = 0;
         let mut next = || {
@@ -930,7 +1014,19 @@ impl Store {
         if f.detector.is_some() {
             sql += &format!(" AND detector = {}", next());
         }
-        sql += &format!(" ORDER BY created_ms DESC, block_number DESC, key LIMIT {}", next());
+        if f.since_ms.is_some() {
+            sql += &format!(" AND created_ms >= {}", next());
+        }
+        if f.until_ms.is_some() {
+            sql += &format!(" AND created_ms < {}", next());
+        }
+        if f.after.is_some() {
+            let (a, b, c) = (next(), next(), next());
+            sql += &format!(
+                " AND (created_ms < {a} OR (created_ms = {a} AND (block_number < {b} OR (block_number = {b} AND key < {c}))))"
+            );
+        }
+        sql += &format!(" ORDER BY created_ms DESC, block_number DESC, key DESC LIMIT {}", next());
         let mut q = sqlx::query(&sql);
         if let Some(s) = &f.status {
             q = q.bind(s.as_str());
@@ -943,6 +1039,15 @@ impl Store {
         }
         if let Some(d) = &f.detector {
             q = q.bind(d.as_str());
+        }
+        if let Some(t) = f.since_ms {
+            q = q.bind(t);
+        }
+        if let Some(t) = f.until_ms {
+            q = q.bind(t);
+        }
+        if let Some(c) = &f.after {
+            q = q.bind(c.created_ms).bind(c.block_number as i64).bind(c.key.clone());
         }
         q = q.bind(f.limit.unwrap_or(100));
         let rows = q.fetch_all(&self.pool).await.map_err(db("list alerts"))?;
@@ -957,7 +1062,7 @@ impl Store {
             return Err(StoreError::NotFound(format!("{key_prefix} (give at least 4 hex digits)")));
         }
         let rows = sqlx::query(
-            "SELECT body, status, created_ms, acked_by, ack_note, revision FROM alerts WHERE key LIKE $1 LIMIT 2",
+            "SELECT body, status, created_ms, acked_by, ack_note, revision, updated_ms, silenced_until_ms FROM alerts WHERE key LIKE $1 LIMIT 2",
         )
         .bind(format!("{}%", prefix.to_ascii_lowercase()))
         .fetch_all(&self.pool)
@@ -970,34 +1075,9 @@ impl Store {
         }
     }
 
-    /// Acknowledges an alert.
+    /// Acknowledges an alert (see [`Store::act`]).
     pub async fn ack(&self, key_prefix: &str, by: &str, note: Option<&str>) -> Result<AlertRow> {
-        let a = self.get_alert(key_prefix).await?;
-        let key = a.finding.key.to_string();
-        let now = now_ms();
-        let mut tx = self.pool.begin().await.map_err(db("ack"))?;
-        // An ack without a note keeps the latest note; every ack goes into the history.
-        sqlx::query("UPDATE alerts SET status = CASE WHEN status = 'reorged' THEN status ELSE 'acked' END, acked_by = $1, ack_note = COALESCE($2, ack_note), updated_ms = $3 WHERE key = $4")
-            .bind(by)
-            .bind(note.map(str::to_string))
-            .bind(now)
-            .bind(&key)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("ack"))?;
-        sqlx::query(
-            "INSERT INTO alert_notes (alert_key, seq, at_ms, author, action, note)
-             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, 'ack', $4 FROM alert_notes WHERE alert_key = $1",
-        )
-        .bind(&key)
-        .bind(now)
-        .bind(by)
-        .bind(note.map(str::to_string))
-        .execute(&mut *tx)
-        .await
-        .map_err(db("ack"))?;
-        tx.commit().await.map_err(db("ack"))?;
-        self.get_alert(&key).await
+        self.act(key_prefix, by, crate::OperatorAction::Ack, note).await
     }
 
     /// An alert's history of acknowledgements and notes, oldest first.
@@ -1037,13 +1117,15 @@ impl Store {
     /// queued: block order, and a resolve after its alert).
     pub async fn due_for_sink(&self, sink: &str, limit: i64) -> Result<Vec<DueItem>> {
         let rows = sqlx::query(
-            "SELECT o.alert_key, o.sink, o.action, o.revision, o.attempts, a.body, a.status, a.created_ms, a.acked_by, a.ack_note, a.revision
+            "SELECT o.alert_key, o.sink, o.action, o.revision, o.attempts, a.body, a.status, a.created_ms, a.acked_by, a.ack_note, a.revision, a.updated_ms, a.silenced_until_ms
              FROM outbox o JOIN alerts a ON a.key = o.alert_key
              WHERE o.sink = $1 AND o.delivered_ms IS NULL AND o.parked_ms IS NULL
+               AND NOT (o.action = 'alert' AND COALESCE(a.silenced_until_ms, 0) > $3)
              ORDER BY o.ord, o.revision, o.action, o.alert_key LIMIT $2",
         )
         .bind(sink)
         .bind(limit)
+        .bind(now_ms())
         .fetch_all(&self.pool)
         .await
         .map_err(db("outbox"))?;
@@ -1317,7 +1399,7 @@ async fn check_fence(
 }
 
 /// Queues a notification `(alert key, sink, action, revision)` after everything queued so far.
-async fn enqueue(
+pub(crate) async fn enqueue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     (key, sink, action, revision): (&str, &str, &str, i64),
     now: i64,

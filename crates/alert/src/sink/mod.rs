@@ -2,6 +2,7 @@
 //! by the outbox, at least once, and idempotent on the alert key where the receiver allows.
 
 mod command;
+mod email;
 mod webhook;
 
 use crate::{AlertError, Result, SecretString};
@@ -14,14 +15,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 pub use command::Command;
+pub use email::Email;
 pub use webhook::{sign, Webhook, WebhookFormat};
 
-/// What is delivered: a new alert, or the resolution of one (reorged out). An alert that a
-/// reorg retracted and the chain then brought back (A -> B -> A) is delivered again with the
-/// next `revision`.
+/// What is delivered: a new alert (`alert`), its retraction by a reorg (`resolve`), or what an
+/// operator did to it (`ack`, `close`). An alert that a reorg retracted and the chain then
+/// brought back (A -> B -> A) is delivered again with the next `revision`.
 #[derive(Debug, Clone)]
 pub struct Notification {
-    /// `alert` or `resolve`.
+    /// `alert`, `resolve` (reorged out), `ack` (acknowledged) or `close` (resolved by an operator).
     pub action: String,
     /// The alert's revision (0 until a reorg reopens it).
     pub revision: i64,
@@ -55,6 +57,8 @@ impl Notification {
                 acked_by: None,
                 ack_note: None,
                 revision: 0,
+                updated_ms: 0,
+                silenced_until_ms: None,
             },
         }
     }
@@ -84,16 +88,40 @@ impl Notification {
     pub fn status(&self) -> &str {
         match (self.action.as_str(), self.alert.status.as_str()) {
             ("resolve", _) => "reorged",
-            (_, "reorged" | "pending") => "open",
-            (_, s) => s,
+            ("ack", _) => "acked",
+            ("close", _) => "resolved",
+            (_, _) => "open",
+        }
+    }
+
+    /// True when it ends the alert's incident at receivers that track incidents (a reorg
+    /// retracted it, or an operator acknowledged or resolved it).
+    pub fn ends_incident(&self) -> bool {
+        self.action != "alert"
+    }
+
+    /// What it says in words: `RESOLVED (reorged out)`, `ACKNOWLEDGED by alice: note`, ...;
+    /// the severity for a new alert.
+    pub fn headline(&self) -> String {
+        let who = || {
+            let by = self.alert.acked_by.as_deref().unwrap_or("an operator");
+            match &self.alert.ack_note {
+                Some(n) => format!(" by {by}: {n}"),
+                None => format!(" by {by}"),
+            }
+        };
+        match self.action.as_str() {
+            "resolve" => "RESOLVED (reorged out)".into(),
+            "ack" => format!("ACKNOWLEDGED{}", who()),
+            "close" => format!("RESOLVED{}", who()),
+            _ => self.alert.finding.severity.as_str().to_uppercase(),
         }
     }
 
     /// A one-line human-readable form.
     pub fn line(&self) -> String {
         let f = &self.alert.finding;
-        let what =
-            if self.action == "resolve" { "RESOLVED (reorged out)" } else { f.severity.as_str() };
+        let what = self.headline();
         let txs = if f.tx_hashes.is_empty() {
             String::new()
         } else {
@@ -104,7 +132,7 @@ impl Notification {
         };
         format!(
             "[{}] {} {} block {}{}: {} (key {:.12})",
-            what.to_uppercase(),
+            what,
             f.chain,
             f.detector,
             f.anchor,
@@ -148,6 +176,96 @@ pub enum SinkConfig {
     /// PagerDuty Events API v2.
     #[serde(rename = "pagerduty")]
     PagerDuty(PagerDutyConfig),
+    /// Opsgenie Alert API.
+    Opsgenie(OpsgenieConfig),
+    /// Telegram Bot API, one chat.
+    Telegram(TelegramConfig),
+    /// Email over SMTP with STARTTLS.
+    Email(EmailConfig),
+}
+
+/// Config of the Opsgenie sink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsgenieConfig {
+    /// Sink id (default `opsgenie`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The API integration's key (a secret). String or `{ env = "VAR" }`.
+    pub api_key: SecretString,
+    /// The API's base (default `https://api.opsgenie.com`; EU accounts:
+    /// `https://api.eu.opsgenie.com`).
+    #[serde(default = "opsgenie_url")]
+    pub url: String,
+    /// Request timeout in milliseconds (default 5000).
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn opsgenie_url() -> String {
+    "https://api.opsgenie.com".into()
+}
+
+/// Config of the Telegram sink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// Sink id (default `telegram`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The bot's token from @BotFather (a secret). String or `{ env = "VAR" }`.
+    pub bot_token: SecretString,
+    /// The chat to post to: its numeric id (`-1001234567890`) or `@channelname`.
+    pub chat_id: String,
+    /// The Bot API's base (default `https://api.telegram.org`).
+    #[serde(default = "telegram_url")]
+    pub url: String,
+    /// Request timeout in milliseconds (default 5000).
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn telegram_url() -> String {
+    "https://api.telegram.org".into()
+}
+
+/// Config of the email sink: SMTP submission with STARTTLS (the connection is upgraded to TLS
+/// before anything is sent; a server that does not offer it is refused).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// Sink id (default `email`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// SMTP server host name (checked against its certificate).
+    pub host: String,
+    /// SMTP submission port (default 587).
+    #[serde(default = "smtp_port")]
+    pub port: u16,
+    /// Login user, if the server wants one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Login password (a secret). String or `{ env = "VAR" }`.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Sender address.
+    pub from: String,
+    /// Recipient addresses.
+    pub to: Vec<String>,
+    /// A PEM file of extra certificate authorities to trust (an internal relay's CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Timeout of the SMTP conversation in milliseconds (default 10000).
+    #[serde(default = "smtp_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn smtp_port() -> u16 {
+    587
+}
+
+fn smtp_timeout() -> u64 {
+    10_000
 }
 
 /// Config of the PagerDuty sink.
@@ -255,6 +373,11 @@ impl SinkConfig {
             Self::PagerDuty(p) => {
                 out.extend(p.routing_key.unset_env().map(|v| ("routing_key", v)));
             }
+            Self::Opsgenie(c) => out.extend(c.api_key.unset_env().map(|v| ("api_key", v))),
+            Self::Telegram(c) => out.extend(c.bot_token.unset_env().map(|v| ("bot_token", v))),
+            Self::Email(c) => out.extend(
+                c.password.as_ref().and_then(SecretString::unset_env).map(|v| ("password", v)),
+            ),
             Self::Stdout(_) | Self::Jsonl(_) | Self::Command(_) => {}
         }
         out
@@ -270,6 +393,9 @@ impl SinkConfig {
             Self::Discord(c) => c.name.clone().unwrap_or_else(|| "discord".into()),
             Self::Command(c) => c.name.clone().unwrap_or_else(|| "command".into()),
             Self::PagerDuty(c) => c.name.clone().unwrap_or_else(|| "pagerduty".into()),
+            Self::Opsgenie(c) => c.name.clone().unwrap_or_else(|| "opsgenie".into()),
+            Self::Telegram(c) => c.name.clone().unwrap_or_else(|| "telegram".into()),
+            Self::Email(c) => c.name.clone().unwrap_or_else(|| "email".into()),
         }
     }
 }
@@ -313,6 +439,20 @@ pub fn build_sinks(
             SinkConfig::Discord(s) => {
                 Arc::new(Webhook::new(id, &s.url, None, s.timeout_ms, WebhookFormat::Discord)?)
             }
+            SinkConfig::Opsgenie(c) => Arc::new(Webhook::opsgenie(
+                id,
+                &SecretString::new(c.url.clone()),
+                c.api_key.clone(),
+                c.timeout_ms,
+            )?),
+            SinkConfig::Telegram(c) => Arc::new(Webhook::telegram(
+                id,
+                &SecretString::new(c.url.clone()),
+                c.bot_token.clone(),
+                c.chat_id.clone(),
+                c.timeout_ms,
+            )?),
+            SinkConfig::Email(c) => Arc::new(Email::new(id, c, data_dir)?),
         });
     }
     Ok(out)

@@ -1,4 +1,5 @@
-//! Webhook delivery: Palisade's own signed JSON, and the Slack and Discord webhook formats.
+//! HTTP delivery: Palisade's own signed JSON, Slack and Discord webhooks, PagerDuty Events v2,
+//! Opsgenie's Alert API and Telegram's Bot API.
 
 use super::{AlertSink, Notification};
 use crate::{AlertError, Result, SecretString};
@@ -20,6 +21,11 @@ pub enum WebhookFormat {
     /// A PagerDuty Events API v2 event: `trigger` for an alert, `resolve` when a reorg retracts
     /// it, with the alert key as `dedup_key`.
     PagerDuty,
+    /// Opsgenie's Alert API: create with the alert key as `alias`; acknowledge on an ack; close
+    /// on a retraction or a resolution.
+    Opsgenie,
+    /// Telegram's Bot API `sendMessage` to one chat.
+    Telegram,
 }
 
 /// The HMAC-SHA256 signature Palisade puts in `X-Palisade-Signature`: hex of
@@ -41,8 +47,10 @@ pub struct Webhook {
     secret: Option<SecretString>,
     format: WebhookFormat,
     http: reqwest::Client,
-    /// PagerDuty: the integration's routing key.
+    /// PagerDuty: the integration's routing key; Opsgenie: the API key; Telegram: the bot token.
     routing_key: Option<SecretString>,
+    /// Telegram: the chat id.
+    chat_id: Option<String>,
 }
 
 impl Webhook {
@@ -66,7 +74,52 @@ impl Webhook {
             .timeout(Duration::from_millis(timeout_ms))
             .build()
             .map_err(|e| AlertError::SinkConfig { sink: id.clone(), reason: e.to_string() })?;
-        Ok(Self { id, url: url.clone(), secret, format, http, routing_key: None })
+        Ok(Self { id, url: url.clone(), secret, format, http, routing_key: None, chat_id: None })
+    }
+
+    /// An Opsgenie sink (`url`: the API's base, `https://api.opsgenie.com` by default, or
+    /// `https://api.eu.opsgenie.com`).
+    pub fn opsgenie(
+        id: String,
+        url: &SecretString,
+        api_key: SecretString,
+        timeout_ms: u64,
+    ) -> Result<Self> {
+        let mut w = Self::new(id, url, None, timeout_ms, WebhookFormat::Opsgenie)?;
+        w.routing_key = Some(api_key);
+        Ok(w)
+    }
+
+    /// A Telegram sink (`url`: the Bot API's base, `https://api.telegram.org` by default).
+    pub fn telegram(
+        id: String,
+        url: &SecretString,
+        bot_token: SecretString,
+        chat_id: String,
+        timeout_ms: u64,
+    ) -> Result<Self> {
+        let mut w = Self::new(id, url, None, timeout_ms, WebhookFormat::Telegram)?;
+        w.routing_key = Some(bot_token);
+        w.chat_id = Some(chat_id);
+        Ok(w)
+    }
+
+    /// Where a notification is posted (the base URL plus the API's path for the action).
+    fn target(&self, n: &Notification) -> String {
+        let base = self.url.expose().trim_end_matches('/');
+        let key = || self.routing_key.as_ref().map(|k| k.expose()).unwrap_or_default();
+        match self.format {
+            WebhookFormat::Opsgenie => {
+                let alias = n.alert.finding.key.to_string();
+                match n.action.as_str() {
+                    "alert" => format!("{base}/v2/alerts"),
+                    "ack" => format!("{base}/v2/alerts/{alias}/acknowledge?identifierType=alias"),
+                    _ => format!("{base}/v2/alerts/{alias}/close?identifierType=alias"),
+                }
+            }
+            WebhookFormat::Telegram => format!("{base}/bot{}/sendMessage", key()),
+            _ => base.to_string(),
+        }
     }
 
     /// A PagerDuty Events API v2 sink (`url`: the events endpoint,
@@ -95,14 +148,16 @@ impl Webhook {
                         {"type": "mrkdwn", "text": format!("*Chain*\n{}", f.chain)},
                         {"type": "mrkdwn", "text": format!("*Block*\n{}", f.anchor)},
                         {"type": "mrkdwn", "text": format!("*Detector*\n{}", f.detector)},
-                        {"type": "mrkdwn", "text": format!("*Status*\n{}", if n.action == "resolve" { "resolved: reorged out" } else { "open" })},
+                        {"type": "mrkdwn", "text": format!("*Status*\n{}", if n.ends_incident() { n.headline() } else { "open".into() })},
                     ]},
                     {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("key `{}`", f.key)}]},
                 ],
             }),
             WebhookFormat::PagerDuty => {
                 let key = self.routing_key.as_ref().map(|k| k.expose()).unwrap_or_default();
-                if n.action == "resolve" {
+                // A retraction, an acknowledgement or a resolution in Palisade resolves the
+                // incident (an operator already has it in hand).
+                if n.ends_incident() {
                     json!({"routing_key": key, "event_action": "resolve", "dedup_key": f.key.to_string()})
                 } else {
                     json!({
@@ -126,6 +181,40 @@ impl Webhook {
                     })
                 }
             }
+            WebhookFormat::Opsgenie => {
+                let by = n.alert.acked_by.clone().unwrap_or_else(|| "palisade".into());
+                match n.action.as_str() {
+                    "alert" => json!({
+                        "message": format!("[{}] {}", f.chain, f.title).chars().take(130).collect::<String>(),
+                        "alias": f.key.to_string(),
+                        "description": n.line().chars().take(15000).collect::<String>(),
+                        "priority": match f.severity {
+                            palisade_primitives::Severity::Critical => "P1",
+                            palisade_primitives::Severity::High => "P2",
+                            palisade_primitives::Severity::Medium => "P3",
+                            palisade_primitives::Severity::Low => "P4",
+                            _ => "P5",
+                        },
+                        "source": "palisade",
+                        "entity": f.chain,
+                        "tags": [f.chain.clone(), f.detector.clone(), f.severity.as_str().to_string()],
+                        "details": {
+                            "chain": f.chain, "detector": f.detector, "kind": f.kind,
+                            "block": f.anchor.to_string(), "key": f.key.to_string(),
+                            "revision": n.revision.to_string(),
+                        },
+                    }),
+                    "ack" => {
+                        json!({"user": by, "source": "palisade", "note": n.alert.ack_note.clone().unwrap_or_default()})
+                    }
+                    _ => json!({"user": by, "source": "palisade", "note": n.headline()}),
+                }
+            }
+            WebhookFormat::Telegram => json!({
+                "chat_id": self.chat_id,
+                "text": n.line().chars().take(4096).collect::<String>(),
+                "disable_web_page_preview": true,
+            }),
             WebhookFormat::Discord => json!({
                 "content": n.line().chars().take(2000).collect::<String>(),
                 "embeds": [{
@@ -175,7 +264,15 @@ impl AlertSink for Webhook {
             // wrong one; Discord answers a GET with the hook's description, or 401/404.
             let probe = match self.format {
                 // No request: any event would page someone.
-                WebhookFormat::Palisade | WebhookFormat::PagerDuty => return Ok(()),
+                WebhookFormat::Palisade | WebhookFormat::PagerDuty | WebhookFormat::Opsgenie => {
+                    return Ok(())
+                }
+                // `getMe` answers 401 for a wrong bot token, and sends nothing to anyone.
+                WebhookFormat::Telegram => {
+                    let base = self.url.expose().trim_end_matches('/');
+                    let token = self.routing_key.as_ref().map(|k| k.expose()).unwrap_or_default();
+                    self.http.get(format!("{base}/bot{token}/getMe"))
+                }
                 WebhookFormat::Slack => self
                     .http
                     .post(self.url.expose())
@@ -200,12 +297,15 @@ impl AlertSink for Webhook {
             let ts = palisade_store::now_ms().to_string();
             let mut req = self
                 .http
-                .post(self.url.expose())
+                .post(self.target(n))
                 .header("content-type", "application/json")
                 .header("idempotency-key", n.idempotency_key())
                 .header("x-palisade-timestamp", &ts);
             if let Some(s) = &self.secret {
                 req = req.header("x-palisade-signature", sign(s.expose().as_bytes(), &ts, &body));
+            }
+            if let (WebhookFormat::Opsgenie, Some(k)) = (self.format, &self.routing_key) {
+                req = req.header("authorization", format!("GenieKey {}", k.expose()));
             }
             let resp = req.body(body).send().await.map_err(|e| self.err(cause(e)))?;
             let status = resp.status();
@@ -276,6 +376,8 @@ mod tests {
                 acked_by: None,
                 ack_note: None,
                 revision: 0,
+                updated_ms: 0,
+                silenced_until_ms: None,
             },
         }
     }

@@ -84,12 +84,43 @@ pub struct ApiConfig {
     /// Address to listen on; empty string disables the API (default `127.0.0.1:9464`).
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Public read-only mode: the dashboard and reads need no token, and nothing can be changed
+    /// through the API or the page, whatever token is shown.
+    #[serde(default)]
+    pub read_only: bool,
+    /// API tokens. Without any, changes (ack, resolve, silence) are refused; reads need a token
+    /// only when a `read` token is configured. The environment variables
+    /// `PALISADE_API_OPERATE_TOKEN` and `PALISADE_API_READ_TOKEN`, when set, add one of each.
+    #[serde(default)]
+    pub tokens: Vec<ApiToken>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { listen: default_listen() }
+        Self { listen: default_listen(), read_only: false, tokens: Vec::new() }
     }
+}
+
+/// One `[[api.tokens]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    /// Who uses it: recorded as the author of what is done with it.
+    pub name: String,
+    /// `read` (look) or `operate` (look, acknowledge, resolve, silence).
+    pub scope: ApiScope,
+    /// The token (a secret): `{ env = "VAR" }` (or a string).
+    pub token: palisade_alert::SecretString,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiScope {
+    /// Read everything the API shows.
+    Read,
+    /// Read, and acknowledge, resolve, silence and annotate alerts.
+    Operate,
 }
 
 fn default_listen() -> String {
