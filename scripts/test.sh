@@ -9,6 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 FOUNDRY_VERSION=1.7.1
+PLAYWRIGHT_VERSION=1.57.0
 tools="${PALISADE_TOOLS:-$HOME/.cache/palisade-tools}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/palisade-target}"
 
@@ -19,13 +20,26 @@ if ! have_version "$tools/node_modules/.bin/anvil" || ! have_version "$tools/nod
   npm install --no-audit --no-fund --prefix "$tools" \
     "@foundry-rs/anvil-linux-amd64@$FOUNDRY_VERSION" "@foundry-rs/cast-linux-amd64@$FOUNDRY_VERSION" >&2
 fi
-# promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus's alert rules.
-if ! command -v promtool >/dev/null 2>&1; then
-  echo "installing promtool (Debian package prometheus)" >&2
-  if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
-  $apt_get install -y --no-install-recommends prometheus >&2 \
-    || { $apt_get update >&2 && $apt_get install -y --no-install-recommends prometheus >&2; }
+# playwright-core drives Debian's Chromium in the dashboard's browser tests.
+if ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$tools/node_modules/playwright-core/package.json" 2>/dev/null; then
+  echo "installing playwright-core $PLAYWRIGHT_VERSION from npm into $tools" >&2
+  mkdir -p "$tools"
+  npm install --no-audit --no-fund --prefix "$tools" \
+    "@foundry-rs/anvil-linux-amd64@$FOUNDRY_VERSION" "@foundry-rs/cast-linux-amd64@$FOUNDRY_VERSION" \
+    "playwright-core@$PLAYWRIGHT_VERSION" >&2
 fi
+# promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus's alert rules;
+# chromium (Debian's) runs the dashboard's browser tests.
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (Debian packages)" >&2
+  if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
+  $apt_get install -y --no-install-recommends "${missing[@]}" >&2 \
+    || { $apt_get update >&2 && $apt_get install -y --no-install-recommends "${missing[@]}" >&2; }
+fi
+export PALISADE_PLAYWRIGHT="${PALISADE_PLAYWRIGHT:-$tools/node_modules/playwright-core}"
 export PALISADE_ANVIL="${PALISADE_ANVIL:-$tools/node_modules/.bin/anvil}"
 export PALISADE_CAST="${PALISADE_CAST:-$tools/node_modules/.bin/cast}"
 export PALISADE_TEST_POSTGRES_URL="${PALISADE_TEST_POSTGRES_URL:-postgres://root@127.0.0.1:5432/test}"

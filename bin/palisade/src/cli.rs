@@ -230,7 +230,7 @@ pub(crate) enum AlertsCmd {
     /// List alerts, newest first.
     List {
         /// Only this status.
-        #[arg(long, value_parser = ["pending", "open", "acked", "reorged"])]
+        #[arg(long, value_parser = ["pending", "open", "acked", "resolved", "reorged"])]
         status: Option<String>,
         /// Only at least this severity.
         #[arg(long, value_parser = ["info", "low", "medium", "high", "critical"])]
@@ -255,6 +255,31 @@ pub(crate) enum AlertsCmd {
         /// Alert key or a unique prefix of it.
         key: String,
         /// Who acknowledges (default $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Resolve an alert (sinks that were told of it hear of it).
+    Resolve {
+        /// Alert key or a unique prefix of it.
+        key: String,
+        /// Who resolves (default $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Silence an alert's notifications for a while.
+    Silence {
+        /// Alert key or a unique prefix of it.
+        key: String,
+        /// How long: 30m, 2h, 1d.
+        #[arg(long = "for", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+        /// Who silences (default $USER).
         #[arg(long)]
         by: Option<String>,
         /// A note.
@@ -519,8 +544,8 @@ async fn alerts(
                     status,
                     min_severity,
                     chain,
-                    detector: None,
                     limit: Some(limit),
+                    ..Default::default()
                 })
                 .await?;
             for r in &rows {
@@ -555,6 +580,33 @@ async fn alerts(
             let by = by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
             let r = store.ack(&key, &by, note.as_deref()).await?;
             outln!("acknowledged {} ({})", r.finding.key, r.finding.title);
+            Ok(ExitCode::SUCCESS)
+        }
+        AlertsCmd::Resolve { key, by, note } => {
+            let by = by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+            let r = store
+                .act(&key, &by, palisade_store::OperatorAction::Resolve, note.as_deref())
+                .await?;
+            outln!("resolved {} ({})", r.finding.key, r.finding.title);
+            Ok(ExitCode::SUCCESS)
+        }
+        AlertsCmd::Silence { key, duration, by, note } => {
+            let by = by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+            let until_ms = palisade_store::now_ms().saturating_add(duration.as_millis() as i64);
+            let r = store
+                .act(
+                    &key,
+                    &by,
+                    palisade_store::OperatorAction::Silence { until_ms },
+                    note.as_deref(),
+                )
+                .await?;
+            outln!(
+                "silenced {} until {} ({})",
+                r.finding.key,
+                palisade_primitives::time::rfc3339_ms(until_ms),
+                r.finding.title
+            );
             Ok(ExitCode::SUCCESS)
         }
         AlertsCmd::Parked => {

@@ -417,3 +417,91 @@ async fn routes_pick_the_sinks_and_resolves_follow_the_alert() {
         store.reset_chain(&chain).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn operators_ack_resolve_silence_and_live_views_see_each_change() {
+    use palisade_store::OperatorAction;
+    for (name, store, _dir) in stores().await {
+        let chain = unique("operate");
+        let sink = format!("{chain}-sink");
+        let f = finding(&chain, 20, 7, "op", Severity::Critical);
+        let g = finding(&chain, 21, 8, "quiet", Severity::Critical);
+        let mut changes = store.changes();
+        let before = palisade_store::now_ms() - 1;
+        store
+            .apply(&Batch {
+                chain: chain.clone(),
+                findings: vec![f.clone()],
+                sinks: vec![sink.clone()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(changes.has_changed().unwrap(), "{name}: a stored alert signals live views");
+        changes.borrow_and_update();
+        let key = f.key.to_string();
+        let seen = store.changed_after(before, "", 1000).await.unwrap();
+        assert!(seen.iter().any(|a| a.finding.key == f.key), "{name}");
+        let a = store.act(&key, "alice", OperatorAction::Ack, Some("on it")).await.unwrap();
+        assert_eq!(a.status, "acked", "{name}");
+        assert!(changes.has_changed().unwrap(), "{name}: an ack signals live views");
+        let a = store.act(&key, "bob", OperatorAction::Resolve, None).await.unwrap();
+        assert_eq!(
+            (a.status.as_str(), a.ack_note.as_deref()),
+            ("resolved", Some("on it")),
+            "{name}"
+        );
+        let n: Vec<_> =
+            store.notes(&key).await.unwrap().into_iter().map(|n| (n.by, n.action)).collect();
+        assert_eq!(
+            n,
+            vec![("alice".into(), "ack".into()), ("bob".into(), "resolve".into())],
+            "{name}"
+        );
+        let d: Vec<_> =
+            store.deliveries(&key).await.unwrap().into_iter().map(|d| d.action).collect();
+        assert_eq!(d, vec!["alert", "ack", "close"], "{name}");
+        // A silenced alert's notification waits: the sink's queue shows nothing of it.
+        let until = palisade_store::now_ms() + 3_600_000;
+        store
+            .apply(&Batch {
+                chain: chain.clone(),
+                findings: vec![g.clone()],
+                sinks: vec![],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let quiet = g.key.to_string();
+        store
+            .act(&quiet, "alice", OperatorAction::Silence { until_ms: until }, None)
+            .await
+            .unwrap();
+        let silenced = store.get_alert(&quiet).await.unwrap();
+        assert_eq!(silenced.silenced_until_ms, Some(until), "{name}");
+        assert_eq!(silenced.status, "open", "{name}: a silence does not change the status");
+        // Cursor paging of the listing never repeats or skips.
+        let all = store
+            .list_alerts(&AlertFilter { chain: Some(chain.clone()), ..Default::default() })
+            .await
+            .unwrap();
+        let first = store
+            .list_alerts(&AlertFilter {
+                chain: Some(chain.clone()),
+                limit: Some(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let rest = store
+            .list_alerts(&AlertFilter {
+                chain: Some(chain.clone()),
+                after: Some(palisade_store::AlertCursor::after(&first[0])),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let paged: Vec<_> = first.iter().chain(rest.iter()).map(|a| a.finding.key).collect();
+        assert_eq!(paged, all.iter().map(|a| a.finding.key).collect::<Vec<_>>(), "{name}");
+    }
+}

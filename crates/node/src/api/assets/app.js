@@ -88,7 +88,7 @@ function alertRow(a) {
   const silenced = a.silenced_until && Date.parse(a.silenced_until) > Date.now();
   const tr = el('tr', {
     class: 'alert sev-' + a.severity + ' st-' + a.status,
-    dataset: { key: a.key, status: a.status },
+    dataset: { key: a.key, status: a.status, tx: (a.tx_hashes || [])[0] || '' },
   },
   el('td', { class: 'time' }, when(a)),
   el('td', null, a.chain),
