@@ -94,7 +94,7 @@ impl Email {
         let details = serde_json::to_string_pretty(&n.payload()).unwrap_or_default();
         let body = format!(
             "{}\n\nchain     {}\nblock     {}\ndetector  {}\nseverity  {}\nstatus    {}\nkey       {}\n\n{}\n",
-            n.headline(),
+            n.text(),
             f.chain,
             f.anchor,
             f.detector,

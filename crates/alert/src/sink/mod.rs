@@ -78,6 +78,7 @@ impl Notification {
     /// `reorged` for a resolve), not whatever the alert became since it was queued.
     pub fn payload(&self) -> Value {
         let mut v = self.alert.to_json();
+        v["amounts"] = json!(self.amounts());
         v["action"] = json!(self.action);
         v["status"] = json!(self.status());
         v["revision"] = json!(self.revision);
@@ -116,6 +117,21 @@ impl Notification {
             "close" => format!("RESOLVED{}", who()),
             _ => self.alert.finding.severity.as_str().to_uppercase(),
         }
+    }
+
+    /// The amounts in the alert's evidence in units people read: (path, raw, in units).
+    pub fn amounts(&self) -> Vec<(String, String, String)> {
+        palisade_defi::units::describe_evidence(&self.alert.finding.evidence)
+    }
+
+    /// [`Notification::line`], then one line per amount in units beside the raw one
+    /// (`lost: 10 WETH (raw 10000000000000000000)`): the text of chat and email messages.
+    pub fn text(&self) -> String {
+        let mut t = self.line();
+        for (path, raw, human) in self.amounts() {
+            t.push_str(&format!("\n{path}: {human} (raw {raw})"));
+        }
+        t
     }
 
     /// A one-line human-readable form.

@@ -141,7 +141,7 @@ impl Webhook {
         match self.format {
             WebhookFormat::Palisade => n.payload(),
             WebhookFormat::Slack => json!({
-                "text": n.line(),
+                "text": n.text(),
                 "blocks": [
                     {"type": "header", "text": {"type": "plain_text", "text": format!("{} {}", f.severity.as_str().to_uppercase(), f.title).chars().take(150).collect::<String>()}},
                     {"type": "section", "fields": [
@@ -187,7 +187,7 @@ impl Webhook {
                     "alert" => json!({
                         "message": format!("[{}] {}", f.chain, f.title).chars().take(130).collect::<String>(),
                         "alias": f.key.to_string(),
-                        "description": n.line().chars().take(15000).collect::<String>(),
+                        "description": n.text().chars().take(15000).collect::<String>(),
                         "priority": match f.severity {
                             palisade_primitives::Severity::Critical => "P1",
                             palisade_primitives::Severity::High => "P2",
@@ -212,11 +212,11 @@ impl Webhook {
             }
             WebhookFormat::Telegram => json!({
                 "chat_id": self.chat_id,
-                "text": n.line().chars().take(4096).collect::<String>(),
+                "text": n.text().chars().take(4096).collect::<String>(),
                 "disable_web_page_preview": true,
             }),
             WebhookFormat::Discord => json!({
-                "content": n.line().chars().take(2000).collect::<String>(),
+                "content": n.text().chars().take(2000).collect::<String>(),
                 "embeds": [{
                     "title": f.title.chars().take(256).collect::<String>(),
                     "color": match f.severity { palisade_primitives::Severity::Critical => 0x99_00_00, palisade_primitives::Severity::High => 0xe0_30_30, palisade_primitives::Severity::Medium => 0xe0_a0_30, _ => 0x60_90_c0 },
