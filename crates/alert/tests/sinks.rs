@@ -238,11 +238,14 @@ async fn telegram_posts_to_the_chat_and_its_startup_check_names_a_wrong_token() 
 
 // ---- email ----------------------------------------------------------------------------
 
+/// One message as the server got it: (tls used, AUTH line decoded, MAIL FROM, RCPT TOs, data).
+type Mail = (bool, String, String, Vec<String>, String);
+
 struct Smtp {
     port: u16,
     ca_pem: String,
     /// Each message: (tls used, AUTH line decoded, MAIL FROM, RCPT TOs, data).
-    got: Arc<Mutex<Vec<(bool, String, String, Vec<String>, String)>>>,
+    got: Arc<Mutex<Vec<Mail>>>,
 }
 
 /// A local SMTP submission server: STARTTLS (when `offer_tls`) with a certificate for
@@ -272,7 +275,7 @@ async fn smtp(offer_tls: bool) -> Smtp {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
-    let got: Arc<Mutex<Vec<_>>> = Default::default();
+    let got: Arc<Mutex<Vec<Mail>>> = Default::default();
     let g = got.clone();
     tokio::spawn(async move {
         loop {
