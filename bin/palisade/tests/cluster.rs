@@ -496,3 +496,77 @@ async fn nats_and_postgres_going_away_lose_nothing() {
         .collect();
     assert!(open_pokes(&store, "one").await.is_subset(&delivered), "every alert delivered");
 }
+
+/// Issue 13: a member with only the `api` role shows what the owners store: its alerts listing
+/// reads the shared store, its live view hears a poke stored by another process, and an ack
+/// made there is what the owner's store holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_member_shows_live_what_owners_store() {
+    let Some((pg, nats)) = services().await else { return };
+    let db = fresh_db(&pg).await;
+    let prefix = prefix();
+    let anvil = Anvil::start(&[]).await;
+    let vault = anvil.deploy(ACCOUNT0, &artifact_bytecode("Vault")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let chains = chains_toml(&[("one", &anvil)]);
+    let token = "cluster-api-operate-token-01";
+    let body =
+        format!("{POKE}\n[[api.tokens]]\nname = 'oncall'\nscope = 'operate'\ntoken = '{token}'\n");
+    let _owner =
+        Member::new(dir.path(), "o", &["owner", "deliverer"], &db, &nats, &prefix, &chains, &body);
+    let api = Member::new(dir.path(), "a", &["api"], &db, &nats, &prefix, &chains, &body);
+    let store = wait_for(30, "the store", || async { Store::open(&db).await.ok() }).await;
+    synced(&store, "one", &anvil, 60).await;
+    let base = format!("http://127.0.0.1:{}", api.api);
+    let http = reqwest::Client::new();
+    let mut events = wait_for(30, "the API member", || async {
+        http.get(format!("{base}/api/v1/events"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+    })
+    .await;
+    let tx = anvil.send(ACCOUNT1, Some(&vault), &poke(42), 0).await;
+    let mut text = String::new();
+    let heard = tokio::time::timeout(Duration::from_secs(30), async {
+        while !text.contains(&tx) {
+            match events.chunk().await {
+                Ok(Some(c)) => text.push_str(&String::from_utf8_lossy(&c)),
+                _ => break,
+            }
+        }
+    })
+    .await;
+    assert!(
+        heard.is_ok() && text.contains(&tx),
+        "the API member's live view never heard {tx}:\n{text}\n{}",
+        api.log()
+    );
+    let list: Value = http
+        .get(format!("{base}/api/v1/alerts?chain=one"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["tx_hashes"][0] == tx.as_str())
+        .expect("the API member lists the owner's alert")
+        .clone();
+    let key = item["key"].as_str().unwrap();
+    let r = http
+        .post(format!("{base}/api/v1/alerts/{key}/ack"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"note": "from the api member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let a = store.get_alert(key).await.unwrap();
+    assert_eq!((a.status.as_str(), a.ack_note.as_deref()), ("acked", Some("from the api member")));
+}

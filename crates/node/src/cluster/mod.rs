@@ -296,7 +296,8 @@ pub(crate) async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Resul
         // A sink's claim lasts one lease TTL (renewed at every pass, at least once a second):
         // a deliverer killed while holding it is replaced as fast as a chain's owner.
         let outbox = rt.outbox.clone().with_claims(&cl.node_id, ttl.as_millis() as i64);
-        tasks.spawn(wake_on_stored(nats.clone(), outbox.clone(), shutdown.clone()));
+        let o = outbox.clone();
+        tasks.spawn(wake_on_stored(nats.clone(), move || o.wake(), shutdown.clone()));
         let s = shutdown.clone();
         tasks.spawn(async move {
             outbox.run(s).await;
@@ -314,6 +315,9 @@ pub(crate) async fn run(cfg: Config, shutdown: CancellationToken) -> eyre::Resul
         if let Some(api) = rt.serve_api(shutdown.clone(), Some(view)).await? {
             tasks.spawn(api);
         }
+        // The dashboard's live view: what owners stored elsewhere is read as soon as they say so.
+        let store = rt.store.clone();
+        tasks.spawn(wake_on_stored(nats.clone(), move || store.touch(), shutdown.clone()));
         tasks.spawn(follow_chains(
             nats.clone(),
             rt.clone(),
@@ -365,12 +369,12 @@ async fn heartbeat(
     }
 }
 
-/// Wakes this deliverer's outbox whenever an owner anywhere has stored a chain event or a
-/// finding (the owners publish each to its stream after the store commits): the member that
-/// holds a sink's claim delivers at once, not at its next poll (up to a second later).
+/// Calls `wake` whenever an owner anywhere has stored a chain event or a finding (the owners
+/// publish each to its stream after the store commits): a deliverer's outbox delivers at once,
+/// not at its next poll (up to a second later); an API member's live views read the change.
 async fn wake_on_stored(
     nats: Nats,
-    outbox: palisade_alert::Outbox,
+    wake: impl Fn() + Send + 'static,
     shutdown: CancellationToken,
 ) -> eyre::Result<()> {
     use futures::StreamExt;
@@ -394,7 +398,7 @@ async fn wake_on_stored(
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 m = stored.next() => match m {
-                    Some(_) => outbox.wake(),
+                    Some(_) => wake(),
                     None => break,
                 },
             }
