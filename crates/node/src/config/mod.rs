@@ -317,6 +317,88 @@ fn entry_error<T: serde::de::DeserializeOwned>(
     Some((line, key.map_or(message.clone(), |k| format!("{k}: {message}"))))
 }
 
+/// The arrays of tables, read entry by entry.
+const ARRAYS: &[&str] =
+    &["chains", "beacon_chains", "comet_chains", "detectors", "sinks", "responders"];
+
+/// `src` with the arrays of tables blanked (their headers, keys and sub-tables), keeping line
+/// numbers: the rest of the file, read on its own.
+fn without_arrays(src: &str) -> String {
+    let mut inside = false;
+    src.split('\n')
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with('[') {
+                let name = t.trim_start_matches('[').split([']', '.']).next().unwrap_or("").trim();
+                inside = ARRAYS.contains(&name);
+            }
+            if inside {
+                ""
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The line of key `k` in entry `index` of the array of tables `table`.
+fn key_line(src: &str, table: &str, index: usize, k: &str) -> Option<usize> {
+    let (start, text) = entry_text(src, table, index)?;
+    text.lines()
+        .position(|l| {
+            l.split_once('=').is_some_and(|(key, _)| key.trim().trim_matches(['"', '\'']) == k)
+        })
+        .map(|i| start + i)
+}
+
+/// At most this many errors are reported at once.
+const MAX_ERRORS: usize = 25;
+
+/// Blanks line `line` (1-based) of `text` when it is a `key = value` line, and returns its
+/// key; table headers and other lines are kept (blanking them would move keys elsewhere).
+fn blank_line(text: &mut String, line: usize) -> Option<String> {
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    let l = lines.get(line.checked_sub(1)?)?.trim();
+    if l.starts_with('[') || l.starts_with('#') {
+        return None;
+    }
+    let key = l.split_once('=')?.0.trim().trim_matches(['"', '\'']).to_string();
+    if key.is_empty() {
+        return None;
+    }
+    lines[line - 1] = "";
+    *text = lines.join("\n");
+    Some(key)
+}
+
+/// A parser's message in a reader's words: an unknown field gets the field meant, an address
+/// that does not parse says what an address is.
+fn explain(message: &str) -> String {
+    if let Some(rest) = message.split("unknown field `").nth(1) {
+        let unknown = rest.split('`').next().unwrap_or("");
+        let expected: Vec<&str> = message
+            .split("expected one of ")
+            .nth(1)
+            .or_else(|| message.split("expected ").nth(1))
+            .map(|l| l.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        if let Some(s) = palisade_detect::vars::suggest(unknown, expected.iter().copied()) {
+            return format!("{message}; did you mean `{s}`?");
+        }
+        return message.to_string();
+    }
+    if ["odd number of digits", "invalid string length", "Invalid character"]
+        .iter()
+        .any(|m| message.contains(m))
+    {
+        return format!(
+            "{message}: not an address or hash (0x and 40 hex digits for an address, 64 for a hash)"
+        );
+    }
+    message.to_string()
+}
+
 /// Re-parses an entry as a detector kind's config type, for the line of its error.
 struct Locate<'a> {
     src: &'a str,
@@ -349,17 +431,85 @@ impl Config {
     /// Parses and checks config text; `path` names it in errors and `base` resolves relative
     /// ABI paths.
     pub fn parse(src: &str, path: &str, base: &Path) -> Result<Self, ConfigErrors> {
-        let syntax = |e: toml::de::Error| ConfigError {
+        // Every mistake at once: after an error, the line it is on is blanked and the text read
+        // again (up to a limit), so a file with three typos reports three errors, not one per
+        // run. Blanking keeps line numbers. The entries of the arrays of tables are read first,
+        // then the rest of the file without them.
+        let syntax = |text: &str, e: toml::de::Error| ConfigError {
             path: path.into(),
-            line: e.span().map(|s| line_of(src, s.start)),
+            line: e.span().map(|s| line_of(text, s.start)),
             field: None,
-            message: e.message().trim().to_string(),
+            message: explain(e.message().trim()),
         };
-        let doc: toml::Table = toml::from_str(src).map_err(|e| ConfigErrors(vec![syntax(e)]))?;
+        if let Err(e) = toml::from_str::<toml::Table>(src) {
+            return Err(ConfigErrors(vec![syntax(src, e)]));
+        }
+        let mut all: Vec<ConfigError> = Vec::new();
+        let mut blanked: Vec<String> = Vec::new();
+        let mut note = |text: &mut String, e: ConfigError, all: &mut Vec<ConfigError>| -> bool {
+            let dup = all.iter().any(|x| x.line == e.line && x.message == e.message);
+            // A field missing because its line was blanked was reported already.
+            let ours = blanked.iter().any(|k| e.message.contains(&format!("missing field `{k}`")));
+            if dup || ours {
+                return false;
+            }
+            let progressed = match e.line.and_then(|l| blank_line(text, l)) {
+                Some(k) => {
+                    blanked.push(k);
+                    true
+                }
+                None => false,
+            };
+            all.push(e);
+            progressed
+        };
+        let mut work = src.to_string();
+        for _ in 0..MAX_ERRORS {
+            let errs = Self::entry_errors(&work, path);
+            let mut progressed = false;
+            for e in errs {
+                progressed |= note(&mut work, e, &mut all);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        let mut rest = without_arrays(src);
+        for _ in 0..MAX_ERRORS {
+            match toml::from_str::<Config>(&rest) {
+                Ok(_) => break,
+                Err(e) => {
+                    let e = syntax(&rest, e);
+                    if !note(&mut rest, e, &mut all) {
+                        break;
+                    }
+                }
+            }
+        }
+        if !all.is_empty() {
+            all.sort_by_key(|e| e.line.unwrap_or(0));
+            return Err(ConfigErrors(all));
+        }
+        Self::parse_checked(src, path, base)
+    }
+
+    /// Each entry's first error (of the arrays of tables), or the syntax error of `src`.
+    fn entry_errors(src: &str, path: &str) -> Vec<ConfigError> {
+        let doc: toml::Table = match toml::from_str(src) {
+            Ok(d) => d,
+            Err(e) => {
+                return vec![ConfigError {
+                    path: path.into(),
+                    line: e.span().map(|s| line_of(src, s.start)),
+                    field: None,
+                    message: explain(e.message().trim()),
+                }]
+            }
+        };
         // Entries of the arrays of tables are checked one by one: serde loses the position of
         // errors inside tagged enums, and this names the entry and its line.
         let mut entry_errs = Vec::new();
-        for key in ["chains", "beacon_chains", "comet_chains", "detectors", "sinks", "responders"] {
+        for &key in ARRAYS {
             let Some(toml::Value::Array(items)) = doc.get(key) else { continue };
             for (i, item) in items.iter().enumerate() {
                 let r = match key {
@@ -387,8 +537,20 @@ impl Config {
                         _ => None,
                     };
                     let (line, message) = precise.unwrap_or_else(|| {
-                        (table_line(src, key, i).unwrap_or(0), e.message().trim().to_string())
+                        let message = e.message().trim().to_string();
+                        // An unknown field is on its own line in the entry.
+                        let unknown = message
+                            .split("unknown field `")
+                            .nth(1)
+                            .and_then(|r| r.split('`').next())
+                            .map(str::to_string);
+                        let line = unknown
+                            .and_then(|k| key_line(src, key, i, &k))
+                            .or_else(|| table_line(src, key, i))
+                            .unwrap_or(0);
+                        (line, message)
                     });
+                    let message = explain(&message);
                     entry_errs.push(ConfigError {
                         path: path.into(),
                         line: (line > 0).then_some(line),
@@ -398,9 +560,18 @@ impl Config {
                 }
             }
         }
-        if !entry_errs.is_empty() {
-            return Err(ConfigErrors(entry_errs));
-        }
+        entry_errs
+    }
+
+    /// Parses text that reads without error and checks what types cannot: names, references,
+    /// ranges, URLs.
+    fn parse_checked(src: &str, path: &str, base: &Path) -> Result<Self, ConfigErrors> {
+        let syntax = |e: toml::de::Error| ConfigError {
+            path: path.into(),
+            line: e.span().map(|s| line_of(src, s.start)),
+            field: None,
+            message: explain(e.message().trim()),
+        };
         let mut cfg: Config = toml::from_str(src).map_err(|e| ConfigErrors(vec![syntax(e)]))?;
         let mut errs = Vec::new();
         let err = |line: Option<usize>, field: String, message: String| ConfigError {
@@ -712,6 +883,31 @@ impl Config {
                 format!("not an address:port: {:?}", cfg.api.listen),
             ));
         }
+        // Off localhost, the API is not open to anyone who can reach it: reads need a token,
+        // unless it is meant as a public read-only dashboard.
+        if let Ok(addr) = cfg.api.listen.parse::<std::net::SocketAddr>() {
+            let read_token = cfg.api.tokens.iter().any(|t| t.scope == ApiScope::Read)
+                || std::env::var_os("PALISADE_API_READ_TOKEN").is_some();
+            if !addr.ip().is_loopback() && !cfg.api.read_only && !read_token {
+                errs.push(err(
+                    None,
+                    "api.listen".into(),
+                    format!("{addr} is reachable from other machines: add a read token ([[api.tokens]] with scope = \"read\") or set read_only = true for a public read-only dashboard"),
+                ));
+            }
+        }
+        for (i, t) in cfg.api.tokens.iter().enumerate() {
+            if t.name.trim().is_empty() {
+                errs.push(err(None, format!("api.tokens[{i}].name"), "must not be empty".into()));
+            }
+            if t.token.unset_env().is_none() && t.token.expose().len() < 16 {
+                errs.push(err(
+                    None,
+                    format!("api.tokens[{i}].token"),
+                    "too short: use 16 characters or more (the value is not shown)".into(),
+                ));
+            }
+        }
         if !errs.is_empty() {
             return Err(ConfigErrors(errs));
         }
@@ -869,6 +1065,30 @@ mod tests {
 
     fn parse(s: &str) -> Result<Config, ConfigErrors> {
         Config::parse(s, "t.toml", Path::new("."))
+    }
+
+    /// Issue 13: every mistake in one run, each at its line, with the field meant.
+    #[test]
+    fn every_error_comes_at_once_with_the_field_meant() {
+        let src = "data_dir = 'x'\ndat_dir = 'y'\n\n[api]\nlisen = 'x'\n\n[store]\nulr = 'sqlite://x'\n\n[[chains]]\nname = 'a'\nchain_id = 'one'\nendpoints = [{ url = 'http://127.0.0.1:8545' }]\nconfirmations = -1\n\n[[sinks]]\ntype = 'webhook'\nulr = 'http://x'\n\n[[detectors]]\ntype = 'liquidity_drain'\nname = 'd'\ncontracts = ['0x123']\n";
+        let e = parse(src).unwrap_err();
+        let got: Vec<(Option<usize>, &str)> =
+            e.0.iter().map(|x| (x.line, x.message.as_str())).collect();
+        let at = |line: usize, says: &str| {
+            assert!(
+                got.iter().any(|(l, m)| *l == Some(line) && m.contains(says)),
+                "no error at line {line} saying {says:?}: {e}"
+            )
+        };
+        at(2, "did you mean `data_dir`?");
+        at(5, "did you mean `listen`?");
+        at(8, "did you mean `url`?");
+        at(12, "chain_id");
+        at(14, "confirmations");
+        at(18, "did you mean `url`?");
+        at(23, "contracts");
+        at(23, "not an address");
+        assert!(e.0.windows(2).all(|w| w[0].line <= w[1].line), "in file order: {e}");
     }
 
     #[test]
