@@ -549,6 +549,18 @@ labels_file = "{}"
     assert_eq!(addr_json(&f.evidence["gainer"]), ACCOUNT3);
     assert_eq!(f.evidence["gain"], (600 * E18).to_string());
     assert_eq!(f.evidence["flash_loans"][0]["protocol"], "erc3156");
+    // Amounts in units: the token is not in the bundled table, so its own symbol() and
+    // decimals() were read at the finding's block (checked here with cast against the token).
+    let rpc = anvil.http_url();
+    let sym = cast(&["call", &token, "symbol()(string)", "--rpc-url", &rpc]);
+    let sym = sym.trim().trim_matches('"');
+    let dec = cast(&["call", &token, "decimals()(uint8)", "--rpc-url", &rpc]);
+    assert_eq!(dec.trim(), "18");
+    let lost = flash[0].amounts.iter().find(|(p, _, _)| p == "lost").expect("lost in units");
+    assert_eq!(
+        (lost.1.as_str(), lost.2.as_str()),
+        (&*(600 * E18).to_string(), &*format!("600 {sym}"))
+    );
     // Window findings: the slow vault once (at the third 8 % withdrawal: 24 % of 950), and the
     // fast vault's 60 % in the attack's block.
     assert_eq!(window.len(), 2, "{titles:#?}");

@@ -32,7 +32,7 @@ mod lending;
 mod mev;
 mod swaps;
 mod transfers;
-pub mod units;
+pub use palisade_primitives::units;
 mod words;
 
 pub use frames::{frames, CallKind, Frame, TxFrames};

@@ -37,6 +37,7 @@ mod run;
 mod service;
 mod sources;
 pub mod status;
+mod units;
 
 pub use api::{OPENAPI, ROUTES};
 pub use cluster::cluster_replay;

@@ -27,6 +27,8 @@ pub struct Persist {
     tap: Option<tokio::sync::mpsc::Sender<(Finding, u128)>>,
     /// On-call routes, and the sinks of findings no route matches (`None`: every sink).
     routes: Arc<(Vec<palisade_store::Route>, Option<Vec<String>>)>,
+    /// Reads tokens' units for findings' amounts (EVM chains).
+    units: Option<Arc<crate::units::TokenUnits>>,
 }
 
 impl Persist {
@@ -40,7 +42,14 @@ impl Persist {
             fence: Default::default(),
             tap: None,
             routes: Default::default(),
+            units: None,
         }
+    }
+
+    /// Works out findings' amounts in units with `units` (tokens' own symbol and decimals).
+    pub(crate) fn with_units(mut self, units: Arc<crate::units::TokenUnits>) -> Self {
+        self.units = Some(units);
+        self
     }
 
     /// Routes findings: to the sinks of every route they match, else to `default_route`
@@ -81,6 +90,13 @@ impl Persist {
         batch.sinks = self.routes.1.clone().unwrap_or_else(|| self.outbox.sink_ids());
         batch.routes = self.routes.0.clone();
         batch.fence = self.fence.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(u) = &self.units {
+            for f in &batch.findings {
+                if let Some(a) = u.amounts(f).await {
+                    batch.amounts.insert(f.key, a);
+                }
+            }
+        }
         let mut attempt = 0;
         let stored = loop {
             match self.store.apply_logged(&batch).await {

@@ -106,6 +106,14 @@ impl Runtime {
         let hub = if attach.tap.is_some() { None } else { self.hub.clone() };
         let mut p = Persist::new(chain, self.store.clone(), self.outbox.clone(), hub)
             .routed(self.cfg.routes.clone(), self.cfg.default_route.clone());
+        // EVM chains: tokens the bundled table does not know are asked for their units.
+        if let Some(ep) = self.cfg.chains.iter().find(|c| c.name == chain).and_then(|c| {
+            c.endpoints
+                .first()
+                .and_then(|ep| palisade_source::evm_rpc::RpcClient::new(ep, &c.rpc).ok())
+        }) {
+            p = p.with_units(Arc::new(crate::units::TokenUnits::new(Arc::new(ep))));
+        }
         if let Some(f) = &attach.fence {
             p = p.fenced(f.clone());
         }

@@ -32,6 +32,7 @@ pub mod pending;
 pub mod quantity;
 mod record;
 pub mod time;
+pub mod units;
 
 pub use block::{
     AccountState, BlockData, BlockRef, CallFrame, CallView, Derived, Header, Log, Receipt, Trace,

@@ -145,7 +145,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<AlertRow>> {
         let rows = sqlx::query(
-            "SELECT body, status, created_ms, acked_by, ack_note, revision, updated_ms, silenced_until_ms
+            "SELECT body, status, created_ms, acked_by, ack_note, revision, updated_ms, silenced_until_ms, amounts
              FROM alerts WHERE updated_ms > $1 OR (updated_ms = $1 AND key > $2)
              ORDER BY updated_ms, key LIMIT $3",
         )

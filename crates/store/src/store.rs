@@ -160,6 +160,8 @@ const MIGRATIONS: &[&[&str]] = &[
         // What changed since: the dashboard's live view reads alerts by their last change.
         "CREATE INDEX IF NOT EXISTS alerts_by_update ON alerts (updated_ms)",
         "CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (created_ms, block_number, key)",
+        // Amounts in units (tokens' symbol and decimals read when the alert was stored).
+        "ALTER TABLE alerts ADD COLUMN amounts TEXT",
     ],
 ];
 
@@ -295,6 +297,10 @@ pub struct Batch {
     pub confirmed_upto: Option<u64>,
     /// In a cluster, the chain owner's lease: the write is refused if a newer owner has written.
     pub fence: Option<Fence>,
+    /// The amounts of findings' evidence in units, by finding key (see [`AlertRow::amounts`]);
+    /// findings without an entry get the bundled token table's.
+    pub amounts:
+        std::collections::HashMap<palisade_primitives::FindingKey, Vec<(String, String, String)>>,
 }
 
 /// The stored state of a chain, for a restart.
@@ -338,6 +344,9 @@ pub struct AlertRow {
     pub updated_ms: i64,
     /// Notifications about it wait until then (ms since epoch), when an operator silenced it.
     pub silenced_until_ms: Option<i64>,
+    /// The raw amounts of its evidence in units: (path, raw, in units), as worked out when it
+    /// was stored (the bundled token table, or the token's own `symbol()` and `decimals()`).
+    pub amounts: Vec<(String, String, String)>,
 }
 
 impl AlertRow {
@@ -349,6 +358,7 @@ impl AlertRow {
         j["status"] = serde_json::json!(self.status);
         j["revision"] = serde_json::json!(self.revision);
         j["created_ms"] = serde_json::json!(self.created_ms);
+        j["amounts"] = serde_json::json!(self.amounts);
         j["created_at"] = serde_json::json!(palisade_primitives::time::rfc3339_ms(self.created_ms));
         j["updated_ms"] = serde_json::json!(self.updated_ms);
         j["acked_by"] = serde_json::json!(self.acked_by);
@@ -817,8 +827,8 @@ impl Store {
             };
             let body = serde_json::to_string(f).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let res = sqlx::query(
-                "INSERT INTO alerts (key, chain, detector, kind, severity, severity_rank, block_number, block_hash, title, body, status, created_ms, updated_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO alerts (key, chain, detector, kind, severity, severity_rank, block_number, block_hash, title, body, status, created_ms, updated_ms, amounts)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (key) DO NOTHING",
             )
             .bind(f.key.to_string())
             .bind(f.chain.as_str())
@@ -833,6 +843,7 @@ impl Store {
             .bind(status)
             .bind(now)
             .bind(now)
+            .bind(b.amounts.get(&f.key).map(|a| serde_json::json!(a).to_string()))
             .execute(&mut *tx)
             .await
             .map_err(db("insert alert"))?;
@@ -981,7 +992,6 @@ impl Store {
         let finding: Finding = serde_json::from_str(&body)
             .map_err(|e| StoreError::Corrupt(format!("alert body: {e}")))?;
         Ok(AlertRow {
-            finding,
             status: r.try_get("status").map_err(db("read alert"))?,
             created_ms: r.try_get("created_ms").map_err(db("read alert"))?,
             acked_by: r.try_get("acked_by").map_err(db("read alert"))?,
@@ -989,13 +999,21 @@ impl Store {
             revision: r.try_get("revision").map_err(db("read alert"))?,
             updated_ms: r.try_get("updated_ms").map_err(db("read alert"))?,
             silenced_until_ms: r.try_get("silenced_until_ms").map_err(db("read alert"))?,
+            amounts: r
+                .try_get::<Option<String>, _>("amounts")
+                .map_err(db("read alert"))?
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_else(|| {
+                    palisade_primitives::units::describe_evidence(&finding.evidence)
+                }),
+            finding,
         })
     }
 
     /// Lists alerts, newest first.
     pub async fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>> {
         let mut sql = String::from(
-            "SELECT body, status, created_ms, acked_by, ack_note, revision, updated_ms, silenced_until_ms FROM alerts WHERE 1 = 1",
+            "SELECT body, status, created_ms, acked_by, ack_note, revision, updated_ms, silenced_until_ms, amounts FROM alerts WHERE 1 = 1",
         );
         let mut n = 0;
         let mut next = || {
@@ -1062,7 +1080,7 @@ impl Store {
             return Err(StoreError::NotFound(format!("{key_prefix} (give at least 4 hex digits)")));
         }
         let rows = sqlx::query(
-            "SELECT body, status, created_ms, acked_by, ack_note, revision, updated_ms, silenced_until_ms FROM alerts WHERE key LIKE $1 LIMIT 2",
+            "SELECT body, status, created_ms, acked_by, ack_note, revision, updated_ms, silenced_until_ms, amounts FROM alerts WHERE key LIKE $1 LIMIT 2",
         )
         .bind(format!("{}%", prefix.to_ascii_lowercase()))
         .fetch_all(&self.pool)
@@ -1117,7 +1135,7 @@ impl Store {
     /// queued: block order, and a resolve after its alert).
     pub async fn due_for_sink(&self, sink: &str, limit: i64) -> Result<Vec<DueItem>> {
         let rows = sqlx::query(
-            "SELECT o.alert_key, o.sink, o.action, o.revision, o.attempts, a.body, a.status, a.created_ms, a.acked_by, a.ack_note, a.revision, a.updated_ms, a.silenced_until_ms
+            "SELECT o.alert_key, o.sink, o.action, o.revision, o.attempts, a.body, a.status, a.created_ms, a.acked_by, a.ack_note, a.revision, a.updated_ms, a.silenced_until_ms, a.amounts
              FROM outbox o JOIN alerts a ON a.key = o.alert_key
              WHERE o.sink = $1 AND o.delivered_ms IS NULL AND o.parked_ms IS NULL
                AND NOT (o.action = 'alert' AND COALESCE(a.silenced_until_ms, 0) > $3)

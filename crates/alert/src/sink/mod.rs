@@ -59,6 +59,7 @@ impl Notification {
                 revision: 0,
                 updated_ms: 0,
                 silenced_until_ms: None,
+                amounts: Vec::new(),
             },
         }
     }
@@ -121,7 +122,7 @@ impl Notification {
 
     /// The amounts in the alert's evidence in units people read: (path, raw, in units).
     pub fn amounts(&self) -> Vec<(String, String, String)> {
-        palisade_defi::units::describe_evidence(&self.alert.finding.evidence)
+        self.alert.amounts.clone()
     }
 
     /// [`Notification::line`], then one line per amount in units beside the raw one

@@ -378,6 +378,7 @@ mod tests {
                 revision: 0,
                 updated_ms: 0,
                 silenced_until_ms: None,
+                amounts: Vec::new(),
             },
         }
     }

@@ -74,6 +74,32 @@ pub struct TokenWatch {
     /// units, from which it is reported (default "0": any gain).
     #[serde(default)]
     pub flash_profit_min: Option<String>,
+    /// Decimals of its raw amounts, for titles in units (default: the bundled table's for
+    /// well-known tokens; else titles give raw amounts and the runtime reads the token's own).
+    #[serde(default)]
+    pub decimals: Option<u8>,
+}
+
+impl TokenWatch {
+    /// `raw` of this token as a title says it: `600 STK (600000000000000000000 raw)` when its
+    /// decimals are known, else `600000000000000000000 STK`.
+    fn amount(&self, raw: U256) -> String {
+        let known = palisade_primitives::units::token(&self.token);
+        let label = self
+            .label
+            .clone()
+            .or_else(|| known.map(|t| t.symbol.to_string()))
+            .unwrap_or_else(|| format!("{:#x}", self.token));
+        match self.decimals.or(known.map(|t| t.decimals)) {
+            Some(d) => {
+                format!(
+                    "{} {label} ({raw} raw)",
+                    palisade_primitives::units::scaled(&raw.to_string(), d)
+                )
+            }
+            None => format!("{raw} {label}"),
+        }
+    }
 }
 
 fn twenty() -> f64 {
@@ -90,7 +116,7 @@ pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
         FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
         FieldInfo { name: "severity", ty: "severity", default: "high", doc: "Severity of window drains (flash-loan drains are critical)." },
         FieldInfo { name: "contracts", ty: "array of addresses", default: "required", doc: "Contracts whose holdings are watched." },
-        FieldInfo { name: "tokens", ty: "array of tables", default: "required", doc: "{ token (0xeee...e for ether), label?, max_outflow? (raw units), max_outflow_pct = 20, flash_profit_min = \"0\" }." },
+        FieldInfo { name: "tokens", ty: "array of tables", default: "required", doc: "{ token (0xeee...e for ether), label?, decimals? (for titles in units; well-known tokens are bundled), max_outflow? (raw units), max_outflow_pct = 20, flash_profit_min = \"0\" }." },
         FieldInfo { name: "window_blocks", ty: "integer", default: "10", doc: "Blocks in the sliding window." },
     ],
 };
@@ -208,10 +234,9 @@ impl LiquidityDrain {
                         })
                         .max_by_key(|(_, gain)| *gain);
                     if let Some((who, gain)) = best.filter(|(_, g)| *g >= self.limits[ti].1) {
-                        let label = t.label.clone().unwrap_or_else(|| format!("{:#x}", t.token));
                         out.push(
                             Finding::new(&self.id, "liquidity_drain", &self.chain, at, &format!("flash:{}:{}", tx.index, key(*c, t.token)), Severity::Critical,
-                                format!("Flash-loan-funded drain in tx {}: {c:#x} lost {lost} {label} while {who:#x} gained {gain}", tx.index))
+                                format!("Flash-loan-funded drain in tx {}: {c:#x} lost {} while {who:#x} gained {}", tx.index, t.amount(lost), t.amount(gain)))
                             .with_txs(tx.hash)
                             .with_evidence(json!({"check": "flash_loan_drain", "contract": c, "token": t.token, "lost": lost.to_string(),
                                 "gainer": who, "gain": gain.to_string(), "flash_loans": tx.flash_loans, "tx_index": tx.index})),
@@ -252,10 +277,9 @@ impl LiquidityDrain {
                 let over_pct = pct.is_some_and(|p| p > t.max_outflow_pct);
                 let reported = self.window.last().is_some_and(|s| s.reported.contains(&k));
                 if (over_abs || over_pct) && !reported {
-                    let label = t.label.clone().unwrap_or_else(|| format!("{:#x}", t.token));
                     out.push(
                         Finding::new(&self.id, "liquidity_drain", &self.chain, at, &format!("window:{k}"), self.cfg.severity,
-                            format!("{c:#x} lost {net} {label} net over the last {} blocks{}", self.window.len() - start,
+                            format!("{c:#x} lost {} net over the last {} blocks{}", t.amount(net), self.window.len() - start,
                                 pct.map(|p| format!(" ({p:.1} % of its balance)")).unwrap_or_default()))
                         .with_evidence(json!({"check": "window_outflow", "contract": c, "token": t.token, "net_outflow": net.to_string(),
                             "outflow": o.to_string(), "inflow": i.to_string(), "window_blocks": self.window.len() - start,

@@ -255,7 +255,7 @@ fn filter(q: AlertsQuery) -> Result<AlertFilter, ApiError> {
 /// An alert as the API shows it: its JSON with amounts in units beside the raw ones.
 pub(crate) fn alert_json(a: &palisade_store::AlertRow) -> Value {
     let mut v = a.to_json();
-    v["amounts"] = json!(palisade_defi::units::describe_evidence(&a.finding.evidence));
+    v["amounts"] = json!(a.amounts);
     v
 }
 

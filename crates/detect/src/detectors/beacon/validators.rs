@@ -139,7 +139,7 @@ impl Stepper for BeaconValidators {
                 if drop > self.cfg.max_balance_drop_gwei {
                     out.push(
                         Finding::new(&self.id, "beacon_validators", &self.chain, at, &format!("balance:{}:{epoch}", v.index), Severity::High,
-                            format!("Validator {} lost {drop} gwei between epochs {pe} and {epoch}", v.index))
+                            format!("Validator {} lost {} ETH ({drop} gwei) between epochs {pe} and {epoch}", v.index, palisade_primitives::units::scaled(&drop.to_string(), 9)))
                         .with_evidence(json!({"check": "balance_drop", "validator": v.index, "from_gwei": pb, "to_gwei": v.balance, "drop_gwei": drop, "from_epoch": pe, "epoch": epoch})),
                     );
                 }

@@ -2,7 +2,7 @@
 //! decimals) and exact decimal scaling of raw integer amounts. Raw amounts stay the source of
 //! truth; these are shown beside them.
 
-use palisade_primitives::Address;
+use crate::Address;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -16,7 +16,8 @@ pub struct Token {
 }
 
 /// Well-known Ethereum mainnet tokens, EIP-55 checksummed (a test checks every checksum, so a
-/// mistyped address cannot slip in); ether is the pseudo-address of [`crate::known::ETH`].
+/// mistyped address cannot slip in); ether is the pseudo-address `0xEeee…EEeE` that DeFi
+/// protocols use for it.
 const TABLE: &[(&str, &str, u8)] = &[
     ("0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE", "ETH", 18),
     ("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "WETH", 18),
@@ -104,8 +105,46 @@ const AMOUNT_KEYS: &[&str] = &[
 /// `(path, raw, human)` for raw amounts next to a well-known `token` (or one whose `decimals`
 /// and `symbol` the evidence gives), and for fields in wei (`*_wei`: ETH) and gwei (`*_gwei`).
 pub fn describe_evidence(evidence: &serde_json::Value) -> Vec<(String, String, String)> {
+    describe_evidence_with(evidence, &|_| None)
+}
+
+/// [`describe_evidence`], asking `lookup` for the symbol and decimals of tokens the bundled
+/// table does not know (the runtime reads them from the token at the finding's block).
+pub fn describe_evidence_with(
+    evidence: &serde_json::Value,
+    lookup: &dyn Fn(&Address) -> Option<(String, u8)>,
+) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    walk(evidence, String::new(), &mut out, 0);
+    walk(evidence, String::new(), &mut out, 0, lookup);
+    out
+}
+
+/// The token addresses a finding's evidence names (`token` fields), for looking them up.
+pub fn evidence_tokens(evidence: &serde_json::Value) -> Vec<Address> {
+    fn go(v: &serde_json::Value, out: &mut Vec<Address>, depth: usize) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if let Some(a) =
+                    o.get("token").and_then(|t| t.as_str()).and_then(|t| t.parse().ok())
+                {
+                    if !out.contains(&a) {
+                        out.push(a);
+                    }
+                }
+                for x in o.values().filter(|_| depth < 16) {
+                    go(x, out, depth + 1);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for x in a.iter().filter(|_| depth < 16) {
+                    go(x, out, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    go(evidence, &mut out, 0);
     out
 }
 
@@ -114,6 +153,7 @@ fn walk(
     path: String,
     out: &mut Vec<(String, String, String)>,
     depth: usize,
+    lookup: &dyn Fn(&Address) -> Option<(String, u8)>,
 ) {
     use serde_json::Value;
     if depth > 16 || out.len() >= 64 {
@@ -130,7 +170,7 @@ fn walk(
             };
             let unit = given.or_else(|| {
                 let a: Address = o.get("token")?.as_str()?.parse().ok()?;
-                token(&a).map(|t| (t.symbol.to_string(), t.decimals))
+                token(&a).map(|t| (t.symbol.to_string(), t.decimals)).or_else(|| lookup(&a))
             });
             for (k, x) in o {
                 let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
@@ -156,13 +196,13 @@ fn walk(
                             out.push((p, r.clone(), format!("{} {sym}", scaled(&r, *d))));
                         }
                     }
-                    _ => walk(x, p, out, depth + 1),
+                    _ => walk(x, p, out, depth + 1, lookup),
                 }
             }
         }
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
-                walk(x, format!("{path}[{i}]"), out, depth + 1);
+                walk(x, format!("{path}[{i}]"), out, depth + 1, lookup);
             }
         }
         _ => {}
@@ -180,8 +220,10 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{symbol} {a}: not a checksummed address: {e}"));
         }
         assert_eq!(table().len(), TABLE.len(), "no address twice");
-        assert_eq!(token(&crate::known::WETH).unwrap().symbol, "WETH");
-        assert_eq!(token(&crate::known::ETH).unwrap().decimals, 18);
+        let weth: Address = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2".parse().unwrap();
+        let eth: Address = "0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE".parse().unwrap();
+        assert_eq!(token(&weth).unwrap().symbol, "WETH");
+        assert_eq!(token(&eth).unwrap().decimals, 18);
     }
 
     #[test]
