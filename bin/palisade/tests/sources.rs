@@ -1023,3 +1023,30 @@ async fn metrics_exist_from_the_start_and_counters_are_counters() {
         assert!(!(kind == "gauge" && name.ends_with("_total")), "a gauge named _total: {l}");
     }
 }
+
+/// Issue 13: `start_block = 0` on a fresh anvil follows the chain from genesis; its only node is
+/// not quarantined over the genesis header, and no integrity finding is raised.
+#[tokio::test]
+async fn start_block_0_on_a_fresh_anvil_follows_from_genesis() {
+    let anvil = Anvil::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
+    let mut p = Palisade::start_full(dir.path(), &endpoints, 32, "start_block = 0", "");
+    anvil.mine(3).await;
+    p.wait_synced(&anvil).await;
+    let log = p.store().await.block_log("anvil").await.unwrap();
+    assert_eq!(
+        log.first().map(|b| (b.number, b.hash.clone())),
+        Some((0, anvil.block_hash(0).await))
+    );
+    let h = health(&p).await;
+    assert_eq!(h["chains"]["anvil"]["endpoints"][0]["state"], "active", "{h}");
+    let integrity: Vec<_> =
+        p.alerts().await.into_iter().filter(|a| a.finding.detector == "source_integrity").collect();
+    assert!(
+        integrity.is_empty(),
+        "{:?}\n{}",
+        integrity.iter().map(|a| &a.finding.title).collect::<Vec<_>>(),
+        p.log()
+    );
+}

@@ -160,6 +160,8 @@ const MIGRATIONS: &[&[&str]] = &[
         // What changed since: the dashboard's live view reads alerts by their last change.
         "CREATE INDEX IF NOT EXISTS alerts_by_update ON alerts (updated_ms)",
         "CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (created_ms, block_number, key)",
+    ],
+    &[
         // Amounts in units (tokens' symbol and decimals read when the alert was stored).
         "ALTER TABLE alerts ADD COLUMN amounts TEXT",
     ],
