@@ -91,6 +91,10 @@ chains = dashboard("palisade-chains", "Palisade: chains and sources", [
         panel(0, "Endpoint faults", f"increase(palisade_source_endpoint_faults_total{{{C}}}[1h])", legend="{{chain}} {{endpoint}} {{fault}}"),
         panel(0, "Fetch errors per minute", f"rate(palisade_source_errors_total{{{C}}}[5m]) * 60"),
     ],
+    [
+        panel(0, "Settlement-risk index (0-100)", f"palisade_risk_index{{{C}}}", unit="short"),
+        panel(0, "Settlement-risk components (0-1)", f"palisade_risk_component{{{C}}}", legend="{{chain}} {{component}}"),
+    ],
 ])
 detect = dashboard("palisade-detect", "Palisade: detectors and alerts", [
     [

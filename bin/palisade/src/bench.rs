@@ -199,6 +199,7 @@ fn workers(
                 chain: "mainnet".into(),
                 max_reorg_depth: 64,
                 reader: palisade_source::replay::open(&file)?,
+                risk: Default::default(),
             };
             palisade_node::replay::run_replay(
                 vec![input],

@@ -152,6 +152,26 @@ pub(crate) enum Cmd {
         #[arg(long)]
         replay: bool,
     },
+    /// The settlement-risk index over recorded blocks: every block's index (0-100) and its
+    /// components, as JSON lines (and retractions when the data reorgs) or, with --csv, the
+    /// canonical series with timestamps; the series hash on stderr.
+    Risk {
+        /// Recorded file, or `-` for stdin; several chains as `CHAIN=FILE`.
+        #[arg(required = true, value_name = "[CHAIN=]FILE")]
+        file: Vec<String>,
+        /// Config file (its `[risk]` weights and windows, its chains' reorg depths).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Chain name (default: the config's first chain, else `mainnet`).
+        #[arg(long)]
+        chain: Option<String>,
+        /// CSV with a header, one row per canonical block.
+        #[arg(long)]
+        csv: bool,
+        /// Threads decoding blocks ahead (default: the cores).
+        #[arg(long, value_name = "N")]
+        workers: Option<usize>,
+    },
     /// List detector types with their descriptions and config fields.
     Detectors {
         /// JSON output.
@@ -404,6 +424,13 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
             outln!("{}", String::from_utf8_lossy(&out).trim_end());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Risk { file, config, chain, csv, workers } => crate::risk::cmd(crate::risk::Args {
+            files: file,
+            config,
+            chain,
+            csv,
+            workers: workers.unwrap_or_else(palisade_node::replay::default_workers).max(1),
+        }),
         Cmd::Detectors { json } => {
             if json {
                 for d in palisade_detect::CATALOG {

@@ -79,7 +79,12 @@ pub(crate) async fn cmd(data_dir: Option<PathBuf>) -> eyre::Result<ExitCode> {
         let reader = open_dataset(&tmp, name, bytes)?;
         let mut batches = Vec::new();
         let progress = progress_bar(true);
-        let input = Input { chain: "mainnet".into(), max_reorg_depth: 64, reader };
+        let input = Input {
+            chain: "mainnet".into(),
+            max_reorg_depth: 64,
+            reader,
+            risk: Default::default(),
+        };
         let mut findings = Vec::new();
         let s = run_replay(
             vec![input],

@@ -22,6 +22,7 @@ mod inspect;
 mod output;
 mod record;
 mod replay;
+mod risk;
 mod status;
 mod verify;
 

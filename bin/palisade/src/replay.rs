@@ -51,12 +51,12 @@ pub(crate) async fn cmd(a: Args) -> eyre::Result<ExitCode> {
     let Args { files, config, chain, json, store, workers, cluster, range_lines } = a;
     let files = files.as_slice();
     let config: Option<&Path> = config.as_deref();
-    let (detectors, chains, cluster_cfg) = match config {
+    let (detectors, chains, cluster_cfg, risk) = match config {
         Some(p) => match crate::cli::load_config(p) {
-            Ok(c) => (c.detectors, c.chains, c.cluster),
+            Ok(c) => (c.detectors, c.chains, c.cluster, c.risk),
             Err(code) => return Ok(code),
         },
-        None => (DetectorConfig::defaults(), Vec::new(), None),
+        None => (DetectorConfig::defaults(), Vec::new(), None, Default::default()),
     };
     let default_chain = chain
         .or_else(|| chains.first().map(|c| c.name.clone()))
@@ -74,7 +74,9 @@ pub(crate) async fn cmd(a: Args) -> eyre::Result<ExitCode> {
         }
         let depth = chains.iter().find(|c| c.name == ch).map(|c| c.max_reorg_depth).unwrap_or(64);
         match palisade_source::replay::open(path) {
-            Ok(reader) => inputs.push(Input { chain: ch, max_reorg_depth: depth, reader }),
+            Ok(reader) => {
+                inputs.push(Input { chain: ch, max_reorg_depth: depth, reader, risk: risk.clone() })
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(ExitCode::from(EXIT_USAGE));

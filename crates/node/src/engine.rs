@@ -4,7 +4,12 @@
 use palisade_chain::{ChainTracker, Outcome};
 use palisade_detect::{drive, Checkpoint, Detector, Needs};
 use palisade_primitives::{BlockData, BlockRef, ChainEvent, Finding, Findings};
+use palisade_risk::{Observed, RiskConfig, RiskIndex, RiskPoint};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// The checkpoint id of the settlement-risk index (stored beside the detectors').
+pub const RISK_CHECKPOINT: &str = "settlement_risk";
 
 /// What applying one event produced.
 #[derive(Debug, Default)]
@@ -15,6 +20,10 @@ pub struct Applied {
     pub retracted: Vec<BlockRef>,
     /// Newest block that became final (pruned from the window), if any.
     pub finalized: Option<BlockRef>,
+    /// The settlement-risk index of each new block.
+    pub risk: Vec<RiskPoint>,
+    /// Blocks whose risk points are retracted (reverted).
+    pub risk_retracted: Vec<BlockRef>,
 }
 
 /// One chain's tracker and detectors.
@@ -23,6 +32,9 @@ pub struct ChainEngine {
     chain: String,
     tracker: ChainTracker,
     detectors: Vec<Box<dyn Detector>>,
+    risk: RiskIndex,
+    /// What the runtime observed for the next event's blocks (source integrity...).
+    observed: Observed,
 }
 
 impl ChainEngine {
@@ -33,11 +45,31 @@ impl ChainEngine {
         max_reorg_depth: u64,
         allow_gaps: bool,
     ) -> Self {
+        let risk = RiskIndex::new(chain, RiskConfig::default())
+            .unwrap_or_else(|_| unreachable!("the default risk config is valid"));
         Self {
             chain: chain.into(),
             tracker: ChainTracker::new(max_reorg_depth, allow_gaps),
             detectors,
+            risk,
+            observed: Observed::default(),
         }
+    }
+
+    /// Scores blocks with this risk config (checked by the config's validation).
+    pub fn with_risk(mut self, cfg: RiskConfig) -> eyre::Result<Self> {
+        self.risk = RiskIndex::new(&self.chain, cfg)?;
+        Ok(self)
+    }
+
+    /// What the runtime observed, for the blocks of the next events (live only).
+    pub fn observe(&mut self, o: Observed) {
+        self.observed = o;
+    }
+
+    /// The risk index (for a stall's provisional point).
+    pub fn risk(&self) -> &RiskIndex {
+        &self.risk
     }
 
     /// Chain name.
@@ -78,6 +110,9 @@ impl ChainEngine {
                 d.restore(&cp)?;
             }
         }
+        if let Some((_, s)) = checkpoints.iter().find(|(id, _)| id == RISK_CHECKPOINT) {
+            self.risk.restore(s)?;
+        }
         Ok(())
     }
 
@@ -92,6 +127,21 @@ impl ChainEngine {
         for d in &mut self.detectors {
             drive(d.as_mut(), ev, &mut out)?;
         }
+        // The risk index, in step with the detectors: reverted blocks' points retracted, new
+        // blocks scored.
+        let mut risk_retracted = Vec::new();
+        if let Some(old) = ev.reverted() {
+            risk_retracted = self.risk.revert(old)?;
+        }
+        let mut risk = Vec::new();
+        if let ChainEvent::Committed { new } | ChainEvent::Reorged { new, .. } = ev {
+            let observed: BTreeMap<u64, Observed> = if self.observed.components.is_empty() {
+                BTreeMap::new()
+            } else {
+                new.blocks().iter().map(|b| (b.header.number, self.observed.clone())).collect()
+            };
+            risk = self.risk.commit(new, &observed);
+        }
         let finalized = self.tracker.prune();
         if let Some(f) = finalized {
             for d in &mut self.detectors {
@@ -99,16 +149,17 @@ impl ChainEngine {
             }
         }
         let (findings, retracted) = out.take();
-        Ok(Applied { findings, retracted, finalized })
+        Ok(Applied { findings, retracted, finalized, risk, risk_retracted })
     }
 
-    /// Every detector's checkpoint as (id, JSON).
+    /// Every detector's checkpoint as (id, JSON), and the risk index's.
     pub fn checkpoints(&self) -> Vec<(String, String)> {
         self.detectors
             .iter()
             .map(|d| {
                 (d.id().to_string(), serde_json::to_string(&d.checkpoint()).unwrap_or_default())
             })
+            .chain(std::iter::once((RISK_CHECKPOINT.to_string(), self.risk.checkpoint())))
             .collect()
     }
 }

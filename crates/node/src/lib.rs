@@ -33,6 +33,7 @@ mod metrics;
 mod persist;
 pub mod replay;
 mod respond;
+mod risk;
 mod run;
 mod service;
 mod sources;

@@ -57,6 +57,18 @@ pub struct Metrics {
     pub block_to_alert_seconds: prometheus::HistogramVec,
     /// Responses, per responder and outcome.
     pub responses: IntCounterVec,
+    /// The settlement-risk index of each chain's newest block (0 to 100).
+    pub risk_index: GaugeVec,
+    /// Each component of the settlement-risk index (0 to 1), per chain.
+    pub risk_component: GaugeVec,
+}
+
+/// A float gauge vector, registered.
+fn fgv(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    registry.register(Box::new(g.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    g
 }
 
 impl Default for Metrics {
@@ -87,6 +99,10 @@ impl Metrics {
             self.findings.with_label_values(&[chain, d]);
         }
         self.block_to_alert_seconds.with_label_values(&[chain]);
+        self.risk_index.with_label_values(&[chain]);
+        for c in ["liveness", "reorgs", "congestion", "source_integrity"] {
+            self.risk_component.with_label_values(&[chain, c]);
+        }
     }
 
     /// Brings a counter up to a total counted elsewhere (totals only grow).
@@ -259,6 +275,18 @@ impl Metrics {
                 "palisade_respond_responses_total",
                 "Responses, by responder and outcome.",
                 &["responder", "outcome"],
+            ),
+            risk_index: fgv(
+                &registry,
+                "palisade_risk_index",
+                "Settlement-risk index of the chain's newest block (0 to 100).",
+                &["chain"],
+            ),
+            risk_component: fgv(
+                &registry,
+                "palisade_risk_component",
+                "Component of the settlement-risk index (0 to 1).",
+                &["chain", "component"],
             ),
             registry,
         }

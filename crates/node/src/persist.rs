@@ -29,6 +29,8 @@ pub struct Persist {
     routes: Arc<(Vec<palisade_store::Route>, Option<Vec<String>>)>,
     /// Reads tokens' units for findings' amounts (EVM chains).
     units: Option<Arc<crate::units::TokenUnits>>,
+    /// The settlement-risk index's weights and windows for this chain's engine.
+    risk: Arc<palisade_risk::RiskConfig>,
 }
 
 impl Persist {
@@ -43,7 +45,19 @@ impl Persist {
             tap: None,
             routes: Default::default(),
             units: None,
+            risk: Default::default(),
         }
+    }
+
+    /// Scores this chain's blocks with `cfg` (the config's `[risk]`).
+    pub(crate) fn with_risk(mut self, cfg: palisade_risk::RiskConfig) -> Self {
+        self.risk = Arc::new(cfg);
+        self
+    }
+
+    /// The risk config the chain's engine scores with.
+    pub(crate) fn risk(&self) -> &palisade_risk::RiskConfig {
+        &self.risk
     }
 
     /// Works out findings' amounts in units with `units` (tokens' own symbol and decimals).

@@ -48,6 +48,8 @@ pub struct Input {
     pub max_reorg_depth: u64,
     /// The recorded lines.
     pub reader: RecordedReader,
+    /// The settlement-risk index's weights and windows.
+    pub risk: palisade_risk::RiskConfig,
 }
 
 /// Reads `reader` in chunks on a thread of its own and maps each line (decoded, or the error
@@ -173,7 +175,7 @@ pub fn run_replay(
     let mut lanes = Vec::with_capacity(inputs.len());
     for i in inputs {
         let dets = crate::config::build_detectors(detectors, &i.chain, &links)?;
-        let engine = ChainEngine::new(&i.chain, dets, i.max_reorg_depth, true);
+        let engine = ChainEngine::new(&i.chain, dets, i.max_reorg_depth, true).with_risk(i.risk)?;
         let needs = engine.needs();
         lanes.push(Lane {
             chain: i.chain,
@@ -320,6 +322,7 @@ mod tests {
             chain: chain.into(),
             max_reorg_depth: 8,
             reader: palisade_source::replay::open(p.to_str().unwrap()).unwrap(),
+            risk: Default::default(),
         }
     }
 

@@ -105,7 +105,8 @@ impl Runtime {
     pub(crate) fn persist(&self, chain: &str, attach: &Attach) -> Persist {
         let hub = if attach.tap.is_some() { None } else { self.hub.clone() };
         let mut p = Persist::new(chain, self.store.clone(), self.outbox.clone(), hub)
-            .routed(self.cfg.routes.clone(), self.cfg.default_route.clone());
+            .routed(self.cfg.routes.clone(), self.cfg.default_route.clone())
+            .with_risk(self.cfg.risk.clone());
         // EVM chains: tokens the bundled table does not know are asked for their units.
         if let Some(ep) = self.cfg.chains.iter().find(|c| c.name == chain).and_then(|c| {
             c.endpoints

@@ -110,7 +110,9 @@ impl<S: ChainSource> ChainService<S> {
         });
         let ids: Vec<String> = dets.iter().map(|d| d.id().to_string()).collect();
         metrics.init_chain(&cfg.name, &ids);
-        let mut engine = ChainEngine::new(&cfg.name, dets, cfg.max_reorg_depth, false);
+        let mut engine = ChainEngine::new(&cfg.name, dets, cfg.max_reorg_depth, false)
+            .with_risk(persist.risk().clone())
+            .map_err(|e| NodeError::Config(format!("{e:#}")))?;
         sources.start().await.wrap_err_with(|| format!("chain {}", cfg.name))?;
         let st = persist.store().load_chain(&cfg.name).await.map_err(NodeError::Store)?;
         let mut blocks = Vec::new();
@@ -480,6 +482,12 @@ impl<S: ChainSource> ChainService<S> {
     }
 
     async fn handle(&mut self, ev: ChainEvent) -> Result<()> {
+        // The risk index counts the sources' standing as the runtime sees it now.
+        let observed = {
+            let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            st.get(self.name()).map(crate::risk::observed).unwrap_or_default()
+        };
+        self.engine.observe(observed);
         let applied = self.engine.apply(&ev)?;
         let chain = self.name().to_string();
         let reverted: Vec<BlockRef> = ev
@@ -523,8 +531,13 @@ impl<S: ChainSource> ChainService<S> {
             findings: applied.findings,
             retracted: applied.retracted,
             confirmed_upto: self.confirmed_upto(),
+            risk: applied.risk.iter().map(crate::risk::row).collect(),
+            risk_retracted: applied.risk_retracted,
             ..Default::default()
         };
+        for p in &applied.risk {
+            crate::risk::gauge(&self.metrics, p);
+        }
         let base_fee = ev
             .committed()
             .and_then(|n| n.blocks().last().and_then(|b| b.header.base_fee_per_gas))
@@ -638,6 +651,18 @@ impl<S: ChainSource> ChainService<S> {
             s.active_endpoint = self.sources.content_from().unwrap_or(0);
             s.last_block_age_secs = Some(self.last_block_at.elapsed().as_secs());
             s.confirmed = s.tip.map(|t| t.saturating_sub(self.cfg.confirmations));
+            // A stall scores on the clock between blocks: a provisional point for the tip.
+            let now_secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            s.risk_stall = self
+                .engine
+                .risk()
+                .stalled(now_secs)
+                .filter(|p| p.component("liveness").is_some_and(|v| v > 0.0));
+            if let Some(p) = &s.risk_stall {
+                crate::risk::gauge(&self.metrics, p);
+            }
             s.record_endpoint_changes(&endpoints);
             s.endpoints = endpoints;
             s.quorum = quorum;

@@ -27,6 +27,10 @@ pub struct ChainStatus {
     pub confirmed: Option<u64>,
     /// The endpoints' changes of standing, oldest first (the last [`ENDPOINT_HISTORY`]).
     pub endpoint_history: std::collections::VecDeque<EndpointEvent>,
+    /// While no block has come for longer than the chain's usual interval: the provisional
+    /// settlement-risk point of its newest block with the stall scored (cleared by a block).
+    #[serde(skip)]
+    pub risk_stall: Option<palisade_risk::RiskPoint>,
 }
 
 /// How many endpoint changes of standing a chain keeps.

@@ -32,5 +32,5 @@ pub use operator::{Delivery, OperatorAction};
 pub use route::{sinks_for, Route};
 pub use store::{
     now_ms, AlertCursor, AlertFilter, AlertNote, AlertRow, Backend, Batch, ChainState, DueItem,
-    Fence, LoggedBlock, Reservation, ResponseRow, Store, Stored,
+    Fence, LoggedBlock, Reservation, ResponseRow, RiskRow, Store, Stored,
 };

@@ -230,3 +230,45 @@ impl Store {
         Ok((reverted, deepest))
     }
 }
+
+impl Store {
+    /// The newest stored risk points of `chain` (newest first), at most `limit`, with block
+    /// timestamps in `[from, to)` (seconds) when given.
+    pub async fn risk_points(
+        &self,
+        chain: &str,
+        from: Option<u64>,
+        to: Option<u64>,
+        limit: i64,
+    ) -> Result<Vec<crate::RiskRow>> {
+        let rows = sqlx::query(
+            "SELECT number, hash, timestamp, index_e6, inputs_hash, body, stored_ms FROM risk_points
+             WHERE chain = $1 AND COALESCE(timestamp, 0) >= $2 AND COALESCE(timestamp, 0) < $3
+             ORDER BY number DESC LIMIT $4",
+        )
+        .bind(chain)
+        .bind(from.map_or(0, |f| f.min(i64::MAX as u64) as i64))
+        .bind(to.map_or(i64::MAX, |t| t.min(i64::MAX as u64) as i64))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("risk points"))?;
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get(0)?;
+                let h: String = r.try_get(1)?;
+                let ts: Option<i64> = r.try_get(2)?;
+                let hash = h.parse().unwrap_or_default();
+                Ok(crate::RiskRow {
+                    block: palisade_primitives::BlockRef::new(n as u64, hash),
+                    timestamp: ts.map(|t| t as u64),
+                    index_e6: r.try_get(3)?,
+                    inputs_hash: r.try_get(4)?,
+                    body: r.try_get(5)?,
+                    stored_ms: r.try_get(6)?,
+                })
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(db("risk points"))
+    }
+}

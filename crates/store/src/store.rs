@@ -165,6 +165,20 @@ const MIGRATIONS: &[&[&str]] = &[
         // Amounts in units (tokens' symbol and decimals read when the alert was stored).
         "ALTER TABLE alerts ADD COLUMN amounts TEXT",
     ],
+    &[
+        // The settlement-risk index of each canonical block (a revert deletes its point).
+        "CREATE TABLE IF NOT EXISTS risk_points (
+        chain TEXT NOT NULL,
+        number BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        timestamp BIGINT,
+        index_e6 BIGINT NOT NULL,
+        inputs_hash TEXT NOT NULL,
+        body TEXT NOT NULL,
+        stored_ms BIGINT NOT NULL,
+        PRIMARY KEY (chain, number))",
+        "CREATE INDEX IF NOT EXISTS risk_by_time ON risk_points (chain, timestamp)",
+    ],
 ];
 
 /// One entry of an alert's history of acknowledgements and notes (never overwritten).
@@ -299,10 +313,31 @@ pub struct Batch {
     pub confirmed_upto: Option<u64>,
     /// In a cluster, the chain owner's lease: the write is refused if a newer owner has written.
     pub fence: Option<Fence>,
+    /// Settlement-risk points of committed blocks.
+    pub risk: Vec<RiskRow>,
+    /// Blocks whose risk points are retracted.
+    pub risk_retracted: Vec<BlockRef>,
     /// The amounts of findings' evidence in units, by finding key (see [`AlertRow::amounts`]);
     /// findings without an entry get the bundled token table's.
     pub amounts:
         std::collections::HashMap<palisade_primitives::FindingKey, Vec<(String, String, String)>>,
+}
+
+/// A block's settlement-risk point as stored (see `palisade-risk`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskRow {
+    /// The block.
+    pub block: BlockRef,
+    /// Its timestamp (seconds).
+    pub timestamp: Option<u64>,
+    /// The index × 1,000,000 (0 to 100,000,000).
+    pub index_e6: i64,
+    /// The point's `inputs_hash` (hex).
+    pub inputs_hash: String,
+    /// The point as JSON.
+    pub body: String,
+    /// When stored (ms since epoch; rows read back only).
+    pub stored_ms: i64,
 }
 
 /// The stored state of a chain, for a restart.
@@ -777,6 +812,34 @@ impl Store {
                 .await
                 .map_err(db("checkpoint"))?;
         }
+        for r in &b.risk_retracted {
+            sqlx::query("DELETE FROM risk_points WHERE chain = $1 AND number = $2 AND hash = $3")
+                .bind(chain)
+                .bind(r.number as i64)
+                .bind(hex_hash(r))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("risk"))?;
+        }
+        for p in &b.risk {
+            sqlx::query(
+                "INSERT INTO risk_points (chain, number, hash, timestamp, index_e6, inputs_hash, body, stored_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (chain, number) DO UPDATE SET hash = excluded.hash, timestamp = excluded.timestamp,
+                 index_e6 = excluded.index_e6, inputs_hash = excluded.inputs_hash, body = excluded.body, stored_ms = excluded.stored_ms",
+            )
+            .bind(chain)
+            .bind(p.block.number as i64)
+            .bind(hex_hash(&p.block))
+            .bind(p.timestamp.map(|t| t as i64))
+            .bind(p.index_e6)
+            .bind(p.inputs_hash.as_str())
+            .bind(p.body.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("risk"))?;
+        }
         // Retractions: alerts anchored in reverted blocks are resolved as reorged out; sinks that
         // were told about them are told they are resolved.
         for r in &b.retracted {
@@ -916,7 +979,12 @@ impl Store {
             }
         }
         tx.commit().await.map_err(db("commit"))?;
-        if inserted > 0 || !b.retracted.is_empty() || b.confirmed_upto.is_some() {
+        if inserted > 0
+            || !b.retracted.is_empty()
+            || b.confirmed_upto.is_some()
+            || !b.risk.is_empty()
+            || !b.risk_retracted.is_empty()
+        {
             self.touch();
         }
         Ok(Stored { alerts: inserted, first_seq })

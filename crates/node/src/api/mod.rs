@@ -13,6 +13,7 @@
 mod auth;
 mod dashboard;
 mod events;
+mod risk;
 
 use crate::metrics::Metrics;
 use crate::status::ChainStatus;
@@ -73,6 +74,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/responders"),
     ("get", "/api/v1/detectors"),
     ("get", "/api/v1/config"),
+    ("get", "/risk/{chain}"),
+    ("get", "/risk/{chain}/history"),
+    ("get", "/risk/{chain}/latest_round_data"),
+    ("get", "/risk/{chain}/events"),
 ];
 
 /// The OpenAPI document (checked against [`ROUTES`] by the tests).
@@ -100,6 +105,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/responders", get(responders))
         .route("/api/v1/detectors", get(detectors))
         .route("/api/v1/config", get(config))
+        .route("/risk/{chain}", get(risk::risk_latest))
+        .route("/risk/{chain}/history", get(risk::risk_history))
+        .route("/risk/{chain}/latest_round_data", get(risk::risk_round))
+        .route("/risk/{chain}/events", get(risk::risk_events))
         .merge(dashboard::routes())
         .fallback(not_found)
         .with_state(state)
@@ -107,7 +116,7 @@ pub fn router(state: ApiState) -> Router {
 
 /// An API error: a status and a message, as `{"error": "..."}`.
 #[derive(Debug)]
-pub(crate) struct ApiError(StatusCode, String);
+pub(crate) struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl ApiError {
     pub(crate) fn bad(msg: impl Into<String>) -> Self {
@@ -134,7 +143,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-type ApiResult<T = Json<Value>> = Result<T, ApiError>;
+pub(crate) type ApiResult<T = Json<Value>> = Result<T, ApiError>;
 
 async fn not_found() -> ApiError {
     ApiError(StatusCode::NOT_FOUND, "no such route: see /api/v1/openapi.json".into())
@@ -438,7 +447,7 @@ async fn chains(State(s): State<ApiState>, _c: Caller) -> ApiResult {
     Ok(Json(json!(out)))
 }
 
-fn chain_names(s: &ApiState) -> Vec<String> {
+pub(crate) fn chain_names(s: &ApiState) -> Vec<String> {
     let c = &s.config;
     let mut names: Vec<String> = c
         .chains

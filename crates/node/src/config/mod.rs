@@ -59,6 +59,9 @@ pub struct Config {
     /// Several processes sharing the work (default: none, one process does everything).
     #[serde(default)]
     pub cluster: Option<ClusterConfig>,
+    /// The settlement-risk index: weights and windows (docs/risk.md).
+    #[serde(default)]
+    pub risk: palisade_risk::RiskConfig,
     /// State shared by the chains' parts of detectors that watch several chains (not a setting).
     #[serde(skip)]
     pub links: palisade_detect::Links,
@@ -882,6 +885,9 @@ impl Config {
                 "api.listen".into(),
                 format!("not an address:port: {:?}", cfg.api.listen),
             ));
+        }
+        if let Err(e) = cfg.risk.check() {
+            errs.push(err(None, "risk".into(), e.to_string()));
         }
         // Off localhost, the API is not open to anyone who can reach it: reads need a token,
         // unless it is meant as a public read-only dashboard.

@@ -1,0 +1,195 @@
+//! Issue 14: the settlement-risk index live on anvil: a stall raises liveness without a new
+//! block, an `anvil_reorg` of depth 3 raises the reorg component and replaces the reverted
+//! blocks' points, full blocks raise congestion; the API's reads (latest, history,
+//! latestRoundData); and a replay of the recorded chain gives the live series, hash for hash.
+
+mod common;
+
+use common::*;
+use palisade_testing::anvil::{Anvil, ACCOUNT1, ACCOUNT2};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// `n` blocks one second apart ending about now: a baseline of 1 s intervals.
+async fn history(anvil: &Anvil, n: u64) {
+    anvil.rpc("evm_setNextBlockTimestamp", json!([now() - n])).await;
+    anvil.rpc("anvil_mine", json!([format!("{n:#x}"), "0x1"])).await;
+}
+
+async fn get(port: u16, path: &str) -> (u16, Value) {
+    let r = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await.unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+fn component(p: &Value, name: &str) -> Option<f64> {
+    p["components"].as_array()?.iter().find(|c| c["name"] == name)?["value"].as_f64()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stall_a_reorg_and_full_blocks_move_their_components() {
+    // A small gas limit: ten transfers fill a block.
+    let genesis = (now() - 300).to_string();
+    let anvil = Anvil::start(&["--gas-limit", "210000", "--timestamp", &genesis]).await;
+    history(&anvil, 40).await;
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
+    let mut p = Palisade::start_full(dir.path(), &endpoints, 32, "start_block = 0", "");
+    p.wait_synced(&anvil).await;
+    let port = p.api_port;
+    let (s, latest) = get(port, "/risk/anvil").await;
+    assert_eq!(s, 200, "{latest}");
+    assert_eq!(latest["block"]["number"], json!(anvil.block_number().await));
+    assert_eq!(component(&latest, "liveness"), Some(0.0), "{latest}");
+    assert_eq!(latest["methodology_version"], "palisade-risk/1");
+
+    // Mining stops: within one poll after the stall passes 15 spreads, liveness >= 0.9.
+    let stalled = wait_for(40, "liveness >= 0.9 while stalled", || async {
+        let (_, l) = get(port, "/risk/anvil").await;
+        (l["stall"] == true && component(&l, "liveness")? >= 0.9).then_some(l)
+    })
+    .await;
+    assert!(stalled["index"].as_f64().unwrap() >= 90.0, "{stalled}");
+    let (_, round) = get(port, "/risk/anvil/latest_round_data").await;
+    assert_eq!(round["decimals"], 6);
+    assert_eq!(round["roundId"], stalled["block"]["number"].as_u64().unwrap().to_string());
+    assert!(round["answer"].as_str().unwrap().parse::<i64>().unwrap() >= 90_000_000, "{round}");
+
+    // Blocks again, one second apart from now on, then a reorg of depth 3.
+    anvil.rpc("evm_setNextBlockTimestamp", json!([now()])).await;
+    anvil.rpc("anvil_mine", json!(["0x6", "0x1"])).await;
+    p.wait_synced(&anvil).await;
+    let head = anvil.block_number().await;
+    let before: Vec<String> = {
+        let (_, h) = get(port, "/risk/anvil/history?limit=3").await;
+        h["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["block"]["hash"].as_str().unwrap().to_string())
+            .collect()
+    };
+    anvil.rpc("anvil_reorg", json!([3, []])).await;
+    p.wait_synced(&anvil).await;
+    let (_, l) = get(port, "/risk/anvil").await;
+    assert_eq!(l["block"]["number"], json!(head));
+    let reorgs = component(&l, "reorgs").unwrap();
+    assert!(reorgs >= 0.5, "depth 3 raises the reorg component: {l}");
+    // The reverted blocks' points are gone: the history holds the canonical blocks only.
+    let (_, h) = get(port, "/risk/anvil/history?limit=1000").await;
+    let points = h["points"].as_array().unwrap();
+    let mut by_number = BTreeMap::new();
+    for x in points {
+        by_number.insert(
+            x["block"]["number"].as_u64().unwrap(),
+            x["block"]["hash"].as_str().unwrap().to_string(),
+        );
+    }
+    for n in head - 2..=head {
+        assert_eq!(by_number[&n], anvil.block_hash(n).await, "block {n}");
+        assert!(!before.contains(&by_number[&n]), "block {n} still has its reverted point");
+    }
+
+    // A burst: ten transfers fill one block.
+    anvil.rpc("evm_setAutomine", json!([false])).await;
+    for _ in 0..10 {
+        anvil
+            .rpc(
+                "eth_sendTransaction",
+                json!([{"from": ACCOUNT1, "to": ACCOUNT2, "value": "0x1", "gas": "0x5208"}]),
+            )
+            .await;
+    }
+    anvil.rpc("evm_mine", json!([])).await;
+    p.wait_synced(&anvil).await;
+    let (_, full) = get(port, "/risk/anvil").await;
+    let congestion = component(&full, "congestion").unwrap();
+    let quiet = component(&l, "congestion").unwrap();
+    assert!(
+        congestion >= 0.4 && congestion > quiet,
+        "a full block: {congestion} (before {quiet}): {full}"
+    );
+    let inputs =
+        &full["components"].as_array().unwrap().iter().find(|c| c["name"] == "congestion").unwrap()
+            ["inputs"];
+    assert_eq!(inputs["gas_used"], json!(210_000));
+    // Prometheus gauges per component.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("palisade_risk_component{chain=\"anvil\",component=\"congestion\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("palisade_risk_index{chain=\"anvil\"}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_of_the_recorded_chain_gives_the_live_series() {
+    let genesis = (now() - 300).to_string();
+    let anvil = Anvil::start(&["--gas-limit", "210000", "--timestamp", &genesis]).await;
+    history(&anvil, 30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
+    let mut p = Palisade::start_full(dir.path(), &endpoints, 32, "start_block = 0", "");
+    p.wait_synced(&anvil).await;
+    for i in 0..12u64 {
+        for _ in 0..(i % 5) * 2 {
+            anvil
+                .rpc(
+                    "eth_sendTransaction",
+                    json!([{"from": ACCOUNT1, "to": ACCOUNT2, "value": "0x1", "gas": "0x5208"}]),
+                )
+                .await;
+        }
+        anvil.rpc("evm_mine", json!([])).await;
+    }
+    p.wait_synced(&anvil).await;
+    let head = anvil.block_number().await;
+    let store = p.store().await;
+    let live: BTreeMap<u64, String> = store
+        .risk_points("anvil", None, None, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.block.number, r.inputs_hash))
+        .collect();
+    assert_eq!(live.len() as u64, head + 1, "a point for every block from genesis");
+    let file = dir.path().join("rec.jsonl");
+    let st = std::process::Command::new(BIN)
+        .args(["record", "--rpc", &anvil.http_url(), "--from", "0", "--to", &head.to_string()])
+        .args(["-o", file.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = std::process::Command::new(BIN)
+        .args(["risk", file.to_str().unwrap(), "--chain", "anvil"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let replayed: BTreeMap<u64, String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("retract").is_none())
+        .map(|v| {
+            (v["block"]["number"].as_u64().unwrap(), v["inputs_hash"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(replayed, live, "replay = live, point for point");
+    let csv = std::process::Command::new(BIN)
+        .args(["risk", file.to_str().unwrap(), "--chain", "anvil", "--csv"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&csv.stdout);
+    assert!(text.starts_with("chain,block,hash,timestamp,time,index,liveness"), "{text}");
+    assert_eq!(text.lines().count() as u64, head + 2, "a header and a row per block");
+    assert!(String::from_utf8_lossy(&csv.stderr).contains("series hash 0x"));
+}

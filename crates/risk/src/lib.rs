@@ -1,0 +1,563 @@
+//! The settlement-risk index: for every block of a chain, a figure from 0 (settles as usual) to
+//! 100 (settlement is in doubt), with its components from 0 to 1, each with the raw inputs it
+//! used. Pure and reorg-exact like a detector: [`RiskIndex::commit`] scores new blocks,
+//! [`RiskIndex::revert`] undoes exactly the newest ones (their points are retracted by whoever
+//! kept them), [`RiskIndex::checkpoint`] and [`RiskIndex::restore`] carry it across restarts, and
+//! a replay of the same blocks gives the same points, down to their `inputs_hash`.
+//!
+//! # Components (methodology `palisade-risk/1`; docs/risk.md has the formulas)
+//! - `liveness`: the block's interval against a robust baseline of the chain's own recent
+//!   intervals (median and median absolute deviation), as a z-score: 0 below 3, 1 at 15 (the
+//!   level at which L2BEAT calls a rollup's liveness anomalous); a stall between blocks is
+//!   scored the same way by [`RiskIndex::stalled`].
+//! - `reorgs`: the depth and the number of reorgs over the last 32 and 1,024 blocks.
+//! - `congestion`: the base fee's rank in its trailing distribution and gas used against the
+//!   limit.
+//! - `source_integrity`, `finality`, `duties`, `oracle_freshness`, `rollup_liveness`: given by
+//!   the runtime with the block when it observes them ([`Observed`]); absent components do not
+//!   count.
+//!
+//! The index combines the components that were observed as
+//! `100 × (1 − Π (1 − vᵢ)^(wᵢ / max w))`: one component at 1 gives 100 whatever the others, two
+//! at 0.5 with the top weight give 75, and a component with half the top weight counts as the
+//! square root of its complement.
+
+mod stats;
+
+use alloy_primitives::{keccak256, B256};
+use palisade_primitives::{BlockData, BlockRef, ChainSegment};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, VecDeque};
+
+pub use stats::{median, median_abs_dev, rank};
+
+/// The methodology every point carries: a change of formula, weight or window changes it.
+pub const METHODOLOGY_VERSION: &str = "palisade-risk/1";
+
+/// Errors of the index.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RiskError {
+    /// Blocks reverted that are not the newest scored.
+    #[error("revert of block {got} but the newest scored block is {want:?}")]
+    NotTip {
+        /// The block asked to revert.
+        got: u64,
+        /// The newest scored block.
+        want: Option<u64>,
+    },
+    /// A checkpoint that does not read.
+    #[error("risk checkpoint: {0}")]
+    Checkpoint(String),
+    /// A config value out of range.
+    #[error("risk config: {0}")]
+    Config(String),
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = RiskError> = std::result::Result<T, E>;
+
+/// The weight of each component (relative; only their ratios matter).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Weights {
+    /// Block production.
+    pub liveness: f64,
+    /// Reorgs.
+    pub reorgs: f64,
+    /// Congestion.
+    pub congestion: f64,
+    /// Finality.
+    pub finality: f64,
+    /// Validator duties.
+    pub duties: f64,
+    /// The monitor's own sources.
+    pub source_integrity: f64,
+    /// Oracles.
+    pub oracle_freshness: f64,
+    /// A rollup's sequencer and postings.
+    pub rollup_liveness: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            liveness: 1.0,
+            reorgs: 0.8,
+            congestion: 0.5,
+            finality: 1.0,
+            duties: 0.6,
+            source_integrity: 0.8,
+            oracle_freshness: 0.6,
+            rollup_liveness: 1.0,
+        }
+    }
+}
+
+impl Weights {
+    fn of(&self, name: &str) -> f64 {
+        match name {
+            "liveness" => self.liveness,
+            "reorgs" => self.reorgs,
+            "congestion" => self.congestion,
+            "finality" => self.finality,
+            "duties" => self.duties,
+            "source_integrity" => self.source_integrity,
+            "oracle_freshness" => self.oracle_freshness,
+            "rollup_liveness" => self.rollup_liveness,
+            _ => 0.0,
+        }
+    }
+
+    fn max(&self) -> f64 {
+        [
+            self.liveness,
+            self.reorgs,
+            self.congestion,
+            self.finality,
+            self.duties,
+            self.source_integrity,
+            self.oracle_freshness,
+            self.rollup_liveness,
+        ]
+        .into_iter()
+        .fold(0.0, f64::max)
+    }
+}
+
+/// `[risk]` in the config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// Component weights.
+    pub weights: Weights,
+    /// Intervals in the liveness baseline (default 256).
+    pub baseline_blocks: usize,
+    /// Blocks in the short reorg window (default 32).
+    pub short_window: u64,
+    /// Blocks in the long reorg window and the congestion baseline (default 1024).
+    pub long_window: u64,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        Self {
+            weights: Weights::default(),
+            baseline_blocks: 256,
+            short_window: 32,
+            long_window: 1024,
+        }
+    }
+}
+
+impl RiskConfig {
+    /// Checks ranges.
+    pub fn check(&self) -> Result<()> {
+        let w = &self.weights;
+        for (n, v) in [
+            ("liveness", w.liveness),
+            ("reorgs", w.reorgs),
+            ("congestion", w.congestion),
+            ("finality", w.finality),
+            ("duties", w.duties),
+            ("source_integrity", w.source_integrity),
+            ("oracle_freshness", w.oracle_freshness),
+            ("rollup_liveness", w.rollup_liveness),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(RiskError::Config(format!("weights.{n}: {v} is not a weight >= 0")));
+            }
+        }
+        if w.max() <= 0.0 {
+            return Err(RiskError::Config("weights: at least one must be above 0".into()));
+        }
+        if self.baseline_blocks < 8 {
+            return Err(RiskError::Config("baseline_blocks: at least 8".into()));
+        }
+        if self.short_window == 0 || self.long_window < self.short_window {
+            return Err(RiskError::Config(
+                "short_window >= 1 and long_window >= short_window".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Components the runtime observed with a block, beyond what the block itself says (each 0 to
+/// 1 with its raw inputs). Replays of recorded blocks have none of these unless recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    /// Extra components, by name.
+    pub components: BTreeMap<String, (f64, BTreeMap<String, Value>)>,
+}
+
+/// One component of a point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    /// Its name.
+    pub name: String,
+    /// 0 (as usual) to 1 (settlement in doubt).
+    pub value: f64,
+    /// Its weight.
+    pub weight: f64,
+    /// The raw inputs it used.
+    pub inputs: BTreeMap<String, Value>,
+}
+
+/// The index at one block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskPoint {
+    /// Chain.
+    pub chain: String,
+    /// The block.
+    pub block: BlockRef,
+    /// Its timestamp (seconds), when known.
+    pub timestamp: Option<u64>,
+    /// 0 to 100.
+    pub index: f64,
+    /// The components, the largest contribution first.
+    pub components: Vec<Component>,
+    /// [`METHODOLOGY_VERSION`].
+    pub methodology_version: String,
+    /// keccak256 of the canonical JSON of the methodology, the block and every component's
+    /// value and inputs: equal points have equal hashes, on any machine.
+    pub inputs_hash: B256,
+    /// True for a provisional point about a stall after the block (live only).
+    #[serde(default)]
+    pub stall: bool,
+}
+
+impl RiskPoint {
+    /// A component's value, if it was observed.
+    pub fn component(&self, name: &str) -> Option<f64> {
+        self.components.iter().find(|c| c.name == name).map(|c| c.value)
+    }
+}
+
+/// What the index keeps of a block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct BlockStat {
+    number: u64,
+    hash: B256,
+    timestamp: Option<u64>,
+    base_fee: Option<u128>,
+    gas_used: Option<u64>,
+    gas_limit: Option<u64>,
+}
+
+/// A reorg seen: the first block it replaced and how many blocks it reverted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Reorg {
+    from: u64,
+    depth: u64,
+}
+
+/// The state carried between blocks (and in checkpoints).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct State {
+    blocks: VecDeque<BlockStat>,
+    reorgs: VecDeque<Reorg>,
+    /// Blocks reverted since the last commit (a reorg in progress).
+    pending_revert: u64,
+    pending_from: u64,
+}
+
+/// The index of one chain.
+#[derive(Debug, Clone)]
+pub struct RiskIndex {
+    chain: String,
+    cfg: RiskConfig,
+    state: State,
+}
+
+/// Rounds to 6 decimals, so that points compare and hash the same everywhere.
+fn r6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+fn clamp01(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(0.0, 1.0)
+    }
+}
+
+impl RiskIndex {
+    /// An index for `chain`.
+    pub fn new(chain: &str, cfg: RiskConfig) -> Result<Self> {
+        cfg.check()?;
+        Ok(Self { chain: chain.into(), cfg, state: State::default() })
+    }
+
+    /// Scores the blocks of `seg` (oldest first), with what the runtime observed of each (by
+    /// block number; none in a replay).
+    pub fn commit(
+        &mut self,
+        seg: &ChainSegment,
+        observed: &BTreeMap<u64, Observed>,
+    ) -> Vec<RiskPoint> {
+        if self.state.pending_revert > 0 {
+            let r = Reorg { from: self.state.pending_from, depth: self.state.pending_revert };
+            self.state.reorgs.push_back(r);
+            self.state.pending_revert = 0;
+        }
+        let mut out = Vec::with_capacity(seg.blocks().len());
+        for b in seg.blocks() {
+            let stat = stat_of(b);
+            let obs = observed.get(&stat.number);
+            out.push(self.score(&stat, None, obs));
+            self.state.blocks.push_back(stat);
+            while self.state.blocks.len() as u64
+                > self.cfg.long_window.max(self.cfg.baseline_blocks as u64 + 1)
+            {
+                self.state.blocks.pop_front();
+            }
+        }
+        let newest = self.state.blocks.back().map_or(0, |b| b.number);
+        while self.state.reorgs.front().is_some_and(|r| r.from + self.cfg.long_window <= newest) {
+            self.state.reorgs.pop_front();
+        }
+        out
+    }
+
+    /// Undoes [`RiskIndex::commit`] for exactly the blocks of `seg` (the newest scored); their
+    /// points are to be retracted. The blocks count as a reorg of that depth once the next
+    /// blocks are committed.
+    pub fn revert(&mut self, seg: &ChainSegment) -> Result<Vec<BlockRef>> {
+        let mut gone = Vec::new();
+        for b in seg.blocks().iter().rev() {
+            let n = b.header.number;
+            let tip = self.state.blocks.back().map(|x| x.number);
+            match tip {
+                Some(t) if t == n => {
+                    self.state.blocks.pop_back();
+                }
+                // Blocks scored before this index kept state (a store from before it) are
+                // not in its window: nothing to undo, their points are still retracted.
+                None => {}
+                Some(t) if t < n => {}
+                _ => return Err(RiskError::NotTip { got: n, want: tip }),
+            }
+            gone.push(b.block_ref());
+            self.state.pending_revert += 1;
+            self.state.pending_from = n;
+        }
+        Ok(gone)
+    }
+
+    /// A provisional point for the newest block when `now` (seconds) is long after it: the
+    /// stall scored as its interval (live only; replays have no clock).
+    pub fn stalled(&self, now: u64) -> Option<RiskPoint> {
+        let tip = self.state.blocks.back()?.clone();
+        let since = now.checked_sub(tip.timestamp?)?;
+        let mut p = self.score_at(&tip, Some(since), None, self.state.blocks.len() - 1);
+        p.stall = true;
+        Some(p)
+    }
+
+    /// The state to persist.
+    pub fn checkpoint(&self) -> String {
+        serde_json::to_string(&self.state).unwrap_or_default()
+    }
+
+    /// Restores a state made by [`RiskIndex::checkpoint`].
+    pub fn restore(&mut self, cp: &str) -> Result<()> {
+        self.state = serde_json::from_str(cp).map_err(|e| RiskError::Checkpoint(e.to_string()))?;
+        Ok(())
+    }
+
+    fn score(&self, b: &BlockStat, gap: Option<u64>, obs: Option<&Observed>) -> RiskPoint {
+        self.score_at(b, gap, obs, self.state.blocks.len())
+    }
+
+    /// Scores `b` against the blocks before position `upto` of the window.
+    fn score_at(
+        &self,
+        b: &BlockStat,
+        gap: Option<u64>,
+        obs: Option<&Observed>,
+        upto: usize,
+    ) -> RiskPoint {
+        let before: Vec<&BlockStat> = self.state.blocks.iter().take(upto).collect();
+        let mut comps = Vec::new();
+        if let Some(c) = self.liveness(b, gap, &before) {
+            comps.push(c);
+        }
+        comps.push(self.reorgs(b.number));
+        if let Some(c) = self.congestion(b, &before) {
+            comps.push(c);
+        }
+        if let Some(o) = obs {
+            for (name, (v, inputs)) in &o.components {
+                comps.push(Component {
+                    name: name.clone(),
+                    value: r6(clamp01(*v)),
+                    weight: self.cfg.weights.of(name),
+                    inputs: inputs.clone(),
+                });
+            }
+        }
+        let max = self.cfg.weights.max();
+        let mut keep = 1.0;
+        for c in &comps {
+            keep *= (1.0 - c.value).powf(c.weight / max);
+        }
+        let index = r6(100.0 * clamp01(1.0 - keep));
+        comps.sort_by(|a, b| {
+            (b.value * b.weight).total_cmp(&(a.value * a.weight)).then(a.name.cmp(&b.name))
+        });
+        let canon = json!({
+            "methodology_version": METHODOLOGY_VERSION,
+            "chain": self.chain,
+            "block": b.number,
+            "hash": format!("{:#x}", b.hash),
+            "stall_secs": gap,
+            "components": comps.iter().map(|c| json!({"name": c.name, "value": c.value, "weight": c.weight, "inputs": c.inputs})).collect::<Vec<_>>(),
+        });
+        RiskPoint {
+            chain: self.chain.clone(),
+            block: BlockRef::new(b.number, b.hash),
+            timestamp: b.timestamp,
+            index,
+            components: comps,
+            methodology_version: METHODOLOGY_VERSION.into(),
+            inputs_hash: keccak256(canon.to_string().as_bytes()),
+            stall: false,
+        }
+    }
+
+    fn liveness(
+        &self,
+        b: &BlockStat,
+        gap: Option<u64>,
+        before: &[&BlockStat],
+    ) -> Option<Component> {
+        let interval = match gap {
+            Some(g) => g,
+            None => b.timestamp?.checked_sub(before.last()?.timestamp?)?,
+        };
+        let n = self.cfg.baseline_blocks;
+        let start = before.len().saturating_sub(n + 1);
+        let intervals: Vec<f64> = before[start..]
+            .windows(2)
+            .filter_map(|w| Some(w[1].timestamp?.checked_sub(w[0].timestamp?)? as f64))
+            .collect();
+        let mut inputs = BTreeMap::new();
+        inputs.insert("interval_secs".into(), json!(interval));
+        inputs.insert("baseline_intervals".into(), json!(intervals.len()));
+        if intervals.len() < 8 {
+            // Too little history for a baseline: counted as usual.
+            return Some(Component {
+                name: "liveness".into(),
+                value: 0.0,
+                weight: self.cfg.weights.liveness,
+                inputs,
+            });
+        }
+        let med = median(&intervals);
+        let mad = median_abs_dev(&intervals, med);
+        // A chain with a fixed slot time has a MAD of 0: its spread floor is a tenth of the
+        // median (at least 1 s, the timestamps' resolution).
+        let spread = (1.4826 * mad).max(med * 0.1).max(1.0);
+        let z = (interval as f64 - med) / spread;
+        inputs.insert("baseline_median_secs".into(), json!(r6(med)));
+        inputs.insert("baseline_mad_secs".into(), json!(r6(mad)));
+        inputs.insert("z".into(), json!(r6(z)));
+        Some(Component {
+            name: "liveness".into(),
+            value: r6(clamp01((z - 3.0) / 12.0)),
+            weight: self.cfg.weights.liveness,
+            inputs,
+        })
+    }
+
+    fn reorgs(&self, number: u64) -> Component {
+        let (short, long) = (self.cfg.short_window, self.cfg.long_window);
+        let within = |w: u64| self.state.reorgs.iter().filter(move |r| r.from + w > number);
+        let short_count = within(short).count() as u64;
+        let short_depth = within(short).map(|r| r.depth).max().unwrap_or(0);
+        let long_count = within(long).count() as u64;
+        let long_depth = within(long).map(|r| r.depth).max().unwrap_or(0);
+        let v = (short_depth as f64 / 6.0)
+            .max(short_count as f64 / 4.0)
+            .max(long_count as f64 / 32.0)
+            .max(long_depth as f64 / 24.0);
+        let mut inputs = BTreeMap::new();
+        inputs.insert("short_window_blocks".into(), json!(short));
+        inputs.insert("short_count".into(), json!(short_count));
+        inputs.insert("short_deepest".into(), json!(short_depth));
+        inputs.insert("long_window_blocks".into(), json!(long));
+        inputs.insert("long_count".into(), json!(long_count));
+        inputs.insert("long_deepest".into(), json!(long_depth));
+        Component {
+            name: "reorgs".into(),
+            value: r6(clamp01(v)),
+            weight: self.cfg.weights.reorgs,
+            inputs,
+        }
+    }
+
+    fn congestion(&self, b: &BlockStat, before: &[&BlockStat]) -> Option<Component> {
+        let mut inputs = BTreeMap::new();
+        let gas = match (b.gas_used, b.gas_limit) {
+            (Some(u), Some(l)) if l > 0 => {
+                inputs.insert("gas_used".into(), json!(u));
+                inputs.insert("gas_limit".into(), json!(l));
+                Some(u as f64 / l as f64)
+            }
+            _ => None,
+        };
+        let fee = b.base_fee.and_then(|fee| {
+            let window: Vec<f64> =
+                before.iter().filter_map(|x| x.base_fee.map(|f| f as f64)).collect();
+            inputs.insert("base_fee_wei".into(), json!(fee.to_string()));
+            inputs.insert("base_fee_window".into(), json!(window.len()));
+            (window.len() >= 8).then(|| {
+                let r = rank(&window, fee as f64);
+                inputs.insert("base_fee_rank".into(), json!(r6(r)));
+                r
+            })
+        });
+        if gas.is_none() && fee.is_none() {
+            return None;
+        }
+        // Above the median of its own history a base fee counts; a block more than half full
+        // counts (EIP-1559's target is half).
+        let g = gas.map_or(0.0, |r| clamp01((r - 0.5) * 2.0));
+        let f = fee.map_or(0.0, |r| clamp01((r - 0.5) * 2.0));
+        let v = if fee.is_some() { 0.6 * f + 0.4 * g } else { g };
+        Some(Component {
+            name: "congestion".into(),
+            value: r6(clamp01(v)),
+            weight: self.cfg.weights.congestion,
+            inputs,
+        })
+    }
+}
+
+fn stat_of(b: &BlockData) -> BlockStat {
+    let h = &b.header;
+    BlockStat {
+        number: h.number,
+        hash: b.block_ref().hash,
+        timestamp: h.timestamp,
+        base_fee: h.base_fee_per_gas,
+        gas_used: h.gas_used,
+        gas_limit: h.gas_limit,
+    }
+}
+
+/// A hash of a whole series of points (their `inputs_hash`es in order): two runs over the same
+/// blocks give the same series hash.
+pub fn series_hash<'a>(points: impl IntoIterator<Item = &'a RiskPoint>) -> B256 {
+    let mut buf = Vec::new();
+    for p in points {
+        buf.extend_from_slice(p.inputs_hash.as_slice());
+    }
+    keccak256(&buf)
+}
+
+#[cfg(test)]
+mod tests;
