@@ -39,7 +39,8 @@ async fn a_stall_a_reorg_and_full_blocks_move_their_components() {
     history(&anvil, 40).await;
     let dir = tempfile::tempdir().unwrap();
     let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
-    let mut p = Palisade::start_full(dir.path(), &endpoints, 32, "start_block = 0", "");
+    let body = "[risk]\nthresholds = [{ on = 'liveness', above = 0.9, clear_below = 0.2, severity = 'high' }]\n";
+    let mut p = Palisade::start_full(dir.path(), &endpoints, 32, "start_block = 0", body);
     p.wait_synced(&anvil).await;
     let port = p.api_port;
     let (s, latest) = get(port, "/risk/anvil").await;
@@ -61,10 +62,22 @@ async fn a_stall_a_reorg_and_full_blocks_move_their_components() {
     assert!(round["answer"].as_str().unwrap().parse::<i64>().unwrap() >= 90_000_000, "{round}");
 
     // Blocks again, one second apart from now on, then a reorg of depth 3.
+    let stalled_at = stalled["block"]["number"].as_u64().unwrap();
     anvil.rpc("evm_setNextBlockTimestamp", json!([now()])).await;
     anvil.rpc("anvil_mine", json!(["0x6", "0x1"])).await;
     p.wait_synced(&anvil).await;
     let head = anvil.block_number().await;
+    // The block that ended the stall crossed the liveness threshold: one alert, at that block.
+    let crossed: Vec<_> =
+        p.alerts().await.into_iter().filter(|a| a.finding.detector == "settlement_risk").collect();
+    assert_eq!(
+        crossed.len(),
+        1,
+        "{:?}",
+        crossed.iter().map(|a| &a.finding.title).collect::<Vec<_>>()
+    );
+    assert_eq!(crossed[0].finding.anchor.number, stalled_at + 1);
+    assert!(crossed[0].finding.title.contains("liveness"), "{}", crossed[0].finding.title);
     let before: Vec<String> = {
         let (_, h) = get(port, "/risk/anvil/history?limit=3").await;
         h["points"]

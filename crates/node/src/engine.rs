@@ -148,7 +148,10 @@ impl ChainEngine {
                 d.finalize(f, &mut out);
             }
         }
-        let (findings, retracted) = out.take();
+        let (mut findings, retracted) = out.take();
+        for p in &risk {
+            findings.extend(crossing_findings(&self.risk, p));
+        }
         Ok(Applied { findings, retracted, finalized, risk, risk_retracted })
     }
 
@@ -162,6 +165,48 @@ impl ChainEngine {
             .chain(std::iter::once((RISK_CHECKPOINT.to_string(), self.risk.checkpoint())))
             .collect()
     }
+}
+
+/// The detector id of settlement-risk threshold findings.
+pub const RISK_DETECTOR: &str = "settlement_risk";
+
+/// A finding for each threshold `p` crossed upward, anchored at its block (so a reorg that
+/// removes the block retracts it), with the point's top components as evidence.
+fn crossing_findings(idx: &RiskIndex, p: &RiskPoint) -> Vec<Finding> {
+    let cfg = idx.config();
+    p.crossed
+        .iter()
+        .filter_map(|&i| cfg.thresholds.get(i).map(|t| (i, t)))
+        .map(|(i, t)| {
+            let value = if t.on == "index" { p.index } else { p.component(&t.on).unwrap_or(0.0) };
+            let top: Vec<String> =
+                p.components.iter().take(3).map(|c| format!("{} {:.2}", c.name, c.value)).collect();
+            Finding::new(
+                RISK_DETECTOR,
+                RISK_DETECTOR,
+                &p.chain,
+                p.block,
+                &format!("threshold:{i}:{}", t.on),
+                t.severity,
+                format!(
+                    "Settlement risk: {} at {value:.2} reached {} at block {} (index {:.1}; {})",
+                    t.on,
+                    t.above,
+                    p.block.number,
+                    p.index,
+                    top.join(", ")
+                ),
+            )
+            .with_evidence(serde_json::json!({
+                "threshold": {"on": t.on, "above": t.above, "clear_below": t.clear_below},
+                "value": value,
+                "index": p.index,
+                "components": p.components,
+                "methodology_version": p.methodology_version,
+                "inputs_hash": format!("{:#x}", p.inputs_hash),
+            }))
+        })
+        .collect()
 }
 
 /// Replays recorded blocks through an engine, calling `sink` with each event's output.

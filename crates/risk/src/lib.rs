@@ -25,7 +25,7 @@
 mod stats;
 
 use alloy_primitives::{keccak256, B256};
-use palisade_primitives::{BlockData, BlockRef, ChainSegment};
+use palisade_primitives::{BlockData, BlockRef, ChainSegment, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
@@ -138,6 +138,8 @@ pub struct RiskConfig {
     pub short_window: u64,
     /// Blocks in the long reorg window and the congestion baseline (default 1024).
     pub long_window: u64,
+    /// Levels whose crossing is a finding (default: none).
+    pub thresholds: Vec<Threshold>,
 }
 
 impl Default for RiskConfig {
@@ -147,9 +149,44 @@ impl Default for RiskConfig {
             baseline_blocks: 256,
             short_window: 32,
             long_window: 1024,
+            thresholds: Vec::new(),
         }
     }
 }
+
+/// A level of the index or of one component whose upward crossing is a finding, with
+/// hysteresis: it fires when the value reaches `above` and again only after it went below
+/// `clear_below`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// `index` (0-100) or a component's name (0-1).
+    pub on: String,
+    /// Fires at or above this.
+    pub above: f64,
+    /// Re-arms below this (default: `above`, no hysteresis).
+    #[serde(default)]
+    pub clear_below: Option<f64>,
+    /// Severity of the finding (default high).
+    #[serde(default = "high")]
+    pub severity: Severity,
+}
+
+fn high() -> Severity {
+    Severity::High
+}
+
+/// The component names a threshold can watch.
+pub const COMPONENTS: &[&str] = &[
+    "liveness",
+    "reorgs",
+    "congestion",
+    "finality",
+    "duties",
+    "source_integrity",
+    "oracle_freshness",
+    "rollup_liveness",
+];
 
 impl RiskConfig {
     /// Checks ranges.
@@ -179,6 +216,25 @@ impl RiskConfig {
             return Err(RiskError::Config(
                 "short_window >= 1 and long_window >= short_window".into(),
             ));
+        }
+        for (i, t) in self.thresholds.iter().enumerate() {
+            let max = if t.on == "index" {
+                100.0
+            } else if COMPONENTS.contains(&t.on.as_str()) {
+                1.0
+            } else {
+                return Err(RiskError::Config(format!(
+                    "thresholds[{i}].on: {:?} is not `index` or one of {}",
+                    t.on,
+                    COMPONENTS.join(", ")
+                )));
+            };
+            let clear = t.clear_below.unwrap_or(t.above);
+            if !(0.0..=max).contains(&t.above) || !(0.0..=t.above).contains(&clear) {
+                return Err(RiskError::Config(format!(
+                    "thresholds[{i}]: want 0 <= clear_below <= above <= {max}"
+                )));
+            }
         }
         Ok(())
     }
@@ -226,6 +282,9 @@ pub struct RiskPoint {
     /// True for a provisional point about a stall after the block (live only).
     #[serde(default)]
     pub stall: bool,
+    /// The thresholds (by position in the config) this block crossed upward.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crossed: Vec<usize>,
 }
 
 impl RiskPoint {
@@ -240,6 +299,9 @@ impl RiskPoint {
 struct BlockStat {
     number: u64,
     hash: B256,
+    /// Which thresholds were firing after this block (hysteresis state, undone with it).
+    #[serde(default)]
+    firing: Vec<bool>,
     timestamp: Option<u64>,
     base_fee: Option<u128>,
     gas_used: Option<u64>,
@@ -305,9 +367,25 @@ impl RiskIndex {
         }
         let mut out = Vec::with_capacity(seg.blocks().len());
         for b in seg.blocks() {
-            let stat = stat_of(b);
+            let mut stat = stat_of(b);
             let obs = observed.get(&stat.number);
-            out.push(self.score(&stat, None, obs));
+            let mut p = self.score(&stat, None, obs);
+            let before = self.state.blocks.back().map(|x| x.firing.clone()).unwrap_or_default();
+            stat.firing = Vec::with_capacity(self.cfg.thresholds.len());
+            for (i, t) in self.cfg.thresholds.iter().enumerate() {
+                let v = if t.on == "index" { Some(p.index) } else { p.component(&t.on) };
+                let was = before.get(i).copied().unwrap_or(false);
+                let now = match v {
+                    Some(v) if !was && v >= t.above => {
+                        p.crossed.push(i);
+                        true
+                    }
+                    Some(v) if was && v < t.clear_below.unwrap_or(t.above) => false,
+                    _ => was,
+                };
+                stat.firing.push(now);
+            }
+            out.push(p);
             self.state.blocks.push_back(stat);
             while self.state.blocks.len() as u64
                 > self.cfg.long_window.max(self.cfg.baseline_blocks as u64 + 1)
@@ -368,6 +446,11 @@ impl RiskIndex {
         Ok(())
     }
 
+    /// The config.
+    pub fn config(&self) -> &RiskConfig {
+        &self.cfg
+    }
+
     fn score(&self, b: &BlockStat, gap: Option<u64>, obs: Option<&Observed>) -> RiskPoint {
         self.score_at(b, gap, obs, self.state.blocks.len())
     }
@@ -425,6 +508,7 @@ impl RiskIndex {
             methodology_version: METHODOLOGY_VERSION.into(),
             inputs_hash: keccak256(canon.to_string().as_bytes()),
             stall: false,
+            crossed: Vec::new(),
         }
     }
 
@@ -542,6 +626,7 @@ fn stat_of(b: &BlockData) -> BlockStat {
     BlockStat {
         number: h.number,
         hash: b.block_ref().hash,
+        firing: Vec::new(),
         timestamp: h.timestamp,
         base_fee: h.base_fee_per_gas,
         gas_used: h.gas_used,

@@ -1,7 +1,7 @@
 //! The index on synthetic chains whose right answers are known by construction.
 
 use super::*;
-use palisade_primitives::BlockData;
+use palisade_primitives::{BlockData, Severity};
 use std::sync::Arc;
 
 /// A block `n` of fork `fork` at `ts`, with `gas_used` of 30M and `base_fee`.
@@ -167,4 +167,48 @@ fn robust_statistics() {
     assert_eq!(rank(&[1.0, 2.0, 3.0, 4.0], 5.0), 1.0);
     assert_eq!(rank(&[1.0, 2.0, 3.0, 4.0], 0.0), 0.0);
     assert_eq!(rank(&[1.0, 2.0, 2.0, 4.0], 2.0), 0.5);
+}
+
+#[test]
+fn a_threshold_fires_once_until_it_clears_and_a_revert_restores_its_state() {
+    let cfg = RiskConfig {
+        thresholds: vec![Threshold {
+            on: "liveness".into(),
+            above: 0.9,
+            clear_below: Some(0.2),
+            severity: Severity::High,
+        }],
+        ..Default::default()
+    };
+    let mut idx = RiskIndex::new("c", cfg).unwrap();
+    let pts = steady(&mut idx);
+    assert!(pts.iter().all(|p| p.crossed.is_empty()));
+    let mut ts = pts.last().unwrap().timestamp.unwrap();
+    let mut next = |n: u64, gap: u64, idx: &mut RiskIndex| {
+        ts += gap;
+        idx.commit(&seg(vec![block(n, 0, ts, 15_000_000, 10_000_000_000)]), &BTreeMap::new())
+            .remove(0)
+    };
+    let a = next(300, 600, &mut idx);
+    assert_eq!(a.crossed, vec![0], "fires on the stall");
+    let b = next(301, 600, &mut idx);
+    assert!(b.crossed.is_empty(), "still firing: no second finding");
+    // Reverting 301 and scoring another long gap there gives the same answer (state undone).
+    idx.revert(&seg(vec![block(301, 0, 0, 15_000_000, 10_000_000_000)])).unwrap();
+    let c = next(301, 0, &mut idx);
+    assert!(c.crossed.is_empty(), "firing state restored by the revert");
+    let d = next(302, 13, &mut idx);
+    assert!(d.crossed.is_empty() && d.component("liveness") == Some(0.0), "clears");
+    let e = next(303, 600, &mut idx);
+    assert_eq!(e.crossed, vec![0], "fires again after clearing");
+    let bad = RiskConfig {
+        thresholds: vec![Threshold {
+            on: "nope".into(),
+            above: 0.5,
+            clear_below: None,
+            severity: Severity::High,
+        }],
+        ..Default::default()
+    };
+    assert!(RiskIndex::new("c", bad).unwrap_err().to_string().contains("nope"));
 }
