@@ -331,6 +331,29 @@ fn defi(lines: &[String], loops: u64) -> eyre::Result<()> {
         });
         outln!("{:<52} {:>10.1} us/block  ratio to parse {:.2}x", *name, t / n * 1e6, t / parse);
     }
+    // The settlement-risk index: its cost per block next to the block's decode (goal 0.05x).
+    let mut runs = Vec::new();
+    for _ in 0..passes {
+        let segs: Vec<palisade_primitives::ChainSegment> = parsed
+            .iter()
+            .map(|b| palisade_primitives::ChainSegment::new(vec![Arc::new((**b).clone())]))
+            .collect::<Result<_, _>>()?;
+        runs.push((palisade_risk::RiskIndex::new("mainnet", Default::default())?, segs));
+    }
+    let none = std::collections::BTreeMap::new();
+    let t = time(&mut || {
+        if let Some((mut idx, segs)) = runs.pop() {
+            for s in &segs {
+                std::hint::black_box(idx.commit(s, &none));
+            }
+        }
+    });
+    outln!(
+        "{:<52} {:>10.1} us/block  ratio to parse {:.3}x (goal <= 0.05x)",
+        "settlement-risk index (palisade-risk)",
+        t / n * 1e6,
+        t / parse
+    );
     // All of them on one engine: the block's DeFi actions are decoded once and shared.
     let mut src = String::new();
     for (_, d, _) in detectors.iter().filter(|(_, _, side)| side.is_none()) {
