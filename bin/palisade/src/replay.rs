@@ -47,6 +47,40 @@ pub(crate) struct Args {
     pub(crate) range_lines: Option<u64>,
 }
 
+/// Opens each `[CHAIN=]FILE` as a replay input (a plain path takes `default_chain`), with the
+/// chain's reorg depth from `chains`; a second input for one chain or a file that does not
+/// open is a usage error, said on stderr.
+pub(crate) fn open_inputs(
+    files: &[String],
+    default_chain: &str,
+    chains: &[palisade_node::config::ChainConfig],
+    risk: &palisade_risk::RiskConfig,
+) -> Result<Vec<Input>, ExitCode> {
+    let mut inputs: Vec<Input> = Vec::new();
+    for f in files {
+        // CHAIN=PATH names the chain of one input; a plain path takes the default chain.
+        let (ch, path) = match f.split_once('=') {
+            Some((c, p)) if !c.is_empty() && !c.contains('/') => (c.to_string(), p),
+            _ => (default_chain.to_string(), f.as_str()),
+        };
+        if inputs.iter().any(|i| i.chain == ch) {
+            eprintln!("error: two inputs for chain {ch:?}: name each with CHAIN=PATH");
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+        let depth = chains.iter().find(|c| c.name == ch).map(|c| c.max_reorg_depth).unwrap_or(64);
+        match palisade_source::replay::open(path) {
+            Ok(reader) => {
+                inputs.push(Input { chain: ch, max_reorg_depth: depth, reader, risk: risk.clone() })
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(ExitCode::from(EXIT_USAGE));
+            }
+        }
+    }
+    Ok(inputs)
+}
+
 pub(crate) async fn cmd(a: Args) -> eyre::Result<ExitCode> {
     let Args { files, config, chain, json, store, workers, cluster, range_lines } = a;
     let files = files.as_slice();
@@ -61,28 +95,10 @@ pub(crate) async fn cmd(a: Args) -> eyre::Result<ExitCode> {
     let default_chain = chain
         .or_else(|| chains.first().map(|c| c.name.clone()))
         .unwrap_or_else(|| "mainnet".into());
-    let mut inputs = Vec::new();
-    for f in files {
-        // CHAIN=PATH names the chain of one input; a plain path takes the default chain.
-        let (ch, path) = match f.split_once('=') {
-            Some((c, p)) if !c.is_empty() && !c.contains('/') => (c.to_string(), p),
-            _ => (default_chain.clone(), f.as_str()),
-        };
-        if inputs.iter().any(|i: &Input| i.chain == ch) {
-            eprintln!("error: two inputs for chain {ch:?}: name each with CHAIN=PATH");
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-        let depth = chains.iter().find(|c| c.name == ch).map(|c| c.max_reorg_depth).unwrap_or(64);
-        match palisade_source::replay::open(path) {
-            Ok(reader) => {
-                inputs.push(Input { chain: ch, max_reorg_depth: depth, reader, risk: risk.clone() })
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(EXIT_USAGE));
-            }
-        }
-    }
+    let mut inputs = match open_inputs(files, &default_chain, &chains, &risk) {
+        Ok(i) => i,
+        Err(code) => return Ok(code),
+    };
     let file = files.first().map(String::as_str).unwrap_or("-");
     if cluster {
         let Some(cl) = cluster_cfg else {

@@ -1,9 +1,8 @@
 //! `palisade risk`: the settlement-risk index over recorded blocks, as CSV (with timestamps, to
 //! regress against market data) or JSON lines, and the hash of the whole series.
 
-use crate::EXIT_USAGE;
 use eyre::WrapErr;
-use palisade_node::replay::{run_replay, Input};
+use palisade_node::replay::run_replay;
 use palisade_risk::{RiskConfig, RiskPoint};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -21,16 +20,7 @@ pub(crate) struct Args {
 }
 
 /// The components a CSV row has a column for, in order.
-const COLUMNS: &[&str] = &[
-    "liveness",
-    "reorgs",
-    "congestion",
-    "finality",
-    "duties",
-    "source_integrity",
-    "oracle_freshness",
-    "rollup_liveness",
-];
+const COLUMNS: &[&str] = palisade_risk::COMPONENTS;
 
 fn csv_row(p: &RiskPoint) -> String {
     let mut row = vec![
@@ -62,27 +52,10 @@ pub(crate) fn cmd(a: Args) -> eyre::Result<ExitCode> {
         .clone()
         .or_else(|| chains.first().map(|c| c.name.clone()))
         .unwrap_or_else(|| "mainnet".into());
-    let mut inputs = Vec::new();
-    for f in &a.files {
-        let (ch, path) = match f.split_once('=') {
-            Some((c, p)) if !c.is_empty() && !c.contains('/') => (c.to_string(), p),
-            _ => (default_chain.clone(), f.as_str()),
-        };
-        if inputs.iter().any(|i: &Input| i.chain == ch) {
-            eprintln!("error: two inputs for chain {ch:?}: name each with CHAIN=PATH");
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-        let depth = chains.iter().find(|c| c.name == ch).map(|c| c.max_reorg_depth).unwrap_or(64);
-        match palisade_source::replay::open(path) {
-            Ok(reader) => {
-                inputs.push(Input { chain: ch, max_reorg_depth: depth, reader, risk: risk.clone() })
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(EXIT_USAGE));
-            }
-        }
-    }
+    let inputs = match crate::replay::open_inputs(&a.files, &default_chain, &chains, &risk) {
+        Ok(i) => i,
+        Err(code) => return Ok(code),
+    };
     // The points of the canonical chain, by chain and block (a reorg in the data retracts).
     let mut series: BTreeMap<String, BTreeMap<u64, RiskPoint>> = BTreeMap::new();
     let mut out = std::io::stdout().lock();

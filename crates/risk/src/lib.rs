@@ -111,18 +111,7 @@ impl Weights {
     }
 
     fn max(&self) -> f64 {
-        [
-            self.liveness,
-            self.reorgs,
-            self.congestion,
-            self.finality,
-            self.duties,
-            self.source_integrity,
-            self.oracle_freshness,
-            self.rollup_liveness,
-        ]
-        .into_iter()
-        .fold(0.0, f64::max)
+        COMPONENTS.iter().map(|n| self.of(n)).fold(0.0, f64::max)
     }
 }
 
@@ -192,16 +181,8 @@ impl RiskConfig {
     /// Checks ranges.
     pub fn check(&self) -> Result<()> {
         let w = &self.weights;
-        for (n, v) in [
-            ("liveness", w.liveness),
-            ("reorgs", w.reorgs),
-            ("congestion", w.congestion),
-            ("finality", w.finality),
-            ("duties", w.duties),
-            ("source_integrity", w.source_integrity),
-            ("oracle_freshness", w.oracle_freshness),
-            ("rollup_liveness", w.rollup_liveness),
-        ] {
+        for n in COMPONENTS {
+            let v = w.of(n);
             if !v.is_finite() || v < 0.0 {
                 return Err(RiskError::Config(format!("weights.{n}: {v} is not a weight >= 0")));
             }
