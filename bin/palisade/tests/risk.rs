@@ -1,7 +1,8 @@
 //! Issue 14: the settlement-risk index live on anvil: a stall raises liveness without a new
 //! block, an `anvil_reorg` of depth 3 raises the reorg component and replaces the reverted
 //! blocks' points, full blocks raise congestion; the API's reads (latest, history,
-//! latestRoundData); and a replay of the recorded chain gives the live series, hash for hash.
+//! latestRoundData); a lying endpoint behind the tampering proxy raises source integrity; and a
+//! replay of the recorded chain gives the live series, hash for hash.
 
 mod common;
 
@@ -47,7 +48,7 @@ async fn a_stall_a_reorg_and_full_blocks_move_their_components() {
     assert_eq!(s, 200, "{latest}");
     assert_eq!(latest["block"]["number"], json!(anvil.block_number().await));
     assert_eq!(component(&latest, "liveness"), Some(0.0), "{latest}");
-    assert_eq!(latest["methodology_version"], "palisade-risk/1");
+    assert_eq!(latest["methodology_version"], palisade_risk::METHODOLOGY_VERSION);
 
     // Mining stops: within one poll after the stall passes 15 spreads, liveness >= 0.9.
     let stalled = wait_for(40, "liveness >= 0.9 while stalled", || async {
@@ -143,6 +144,67 @@ async fn a_stall_a_reorg_and_full_blocks_move_their_components() {
         "{metrics}"
     );
     assert!(metrics.contains("palisade_risk_index{chain=\"anvil\"}"));
+}
+
+/// Serves every block with a wrong hash.
+struct FlipHash;
+
+impl Lie for FlipHash {
+    fn response(&self, method: &str, _: &Value, r: &mut Value) -> Option<u64> {
+        if !(method.starts_with("eth_getBlockBy") && r.is_object()) {
+            return None;
+        }
+        let h = r["hash"].as_str()?.to_string();
+        let last = if h.ends_with('0') { "1" } else { "0" };
+        r["hash"] = json!(format!("{}{last}", &h[..h.len() - 1]));
+        u64::from_str_radix(r["number"].as_str()?.trim_start_matches("0x"), 16).ok()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lying_endpoint_raises_source_integrity() {
+    let anvil = Anvil::start(&[]).await;
+    anvil.mine(3).await;
+    // Three endpoints: one behind the tampering proxy (honest for now), two honest.
+    let tamper = Tamper::start(anvil.http_url(), FlipHash).await;
+    tamper.set_lying(false);
+    let relay = Proxy::start(anvil.port).await;
+    let endpoints = format!(
+        "[{{ url = '{}' }}, {{ url = '{}', ws = '{}' }}, {{ url = 'http://127.0.0.1:{r}', ws = 'ws://127.0.0.1:{r}' }}]",
+        tamper.url(),
+        anvil.http_url(),
+        anvil.ws_url(),
+        r = relay.port
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let health = "start_block = 0\nhealth = { quarantine_secs = 3600, probation_blocks = 3, probe_interval_ms = 200, min_peers = 0 }";
+    let mut p = Palisade::start_full(dir.path(), &endpoints, 32, health, "");
+    anvil.mine(2).await;
+    p.wait_synced(&anvil).await;
+    let port = p.api_port;
+    let (_, honest) = get(port, "/risk/anvil").await;
+    assert_eq!(component(&honest, "source_integrity"), None, "every endpoint counts: {honest}");
+
+    // It lies: its blocks' hashes are wrong. It is quarantined and the index says so.
+    tamper.set_lying(true);
+    anvil.mine(3).await;
+    let lied = wait_for(30, "source integrity above 0", || async {
+        anvil.mine(1).await;
+        let (_, l) = get(port, "/risk/anvil").await;
+        (component(&l, "source_integrity")? > 0.0).then_some(l)
+    })
+    .await;
+    let c = lied["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "source_integrity")
+        .unwrap();
+    assert_eq!(c["inputs"]["endpoints"], json!(3), "{c}");
+    assert_eq!(c["inputs"]["quarantined"], json!(1), "{c}\n{}", p.log());
+    // One of three quarantined, the quorum still met: (2 x 1) / (2 x 3).
+    assert!((c["value"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-5, "{c}");
+    assert!(lied["index"].as_f64().unwrap() > honest["index"].as_f64().unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread")]

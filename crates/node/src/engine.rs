@@ -89,7 +89,7 @@ impl ChainEngine {
 
     /// What the detectors need attached to blocks.
     pub fn needs(&self) -> Needs {
-        self.detectors.iter().fold(Needs::default(), |a, d| a.union(d.needs()))
+        self.detectors.iter().fold(self.risk.needs(), |a, d| a.union(d.needs()))
     }
 
     /// Offers a branch to the tracker.

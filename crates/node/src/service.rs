@@ -82,7 +82,10 @@ impl ChainService<Sources> {
     ) -> Result<Self> {
         let dets = crate::config::build_detectors(detectors, &cfg.name, links)
             .map_err(|e| NodeError::Config(format!("{e:#}")))?;
-        let needs = dets.iter().fold(palisade_detect::Needs::default(), |n, d| n.union(d.needs()));
+        // What the detectors and the settlement-risk index read at each block.
+        let risk = palisade_risk::RiskIndex::new(&cfg.name, persist.risk().clone())
+            .map_err(|e| NodeError::Config(format!("{e:#}")))?;
+        let needs = dets.iter().fold(risk.needs(), |n, d| n.union(d.needs()));
         let sources = Sources::new(&cfg, needs, metrics.clone())
             .map_err(|e| NodeError::Config(format!("{e:#}")))?;
         Self::start_with((&cfg).into(), sources, dets, detectors, persist, metrics, status).await

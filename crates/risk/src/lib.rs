@@ -22,6 +22,8 @@
 //! at 0.5 with the top weight give 75, and a component with half the top weight counts as the
 //! square root of its complement.
 
+mod consensus;
+mod feeds;
 mod stats;
 
 use alloy_primitives::{keccak256, B256};
@@ -30,10 +32,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
 
+pub use feeds::{FeedWatch, RollupWatch, SequencerFeed};
 pub use stats::{median, median_abs_dev, rank};
 
 /// The methodology every point carries: a change of formula, weight or window changes it.
-pub const METHODOLOGY_VERSION: &str = "palisade-risk/1";
+pub const METHODOLOGY_VERSION: &str = "palisade-risk/2";
 
 /// Errors of the index.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +132,14 @@ pub struct RiskConfig {
     pub long_window: u64,
     /// Levels whose crossing is a finding (default: none).
     pub thresholds: Vec<Threshold>,
+    /// Price feeds whose freshness counts, beyond those of the `oracle` detectors.
+    pub feeds: Vec<FeedWatch>,
+    /// L2 sequencer uptime feeds.
+    pub sequencer_feeds: Vec<SequencerFeed>,
+    /// Rollups whose postings on their L1 count.
+    pub rollups: Vec<RollupWatch>,
+    /// Add the feeds of the `oracle` detectors to `feeds` (default true).
+    pub oracle_detector_feeds: bool,
 }
 
 impl Default for RiskConfig {
@@ -139,6 +150,10 @@ impl Default for RiskConfig {
             short_window: 32,
             long_window: 1024,
             thresholds: Vec::new(),
+            feeds: Vec::new(),
+            sequencer_feeds: Vec::new(),
+            rollups: Vec::new(),
+            oracle_detector_feeds: true,
         }
     }
 }
@@ -217,7 +232,54 @@ impl RiskConfig {
                 )));
             }
         }
+        for (i, f) in self.feeds.iter().enumerate() {
+            if f.heartbeat_secs == 0 {
+                return Err(RiskError::Config(format!(
+                    "feeds[{i}].heartbeat_secs: must be positive"
+                )));
+            }
+            if !(f.grace_pct >= 0.0 && f.max_deviation_pct > 0.0) {
+                return Err(RiskError::Config(format!(
+                    "feeds[{i}]: grace_pct >= 0 and max_deviation_pct > 0"
+                )));
+            }
+        }
+        for (i, r) in self.rollups.iter().enumerate() {
+            if r.batch_inbox.is_none() && r.state_roots.is_none() {
+                return Err(RiskError::Config(format!(
+                    "rollups[{i}] ({}): give batch_inbox, state_roots or both",
+                    r.name
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// Adds the feeds the `oracle` detectors watch (with their heartbeat, grace, reference
+    /// feed and deviation) to `feeds`, unless `oracle_detector_feeds` is false or the feed is
+    /// listed already: the index's oracle freshness then judges what the detector judges.
+    pub fn adopt_oracle_feeds(&mut self, detectors: &[palisade_detect::DetectorConfig]) {
+        if !self.oracle_detector_feeds {
+            return;
+        }
+        for d in detectors {
+            let palisade_detect::DetectorConfig::Oracle(o) = d else { continue };
+            for f in &o.feeds {
+                let chain = o.chain.clone();
+                if self.feeds.iter().any(|x| x.address == f.address && x.chain == chain) {
+                    continue;
+                }
+                self.feeds.push(FeedWatch {
+                    chain,
+                    address: f.address,
+                    label: f.label.clone(),
+                    heartbeat_secs: f.heartbeat_secs,
+                    grace_pct: f.grace_pct,
+                    reference_feed: f.reference_feed,
+                    max_deviation_pct: f.max_deviation_pct,
+                });
+            }
+        }
     }
 }
 
@@ -287,6 +349,10 @@ struct BlockStat {
     base_fee: Option<u128>,
     gas_used: Option<u64>,
     gas_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    beacon: Option<consensus::BeaconStat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comet: Option<consensus::CometStat>,
 }
 
 /// A reorg seen: the first block it replaced and how many blocks it reverted.
@@ -304,6 +370,9 @@ struct State {
     /// Blocks reverted since the last commit (a reorg in progress).
     pending_revert: u64,
     pending_from: u64,
+    /// Rollup postings seen (by stream).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    postings: feeds::Postings,
 }
 
 /// The index of one chain.
@@ -312,6 +381,10 @@ pub struct RiskIndex {
     chain: String,
     cfg: RiskConfig,
     state: State,
+    /// This chain's feeds, sequencer feeds and rollups.
+    feeds: Vec<FeedWatch>,
+    sequencers: Vec<SequencerFeed>,
+    rollups: Vec<RollupWatch>,
 }
 
 /// Rounds to 6 decimals, so that points compare and hash the same everywhere.
@@ -331,7 +404,35 @@ impl RiskIndex {
     /// An index for `chain`.
     pub fn new(chain: &str, cfg: RiskConfig) -> Result<Self> {
         cfg.check()?;
-        Ok(Self { chain: chain.into(), cfg, state: State::default() })
+        let feeds = cfg
+            .feeds
+            .iter()
+            .filter(|f| f.chain.as_deref().is_none_or(|c| c == chain))
+            .cloned()
+            .collect();
+        let sequencers = cfg.sequencer_feeds.iter().filter(|f| f.chain == chain).cloned().collect();
+        let rollups = cfg.rollups.iter().filter(|r| r.chain == chain).cloned().collect();
+        Ok(Self { chain: chain.into(), cfg, state: State::default(), feeds, sequencers, rollups })
+    }
+
+    /// The view calls the index reads at each block (its feeds' `latestRoundData()`), for the
+    /// runtime to attach.
+    pub fn needs(&self) -> palisade_detect::Needs {
+        let sel = palisade_detect::detectors::oracle::LATEST_ROUND_DATA;
+        let mut calls = Vec::new();
+        let feeds =
+            self.feeds.iter().flat_map(|f| std::iter::once(f.address).chain(f.reference_feed));
+        for to in feeds.chain(self.sequencers.iter().map(|s| s.address)) {
+            let c = palisade_detect::ViewCall {
+                to,
+                data: alloy_primitives::Bytes::copy_from_slice(&sel),
+                every: 1,
+            };
+            if !calls.contains(&c) {
+                calls.push(c);
+            }
+        }
+        palisade_detect::Needs { calls, ..Default::default() }
     }
 
     /// Scores the blocks of `seg` (oldest first), with what the runtime observed of each (by
@@ -349,8 +450,29 @@ impl RiskIndex {
         let mut out = Vec::with_capacity(seg.blocks().len());
         for b in seg.blocks() {
             let mut stat = stat_of(b);
+            {
+                let before: Vec<&BlockStat> = self.state.blocks.iter().collect();
+                stat.beacon = consensus::beacon_stat(b, &before);
+            }
+            let w = &self.cfg.weights;
+            let mut extra = Vec::new();
+            if !self.feeds.is_empty() {
+                extra.extend(feeds::oracle_freshness(b, &self.feeds, w.oracle_freshness));
+            }
+            if !self.rollups.is_empty() {
+                feeds::record_postings(b, &self.rollups, &mut self.state.postings);
+            }
+            if !self.rollups.is_empty() || !self.sequencers.is_empty() {
+                extra.extend(feeds::rollup_liveness(
+                    b,
+                    &self.rollups,
+                    &self.state.postings,
+                    &self.sequencers,
+                    w.rollup_liveness,
+                ));
+            }
             let obs = observed.get(&stat.number);
-            let mut p = self.score(&stat, None, obs);
+            let mut p = self.score_at(&stat, None, extra, obs, self.state.blocks.len());
             let before = self.state.blocks.back().map(|x| x.firing.clone()).unwrap_or_default();
             stat.firing = Vec::with_capacity(self.cfg.thresholds.len());
             for (i, t) in self.cfg.thresholds.iter().enumerate() {
@@ -392,6 +514,7 @@ impl RiskIndex {
             match tip {
                 Some(t) if t == n => {
                     self.state.blocks.pop_back();
+                    feeds::revert_postings(n, &mut self.state.postings);
                 }
                 // Blocks scored before this index kept state (a store from before it) are
                 // not in its window: nothing to undo, their points are still retracted.
@@ -411,7 +534,7 @@ impl RiskIndex {
     pub fn stalled(&self, now: u64) -> Option<RiskPoint> {
         let tip = self.state.blocks.back()?.clone();
         let since = now.checked_sub(tip.timestamp?)?;
-        let mut p = self.score_at(&tip, Some(since), None, self.state.blocks.len() - 1);
+        let mut p = self.score_at(&tip, Some(since), Vec::new(), None, self.state.blocks.len() - 1);
         p.stall = true;
         Some(p)
     }
@@ -432,22 +555,30 @@ impl RiskIndex {
         &self.cfg
     }
 
-    fn score(&self, b: &BlockStat, gap: Option<u64>, obs: Option<&Observed>) -> RiskPoint {
-        self.score_at(b, gap, obs, self.state.blocks.len())
-    }
-
-    /// Scores `b` against the blocks before position `upto` of the window.
+    /// Scores `b` against the blocks before position `upto` of the window, with the
+    /// components read from the block itself (`extra`) and those the runtime observed.
     fn score_at(
         &self,
         b: &BlockStat,
         gap: Option<u64>,
+        extra: Vec<Component>,
         obs: Option<&Observed>,
         upto: usize,
     ) -> RiskPoint {
         let before: Vec<&BlockStat> = self.state.blocks.iter().take(upto).collect();
-        let mut comps = Vec::new();
-        if let Some(c) = self.liveness(b, gap, &before) {
-            comps.push(c);
+        let w = &self.cfg.weights;
+        let mut comps = extra;
+        let live = self.liveness(b, gap, &before);
+        let live_value = live.as_ref().map_or(0.0, |c| c.value);
+        let age = gap.or_else(|| b.timestamp?.checked_sub(before.last()?.timestamp?));
+        comps.extend(live);
+        if let Some(s) = &b.beacon {
+            comps.extend(consensus::beacon_finality(s, w.finality));
+            comps.push(consensus::beacon_duties(s, &before, w.duties));
+        }
+        if let Some(s) = &b.comet {
+            comps.extend(consensus::comet_finality(s, age, live_value, w.finality));
+            comps.extend(consensus::comet_duties(s, &before, w.duties));
         }
         comps.push(self.reorgs(b.number));
         if let Some(c) = self.congestion(b, &before) {
@@ -523,9 +654,10 @@ impl RiskIndex {
         }
         let med = median(&intervals);
         let mad = median_abs_dev(&intervals, med);
-        // A chain with a fixed slot time has a MAD of 0: its spread floor is a tenth of the
-        // median (at least 1 s, the timestamps' resolution).
-        let spread = (1.4826 * mad).max(med * 0.1).max(1.0);
+        // A chain with a fixed slot time has a MAD of 0: its spread floor is half the median
+        // (one missed slot is routine; eight in a row count 0.9) and at least 1 s, the
+        // timestamps' resolution.
+        let spread = (1.4826 * mad).max(med * 0.5).max(1.0);
         let z = (interval as f64 - med) / spread;
         inputs.insert("baseline_median_secs".into(), json!(r6(med)));
         inputs.insert("baseline_mad_secs".into(), json!(r6(mad)));
@@ -612,6 +744,8 @@ fn stat_of(b: &BlockData) -> BlockStat {
         base_fee: h.base_fee_per_gas,
         gas_used: h.gas_used,
         gas_limit: h.gas_limit,
+        beacon: None,
+        comet: consensus::comet_stat(b),
     }
 }
 

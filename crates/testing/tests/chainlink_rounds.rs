@@ -182,3 +182,58 @@ fn a_carried_over_round_and_a_negative_answer_are_reported_once_each() {
     let checks: Vec<&str> = got.iter().map(|(_, c)| c.as_str()).collect();
     assert_eq!(checks, vec!["answered_in_round", "non_positive_answer"]);
 }
+
+/// The settlement-risk index's oracle freshness over the same blocks, with its feeds taken
+/// from the detector's config: the blocks where it is above 0, grouped into runs.
+fn freshness_runs(src: &str, bs: &[Arc<BlockData>]) -> (Vec<u64>, usize) {
+    let cfg: DetectorConfig = toml::from_str(src).unwrap();
+    let mut risk = palisade_risk::RiskConfig::default();
+    risk.adopt_oracle_feeds(&[cfg]);
+    let mut idx = palisade_risk::RiskIndex::new("mainnet", risk).unwrap();
+    let mut starts = Vec::new();
+    let mut stale_blocks = 0;
+    let mut was = false;
+    for chunk in bs.chunks(64) {
+        let seg = ChainSegment::new(chunk.to_vec()).unwrap();
+        for p in idx.commit(&seg, &Default::default()) {
+            let now =
+                p.component("oracle_freshness").expect("the feed is read at every block") > 0.0;
+            if now && !was {
+                starts.push(p.block.number);
+            }
+            stale_blocks += usize::from(now);
+            was = now;
+        }
+    }
+    (starts, stale_blocks)
+}
+
+#[test]
+fn the_risk_indexs_oracle_freshness_agrees_with_the_detectors_heartbeat_misses() {
+    // ETH/USD with one round removed (one miss), stETH/ETH judged against its own 24 h (no
+    // miss) and against 1 h (hundreds): each stale episode the detector reports starts a run
+    // of blocks where the index's oracle freshness is above 0, at the same block, and the
+    // index is 0 everywhere else.
+    let (mut eth, _) = rounds(ETH_USD);
+    eth.remove(5_000);
+    let (steth, _) = rounds(STETH_ETH);
+    for (feed, hb, rs) in
+        [(ETH_USD, 3600, &eth), (STETH_ETH, 86_400, &steth), (STETH_ETH, 3600, &steth)]
+    {
+        let bs = blocks(addr(feed), rs, &[]);
+        let extra = format!("heartbeat_secs = {hb}");
+        let stale: Vec<u64> = run(addr(feed), &extra, bs.clone())
+            .into_iter()
+            .filter(|(_, c)| c == "stale")
+            .map(|(n, _)| n)
+            .collect();
+        let src =
+            format!("type = 'oracle'\nname = 'o'\nfeeds = [{{ address = '{feed}', {extra} }}]");
+        assert_eq!(stale.is_empty(), hb == 86_400, "{feed} at {hb} s: {}", stale.len());
+        let (starts, n) = freshness_runs(&src, &bs);
+        assert_eq!(starts, stale, "{feed} at {hb} s");
+        // In these blocks a stale round is seen once, just before the next round: a run is
+        // one block long.
+        assert_eq!(n, stale.len(), "{feed} at {hb} s");
+    }
+}

@@ -194,7 +194,7 @@ impl Round {
     }
 
     /// The answer as a float, `None` when zero or negative.
-    fn positive(&self) -> Option<f64> {
+    pub fn positive(&self) -> Option<f64> {
         (!self.answer.bit(255) && !self.answer.is_zero()).then(|| f64::from(self.answer))
     }
 }

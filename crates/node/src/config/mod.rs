@@ -889,6 +889,29 @@ impl Config {
         if let Err(e) = cfg.risk.check() {
             errs.push(err(None, "risk".into(), e.to_string()));
         }
+        // The chains the risk config names must be chains of this config (a replay-only
+        // config names none).
+        let named: Vec<&str> = cfg.chains.iter().map(|c| c.name.as_str()).collect();
+        if !named.is_empty() {
+            let mut unknown = |field: String, chain: &str| {
+                if !named.contains(&chain) {
+                    errs.push(err(
+                        None,
+                        field,
+                        format!(
+                            "no [[chains]] entry is named {chain:?} (chains: {})",
+                            named.join(", ")
+                        ),
+                    ));
+                }
+            };
+            for (i, r) in cfg.risk.rollups.iter().enumerate() {
+                unknown(format!("risk.rollups[{i}].chain"), &r.chain);
+            }
+            for (i, f) in cfg.risk.sequencer_feeds.iter().enumerate() {
+                unknown(format!("risk.sequencer_feeds[{i}].chain"), &f.chain);
+            }
+        }
         // Off localhost, the API is not open to anyone who can reach it: reads need a token,
         // unless it is meant as a public read-only dashboard.
         if let Ok(addr) = cfg.api.listen.parse::<std::net::SocketAddr>() {
@@ -922,6 +945,9 @@ impl Config {
         for d in &mut cfg.detectors {
             d.resolve_paths(base);
         }
+        // The index's oracle freshness judges the feeds the oracle detectors watch.
+        let detectors = cfg.detectors.clone();
+        cfg.risk.adopt_oracle_feeds(&detectors);
         Ok(cfg)
     }
 
