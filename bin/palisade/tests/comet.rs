@@ -330,6 +330,41 @@ async fn a_verified_cometbft_chain_and_its_validator_set_findings() {
     let ev = alerts.iter().find(|a| a.finding.evidence["check"] == "evidence").unwrap();
     assert_eq!(ev.finding.evidence["validator"], addr("validator-b"));
     assert_eq!(ev.finding.evidence["kind"], "duplicate_vote");
+
+    // The settlement-risk index: while D (10 of 100) does not sign, the commit's margin over
+    // two thirds shrinks (90 % signed: 1 - 3 x (0.9 - 2/3) = 0.3) and missed power shows in
+    // duties; before, both are 0.
+    let body: Value =
+        reqwest::get(format!("http://127.0.0.1:{api}/risk/cosmos/history?limit=1000"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let comp = |p: &Value, n: &str| {
+        p["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .map(|c| c["value"].as_f64().unwrap())
+    };
+    let points = body["points"].as_array().expect("risk history");
+    let at = |h: u64| points.iter().find(|p| p["block"]["number"] == h);
+    for h in 2..=9 {
+        let Some(p) = at(h) else { continue };
+        assert_eq!(
+            (comp(p, "finality"), comp(p, "duties")),
+            (Some(0.0), Some(0.0)),
+            "height {h}: {p}"
+        );
+    }
+    let missed: Vec<&Value> = (11..=21)
+        .filter_map(at)
+        .filter(|p| comp(p, "finality").is_some_and(|v| (v - 0.3).abs() < 1e-5))
+        .collect();
+    assert!(missed.len() >= 9, "heights 11..=20 score finality 0.3: {body}");
+    assert!(missed.iter().all(|p| comp(p, "duties").unwrap() > 0.0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
