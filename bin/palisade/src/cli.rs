@@ -104,6 +104,13 @@ pub(crate) enum Cmd {
         /// The config's chain whose detectors count (default: its first chain).
         #[arg(long, requires = "config")]
         chain: Option<String>,
+        /// Blocks fetched at once (each one JSON-RPC batch: block, receipts, traces); they are
+        /// written in order.
+        #[arg(long, value_name = "N", default_value_t = 16)]
+        concurrency: usize,
+        /// Go on from the last complete block of the output file (an interrupted run's).
+        #[arg(long)]
+        resume: bool,
     },
     /// DeFi actions per transaction: swaps, transfers, flash loans, liquidations, arbitrages and
     /// sandwiches, with exact amounts (from a recorded file, or one block of a node).
@@ -367,7 +374,19 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
             })
             .await
         }
-        Cmd::Record { rpc, from, to, output, no_traces, no_receipts, proofs, config, chain } => {
+        Cmd::Record {
+            rpc,
+            from,
+            to,
+            output,
+            no_traces,
+            no_receipts,
+            proofs,
+            config,
+            chain,
+            concurrency,
+            resume,
+        } => {
             let needs = match config {
                 None => palisade_detect::Needs::default(),
                 Some(p) => {
@@ -387,7 +406,18 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
                 receipts: !no_receipts || needs.receipts,
                 traces: !no_traces || needs.traces,
             };
-            crate::record::cmd(&rpc, from, to, &output, enrich, &proofs, &needs).await
+            crate::record::cmd(crate::record::Args {
+                rpc: &rpc,
+                from,
+                to,
+                output: &output,
+                enrich,
+                proofs: &proofs,
+                needs: &needs,
+                concurrency,
+                resume,
+            })
+            .await
         }
         Cmd::Status { config, api, json } => crate::status::cmd(config, api, json).await,
         Cmd::Inspect { file, rpc, block, json, workers } => {

@@ -2,22 +2,39 @@
 
 use crate::EXIT_USAGE;
 use eyre::WrapErr;
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-pub(crate) async fn cmd(
-    rpc: &str,
-    from: u64,
-    to: u64,
-    output: &str,
-    enrich: Enrich,
-    proofs: &[String],
-    needs: &palisade_detect::Needs,
-) -> eyre::Result<ExitCode> {
+/// Blocks per zstd frame (and per flush of a plain file): after a kill the file holds every
+/// chunk written whole, and `--resume` goes on from the last complete one.
+const CHUNK: usize = 32;
+
+/// What `palisade record` was asked.
+pub(crate) struct Args<'a> {
+    pub(crate) rpc: &'a str,
+    pub(crate) from: u64,
+    pub(crate) to: u64,
+    pub(crate) output: &'a str,
+    pub(crate) enrich: Enrich,
+    pub(crate) proofs: &'a [String],
+    pub(crate) needs: &'a palisade_detect::Needs,
+    /// Blocks in flight at once (written in order).
+    pub(crate) concurrency: usize,
+    /// Go on from the last complete line of `output`.
+    pub(crate) resume: bool,
+}
+
+pub(crate) async fn cmd(a: Args<'_>) -> eyre::Result<ExitCode> {
+    let Args { rpc, mut from, to, output, enrich, proofs, needs, concurrency, resume } = a;
     if to < from {
         eprintln!("error: --to ({to}) is below --from ({from})");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    if resume && output == "-" {
+        eprintln!("error: --resume needs an output file, not stdout");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     let accounts = match parse_proofs(proofs) {
@@ -27,23 +44,45 @@ pub(crate) async fn cmd(
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
+    // A node that says 429 is waited for as it asks, for a while, instead of failing the run.
     let eps = match RpcClient::new(&EndpointConfig::http(rpc), &Default::default()) {
-        Ok(e) => e,
+        Ok(e) => e.with_rate_limit_retries(12),
         Err(e) => {
             eprintln!("error: --rpc: {e}");
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
+    let zst = output.ends_with(".zst");
+    let mut append = false;
+    if resume && std::path::Path::new(output).exists() {
+        match resume_point(output, zst).wrap_err_with(|| format!("reading {output} to resume"))? {
+            Some(last) if last >= to => {
+                eprintln!("{output} already holds block {last}: nothing to record");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(last) => {
+                if last + 1 > from {
+                    from = last + 1;
+                }
+                eprintln!("resuming after block {last} in {output}");
+            }
+            None => eprintln!("{output} holds no complete block: recording from {from}"),
+        }
+        append = true;
+    }
     let raw: Box<dyn Write> = if output == "-" {
         Box::new(std::io::stdout().lock())
+    } else if append {
+        Box::new(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(output)
+                .wrap_err_with(|| format!("opening {output}"))?,
+        )
     } else {
         Box::new(std::fs::File::create(output).wrap_err_with(|| format!("creating {output}"))?)
     };
-    let mut out: Box<dyn Write> = if output.ends_with(".zst") {
-        Box::new(zstd::stream::write::Encoder::new(raw, 9)?.auto_finish())
-    } else {
-        Box::new(std::io::BufWriter::new(raw))
-    };
+    let mut out = Chunks { raw, zst, buf: Vec::new(), lines: 0 };
     let bar = if std::io::stderr().is_terminal() && output != "-" {
         let b = ProgressBar::new(to - from + 1);
         b.set_style(
@@ -56,10 +95,69 @@ pub(crate) async fn cmd(
     } else {
         None
     };
-    let mut with_traces = 0u64;
-    for n in from..=to {
+    let fetch = Fetch { eps: &eps, enrich, accounts: &accounts, needs };
+    // A window of blocks in flight, each one batch of requests; written in block order.
+    let mut blocks =
+        futures::stream::iter(from..=to).map(|n| fetch.block(n)).buffered(concurrency.max(1));
+    let (mut with_traces, mut written) = (0u64, 0u64);
+    let mut last = None;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let interrupted = loop {
+        let next = tokio::select! {
+            biased;
+            _ = &mut ctrl_c => break true,
+            next = blocks.next() => next,
+        };
+        let Some(r) = next else { break false };
+        let (n, line, traced) = match r {
+            Ok(x) => x,
+            Err(e) => {
+                // What was fetched in order before the failure stays readable.
+                out.finish()?;
+                return Err(e.wrap_err(format!(
+                    "after {written} blocks{}; `--resume` goes on from there",
+                    last.map(|l| format!(" (the last {l})")).unwrap_or_default()
+                )));
+            }
+        };
+        with_traces += u64::from(traced);
+        out.line(&line)?;
+        written += 1;
+        last = Some(n);
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    out.finish()?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if interrupted {
+        eprintln!(
+            "interrupted: {written} blocks ({with_traces} with traces) written to {output}{}; `palisade record --resume` with the same arguments goes on",
+            last.map(|l| format!(", the last {l}")).unwrap_or_default()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    eprintln!("recorded {written} blocks ({with_traces} with traces) to {output}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What each block is fetched with.
+struct Fetch<'a> {
+    eps: &'a RpcClient,
+    enrich: Enrich,
+    accounts: &'a [(palisade_primitives::Address, Vec<palisade_primitives::B256>)],
+    needs: &'a palisade_detect::Needs,
+}
+
+impl Fetch<'_> {
+    /// Block `n` as a line of the replay format, and whether it has traces.
+    async fn block(&self, n: u64) -> eyre::Result<(u64, String, bool)> {
+        let eps = self.eps;
         let mut rec = eps
-            .block_by_number(n, enrich)
+            .block_by_number_batched(n, self.enrich)
             .await
             .wrap_err_with(|| format!("fetching block {n}"))?
             .ok_or_else(|| eyre::eyre!("the node has no block {n}"))?;
@@ -67,13 +165,13 @@ pub(crate) async fn cmd(
             .map_err(|e| eyre::eyre!("block {n}: {e}"))?;
         // The --proof accounts and the detectors' watched accounts, slots merged per account.
         let mut wanted: std::collections::BTreeMap<_, Vec<_>> =
-            needs.accounts_at(n).into_iter().collect();
-        for (a, slots) in &accounts {
+            self.needs.accounts_at(n).into_iter().collect();
+        for (a, slots) in self.accounts {
             let e = wanted.entry(*a).or_default();
             e.extend(slots.iter().filter(|s| !e.contains(s)).copied().collect::<Vec<_>>());
         }
         // New contracts' code, with account proofs that tie it to the state root.
-        let created = if needs.code { rec.created_contracts() } else { Vec::new() };
+        let created = if self.needs.code { rec.created_contracts() } else { Vec::new() };
         for a in &created {
             wanted.entry(*a).or_default();
         }
@@ -84,7 +182,7 @@ pub(crate) async fn cmd(
                 .await
                 .wrap_err_with(|| format!("fetching proofs at block {n}"))?;
         }
-        let calls = needs.calls_at(n);
+        let calls = self.needs.calls_at(n);
         if !calls.is_empty() {
             rec.calls = eps
                 .view_calls(&calls, hash)
@@ -97,22 +195,88 @@ pub(crate) async fn cmd(
                 .await
                 .wrap_err_with(|| format!("fetching new contracts' code at block {n}"))?;
         }
-        if !rec.traces.is_null() || !rec.call_traces.is_null() {
-            with_traces += 1;
-        }
-        out.write_all(rec.to_json_line().as_bytes())?;
-        out.write_all(b"\n")?;
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
+        let traced = !rec.traces.is_null() || !rec.call_traces.is_null();
+        Ok((n, rec.to_json_line(), traced))
     }
-    out.flush()?;
-    drop(out);
-    if let Some(b) = bar {
-        b.finish_and_clear();
+}
+
+/// The output, written a chunk of lines at a time: each chunk of a `.zst` is its own zstd
+/// frame, so a file cut short by a kill is every complete frame plus at most one partial one.
+struct Chunks {
+    raw: Box<dyn Write>,
+    zst: bool,
+    buf: Vec<u8>,
+    lines: usize,
+}
+
+impl Chunks {
+    fn line(&mut self, line: &str) -> eyre::Result<()> {
+        self.buf.extend_from_slice(line.as_bytes());
+        self.buf.push(b'\n');
+        self.lines += 1;
+        if self.lines >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
     }
-    eprintln!("recorded {} blocks ({} with traces) to {output}", to - from + 1, with_traces);
-    Ok(ExitCode::SUCCESS)
+
+    fn flush(&mut self) -> eyre::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if self.zst {
+            let frame = zstd::bulk::compress(&self.buf, 9).wrap_err("compressing")?;
+            self.raw.write_all(&frame)?;
+        } else {
+            self.raw.write_all(&self.buf)?;
+        }
+        self.raw.flush()?;
+        self.buf.clear();
+        self.lines = 0;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> eyre::Result<()> {
+        self.flush()
+    }
+}
+
+/// Cuts `path` back to its last complete line (a `.zst`: its last complete frame, whose last
+/// line is whole when this command wrote it) and returns that line's block number.
+fn resume_point(path: &str, zst: bool) -> eyre::Result<Option<u64>> {
+    let data = std::fs::read(path)?;
+    let (keep, text) = if zst {
+        let mut pos = 0;
+        while pos < data.len() {
+            match zstd::zstd_safe::find_frame_compressed_size(&data[pos..]) {
+                Ok(n) if n > 0 && pos + n <= data.len() => pos += n,
+                _ => break,
+            }
+        }
+        let text =
+            zstd::stream::decode_all(&data[..pos]).wrap_err("decoding its complete frames")?;
+        if text.last().is_some_and(|b| *b != b'\n') {
+            eyre::bail!(
+                "its last complete zstd frame ends inside a line (not written by this version of record); record again"
+            );
+        }
+        (pos, text)
+    } else {
+        let pos = data.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        (pos, data[..pos].to_vec())
+    };
+    if keep < data.len() {
+        let f = std::fs::OpenOptions::new().write(true).open(path)?;
+        f.set_len(keep as u64)?;
+        eprintln!("{path}: dropped {} bytes of an unfinished chunk", data.len() - keep);
+    }
+    let Some(line) = text.split(|b| *b == b'\n').rev().find(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_slice(line).wrap_err("its last line")?;
+    let n = palisade_primitives::quantity::u64(&v["block"]["number"])
+        .map_err(|e| eyre::eyre!("its last line's block number: {e}"))?;
+    Ok(Some(n))
 }
 
 /// `ADDRESS[:SLOT,SLOT...]` entries, slots in the `storage_watch` syntax.

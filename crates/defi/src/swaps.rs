@@ -15,6 +15,22 @@ const ZEROX_FILL_RFQ_INTERNAL: [u8; 4] = [0xaa, 0x6b, 0x21, 0xcd];
 /// Swaps made by calls in the tree.
 pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
     let mut out = Vec::new();
+    for f in frames.iter().filter(|f| f.kind == CallKind::DelegateCall) {
+        // A pool's code run in another contract's context (a pool behind a proxy, or a bot
+        // that borrows the code): the context is the pool, its caller the trader.
+        if let Some(
+            sel::CURVE_EXCHANGE | sel::CURVE_EXCHANGE_UNDERLYING | sel::CURVE_EXCHANGE_CRYPTO,
+        ) = f.selector()
+        {
+            let parent = f.path.split_last().map(|(_, p)| p);
+            let caller = frames.iter().find(|p| Some(&p.path[..]) == parent && p.to == f.from);
+            let trader = caller.map_or(f.from, |p| p.from);
+            out.extend(
+                swap_at(f, ts, Protocol::Curve, f.from, trader, false)
+                    .or_else(|| any_out_swap_at(f, ts, Protocol::Curve, f.from)),
+            );
+        }
+    }
     for f in frames.iter().filter(|f| f.kind == CallKind::Call) {
         let a = args(f.input);
         let swap = match f.selector() {
@@ -28,10 +44,7 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
                 sel::CURVE_EXCHANGE | sel::CURVE_EXCHANGE_UNDERLYING | sel::CURVE_EXCHANGE_CRYPTO,
             ) => pool_swap(f, ts, Protocol::Curve, f.from, false)
                 .or_else(|| any_out_swap(f, ts, Protocol::Curve)),
-            Some(sel::BALANCER_V1_IN | sel::BALANCER_V1_OUT) => {
-                pool_swap(f, ts, Protocol::BalancerV1, f.from, false)
-                    .or_else(|| any_out_swap(f, ts, Protocol::BalancerV1))
-            }
+            Some(sel::BALANCER_V1_IN | sel::BALANCER_V1_OUT) => balancer_v1(f, ts),
             Some(sel::BALANCER_V2_SWAP) => {
                 addr(a, 3).and_then(|to| pool_swap(f, ts, Protocol::BalancerV2, to, false))
             }
@@ -60,7 +73,18 @@ fn pool_swap(
     recipient: Address,
     in_before: bool,
 ) -> Option<Swap> {
-    let pool = f.to;
+    swap_at(f, ts, protocol, f.to, recipient, in_before)
+}
+
+/// [`pool_swap`] with the pool named: a delegatecall's pool is its context, not its callee.
+fn swap_at(
+    f: &Frame<'_>,
+    ts: &[Transfer],
+    protocol: Protocol,
+    pool: Address,
+    recipient: Address,
+    in_before: bool,
+) -> Option<Swap> {
     let at = Position::Trace { trace_address: f.path.clone() };
     let mut ins: Vec<&Transfer> = if in_before {
         prior(ts, &at).filter(|t| t.to == pool && t.from != pool).collect()
@@ -80,8 +104,16 @@ fn pool_swap(
     }
     let outs: Vec<&Transfer> =
         inside(ts, &f.path).filter(|t| t.from == pool && t.to == recipient).collect();
-    let (tin, tout) = (ins.last()?, outs.as_slice());
-    let [tout] = tout else { return None };
+    let [tout] = outs.as_slice() else { return None };
+    // What the pool got of another token than it paid: a pool that redeems or mints on a
+    // lending market inside the call (Curve's exchange_underlying) also receives the token it
+    // pays out. Inside the call, the trader's own payment comes first.
+    ins.retain(|t| t.token != tout.token);
+    let tin = if in_before {
+        ins.last()?
+    } else {
+        ins.iter().find(|t| t.from == f.from).or(ins.first())?
+    };
     Some(Swap {
         at,
         protocol,
@@ -99,9 +131,53 @@ fn pool_swap(
 
 /// A swap whose tokens leave the pool for someone else than the caller (a router's recipient).
 fn any_out_swap(f: &Frame<'_>, ts: &[Transfer], protocol: Protocol) -> Option<Swap> {
-    let outs: Vec<&Transfer> = inside(ts, &f.path).filter(|t| t.from == f.to).collect();
+    any_out_swap_at(f, ts, protocol, f.to)
+}
+
+fn any_out_swap_at(
+    f: &Frame<'_>,
+    ts: &[Transfer],
+    protocol: Protocol,
+    pool: Address,
+) -> Option<Swap> {
+    let outs: Vec<&Transfer> = inside(ts, &f.path).filter(|t| t.from == pool).collect();
     let [tout] = outs.as_slice() else { return None };
-    pool_swap(f, ts, protocol, tout.to, false)
+    swap_at(f, ts, protocol, pool, tout.to, false)
+}
+
+/// A Balancer V1 pool's swap: the tokens and the fixed amount from the call
+/// (`swapExactAmountIn(tokenIn, tokenAmountIn, tokenOut, minAmountOut, maxPrice)`,
+/// `swapExactAmountOut(tokenIn, maxAmountIn, tokenOut, tokenAmountOut, maxPrice)`), the other
+/// amount from what it returned (the amount, then the spot price after), else from the
+/// transfer of that token inside the call. The pool pulls from and pays the caller.
+fn balancer_v1(f: &Frame<'_>, ts: &[Transfer]) -> Option<Swap> {
+    let a = args(f.input);
+    let (token_in, token_out) = (addr(a, 0)?, addr(a, 2)?);
+    let exact_in = f.selector() == Some(sel::BALANCER_V1_IN);
+    let moved = |token: Address, to_pool: bool| {
+        inside(ts, &f.path)
+            .find(|t| t.token == token && if to_pool { t.to == f.to } else { t.from == f.to })
+            .map(|t| t.amount)
+    };
+    let returned = uint(f.output, 0);
+    let (amount_in, amount_out) = if exact_in {
+        (uint(a, 1)?, returned.or_else(|| moved(token_out, false)).unwrap_or_default())
+    } else {
+        (returned.or_else(|| moved(token_in, true)).unwrap_or_default(), uint(a, 3)?)
+    };
+    Some(Swap {
+        at: Position::Trace { trace_address: f.path.clone() },
+        protocol: Protocol::BalancerV1,
+        pool: f.to,
+        from: f.from,
+        to: f.from,
+        token_in,
+        amount_in,
+        token_out,
+        amount_out,
+        reverted: f.reverted,
+        reserves: None,
+    })
 }
 
 /// A 0x native-order fill: tokens from the order, amounts from what the call returned.

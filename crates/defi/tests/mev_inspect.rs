@@ -146,3 +146,92 @@ fn block_12483198_swaps_and_arbitrages_with_the_reverted_one_marked() {
         }
     }
 }
+
+/// A call: block, transaction position, trace address, calldata words, return data words.
+type Call = (u64, u64, Vec<u32>, Vec<U256>, Vec<U256>);
+
+/// Every call of `selector` in the bundled blocks that did not revert: (block, transaction
+/// position, trace address, calldata words after the selector, return data).
+fn calls_of(blocks: &[BlockData], selector: [u8; 4]) -> Vec<Call> {
+    let words = |b: &[u8]| b.chunks_exact(32).map(U256::from_be_slice).collect::<Vec<_>>();
+    let mut out = Vec::new();
+    for b in blocks {
+        for t in b.traces.iter().flatten() {
+            let input = &t.action.input;
+            if t.kind != "call" || t.error.is_some() || input.len() < 4 || input[..4] != selector {
+                continue;
+            }
+            out.push((
+                b.header.number,
+                t.transaction_position.unwrap(),
+                t.trace_address.iter().map(|x| *x as u32).collect(),
+                words(&input[4..]),
+                t.output.as_ref().map(|o| words(o)).unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}
+
+fn word_addr(w: U256) -> Address {
+    Address::from_slice(&w.to_be_bytes::<32>()[12..])
+}
+
+#[test]
+fn balancer_v1_swaps_take_their_tokens_and_amounts_from_the_call() {
+    // swapExactAmountIn(tokenIn, tokenAmountIn, tokenOut, minAmountOut, maxPrice) returns
+    // (tokenAmountOut, spotPriceAfter); swapExactAmountOut(tokenIn, maxAmountIn, tokenOut,
+    // tokenAmountOut, maxPrice) returns (tokenAmountIn, spotPriceAfter). The calldata and the
+    // return data are the key, not the transfers Palisade reads.
+    let blocks = blocks();
+    let mut checked = 0;
+    for (sel, exact_in) in [([0x82, 0x01, 0xaa, 0x3f], true), ([0x7c, 0x5e, 0x9e, 0xa4], false)] {
+        for (n, pos, at, args, ret) in calls_of(&blocks, sel) {
+            let b = blocks.iter().find(|b| b.header.number == n).unwrap();
+            let actions = classify(b);
+            let tx = actions.txs.iter().find(|t| t.index == pos).unwrap();
+            let s = tx
+                .swaps
+                .iter()
+                .find(|s| s.at.trace_address() == Some(&at[..]))
+                .unwrap_or_else(|| panic!("{n}/{pos} {at:?}: no swap decoded"));
+            assert_eq!(s.protocol, Protocol::BalancerV1);
+            assert_eq!(s.token_in, word_addr(args[0]), "{n}/{pos} {at:?}: token in");
+            assert_eq!(s.token_out, word_addr(args[2]), "{n}/{pos} {at:?}: token out");
+            if exact_in {
+                assert_eq!(s.amount_in, args[1], "{n}/{pos} {at:?}");
+                assert_eq!(s.amount_out, ret[0], "{n}/{pos} {at:?}");
+            } else {
+                assert_eq!(s.amount_out, args[3], "{n}/{pos} {at:?}");
+                assert_eq!(s.amount_in, ret[0], "{n}/{pos} {at:?}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked} Balancer V1 swaps in the bundled blocks");
+}
+
+#[test]
+fn curve_exchanges_never_have_the_same_token_in_and_out_and_take_dx_from_the_call() {
+    // exchange(i, j, dx, min_dy) and exchange_underlying(i, j, dx, min_dy): dx is what the
+    // caller pays; pools that return dy return what it got.
+    let blocks = blocks();
+    let mut checked = 0;
+    for sel in [[0x3d, 0xf0, 0x21, 0x24], [0xa6, 0x41, 0x7e, 0xd6]] {
+        for (n, pos, at, args, ret) in calls_of(&blocks, sel) {
+            let b = blocks.iter().find(|b| b.header.number == n).unwrap();
+            let actions = classify(b);
+            let tx = actions.txs.iter().find(|t| t.index == pos).unwrap();
+            let Some(s) = tx.swaps.iter().find(|s| s.at.trace_address() == Some(&at[..])) else {
+                panic!("{n}/{pos} {at:?}: no swap decoded");
+            };
+            assert_ne!(s.token_in, s.token_out, "{n}/{pos} {at:?}");
+            assert_eq!(s.amount_in, args[2], "{n}/{pos} {at:?}: dx");
+            if let Some(dy) = ret.first() {
+                assert_eq!(s.amount_out, *dy, "{n}/{pos} {at:?}: dy");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "{checked} Curve exchanges in the bundled blocks");
+}

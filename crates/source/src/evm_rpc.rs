@@ -65,6 +65,26 @@ pub struct RpcClient {
     next_id: AtomicU64,
     timeout: Duration,
     concurrency: usize,
+    /// Times a request answered 429 (or 503 with Retry-After) is tried again (default 0).
+    rate_limit_retries: u32,
+}
+
+/// The longest Retry-After honoured; longer ones wait this long.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The wait a 429 or 503 answer asks for: `Retry-After` in seconds or as an HTTP date, else
+/// an exponential backoff from 500 ms by attempt; at most [`MAX_RETRY_AFTER`].
+fn retry_after(headers: &reqwest::header::HeaderMap, attempt: u32) -> Duration {
+    let backoff = Duration::from_millis(500u64.saturating_mul(1 << attempt.min(6)));
+    let asked =
+        headers.get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| {
+            let v = v.trim();
+            v.parse::<u64>().ok().map(Duration::from_secs).or_else(|| {
+                let at = httpdate::parse_http_date(v).ok()?;
+                Some(at.duration_since(std::time::SystemTime::now()).unwrap_or_default())
+            })
+        });
+    asked.unwrap_or(backoff).min(MAX_RETRY_AFTER)
 }
 
 impl RpcClient {
@@ -96,7 +116,16 @@ impl RpcClient {
             next_id: AtomicU64::new(1),
             timeout: Duration::from_millis(settings.timeout_ms),
             concurrency: settings.concurrency,
+            rate_limit_retries: 0,
         })
+    }
+
+    /// Tries a request that was answered 429 Too Many Requests (or 503 with a Retry-After)
+    /// again up to `n` times, after the wait the answer asks for (at most a minute), else a
+    /// backoff. The live path keeps 0: there another endpoint answers instead.
+    pub fn with_rate_limit_retries(mut self, n: u32) -> Self {
+        self.rate_limit_retries = n;
+        self
     }
 
     /// The redacted URL.
@@ -109,30 +138,88 @@ impl RpcClient {
         self.ws.is_some()
     }
 
+    /// Posts `body` and reads the answer, honouring 429 as [`Self::with_rate_limit_retries`]
+    /// says.
+    async fn post(&self, body: &Value, method: &str) -> Result<(reqwest::StatusCode, Vec<u8>)> {
+        let transport =
+            |reason: String| SourceError::Transport { url: self.url.to_string(), reason };
+        let mut attempt = 0u32;
+        loop {
+            let mut resp = self
+                .http
+                .post(self.url.expose())
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| transport(without_url(e)))?;
+            let status = resp.status();
+            let limited = status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                || (status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+                    && resp.headers().contains_key(reqwest::header::RETRY_AFTER));
+            if limited && attempt < self.rate_limit_retries {
+                let wait = retry_after(resp.headers(), attempt);
+                tracing::debug!(
+                    method,
+                    status = status.as_u16(),
+                    wait_ms = wait.as_millis() as u64,
+                    "rate limited; waiting as asked"
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            let mut buf =
+                Vec::with_capacity(resp.content_length().unwrap_or(4096).min(1 << 24) as usize);
+            while let Some(chunk) = resp.chunk().await.map_err(|e| transport(without_url(e)))? {
+                if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(transport(format!(
+                        "{method}: response larger than {MAX_RESPONSE_BYTES} bytes"
+                    )));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            return Ok((status, buf));
+        }
+    }
+
+    /// Calls several methods in one JSON-RPC batch; each answer in the order asked. An
+    /// endpoint that does not take batches (an answer that is not an array of them) is an
+    /// error of the whole call, so the caller can ask one by one.
+    pub async fn call_batch(&self, calls: &[(&str, Value)]) -> Result<Vec<Result<Value>>> {
+        let first = self.next_id.fetch_add(calls.len() as u64, Ordering::Relaxed);
+        let body: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": first + i as u64, "method": m, "params": p}))
+            .collect();
+        let (status, buf) = self.post(&Value::Array(body), "batch").await?;
+        let v: Value = palisade_primitives::json::from_slice(&buf)
+            .map_err(|e| self.malformed("batch", format!("HTTP {status}, not JSON: {e}")))?;
+        let Value::Array(answers) = v else {
+            return Err(self.malformed(
+                "batch",
+                format!("HTTP {status}: expected an array of answers, got {}", q::kind(&v)),
+            ));
+        };
+        let mut by_id: std::collections::HashMap<u64, Value> =
+            answers.into_iter().filter_map(|a| Some((a.get("id")?.as_u64()?, a))).collect();
+        Ok(calls
+            .iter()
+            .enumerate()
+            .map(|(i, (m, _))| match by_id.remove(&(first + i as u64)) {
+                Some(a) => parse_response(a, m, &self.url.to_string()),
+                None => Err(self.malformed(m, "no answer in the batch".into())),
+            })
+            .collect())
+    }
+
     /// Calls `method` and returns its `result`.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let transport =
             |reason: String| SourceError::Transport { url: self.url.to_string(), reason };
-        let mut resp = self
-            .http
-            .post(self.url.expose())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| transport(without_url(e)))?;
-        let status = resp.status();
-        let mut buf =
-            Vec::with_capacity(resp.content_length().unwrap_or(4096).min(1 << 24) as usize);
-        while let Some(chunk) = resp.chunk().await.map_err(|e| transport(without_url(e)))? {
-            if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(transport(format!(
-                    "{method}: response larger than {MAX_RESPONSE_BYTES} bytes"
-                )));
-            }
-            buf.extend_from_slice(&chunk);
-        }
+        let (status, buf) = self.post(&body, method).await?;
         if !status.is_success() && buf.is_empty() {
             return Err(transport(format!("{method}: HTTP {status}")));
         }
@@ -271,6 +358,64 @@ impl RpcClient {
         self.assemble(v, "eth_getBlockByNumber", enrich).await
     }
 
+    /// The block by number with its receipts and traces asked in one JSON-RPC batch (one round
+    /// trip instead of three), checked as [`Self::block_by_number`] checks them; parts the
+    /// batch could not give (no `eth_getBlockReceipts` or `trace_block`) are fetched the usual
+    /// way, and an endpoint that takes no batches gets the usual requests.
+    pub async fn block_by_number_batched(
+        &self,
+        number: u64,
+        enrich: Enrich,
+    ) -> Result<Option<RecordedBlock>> {
+        let tag = json!(format!("{number:#x}"));
+        let mut calls = vec![("eth_getBlockByNumber", json!([tag, true]))];
+        if enrich.receipts {
+            calls.push(("eth_getBlockReceipts", json!([tag])));
+        }
+        if enrich.traces {
+            calls.push(("trace_block", json!([tag])));
+        }
+        let mut answers = match self.call_batch(&calls).await {
+            Ok(a) => a.into_iter(),
+            Err(SourceError::Malformed { .. } | SourceError::Rpc { .. }) => {
+                return self.block_by_number(number, enrich).await
+            }
+            Err(e) => return Err(e),
+        };
+        let block = answers.next().unwrap_or(Ok(Value::Null))?;
+        let mut rec = match self.assemble(block, "eth_getBlockByNumber", Enrich::default()).await? {
+            Some(r) => r,
+            None => return Ok(None),
+        };
+        let hash =
+            q::b256(&rec.block["hash"]).map_err(|r| self.malformed("eth_getBlockByNumber", r))?;
+        let txs: Vec<Value> =
+            rec.block.get("transactions").and_then(Value::as_array).cloned().unwrap_or_default();
+        if enrich.receipts {
+            rec.receipts = match answers.next() {
+                Some(Ok(Value::Array(list))) => {
+                    self.check_receipts(hash, &txs, &list)?;
+                    Value::Array(list)
+                }
+                _ => self.receipts(hash, &txs).await?,
+            };
+        }
+        if enrich.traces {
+            let traced = match answers.next() {
+                Some(Ok(Value::Array(ts))) => {
+                    self.check_traces(hash, &ts)?;
+                    Some((Value::Array(ts), Value::Null))
+                }
+                _ => None,
+            };
+            (rec.traces, rec.call_traces) = match traced {
+                Some(t) => t,
+                None => self.traces(number, hash).await?,
+            };
+        }
+        Ok(Some(rec))
+    }
+
     /// The block with full transactions, by hash (`None` when the node does not have it).
     pub async fn block_by_hash(&self, hash: B256, enrich: Enrich) -> Result<Option<RecordedBlock>> {
         let v = self.call("eth_getBlockByHash", json!([hash, true])).await?;
@@ -342,6 +487,12 @@ impl RpcClient {
             }
             Err(e) => return Err(e),
         };
+        self.check_receipts(hash, txs, &list)?;
+        Ok(Value::Array(list))
+    }
+
+    /// Checks that the receipts are one per transaction, none null, each of block `hash`.
+    fn check_receipts(&self, hash: B256, txs: &[Value], list: &[Value]) -> Result<()> {
         if list.len() != txs.len() {
             return Err(self.malformed(
                 "eth_getBlockReceipts",
@@ -363,7 +514,19 @@ impl RpcClient {
                 }
             }
         }
-        Ok(Value::Array(list))
+        Ok(())
+    }
+
+    /// Checks that `trace_block`'s traces are of block `hash` (it asks by number).
+    fn check_traces(&self, hash: B256, ts: &[Value]) -> Result<()> {
+        let other =
+            ts.iter().any(|t| t.get("blockHash").is_some_and(|bh| q::b256(bh).ok() != Some(hash)));
+        if other {
+            return Err(
+                self.malformed("trace_block", format!("traces are of another block than {hash}"))
+            );
+        }
+        Ok(())
     }
 
     /// Traces of a block: Parity `trace_block`, else `debug_traceBlockByHash` with callTracer.
@@ -372,16 +535,7 @@ impl RpcClient {
         match self.call("trace_block", json!([format!("{number:#x}")])).await {
             Ok(Value::Array(ts)) => {
                 // trace_block is by number: make sure the node traced the block we mean.
-                let other = ts.iter().find_map(|t| {
-                    let bh = t.get("blockHash")?;
-                    (q::b256(bh).ok() != Some(hash)).then_some(())
-                });
-                if other.is_some() {
-                    return Err(self.malformed(
-                        "trace_block",
-                        format!("traces are of another block than {hash}"),
-                    ));
-                }
+                self.check_traces(hash, &ts)?;
                 return Ok((Value::Array(ts), Value::Null));
             }
             Ok(_) | Err(SourceError::Rpc { .. }) => {}

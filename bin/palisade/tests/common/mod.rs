@@ -632,3 +632,61 @@ pub async fn heads_heard(anvil: &Anvil) -> Arc<Mutex<std::collections::HashMap<u
     });
     heard
 }
+
+/// A far-away node: see [`slow_proxy`].
+#[derive(Clone)]
+pub struct Slow {
+    target: String,
+    http: reqwest::Client,
+    /// Requests received.
+    pub requests: Arc<std::sync::atomic::AtomicU64>,
+    /// Requests answered 429.
+    pub limited: Arc<std::sync::atomic::AtomicU64>,
+    /// Every this many requests is answered 429 (0: never), up to `max_limited` times.
+    every: u64,
+    max_limited: u64,
+}
+
+async fn relay(
+    axum::extract::State(s): axum::extract::State<Slow>,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    let n = s.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    tokio::time::sleep(Duration::from_millis(25)).await;
+    if s.every > 0 && n % s.every == 0 && s.limited.load(Ordering::SeqCst) < s.max_limited {
+        s.limited.fetch_add(1, Ordering::SeqCst);
+        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "slow down")
+            .into_response();
+    }
+    let r = s
+        .http
+        .post(&s.target)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (StatusCode::OK, [("content-type", "application/json")], r.bytes().await.unwrap())
+        .into_response()
+}
+
+/// A JSON-RPC proxy in front of `anvil` that adds 25 ms to every request and answers every
+/// `every`th with 429 and `Retry-After: 1` (at most `max_limited` times); its URL.
+pub async fn slow_proxy(anvil: &Anvil, every: u64, max_limited: u64) -> (String, Slow) {
+    let s = Slow {
+        target: anvil.http_url(),
+        http: reqwest::Client::new(),
+        requests: Arc::default(),
+        limited: Arc::default(),
+        every,
+        max_limited,
+    };
+    let app = axum::Router::new().fallback(relay).with_state(s.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://127.0.0.1:{port}"), s)
+}
