@@ -21,6 +21,9 @@ fn underlying(market: Address) -> Option<Address> {
     compound_markets().get(&market).or_else(|| cream_markets().get(&market)).copied()
 }
 
+/// `transferOnLiquidation(address,address,uint256)` of Aave V2/V3 aTokens.
+const TRANSFER_ON_LIQUIDATION: [u8; 4] = [0xf8, 0x66, 0xc3, 0x19];
+
 /// Liquidations made by calls in the tree: the debt is what the liquidator paid inside the call
 /// (or sent with it), the reward what it received (Aave) or the cTokens seized (Compound).
 pub(crate) fn liquidations_from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Liquidation> {
@@ -35,7 +38,26 @@ pub(crate) fn liquidations_from_frames(frames: &[Frame<'_>], ts: &[Transfer]) ->
                     .find(|t| t.from == liquidator)
                     .map(|t| (t.token, t.amount))
                     .or_else(|| (!f.value.is_zero()).then_some((ETH, f.value)))?;
-                let got = inside(ts, &f.path).find(|t| t.to == liquidator)?;
+                // receiveAToken: the collateral moves as aTokens, by the aToken's own
+                // transferOnLiquidation(from, to, value), not by a token transfer.
+                let got = if uint(a, 4).is_some_and(|v| !v.is_zero()) {
+                    frames
+                        .iter()
+                        .filter(|g| f.is_ancestor_of(&g.path) && g.kind == CallKind::Call)
+                        .filter(|g| g.selector() == Some(TRANSFER_ON_LIQUIDATION))
+                        .find_map(|g| {
+                            let ga = args(g.input);
+                            (addr(ga, 1)? == liquidator).then_some((g.to, uint(ga, 2)?))
+                        })
+                } else {
+                    None
+                };
+                let got = match got {
+                    Some(g) => g,
+                    None => inside(ts, &f.path)
+                        .find(|t| t.to == liquidator)
+                        .map(|t| (t.token, t.amount))?,
+                };
                 Some(Liquidation {
                     at: Position::Trace { trace_address: f.path.clone() },
                     protocol: if f.to == AAVE_V1_POOL { Protocol::AaveV1 } else { Protocol::Aave },
@@ -44,8 +66,8 @@ pub(crate) fn liquidations_from_frames(frames: &[Frame<'_>], ts: &[Transfer]) ->
                     liquidator,
                     debt_token: debt.0,
                     debt_amount: debt.1,
-                    received_token: got.token,
-                    received_amount: got.amount,
+                    received_token: got.0,
+                    received_amount: got.1,
                     reverted: f.reverted,
                 })
             })(),
@@ -100,16 +122,26 @@ pub(crate) fn liquidations_from_logs(
         let Some(t0) = l.topics.first() else { continue };
         let liq = if *t0 == topic::AAVE_LIQUIDATION && l.topics.len() == 4 {
             (|| {
+                let (user, liquidator) = (topic_addr(&l.topics[3])?, addr(&l.data, 2)?);
+                let amount = uint(&l.data, 1)?;
+                // receiveAToken (the event's last word): the liquidator got the collateral's
+                // aToken, moved from the user by the aToken's own Transfer before this event.
+                let atoken = uint(&l.data, 3).is_some_and(|v| !v.is_zero()).then(|| {
+                    prior(ts, &at)
+                        .filter(|t| t.from == user && t.to == liquidator && t.amount == amount)
+                        .last()
+                        .map(|t| t.token)
+                });
                 Some(Liquidation {
                     at: at.clone(),
                     protocol: Protocol::Aave,
                     market: l.address,
-                    liquidated_user: topic_addr(&l.topics[3])?,
-                    liquidator: addr(&l.data, 2)?,
+                    liquidated_user: user,
+                    liquidator,
                     debt_token: topic_addr(&l.topics[2])?,
                     debt_amount: uint(&l.data, 0)?,
-                    received_token: topic_addr(&l.topics[1])?,
-                    received_amount: uint(&l.data, 1)?,
+                    received_token: atoken.flatten().unwrap_or(topic_addr(&l.topics[1])?),
+                    received_amount: amount,
                     reverted,
                 })
             })()

@@ -47,6 +47,7 @@ pub fn arbitrages(swaps: &[Swap]) -> Vec<Arbitrage> {
         let Some(route) = shortest_route(swaps, start, &unused, &all, Some(MAX_ROUTE)) else {
             continue;
         };
+        let route = rotate_to_profit(swaps, route, &pools);
         let (first, last) = (&swaps[route[0]], &swaps[route[route.len() - 1]]);
         out.push(Arbitrage {
             account: first.from,
@@ -63,6 +64,33 @@ pub fn arbitrages(swaps: &[Swap]) -> Vec<Arbitrage> {
         out.retain(|a| swaps[a.swaps[0]].at < swaps[a.swaps[a.swaps.len() - 1]].at);
     }
     out
+}
+
+/// The leg a cycle really starts with. A route is found from whichever of its legs comes first
+/// in the decoded order, and passing on allows 1 %: a bot that keeps each leg's output and pays
+/// the next itself, keeping a profit under 1 %, gives a cycle that closes at every joint. The
+/// profit is where the bot kept more than it passed on: the cycle is turned to start after the
+/// joint with the largest relative surplus, among joints where the bot itself received and paid
+/// (not a pool paying the next pool).
+fn rotate_to_profit(swaps: &[Swap], route: Vec<usize>, pools: &[Address]) -> Vec<usize> {
+    let n = route.len();
+    let surplus = |k: usize| -> Option<f64> {
+        let (prev, next) = (&swaps[route[(k + n - 1) % n]], &swaps[route[k]]);
+        if prev.to != next.from || pools.contains(&next.from) || next.amount_in.is_zero() {
+            return None;
+        }
+        let (o, i) = (f64::from(prev.amount_out), f64::from(next.amount_in));
+        Some((o - i) / i)
+    };
+    let Some(here) = surplus(0) else { return route };
+    let best = (1..n)
+        .filter_map(|k| surplus(k).map(|s| (k, s)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, s)| *s > here);
+    match best {
+        Some((k, _)) => route[k..].iter().chain(&route[..k]).copied().collect(),
+        None => route,
+    }
 }
 
 /// A route passes on what it got: the next swap pays in the token the previous one paid out,
@@ -148,6 +176,46 @@ pub struct Sandwich {
     /// (only for Uniswap V2 pairs whose reserves are known from their `Sync` logs).
     #[serde(serialize_with = "opt_dec")]
     pub victim_loss: Option<U256>,
+    /// Every pool the two transactions sandwiched (a multi-hop sandwich has several; `pool`
+    /// is the first).
+    pub pools: Vec<Address>,
+    /// The attacker's net result over every swap of the front-run and back-run transactions,
+    /// per token (received less paid; tokens that net to zero left out). For a multi-hop
+    /// sandwich, `profit` is this net in the token it started with and `other_profit` the
+    /// largest remainder in another token, not a per-pool figure in a token it passed on.
+    #[serde(serialize_with = "net_ser")]
+    pub net: Vec<(Address, I256)>,
+}
+
+fn net_ser<S: serde::Serializer>(v: &[(Address, I256)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for (t, n) in v {
+        seq.serialize_element(&serde_json::json!({"token": t, "net": n.to_string()}))?;
+    }
+    seq.end()
+}
+
+/// The attacker's net per token over the swaps of transactions `txs` (received less paid),
+/// in order of first appearance; zero nets left out.
+fn net_of(b: &BlockActions, txs: [u64; 2], attacker: Address) -> Vec<(Address, I256)> {
+    let mut net: Vec<(Address, I256)> = Vec::new();
+    let mut add = |token: Address, v: I256| match net.iter_mut().find(|x| x.0 == token) {
+        Some(x) => x.1 += v,
+        None => net.push((token, v)),
+    };
+    for t in b.txs.iter().filter(|t| txs.contains(&t.index) && !t.reverted) {
+        for s in t.swaps.iter().filter(|s| !s.reverted) {
+            if s.from == attacker {
+                add(s.token_in, -signed(s.amount_in));
+            }
+            if s.to == attacker {
+                add(s.token_out, signed(s.amount_out));
+            }
+        }
+    }
+    net.retain(|x| !x.1.is_zero());
+    net
 }
 
 fn opt_dec<S: serde::Serializer>(v: &Option<U256>, s: S) -> Result<S::Ok, S::Error> {
@@ -173,9 +241,23 @@ pub fn sandwiches(b: &BlockActions) -> Vec<Sandwich> {
             }
         }
     }
+    let pools: Vec<Address> = ordered.iter().map(|(_, s)| s.pool).collect();
     let mut out = Vec::new();
     for (k, (fr, front)) in ordered.iter().enumerate() {
-        let attacker = front.to;
+        if front.to == front.pool {
+            continue;
+        }
+        // A hop of a route pays the next pool: the attacker is where the route ends.
+        let mut attacker = front.to;
+        for _ in 0..MAX_ROUTE {
+            if !pools.contains(&attacker) {
+                break;
+            }
+            match ordered.iter().find(|(r, s)| r.tx == fr.tx && s.pool == attacker) {
+                Some((_, next)) => attacker = next.to,
+                None => break,
+            }
+        }
         if attacker == front.pool {
             continue;
         }
@@ -201,10 +283,66 @@ pub fn sandwiches(b: &BlockActions) -> Vec<Sandwich> {
                         other_token: front.token_out,
                         other_profit: signed(front.amount_out) - signed(other.amount_in),
                         victim_loss: victim_loss(front, &victims),
+                        pools: vec![front.pool],
+                        net: Vec::new(),
                     });
                 }
                 break;
             }
+        }
+    }
+    merge_hops(b, out)
+}
+
+/// One sandwich per front-run and back-run transaction pair and attacker: the pools of a
+/// multi-hop route are one attack, whose profit is the attacker's net over both transactions.
+fn merge_hops(b: &BlockActions, found: Vec<Sandwich>) -> Vec<Sandwich> {
+    let mut out: Vec<Sandwich> = Vec::new();
+    for s in found {
+        let same = out.iter_mut().find(|o| {
+            o.attacker == s.attacker
+                && o.frontrun.tx == s.frontrun.tx
+                && o.backrun.tx == s.backrun.tx
+        });
+        match same {
+            Some(o) => {
+                o.pools.push(s.pool);
+                for v in s.victims {
+                    if !o.victims.contains(&v) {
+                        o.victims.push(v);
+                    }
+                }
+                o.victims.sort_by_key(|v| (v.tx, v.swap));
+                o.victim_loss = match (o.victim_loss, s.victim_loss) {
+                    (Some(a), Some(b)) if o.other_token == s.other_token => Some(a + b),
+                    (a, None) => a,
+                    _ => None,
+                };
+            }
+            None => out.push(s),
+        }
+    }
+    for s in &mut out {
+        s.net = net_of(b, [s.frontrun.tx, s.backrun.tx], s.attacker);
+        if s.pools.len() < 2 {
+            continue;
+        }
+        // Multi-hop: the start token is what the attacker paid first in the front-run.
+        let start = b
+            .txs
+            .iter()
+            .find(|t| t.index == s.frontrun.tx)
+            .and_then(|t| t.swaps.iter().find(|x| x.from == s.attacker && !x.reverted))
+            .map(|x| x.token_in)
+            .unwrap_or(s.profit_token);
+        let of = |t: Address| s.net.iter().find(|x| x.0 == t).map_or(I256::ZERO, |x| x.1);
+        s.profit_token = start;
+        s.profit = of(start);
+        let rest = s.net.iter().filter(|x| x.0 != start).max_by_key(|x| x.1.unsigned_abs());
+        if let Some((t, v)) = rest {
+            (s.other_token, s.other_profit) = (*t, *v);
+        } else {
+            s.other_profit = I256::ZERO;
         }
     }
     out
@@ -290,6 +428,52 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_multi_hop_sandwich_is_one_attack_with_its_net_gain_in_the_start_token() {
+        // The front-run buys C with A through B (A->B on POOL, B->C on POOL2, the pools pass
+        // B along); a victim buys on each pool; the back-run sells C back to A the same way.
+        const C: Address = Address::repeat_byte(0x0c);
+        let hop = |pool, from, tin, ain, tout, aout, to| Swap {
+            from,
+            to,
+            ..swap(pool, from, tin, ain, tout, aout)
+        };
+        let b = block(vec![
+            vec![hop(POOL, BOT, A, 100, B, 50, POOL2), hop(POOL2, POOL, B, 50, C, 200, BOT)],
+            vec![swap(POOL, USER, A, 10, B, 4)],
+            vec![swap(POOL2, OTHER, B, 4, C, 15)],
+            vec![hop(POOL2, BOT, C, 200, B, 52, POOL), hop(POOL, POOL2, B, 52, A, 103, BOT)],
+        ]);
+        let s = sandwiches(&b);
+        assert_eq!(s.len(), 1, "one attack, not one per pool: {s:?}");
+        let s = &s[0];
+        assert_eq!(s.pools, vec![POOL, POOL2]);
+        assert_eq!(s.victims.len(), 2);
+        // Net: paid 100 A, got 103 A; C bought and sold in full: +3 A and nothing else.
+        assert_eq!((s.profit_token, s.profit), (A, I256::try_from(3).unwrap()));
+        assert_eq!(s.net, vec![(A, I256::try_from(3).unwrap())]);
+        assert_eq!(s.other_profit, I256::ZERO);
+    }
+
+    #[test]
+    fn a_cycle_found_from_an_intermediate_leg_states_its_profit_in_the_start_token() {
+        // The bot holds each leg's output and pays the next itself; it keeps 0.5 % of A. The
+        // legs decode B->C, C->A, A->B (a later leg first): the cycle starts with A.
+        const C: Address = Address::repeat_byte(0x0c);
+        let swaps = vec![
+            swap(POOL, BOT, B, 1_000_000, C, 2_000_000),
+            swap(POOL2, BOT, C, 2_000_000, A, 1_005_000),
+            swap(Address::repeat_byte(0x52), BOT, A, 1_000_000, B, 1_000_000),
+        ];
+        let arbs = arbitrages(&swaps);
+        assert_eq!(arbs.len(), 1, "{arbs:?}");
+        let a = &arbs[0];
+        assert_eq!(a.swaps, vec![2, 0, 1]);
+        assert_eq!(a.profit_token, A);
+        assert_eq!((a.start_amount, a.end_amount), (U256::from(1_000_000), U256::from(1_005_000)));
+        assert_eq!(a.profit, I256::try_from(5_000).unwrap());
     }
 
     #[test]

@@ -104,8 +104,13 @@ impl Sandwich {
                 .chain(s.victims.iter().copied())
                 .chain(std::iter::once(s.backrun))
                 .filter_map(hash);
+            let hops = if s.pools.len() > 1 {
+                format!(" (and {} more pools on the route)", s.pools.len() - 1)
+            } else {
+                String::new()
+            };
             let title = format!(
-                "Sandwich on pool {:#x} by {:#x} in block {}: front-run tx {}, {} victim(s), back-run tx {}",
+                "Sandwich on pool {:#x}{hops} by {:#x} in block {}: front-run tx {}, {} victim(s), back-run tx {}",
                 s.pool,
                 s.attacker,
                 b.header.number,
@@ -136,6 +141,8 @@ impl Sandwich {
                     "other_token": s.other_token,
                     "other_profit": s.other_profit.to_string(),
                     "victim_loss": s.victim_loss.map(|l| l.to_string()),
+                    "pools": s.pools,
+                    "net": s.net.iter().map(|(t, n)| json!({"token": t, "net": n.to_string()})).collect::<Vec<_>>(),
                 })),
             );
         }
