@@ -44,6 +44,9 @@ pub mod sel {
     pub const BALANCER_V1_IN: [u8; 4] = [0x82, 0x01, 0xaa, 0x3f];
     /// Balancer V1 `swapExactAmountOut(address,uint256,address,uint256,uint256)`
     pub const BALANCER_V1_OUT: [u8; 4] = [0x7c, 0x5e, 0x9e, 0xa4];
+    /// Bancor v2 converter `convert(address,address,uint256,address,address)` (called by the
+    /// BancorNetwork for each step of `convertByPath`)
+    pub const BANCOR_CONVERT: [u8; 4] = [0xe8, 0xdc, 0x12, 0xff];
     /// Balancer V2 vault `swap((bytes32,uint8,address,address,uint256,bytes),(address,bool,address,bool),uint256,uint256)`
     pub const BALANCER_V2_SWAP: [u8; 4] = [0x52, 0xbb, 0xbe, 0x29];
     /// 0x `fillLimitOrder(...)` (NativeOrdersFeature)
@@ -107,6 +110,9 @@ pub mod topic {
     /// Balancer V2 `Swap(bytes32,address,address,uint256,uint256)`
     pub const BALANCER_V2_SWAP: B256 =
         b256!("2170c741c41531aec20e7c107c24eecfdd15e69c9bb0a8dd37b1840b9e0b207b");
+    /// Bancor v2 converter `Conversion(address,address,address,uint256,uint256,int256)`
+    pub const BANCOR_CONVERSION: B256 =
+        b256!("276856b36cbc45526a0ba64f44611557a2a8b68662c5388e9fe6d72e86e1c8cb");
     /// Balancer V1 `LOG_SWAP(address,address,address,uint256,uint256)`
     pub const BALANCER_V1_SWAP: B256 =
         b256!("908fb5ee8f16c6bc9bc3690973819f32a4d4b10188134543c88706e0e1d43378");
@@ -195,6 +201,7 @@ mod tests {
             (sel::CURVE_EXCHANGE_CRYPTO, "exchange(uint256,uint256,uint256,uint256)"),
             (sel::BALANCER_V1_IN, "swapExactAmountIn(address,uint256,address,uint256,uint256)"),
             (sel::BALANCER_V1_OUT, "swapExactAmountOut(address,uint256,address,uint256,uint256)"),
+            (sel::BANCOR_CONVERT, "convert(address,address,uint256,address,address)"),
             (sel::BALANCER_V2_SWAP, "swap((bytes32,uint8,address,address,uint256,bytes),(address,bool,address,bool),uint256,uint256)"),
             (sel::ZEROX_FILL_LIMIT, "fillLimitOrder((address,address,uint128,uint128,uint128,address,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
             (sel::ZEROX_FILL_RFQ, "fillRfqOrder((address,address,uint128,uint128,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
@@ -224,6 +231,7 @@ mod tests {
             (topic::CURVE_EXCHANGE_CRYPTO, "TokenExchange(address,uint256,uint256,uint256,uint256)"),
             (topic::BALANCER_V2_SWAP, "Swap(bytes32,address,address,uint256,uint256)"),
             (topic::BALANCER_V1_SWAP, "LOG_SWAP(address,address,address,uint256,uint256)"),
+            (topic::BANCOR_CONVERSION, "Conversion(address,address,address,uint256,uint256,int256)"),
             (topic::ZEROX_LIMIT_FILLED, "LimitOrderFilled(bytes32,address,address,address,address,address,uint128,uint128,uint128,uint256,bytes32)"),
             (topic::ZEROX_RFQ_FILLED, "RfqOrderFilled(bytes32,address,address,address,address,uint128,uint128,bytes32)"),
             (topic::AAVE_LIQUIDATION, "LiquidationCall(address,address,address,uint256,uint256,address,bool)"),

@@ -83,6 +83,8 @@ pub enum Protocol {
     BalancerV1,
     /// Balancer V2's vault.
     BalancerV2,
+    /// Bancor v2 converters.
+    Bancor,
     /// 0x's exchange proxy (native orders).
     ZeroEx,
     /// Aave v1.

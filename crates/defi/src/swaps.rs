@@ -45,6 +45,7 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
             ) => pool_swap(f, ts, Protocol::Curve, f.from, false)
                 .or_else(|| any_out_swap(f, ts, Protocol::Curve)),
             Some(sel::BALANCER_V1_IN | sel::BALANCER_V1_OUT) => balancer_v1(f, ts),
+            Some(sel::BANCOR_CONVERT) => bancor(f),
             Some(sel::BALANCER_V2_SWAP) => {
                 addr(a, 3).and_then(|to| pool_swap(f, ts, Protocol::BalancerV2, to, false))
             }
@@ -143,6 +144,26 @@ fn any_out_swap_at(
     let outs: Vec<&Transfer> = inside(ts, &f.path).filter(|t| t.from == pool).collect();
     let [tout] = outs.as_slice() else { return None };
     swap_at(f, ts, protocol, pool, tout.to, false)
+}
+
+/// A Bancor v2 converter's step: `convert(sourceToken, targetToken, sourceAmount, trader,
+/// beneficiary)` returns the target amount it sent the beneficiary. The network has moved the
+/// source tokens to the converter before (or sent ether with the call).
+fn bancor(f: &Frame<'_>) -> Option<Swap> {
+    let a = args(f.input);
+    Some(Swap {
+        at: Position::Trace { trace_address: f.path.clone() },
+        protocol: Protocol::Bancor,
+        pool: f.to,
+        from: addr(a, 3)?,
+        to: addr(a, 4)?,
+        token_in: addr(a, 0)?,
+        amount_in: uint(a, 2)?,
+        token_out: addr(a, 1)?,
+        amount_out: uint(f.output, 0).unwrap_or_default(),
+        reverted: f.reverted,
+        reserves: None,
+    })
 }
 
 /// A Balancer V1 pool's swap: the tokens and the fixed amount from the call
@@ -244,6 +265,25 @@ pub(crate) fn from_logs(logs: &[Log], ts: &[Transfer], reverted: bool) -> Vec<Sw
                     token_in: topic_addr(&l.topics[2])?,
                     amount_in: uint(&l.data, 0)?,
                     token_out: topic_addr(&l.topics[3])?,
+                    amount_out: uint(&l.data, 1)?,
+                    reverted,
+                    reserves: None,
+                })
+            })()
+        } else if *t0 == topic::BANCOR_CONVERSION && l.topics.len() == 4 {
+            (|| {
+                let trader = topic_addr(&l.topics[3])?;
+                Some(Swap {
+                    at: at.clone(),
+                    protocol: Protocol::Bancor,
+                    pool: l.address,
+                    from: trader,
+                    // The beneficiary is not in the event: where the target token went.
+                    to: latest(ts, &at, uint(&l.data, 1), |t| t.from == l.address)
+                        .map_or(trader, |t| t.to),
+                    token_in: topic_addr(&l.topics[1])?,
+                    amount_in: uint(&l.data, 0)?,
+                    token_out: topic_addr(&l.topics[2])?,
                     amount_out: uint(&l.data, 1)?,
                     reverted,
                     reserves: None,

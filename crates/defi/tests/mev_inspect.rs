@@ -235,3 +235,33 @@ fn curve_exchanges_never_have_the_same_token_in_and_out_and_take_dx_from_the_cal
     }
     assert!(checked >= 4, "{checked} Curve exchanges in the bundled blocks");
 }
+
+#[test]
+fn bancor_converter_steps_are_swaps_with_the_calls_tokens_and_amounts() {
+    // convert(sourceToken, targetToken, sourceAmount, trader, beneficiary) returns the target
+    // amount; in block 13302365 an arbitrage runs two steps through BancorNetwork.convertByPath.
+    let blocks = blocks();
+    let calls = calls_of(&blocks, [0xe8, 0xdc, 0x12, 0xff]);
+    assert!(calls.len() >= 2, "{}", calls.len());
+    for (n, pos, at, args, ret) in calls {
+        let b = blocks.iter().find(|b| b.header.number == n).unwrap();
+        let actions = classify(b);
+        let tx = actions.txs.iter().find(|t| t.index == pos).unwrap();
+        let s = tx
+            .swaps
+            .iter()
+            .find(|s| s.at.trace_address() == Some(&at[..]))
+            .unwrap_or_else(|| panic!("{n}/{pos} {at:?}: no swap decoded"));
+        assert_eq!(s.protocol, Protocol::Bancor);
+        assert_eq!((s.token_in, s.token_out), (word_addr(args[0]), word_addr(args[1])));
+        assert_eq!((s.from, s.to), (word_addr(args[3]), word_addr(args[4])));
+        assert_eq!((s.amount_in, s.amount_out), (args[2], ret[0]));
+        // What the converter paid the beneficiary is the amount it returned.
+        let paid = tx
+            .transfers
+            .iter()
+            .find(|t| t.from == s.pool && t.to == s.to && t.token == s.token_out)
+            .unwrap_or_else(|| panic!("{n}/{pos}: no payment"));
+        assert_eq!(paid.amount, s.amount_out);
+    }
+}
