@@ -268,3 +268,115 @@ async fn a_replay_of_the_recorded_chain_gives_the_live_series() {
     assert_eq!(text.lines().count() as u64, head + 2, "a header and a row per block");
     assert!(String::from_utf8_lossy(&csv.stderr).contains("series hash 0x"));
 }
+
+/// `PriceFeed(6, "risk", 0)`'s deployment code (testdata/contracts, solcjs), owned by the sender.
+fn price_feed_code() -> String {
+    let w = |hex: &str| format!("{hex:0>64}");
+    let name = format!("{:0<64}", "7269736b"); // "risk"
+    format!(
+        "{}{}{}{}{}{name}",
+        palisade_testing::anvil::artifact_bytecode("PriceFeed"),
+        w("6"),
+        w("60"),
+        w("0"),
+        w("4")
+    )
+}
+
+/// The feed's `latestRoundData()` answer.
+async fn feed_answer(anvil: &Anvil, feed: &str) -> i64 {
+    let out = anvil.rpc("eth_call", json!([{"to": feed, "data": "0xfeaf968c"}, "latest"])).await;
+    let hex = out.as_str().unwrap().trim_start_matches("0x");
+    i64::from_str_radix(&hex[64 + 48..128], 16).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_index_is_published_to_a_feed_contract_when_it_moves_and_dry_runs_send_nothing() {
+    use palisade_testing::anvil::{ACCOUNT0, KEY0};
+    let genesis = (now() - 300).to_string();
+    let anvil = Anvil::start(&["--timestamp", &genesis]).await;
+    history(&anvil, 20).await;
+    let feed = anvil.deploy(ACCOUNT0, &price_feed_code()).await;
+    assert_eq!(feed_answer(&anvil, &feed).await, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let secret: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&KEY0.trim_start_matches("0x")[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let ks = palisade_respond::keys::write_keystore(dir.path(), &secret, "publish pw", "k.json")
+        .unwrap();
+    std::env::set_var("PALISADE_TEST_PUBLISH_PW", "publish pw");
+    let responder = |name: &str, dry: bool| {
+        format!(
+            "[[responders]]\nname = '{name}'\ntype = 'publish_risk'\nchain = 'anvil'\ndry_run = {dry}\n[responders.policy]\nmax_actions = 100\nper_seconds = 60\n[responders.publish]\nto = '{feed}'\nfunction = 'update(int256)'\ndeviation = 5\n[responders.key]\nkeystore = '{}'\npassword_env = 'PALISADE_TEST_PUBLISH_PW'\n",
+            ks.display()
+        )
+    };
+    let body = format!("{}\n{}", responder("publish", false), responder("publish-dry", true));
+    let endpoints = format!("[{{ url = '{}', ws = '{}' }}]", anvil.http_url(), anvil.ws_url());
+    let p = Palisade::start_full(dir.path(), &endpoints, 32, "start_block = 0", &body);
+    // Not waited for with wait_synced: each publication mines a block of its own.
+    let port = p.api_port;
+    wait_for(60, "the first risk point", || async {
+        let r = reqwest::get(format!("http://127.0.0.1:{port}/risk/anvil")).await.ok()?;
+        (r.status().as_u16() == 200).then_some(())
+    })
+    .await;
+    // The first point is published (there was none).
+    let store = p.store().await;
+    let first = wait_for(30, "a publication mined", || async {
+        store
+            .list_responses(100)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|r| r.responder == "publish" && r.outcome == "mined")
+    })
+    .await;
+    let detail: Value = serde_json::from_str(&first.detail).unwrap();
+    let answer = detail["answer"].as_i64().unwrap();
+    assert_eq!(feed_answer(&anvil, &feed).await, answer, "{detail}");
+    // The published answer is the stored point of its block.
+    let point_at = |h: &Value, block: &Value| -> i64 {
+        let p = h["points"].as_array().unwrap().iter().find(|x| x["block"]["number"] == *block);
+        (p.unwrap()["index"].as_f64().unwrap() * 1e6).round() as i64
+    };
+    let (_, h) = get(p.api_port, "/risk/anvil/history?limit=1000").await;
+    assert_eq!(point_at(&h, &detail["block"]), answer);
+
+    // Buried under a few blocks, then a reorg of depth 3 (of empty blocks) moves the index by
+    // far more than 5 points: published again, the feed answers the new point.
+    anvil.mine(5).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    anvil.rpc("anvil_reorg", json!([3, []])).await;
+    let moved = wait_for(30, "the moved index published", || async {
+        store.list_responses(100).await.ok()?.into_iter().find(|r| {
+            let d: Value = serde_json::from_str(&r.detail).unwrap_or_default();
+            r.responder == "publish"
+                && r.outcome == "mined"
+                && d["answer"].as_i64().is_some_and(|a| a > answer + 5_000_000)
+        })
+    })
+    .await;
+    let d: Value = serde_json::from_str(&moved.detail).unwrap();
+    let want = d["answer"].as_i64().unwrap();
+    assert!(d["last_published"].as_f64().is_some(), "{d}");
+    let (_, h) = get(p.api_port, "/risk/anvil/history?limit=1000").await;
+    assert_eq!(point_at(&h, &d["block"]), want, "{d}");
+    assert!(point_at(&h, &d["block"]) > 0);
+    wait_for(10, "the feed's answer", || async {
+        (feed_answer(&anvil, &feed).await == want).then_some(())
+    })
+    .await;
+    // The dry-run responder planned the same publications and sent none: only the live one
+    // signs (nonces of the key: one deployment + the live publications).
+    let rows = store.list_responses(100).await.unwrap();
+    let dry: Vec<_> = rows.iter().filter(|r| r.responder == "publish-dry").collect();
+    let live: Vec<_> =
+        rows.iter().filter(|r| r.responder == "publish" && r.outcome == "mined").collect();
+    assert!(dry.len() >= 2 && dry.iter().all(|r| r.outcome == "dry_run" && r.dry_run), "{dry:?}");
+    let nonce = anvil.rpc("eth_getTransactionCount", json!([ACCOUNT0, "latest"])).await;
+    let sent = u64::from_str_radix(nonce.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    // Counted after the reorg: the history's transactions were from other accounts.
+    assert!(sent as usize >= live.len(), "{sent} {}", live.len());
+    assert!(!p.log().contains("publish pw"));
+}

@@ -125,6 +125,12 @@ impl Persist {
             }
         };
         self.outbox.wake();
+        // The newest settlement-risk point, for responders that publish the index on-chain.
+        if let (Some(hub), Some(p)) = (&self.hub, batch.risk.last()) {
+            if let Some(ts) = p.timestamp {
+                hub.publish_risk(&self.chain, p.index_e6 as f64 / 1e6, p.block, ts, base_fee).await;
+            }
+        }
         if !batch.findings.is_empty() {
             if let Some(tap) = &self.tap {
                 for f in &batch.findings {

@@ -50,9 +50,32 @@ impl ResponseHub {
         // limits hold across restarts and processes.
         let jobs =
             self.responders.lock().await.consider(chain, findings, base_fee, &self.store).await;
+        self.start(jobs);
+    }
+
+    /// Offers `chain`'s newest settlement-risk point to the `publish_risk` responders and
+    /// starts what they decide.
+    pub async fn publish_risk(
+        self: &Arc<Self>,
+        chain: &str,
+        index: f64,
+        block: palisade_primitives::BlockRef,
+        timestamp: u64,
+        base_fee: u128,
+    ) {
+        let jobs = self
+            .responders
+            .lock()
+            .await
+            .publish(chain, index, block, timestamp, base_fee, &self.store)
+            .await;
+        self.start(jobs);
+    }
+
+    /// Runs each job in its own task, storing every step in order.
+    fn start(self: &Arc<Self>, jobs: Vec<palisade_respond::Job>) {
         for job in jobs {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ResponseRecord>();
-            // Each step is stored in order by one task; the work runs in another.
             let hub = self.clone();
             tokio::spawn(async move {
                 while let Some(r) = rx.recv().await {

@@ -23,7 +23,7 @@ pub use policy::{
     is_pending, ActionLedger, MemoryLedger, Policy, RateLimit, Refusal, Reservation, When,
 };
 
-use alloy_primitives::B256;
+use alloy_primitives::{Bytes, B256};
 use palisade_alert::SecretString;
 use palisade_primitives::Finding;
 use palisade_source::evm_rpc::RpcClient;
@@ -84,6 +84,8 @@ pub enum ActionKind {
     QuarantineNode,
     /// Post to an automation endpoint.
     WebhookAction,
+    /// Publish a chain's settlement-risk index to a feed contract.
+    PublishRisk,
 }
 
 impl ActionKind {
@@ -93,6 +95,7 @@ impl ActionKind {
             Self::PauseTx => "pause_tx",
             Self::QuarantineNode => "quarantine_node",
             Self::WebhookAction => "webhook_action",
+            Self::PublishRisk => "publish_risk",
         }
     }
 }
@@ -107,6 +110,61 @@ pub struct WebhookConfig {
 
 fn yes() -> bool {
     true
+}
+
+/// What a `publish_risk` responder sends: `function(int256)` on `to` with the index x 10^6
+/// (the `decimals` 6 of `/risk/{chain}/latest_round_data`), when the index moved by
+/// `deviation` points since the last publication or `heartbeat_secs` passed (Chainlink's
+/// rule for its own feeds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    /// The feed contract.
+    pub to: alloy_primitives::Address,
+    /// Its update function, with one `int256` argument (default `update(int256)`).
+    #[serde(default = "update_fn")]
+    pub function: String,
+    /// The chain whose index is published (default: the responder's `chain`).
+    #[serde(default)]
+    pub index_of: Option<String>,
+    /// Index points of change that publish (default 5).
+    #[serde(default = "five")]
+    pub deviation: f64,
+    /// Seconds of block time after which the index is published even unchanged (default 3600).
+    #[serde(default = "hour_secs")]
+    pub heartbeat_secs: u64,
+    /// Gas limit (default 200000).
+    #[serde(default = "gas_limit")]
+    pub gas_limit: u64,
+}
+
+fn update_fn() -> String {
+    "update(int256)".into()
+}
+fn five() -> f64 {
+    5.0
+}
+fn hour_secs() -> u64 {
+    3600
+}
+fn gas_limit() -> u64 {
+    200_000
+}
+
+impl PublishConfig {
+    /// The calldata publishing `index` (0 to 100).
+    pub fn calldata(&self, index: f64) -> Result<Bytes, String> {
+        let f = self.function.trim().replace(' ', "");
+        let open = f.find('(').ok_or("give the function as name(int256)")?;
+        if &f[open..] != "(int256)" || open == 0 {
+            return Err(format!("{f:?}: the update function takes one int256 (the index x 10^6)"));
+        }
+        let mut data = alloy_primitives::keccak256(f.as_bytes())[..4].to_vec();
+        let answer = alloy_primitives::I256::try_from((index * 1e6).round() as i64)
+            .map_err(|e| e.to_string())?;
+        data.extend_from_slice(&answer.to_be_bytes::<32>());
+        Ok(data.into())
+    }
 }
 
 /// One `[[responders]]` entry.
@@ -124,7 +182,8 @@ pub struct ResponderConfig {
     /// Plan and record, but do not act (default true).
     #[serde(default = "yes")]
     pub dry_run: bool,
-    /// When it acts.
+    /// When it acts (`publish_risk`: only its rate limit counts; optional there).
+    #[serde(default)]
     pub policy: Policy,
     /// `pause_tx`: the transaction.
     #[serde(default)]
@@ -135,6 +194,9 @@ pub struct ResponderConfig {
     /// `webhook_action`: the endpoint.
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
+    /// `publish_risk`: the feed and when to publish.
+    #[serde(default)]
+    pub publish: Option<PublishConfig>,
 }
 
 impl ResponderConfig {
@@ -170,7 +232,7 @@ impl ResponderConfig {
         if self.name.trim().is_empty() {
             return Err(err("name", "must not be empty".into()));
         }
-        if self.policy.detectors.is_empty() {
+        if self.policy.detectors.is_empty() && self.kind != ActionKind::PublishRisk {
             return Err(err("policy.detectors", "name the detectors it acts on".into()));
         }
         if self.policy.max_actions == 0 || self.policy.per_seconds == 0 {
@@ -216,6 +278,27 @@ impl ResponderConfig {
             ActionKind::QuarantineNode => {
                 extra("tx", self.tx.is_some())?;
                 extra("key", self.key.is_some())?;
+                extra("webhook", self.webhook.is_some())?;
+                extra("publish", self.publish.is_some())
+            }
+            ActionKind::PublishRisk => {
+                let p = self.publish.as_ref().ok_or_else(|| {
+                    err("publish", "publish_risk needs [responders.publish] with to".into())
+                })?;
+                p.calldata(0.0).map_err(|e| err("publish.function", e))?;
+                if !(p.deviation.is_finite() && p.deviation >= 0.0) || p.heartbeat_secs == 0 {
+                    return Err(err("publish", "deviation >= 0 and heartbeat_secs >= 1".into()));
+                }
+                if self.chain.is_none() {
+                    return Err(err("chain", "publish_risk needs the chain it sends on".into()));
+                }
+                self.key
+                    .as_ref()
+                    .ok_or_else(|| {
+                        err("key", "publish_risk needs [responders.key] with a keystore".into())
+                    })?
+                    .check(&self.name)?;
+                extra("tx", self.tx.is_some())?;
                 extra("webhook", self.webhook.is_some())
             }
         }
@@ -272,6 +355,7 @@ pub struct ChainLink {
 #[derive(Debug)]
 enum Action {
     Pause { tx: Box<PauseTxConfig>, key: Key, link: ChainLink },
+    Publish { cfg: Box<PublishConfig>, key: Key, link: ChainLink },
     Quarantine { control: Option<Arc<dyn NodeControl>> },
     Webhook { url: SecretString, http: reqwest::Client },
 }
@@ -282,6 +366,8 @@ struct Responder {
     rate: RateLimit,
     action: Action,
     acted: VecDeque<String>,
+    /// `publish_risk`: the last index published (or planned, dry) and its block time.
+    published: Option<(f64, u64)>,
 }
 
 /// Work a responder decided to do; run it with [`Job::run`] (off the detection path).
@@ -339,6 +425,28 @@ impl Responders {
                     })?;
                     Action::Pause { tx: Box::new(tx), key, link }
                 }
+                ActionKind::PublishRisk => {
+                    let chain = c.chain.clone().unwrap_or_default();
+                    let link = links.get(&chain).cloned().ok_or_else(|| RespondError::Config {
+                        responder: c.name.clone(),
+                        field: "chain".into(),
+                        reason: format!("no EVM chain named {chain:?}"),
+                    })?;
+                    let key =
+                        c.key.as_ref().map(|k| k.load(&c.name)).transpose()?.ok_or_else(|| {
+                            RespondError::Config {
+                                responder: c.name.clone(),
+                                field: "key".into(),
+                                reason: "missing".into(),
+                            }
+                        })?;
+                    let cfg = c.publish.clone().ok_or_else(|| RespondError::Config {
+                        responder: c.name.clone(),
+                        field: "publish".into(),
+                        reason: "missing".into(),
+                    })?;
+                    Action::Publish { cfg: Box::new(cfg), key, link }
+                }
                 ActionKind::QuarantineNode => Action::Quarantine { control: control.clone() },
                 ActionKind::WebhookAction => Action::Webhook {
                     url: c
@@ -356,7 +464,7 @@ impl Responders {
                 responder = %c.name,
                 kind = c.kind.name(),
                 dry_run = c.dry_run,
-                signer = ?match &action { Action::Pause { key, .. } => Some(key.address()), _ => None },
+                signer = ?match &action { Action::Pause { key, .. } | Action::Publish { key, .. } => Some(key.address()), _ => None },
                 "responder ready"
             );
             list.push(Responder {
@@ -367,6 +475,7 @@ impl Responders {
                 cfg: c.clone(),
                 action,
                 acted: VecDeque::new(),
+                published: None,
             });
         }
         Ok(Self { list })
@@ -399,7 +508,9 @@ impl Responders {
     ) -> Vec<Job> {
         let mut jobs = Vec::new();
         for r in &mut self.list {
-            if r.cfg.chain.as_deref().is_some_and(|c| c != chain) {
+            if r.cfg.chain.as_deref().is_some_and(|c| c != chain)
+                || r.cfg.kind == ActionKind::PublishRisk
+            {
                 continue;
             }
             let own = match &r.action {
@@ -502,6 +613,7 @@ impl Responders {
                             }
                         }
                     }
+                    Action::Publish { .. } => Work::None,
                     Action::Webhook { url, http } => Work::Webhook {
                         url: url.clone(),
                         http: http.clone(),
@@ -515,6 +627,112 @@ impl Responders {
                 }
                 jobs.push(Job { record, work });
             }
+        }
+        jobs
+    }
+}
+
+impl Responders {
+    /// Offers the settlement-risk index of `chain` at `block` (block time `timestamp`) to the
+    /// `publish_risk` responders: each publishes it when it moved by its `deviation` since
+    /// its last publication, or its `heartbeat_secs` passed, within its policy's rate limit
+    /// (counted in `ledger`); dry-run ones record what they would send.
+    pub async fn publish(
+        &mut self,
+        chain: &str,
+        index: f64,
+        block: palisade_primitives::BlockRef,
+        timestamp: u64,
+        base_fee: u128,
+        ledger: &dyn ActionLedger,
+    ) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for r in &mut self.list {
+            let Action::Publish { cfg, key, link } = &r.action else { continue };
+            if cfg.index_of.as_deref().or(r.cfg.chain.as_deref()) != Some(chain) {
+                continue;
+            }
+            let due = match r.published {
+                None => true,
+                Some((last, at)) => {
+                    (index - last).abs() >= cfg.deviation
+                        || timestamp.saturating_sub(at) >= cfg.heartbeat_secs
+                }
+            };
+            if !due {
+                continue;
+            }
+            let id = format!("{}/risk:{chain}:{}:{:#x}", r.cfg.name, block.number, block.hash);
+            let calldata = match cfg.calldata(index) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(target: "palisade::respond", responder = %r.cfg.name, error = %e, "Cannot build the publication.");
+                    continue;
+                }
+            };
+            let mut record = ResponseRecord {
+                id: id.clone(),
+                responder: r.cfg.name.clone(),
+                kind: r.cfg.kind.name(),
+                chain: r.cfg.chain.clone().unwrap_or_default(),
+                alert_key: format!("risk:{chain}:{}", block.number),
+                stage: "confirmed",
+                dry_run: r.cfg.dry_run,
+                outcome: String::new(),
+                detail: json!({
+                    "index_of": chain, "index": index, "answer": (index * 1e6).round() as i64,
+                    "block": block.number, "block_hash": format!("{:#x}", block.hash),
+                    "timestamp": timestamp, "to": cfg.to, "function": cfg.function,
+                    "from": key.address(), "last_published": r.published.map(|p| p.0),
+                }),
+                error: None,
+                at_ms: now_ms(),
+            };
+            let window = Duration::from_secs(r.cfg.policy.per_seconds);
+            let allowed = match ledger
+                .reserve(&r.cfg.name, &id, r.cfg.policy.max_actions, window)
+                .await
+            {
+                Ok(Reservation::Duplicate) => continue,
+                Ok(Reservation::RateLimited) => false,
+                Ok(Reservation::Granted) => {
+                    r.rate.take(Instant::now());
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(target: "palisade::respond", responder = %r.cfg.name, error = %e, "The action ledger cannot be read; this process's own rate window decides.");
+                    r.rate.take(Instant::now())
+                }
+            };
+            if !allowed {
+                record.outcome = "rate_limited".into();
+                jobs.push(Job { record, work: Work::None });
+                continue;
+            }
+            r.published = Some((index, timestamp));
+            if r.cfg.dry_run {
+                record.outcome = "dry_run".into();
+                jobs.push(Job { record, work: Work::None });
+                continue;
+            }
+            let tx = PauseTxConfig {
+                to: cfg.to,
+                call: format!("0x{}", alloy_primitives::hex::encode(&calldata)),
+                gas_limit: cfg.gas_limit,
+                ..PauseTxConfig::defaults(cfg.to)
+            };
+            let pricing = pause::price(&tx, pause::Trigger { tip: None, max_fee: None }, base_fee);
+            record.detail["priority_fee"] = json!(pricing.priority_fee.to_string());
+            record.detail["max_fee"] = json!(pricing.max_fee.to_string());
+            jobs.push(Job {
+                record,
+                work: Work::Pause {
+                    tx: Box::new(tx),
+                    key: key.clone(),
+                    link: link.clone(),
+                    pricing,
+                },
+            });
         }
         jobs
     }
@@ -666,6 +884,56 @@ mod tests {
         let mut v = base;
         v["key"] = json!({"private_key_env": "K", "local_test_chain": true});
         cfg(v).check().unwrap();
+    }
+
+    #[test]
+    fn a_publish_risk_responder_sends_the_index_times_a_million_to_an_int256_function() {
+        let base = json!({"name": "feed", "type": "publish_risk", "chain": "eth",
+            "publish": {"to": "0x00000000000000000000000000000000000000aa"},
+            "key": {"keystore": "/k.json", "password_env": "PW"}});
+        let c = cfg(base.clone());
+        assert!(c.dry_run, "dry run by default");
+        c.check().expect("no policy detectors needed");
+        let p = c.publish.as_ref().unwrap();
+        assert_eq!(
+            (p.function.as_str(), p.deviation, p.heartbeat_secs),
+            ("update(int256)", 5.0, 3600)
+        );
+        let data = p.calldata(42.5).unwrap();
+        assert_eq!(&data[..4], &alloy_primitives::keccak256(b"update(int256)")[..4]);
+        assert_eq!(
+            alloy_primitives::U256::from_be_slice(&data[4..]),
+            alloy_primitives::U256::from(42_500_000u64)
+        );
+        let field = |mutate: &dyn Fn(&mut Value)| {
+            let mut v = base.clone();
+            mutate(&mut v);
+            match cfg(v).check() {
+                Err(RespondError::Config { field, .. }) => field,
+                other => panic!("accepted: {other:?}"),
+            }
+        };
+        assert_eq!(
+            field(&|v| v["publish"]["function"] = json!("update(uint256)")),
+            "publish.function"
+        );
+        assert_eq!(field(&|v| v["publish"]["heartbeat_secs"] = json!(0)), "publish");
+        assert_eq!(
+            field(&|v| v.as_object_mut().unwrap().remove("publish").map(|_| ()).unwrap_or(())),
+            "publish"
+        );
+        assert_eq!(
+            field(&|v| v["tx"] =
+                json!({"to": "0x00000000000000000000000000000000000000aa", "call": "pause()"})),
+            "tx"
+        );
+        // A pause_tx still needs its detectors.
+        let pause = json!({"name": "p", "type": "pause_tx", "chain": "eth",
+            "tx": {"to": "0x00000000000000000000000000000000000000aa", "call": "pause()"},
+            "key": {"keystore": "/k.json", "password_env": "PW"}});
+        assert!(
+            matches!(cfg(pause).check(), Err(RespondError::Config { field, .. }) if field == "policy.detectors")
+        );
     }
 
     #[derive(Debug, Default)]

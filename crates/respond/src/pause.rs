@@ -70,6 +70,21 @@ fn three() -> u32 {
 const GWEI: u128 = 1_000_000_000;
 
 impl PauseTxConfig {
+    /// A call to `to` with every pricing default (`call` empty: set it).
+    pub fn defaults(to: Address) -> Self {
+        Self {
+            to,
+            call: String::new(),
+            gas_limit: gas(),
+            fee_bump_percent: fifty(),
+            min_priority_fee: two_gwei(),
+            max_priority_fee_gwei: thousand(),
+            max_fee_gwei: five_thousand(),
+            replace_after_ms: three_s(),
+            max_replacements: three(),
+        }
+    }
+
     /// The calldata: the selector of `call`, or `call` itself when it is hex.
     pub fn calldata(&self) -> Result<Bytes, String> {
         let c = self.call.trim();

@@ -24,7 +24,9 @@ pub enum When {
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Detector ids (`simulation:vault`) or types (`simulation`) it acts on (required: a
-    /// responder never acts on everything by accident).
+    /// responder never acts on everything by accident; `publish_risk` acts on the index, not
+    /// on findings, and has none).
+    #[serde(default)]
     pub detectors: Vec<String>,
     /// Lowest severity it acts on (default `critical`).
     #[serde(default = "critical")]
@@ -38,6 +40,19 @@ pub struct Policy {
     /// ...per this many seconds (default 3600).
     #[serde(default = "hour")]
     pub per_seconds: u64,
+}
+
+impl Default for Policy {
+    /// No detectors: a responder that acts on findings refuses this at its check.
+    fn default() -> Self {
+        Self {
+            detectors: Vec::new(),
+            min_severity: critical(),
+            stage: When::default(),
+            max_actions: one(),
+            per_seconds: hour(),
+        }
+    }
 }
 
 fn critical() -> Severity {
@@ -239,7 +254,13 @@ mod tests {
             p.matches(&finding("simulation:x", Severity::Critical, true)),
             Err(Refusal::Stage)
         );
-        assert!(serde_json::from_value::<Policy>(json!({})).is_err(), "detectors are required");
+        // Without detectors a policy matches nothing (and a responder that acts on findings
+        // refuses it at its check: see the lib tests).
+        let none: Policy = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(
+            none.matches(&finding("simulation:x", Severity::Critical, false)),
+            Err(Refusal::Detector)
+        );
     }
 
     #[test]
