@@ -180,5 +180,26 @@ async fn after_a_crash_the_same_pending_attack_is_not_answered_twice() {
     let rows = p.store().await.list_responses(10).await.unwrap();
     assert_eq!(rows.iter().filter(|r| r.responder == "pause-vault").count(), 1, "{rows:?}");
     anvil.rpc("evm_setAutomine", json!([true])).await;
+    // The settlement-risk index sees the mempool watch: its backlog, and once the waiting
+    // transactions are mined, how long they waited (congestion's inputs).
+    anvil.mine(1).await;
+    let port = p.api_port;
+    let congestion = common::wait_for(30, "the mempool in the risk index", || async {
+        anvil.mine(1).await;
+        let v: Value =
+            reqwest::get(format!("http://127.0.0.1:{port}/risk/anvil/history?limit=1000"))
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+        v["points"].as_array()?.iter().find_map(|p| {
+            let c = p["components"].as_array()?.iter().find(|c| c["name"] == "congestion")?;
+            c["inputs"].get("inclusion_delay_ms").is_some().then(|| c.clone())
+        })
+    })
+    .await;
+    assert!(congestion["inputs"]["mempool_pending"].is_u64(), "{congestion}");
+    assert!(congestion["inputs"]["mempool_included_seen"].as_u64().unwrap() >= 1, "{congestion}");
     p.kill9();
 }

@@ -135,11 +135,12 @@ impl ChainEngine {
         }
         let mut risk = Vec::new();
         if let ChainEvent::Committed { new } | ChainEvent::Reorged { new, .. } = ev {
-            let observed: BTreeMap<u64, Observed> = if self.observed.components.is_empty() {
-                BTreeMap::new()
-            } else {
-                new.blocks().iter().map(|b| (b.header.number, self.observed.clone())).collect()
-            };
+            let observed: BTreeMap<u64, Observed> =
+                if self.observed.components.is_empty() && self.observed.mempool.is_none() {
+                    BTreeMap::new()
+                } else {
+                    new.blocks().iter().map(|b| (b.header.number, self.observed.clone())).collect()
+                };
             risk = self.risk.commit(new, &observed);
         }
         let finalized = self.tracker.prune();

@@ -73,6 +73,8 @@ pub struct MempoolService {
     stats: MempoolStatus,
     /// The verified block whose state the node was last caught lying about (reported once).
     lie_reported: Option<u64>,
+    /// When each pending transaction in the pool was first seen (for inclusion delays).
+    seen_at: std::collections::HashMap<B256, std::time::Instant>,
 }
 
 impl MempoolService {
@@ -132,6 +134,7 @@ impl MempoolService {
             status,
             stats: Default::default(),
             lie_reported: None,
+            seen_at: Default::default(),
         })
     }
 
@@ -161,7 +164,18 @@ impl MempoolService {
                 tracing::warn!(target: "palisade::mempool", chain = %self.chain, error = %e, "Cannot simulate on this tip.");
             }
         }
+        // How long the block's transactions that were seen pending waited (inclusion delay).
+        let mut delays: Vec<u64> = t
+            .mined
+            .iter()
+            .filter_map(|m| self.seen_at.get(&m.0).map(|at| at.elapsed().as_millis() as u64))
+            .collect();
+        delays.sort_unstable();
+        self.stats.inclusion_delay_ms = delays.get(delays.len() / 2).copied();
+        self.stats.included_seen = delays.len();
         self.pool.mined(&t.mined);
+        let held: std::collections::HashSet<B256> = self.pool.iter().map(|p| p.hash).collect();
+        self.seen_at.retain(|h, _| held.contains(h));
         let gone: Vec<B256> = t.mined.iter().map(|m| m.0).collect();
         for h in &gone {
             self.remember(*h);
@@ -224,6 +238,7 @@ impl MempoolService {
         }
         let events = self.pool.insert(tx.clone())?;
         self.remember(tx.hash);
+        self.seen_at.entry(tx.hash).or_insert_with(std::time::Instant::now);
         let replaced: Vec<B256> = events
             .iter()
             .filter_map(|e| match e {

@@ -30,12 +30,21 @@ pub(crate) fn gauge(m: &Metrics, p: &RiskPoint) {
     }
 }
 
-/// The source-integrity component from a chain's endpoints: the quorum's margin, endpoints
+/// What the runtime observed of a chain for the index: its mempool watch's view, and the
+/// source-integrity component from its endpoints: the quorum's margin, endpoints
 /// quarantined, on probation or unreachable. Absent while every endpoint counts (so a healthy
 /// live run scores exactly as a replay of its blocks, which cannot see the sources), and before
 /// the chain reported its endpoints.
 pub(crate) fn observed(st: &ChainStatus) -> Observed {
-    let mut o = Observed::default();
+    // The mempool watch's newest view (its inclusion delay is of the last tip it processed).
+    let mut o = Observed {
+        mempool: st.mempool.as_ref().map(|m| palisade_risk::MempoolSeen {
+            pending: m.pending,
+            inclusion_delay_ms: m.inclusion_delay_ms,
+            included_seen: m.included_seen,
+        }),
+        ..Default::default()
+    };
     if st.endpoints.is_empty() {
         return o;
     }

@@ -97,6 +97,11 @@ pub struct MempoolStatus {
     pub findings: u64,
     /// The last simulation error, if any.
     pub last_error: Option<String>,
+    /// Median wait, from first seen pending to the newest block, of that block's transactions
+    /// that were seen pending (milliseconds); none when it had none.
+    pub inclusion_delay_ms: Option<u64>,
+    /// How many of the newest block's transactions were seen pending.
+    pub included_seen: usize,
 }
 
 /// The state of one endpoint, as shown by `/health` and `palisade status`.

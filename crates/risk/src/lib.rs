@@ -289,6 +289,20 @@ impl RiskConfig {
 pub struct Observed {
     /// Extra components, by name.
     pub components: BTreeMap<String, (f64, BTreeMap<String, Value>)>,
+    /// The mempool watch's view, when the chain's mempool is watched: part of `congestion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mempool: Option<MempoolSeen>,
+}
+
+/// What the mempool watch saw around a block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MempoolSeen {
+    /// Pending transactions held (the backlog).
+    pub pending: usize,
+    /// Median wait of the block's transactions that were seen pending (milliseconds).
+    pub inclusion_delay_ms: Option<u64>,
+    /// How many of its transactions were seen pending.
+    pub included_seen: usize,
 }
 
 /// One component of a point.
@@ -571,7 +585,7 @@ impl RiskIndex {
         let live = self.liveness(b, gap, &before);
         let live_value = live.as_ref().map_or(0.0, |c| c.value);
         let age = gap.or_else(|| b.timestamp?.checked_sub(before.last()?.timestamp?));
-        comps.extend(live);
+        comps.extend(live.clone());
         if let Some(s) = &b.beacon {
             comps.extend(consensus::beacon_finality(s, w.finality));
             comps.push(consensus::beacon_duties(s, &before, w.duties));
@@ -581,7 +595,7 @@ impl RiskIndex {
             comps.extend(consensus::comet_duties(s, &before, w.duties));
         }
         comps.push(self.reorgs(b.number));
-        if let Some(c) = self.congestion(b, &before) {
+        if let Some(c) = self.congestion(b, &before, obs.and_then(|o| o.mempool), live.as_ref()) {
             comps.push(c);
         }
         if let Some(o) = obs {
@@ -696,8 +710,37 @@ impl RiskIndex {
         }
     }
 
-    fn congestion(&self, b: &BlockStat, before: &[&BlockStat]) -> Option<Component> {
+    fn congestion(
+        &self,
+        b: &BlockStat,
+        before: &[&BlockStat],
+        mempool: Option<MempoolSeen>,
+        live: Option<&Component>,
+    ) -> Option<Component> {
         let mut inputs = BTreeMap::new();
+        // The mempool's part: how many blocks the block's transactions that were seen pending
+        // waited, against the chain's median interval (1 block: 0; 5 or more: 1).
+        let waited = mempool.map(|m| {
+            inputs.insert("mempool_pending".into(), json!(m.pending));
+            inputs.insert("mempool_included_seen".into(), json!(m.included_seen));
+            let median = live
+                .and_then(|c| c.inputs.get("baseline_median_secs"))
+                .and_then(Value::as_f64)
+                .filter(|m| *m > 0.0);
+            match (m.inclusion_delay_ms, median) {
+                (Some(ms), Some(med)) => {
+                    let blocks = ms as f64 / 1000.0 / med;
+                    inputs.insert("inclusion_delay_ms".into(), json!(ms));
+                    inputs.insert("inclusion_delay_blocks".into(), json!(r6(blocks)));
+                    clamp01((blocks - 1.0) / 4.0)
+                }
+                (Some(ms), None) => {
+                    inputs.insert("inclusion_delay_ms".into(), json!(ms));
+                    0.0
+                }
+                _ => 0.0,
+            }
+        });
         let gas = match (b.gas_used, b.gas_limit) {
             (Some(u), Some(l)) if l > 0 => {
                 inputs.insert("gas_used".into(), json!(u));
@@ -717,7 +760,7 @@ impl RiskIndex {
                 r
             })
         });
-        if gas.is_none() && fee.is_none() {
+        if gas.is_none() && fee.is_none() && waited.is_none() {
             return None;
         }
         // Above the median of its own history a base fee counts; a block more than half full
@@ -725,6 +768,7 @@ impl RiskIndex {
         let g = gas.map_or(0.0, |r| clamp01((r - 0.5) * 2.0));
         let f = fee.map_or(0.0, |r| clamp01((r - 0.5) * 2.0));
         let v = if fee.is_some() { 0.6 * f + 0.4 * g } else { g };
+        let v = v.max(waited.unwrap_or(0.0));
         Some(Component {
             name: "congestion".into(),
             value: r6(clamp01(v)),

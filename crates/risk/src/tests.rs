@@ -446,3 +446,33 @@ fn two_replays_of_100000_looped_blocks_give_identical_hashes() {
     // The loops' reorgs count: the reorg component is above 0 after each.
     assert!(a[600].component("reorgs").unwrap() > 0.0);
 }
+
+#[test]
+fn a_watched_mempool_adds_its_inclusion_delay_to_congestion() {
+    let mut idx = RiskIndex::new("c", RiskConfig::default()).unwrap();
+    let pts = steady(&mut idx);
+    let ts = pts.last().unwrap().timestamp.unwrap() + 13;
+    let seen = |ms| Observed {
+        mempool: Some(MempoolSeen {
+            pending: 900,
+            inclusion_delay_ms: Some(ms),
+            included_seen: 40,
+        }),
+        ..Default::default()
+    };
+    // Half-full blocks at a steady fee: congestion from the block alone is low; transactions
+    // that waited one block (13 s) add nothing, five blocks (65 s) make it 1.
+    let quiet = idx.commit(
+        &seg(vec![block(300, 0, ts, 15_000_000, 10_000_000_000)]),
+        &BTreeMap::from([(300, seen(13_000))]),
+    );
+    let c = quiet[0].components.iter().find(|c| c.name == "congestion").unwrap();
+    assert!(c.value < 0.35, "{c:?}");
+    assert_eq!(c.inputs["mempool_pending"], json!(900));
+    assert_eq!(c.inputs["inclusion_delay_blocks"], json!(1.0));
+    let busy = idx.commit(
+        &seg(vec![block(301, 0, ts + 13, 15_000_000, 10_000_000_000)]),
+        &BTreeMap::from([(301, seen(65_000))]),
+    );
+    assert_eq!(busy[0].component("congestion"), Some(1.0), "{:?}", busy[0]);
+}
