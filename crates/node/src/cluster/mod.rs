@@ -921,24 +921,42 @@ async fn replay_streams(nats: &Nats) -> eyre::Result<()> {
 /// Works ranges off the replay work queue until `shutdown` (each range goes to one worker; a
 /// worker that dies mid-range has it redelivered to another).
 async fn replay_worker(nats: Nats, shutdown: CancellationToken) -> eyre::Result<()> {
-    replay_streams(&nats).await?;
-    let stream = nats
-        .js
-        .get_stream(format!("{}_replay", nats.prefix))
-        .await
-        .map_err(|e| eyre!("replay work queue: {e}"))?;
-    let consumer: jetstream::consumer::PullConsumer = stream
-        .get_or_create_consumer(
-            "replayers",
-            jetstream::consumer::pull::Config {
-                durable_name: Some("replayers".into()),
-                ack_wait: Duration::from_secs(600),
-                max_ack_pending: 1_000,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| eyre!("replay consumer: {e}"))?;
+    // The queue and its consumer, set up again until NATS answers: NATS away when the member
+    // starts (or restarts) delays replay work, it does not stop the member.
+    let setup = || async {
+        replay_streams(&nats).await?;
+        let stream = nats
+            .js
+            .get_stream(format!("{}_replay", nats.prefix))
+            .await
+            .map_err(|e| eyre!("replay work queue: {e}"))?;
+        stream
+            .get_or_create_consumer(
+                "replayers",
+                jetstream::consumer::pull::Config {
+                    durable_name: Some("replayers".into()),
+                    ack_wait: Duration::from_secs(600),
+                    max_ack_pending: 1_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| eyre!("replay consumer: {e}"))
+    };
+    let mut wait = Duration::from_millis(500);
+    let consumer: jetstream::consumer::PullConsumer = loop {
+        match setup().await {
+            Ok(c) => break c,
+            Err(e) => {
+                tracing::warn!(target: "palisade::cluster", error = %e, "Cannot set up the replay work queue; trying again.");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    };
     loop {
         // One range at a time per member: fetch one, work it, ack it.
         let batch =
