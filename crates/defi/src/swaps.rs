@@ -34,9 +34,18 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
     for f in frames.iter().filter(|f| f.kind == CallKind::Call) {
         let a = args(f.input);
         let swap = match f.selector() {
-            Some(sel::V2_SWAP) => {
-                addr(a, 2).and_then(|to| pool_swap(f, ts, Protocol::UniswapV2, to, true))
-            }
+            Some(sel::V2_SWAP) => addr(a, 2)
+                .and_then(|to| pool_swap(f, ts, Protocol::UniswapV2, to, true))
+                .map(|mut s| {
+                    if let Some((after, received)) = v2_pair_view(frames, f, &s) {
+                        s.reserves = Some(after);
+                        // A fee taken on the way in: the pair got less than was sent.
+                        if let Some(r) = received.filter(|r| *r < s.amount_in && !r.is_zero()) {
+                            s.amount_in = r;
+                        }
+                    }
+                    s
+                }),
             Some(sel::V3_SWAP) => {
                 addr(a, 0).and_then(|to| pool_swap(f, ts, Protocol::UniswapV3, to, false))
             }
@@ -62,6 +71,61 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
         out.extend(swap);
     }
     out
+}
+
+/// `getReserves()`.
+const GET_RESERVES: [u8; 4] = [0x09, 0x02, 0xf1, 0xac];
+
+/// `balanceOf(address)`.
+const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
+
+/// A Uniswap V2 pair's reserves after `swap`, from the calls alone (what its `Sync` log
+/// would say): the pair reads its own balances of both tokens at the end of `swap()`
+/// (`balanceOf(pair)` inside the call) and stores them. With its `getReserves()` answer read
+/// in the same transaction before the swap (as routers do to price it, no other swap on the
+/// pair in between), the amount the pair really received is its balance after less its
+/// reserve before: less than the transfer's amount for a token that takes a fee on transfer.
+/// Returns the reserves after, and that received amount when it is known.
+fn v2_pair_view(
+    frames: &[Frame<'_>],
+    f: &Frame<'_>,
+    swap: &Swap,
+) -> Option<([U256; 2], Option<U256>)> {
+    let pair = f.to;
+    let balance = |token: Address| {
+        frames
+            .iter()
+            .filter(|g| f.is_ancestor_of(&g.path) && g.path.len() == f.path.len() + 1)
+            .filter(|g| g.to == token && g.selector() == Some(BALANCE_OF) && !g.reverted)
+            .filter(|g| addr(args(g.input), 0) == Some(pair))
+            .filter_map(|g| uint(g.output, 0))
+            .next_back()
+    };
+    let (t0, t1) = if swap.token_in < swap.token_out {
+        (swap.token_in, swap.token_out)
+    } else {
+        (swap.token_out, swap.token_in)
+    };
+    let after = [balance(t0)?, balance(t1)?];
+    let mut before = None;
+    for g in frames {
+        if g.path == f.path {
+            break;
+        }
+        if g.to != pair || g.reverted {
+            continue;
+        }
+        match g.selector() {
+            Some(GET_RESERVES) if g.output.len() >= 64 => {
+                before = Some([uint(g.output, 0)?, uint(g.output, 1)?]);
+            }
+            Some(sel::V2_SWAP) => before = None,
+            _ => {}
+        }
+    }
+    let i = usize::from(swap.token_in != t0);
+    let received = before.and_then(|b| after[i].checked_sub(b[i]));
+    Some((after, received))
 }
 
 /// A swap with a pool: what went into the pool (before the call when `in_before`, as Uniswap V2

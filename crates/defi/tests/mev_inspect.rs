@@ -265,3 +265,64 @@ fn bancor_converter_steps_are_swaps_with_the_calls_tokens_and_amounts() {
         assert_eq!(paid.amount, s.amount_out);
     }
 }
+
+#[test]
+fn uniswap_v2_reserves_after_a_swap_worked_out_from_traces_match_the_pairs_next_answer() {
+    // From traces alone (no Sync logs), a V2 swap's reserves after it are the balances the
+    // pair reads of itself at the end of swap() (what it stores and logs in Sync). The key: the
+    // same pair's next getReserves() answer in the block, when no other swap on it came
+    // between (the pair's own word, not Palisade's).
+    let blocks = blocks();
+    let (mut checked, mut wrong) = (0, Vec::new());
+    for b in &blocks {
+        let actions = classify(b);
+        let answers = calls_of(std::slice::from_ref(b), [0x09, 0x02, 0xf1, 0xac]);
+        let traces = b.traces.as_deref().unwrap_or_default();
+        // The pair each getReserves call went to, by (tx, trace address).
+        let to_of = |pos: u64, at: &[u32]| {
+            traces
+                .iter()
+                .find(|t| {
+                    t.transaction_position == Some(pos)
+                        && t.trace_address.iter().map(|x| *x as u32).eq(at.iter().copied())
+                })
+                .and_then(|t| t.action.to)
+        };
+        let swaps: Vec<(u64, &palisade_defi::Swap)> = actions
+            .txs
+            .iter()
+            .flat_map(|t| t.swaps.iter().map(move |s| (t.index, s)))
+            .filter(|(_, s)| s.protocol == Protocol::UniswapV2 && !s.reverted)
+            .collect();
+        for (k, (pos, s)) in swaps.iter().enumerate() {
+            let Some(after) = s.reserves else { continue };
+            let at = s.at.trace_address().unwrap().to_vec();
+            // After the swap and not inside it (a flash swap's callback reads the reserves
+            // before the pair stores its new ones).
+            let later = |p: u64, a: &[u32]| {
+                (p, a.to_vec()) > (*pos, at.clone()) && !(p == *pos && a.starts_with(&at))
+            };
+            // The next swap on the same pair, if any, bounds where the next answer may be.
+            let next_swap = swaps[k + 1..]
+                .iter()
+                .find(|(_, o)| o.pool == s.pool)
+                .map(|(p, o)| (*p, o.at.trace_address().unwrap().to_vec()));
+            let next_answer = answers
+                .iter()
+                .filter(|(_, p, a, _, _)| later(*p, a) && to_of(*p, a) == Some(s.pool))
+                .filter(|(_, p, a, _, _)| next_swap.as_ref().is_none_or(|ns| (*p, a.clone()) < *ns))
+                .min_by(|x, y| (x.1, &x.2).cmp(&(y.1, &y.2)));
+            let Some((_, p, a, _, ret)) = next_answer else { continue };
+            checked += 1;
+            if [ret[0], ret[1]] != after {
+                wrong.push(format!(
+                    "{} tx {pos} {at:?} -> tx {p} {a:?}: {after:?} vs {:?}",
+                    b.header.number,
+                    &ret[..2]
+                ));
+            }
+        }
+    }
+    assert!(checked >= 3, "{checked} swaps had a later answer to check against");
+    assert!(wrong.is_empty(), "{} of {checked}: {wrong:#?}", wrong.len());
+}
