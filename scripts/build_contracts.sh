@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuilds the test contracts' artifacts in testdata/contracts/ with solcjs (npm `solc`, pinned),
 # against OpenZeppelin Contracts (npm, pinned), and copies the Uniswap V2 artifacts from their npm
-# packages (pinned) into testdata/contracts/uniswap/. The artifacts are committed; tests never
+# packages (pinned) into testdata/contracts/uniswap/, and 0x v3's Exchange and ERC20Proxy from npm
+# @0x/contract-artifacts into testdata/contracts/zeroex/. The artifacts are committed; tests never
 # compile.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +13,7 @@ need solc 0.8.28 || pkgs+=(solc@0.8.28)
 need @openzeppelin/contracts 5.1.0 || pkgs+=(@openzeppelin/contracts@5.1.0)
 need @uniswap/v2-core 1.0.1 || pkgs+=(@uniswap/v2-core@1.0.1)
 need @uniswap/v2-periphery 1.1.0-beta.0 || pkgs+=(@uniswap/v2-periphery@1.1.0-beta.0)
+need @0x/contract-artifacts 3.18.1 || pkgs+=(@0x/contract-artifacts@3.18.1)
 if [ ${#pkgs[@]} -gt 0 ]; then
   npm install --no-audit --no-fund --prefix "$tools" "${pkgs[@]}" >/dev/null
 fi
@@ -59,4 +61,14 @@ for pkg, name in [("@uniswap/v2-core", "UniswapV2Factory"), ("@uniswap/v2-core",
     with open(os.path.join(dst, "uniswap", name + ".json"), "w") as fh:
         json.dump(art, fh, indent=1)
     print("uniswap/" + name)
+# 0x v3's Exchange and ERC20Proxy, as 0x published them (Apache-2.0).
+os.makedirs(os.path.join(dst, "zeroex"), exist_ok=True)
+for name in ["Exchange", "ERC20Proxy"]:
+    d = json.load(open(os.path.join(nm, "@0x/contract-artifacts/lib/artifacts", name + ".json")))
+    art = {"abi": d["compilerOutput"]["abi"], "bytecode": d["compilerOutput"]["evm"]["bytecode"]["object"],
+           "origin": "npm @0x/contract-artifacts 3.18.1 (Apache-2.0), lib/artifacts/%s.json: abi and creation bytecode, unchanged" % name,
+           "compiler": d["compiler"]["name"] + " " + d["compiler"]["version"]}
+    with open(os.path.join(dst, "zeroex", name + ".json"), "w") as fh:
+        json.dump(art, fh, indent=1)
+    print("zeroex/" + name)
 PY

@@ -2,7 +2,7 @@
 //! transaction by transaction, for incident forensics.
 
 use crate::EXIT_USAGE;
-use palisade_defi::{classify, sandwiches, BlockActions, Sandwich, TxActions};
+use palisade_defi::{classify, compose, sandwiches, BlockActions, Mev, Sandwich, TxActions};
 use palisade_primitives::{Address, BlockData};
 use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient};
 use serde_json::json;
@@ -83,7 +83,8 @@ fn print_tx(out: &mut String, t: &TxActions) {
     for a in &t.arbitrages {
         let _ = writeln!(
             out,
-            "    arbitrage    account {:#x}: {} -> {} (profit {}) over swaps {:?}{}",
+            "    arbitrage    {:?} account {:#x}: {} -> {} (profit {}) over swaps {:?}{}",
+            a.kind,
             a.account,
             a.start_amount,
             amount(a.end_amount, &a.profit_token),
@@ -105,11 +106,10 @@ fn print_sandwich(out: &mut String, s: &Sandwich, b: &BlockActions) {
     };
     let _ = writeln!(
         out,
-        "  sandwich on pool {:#x} by {:#x}: front-run tx {} {}, victims {}, back-run tx {} {}; profit {} and {}{}",
+        "  sandwich on pool {:#x} by {:#x}: front-run tx {}, victims {}, back-run tx {} {}; profit {} and {}{}",
         s.pool,
         s.attacker,
-        s.frontrun.tx,
-        hash(s.frontrun.tx),
+        s.frontruns.iter().map(|f| format!("{} {}", f.tx, hash(f.tx))).collect::<Vec<_>>().join(" + "),
         s.victims.iter().map(|v| format!("tx {} {}", v.tx, hash(v.tx))).collect::<Vec<_>>().join(", "),
         s.backrun.tx,
         hash(s.backrun.tx),
@@ -119,18 +119,63 @@ fn print_sandwich(out: &mut String, s: &Sandwich, b: &BlockActions) {
     );
 }
 
+/// One line per composed MEV finding (each transaction in at most one).
+fn print_mev(out: &mut String, m: &Mev, b: &BlockActions, sw: &[Sandwich]) {
+    let tx = |i: u64| b.txs.iter().find(|t| t.index == i);
+    match m {
+        Mev::Sandwich { sandwich, txs } => {
+            let s = &sw[*sandwich];
+            let _ = writeln!(
+                out,
+                "  mev sandwich    txs {txs:?} by {:#x}: {} victim swaps, profit {}",
+                s.attacker,
+                s.victims.len(),
+                amount(s.profit, &s.profit_token)
+            );
+        }
+        Mev::Liquidation { tx: i, liquidations } => {
+            for g in liquidations {
+                let Some(l) = tx(*i).and_then(|t| t.liquidations.get(g.index)) else { continue };
+                let _ = writeln!(
+                    out,
+                    "  mev liquidation tx {i} by {:#x}: repaid {}, received {}; profit {}",
+                    l.liquidator,
+                    amount(l.debt_amount, &l.debt_token),
+                    amount(l.received_amount, &l.received_token),
+                    g.profit
+                        .map(|p| amount(p.amount, &p.token))
+                        .unwrap_or_else(|| "not in one token (needs prices)".into())
+                );
+            }
+        }
+        Mev::Arbitrage { tx: i, arbitrages } => {
+            for a in arbitrages.iter().filter_map(|k| tx(*i).and_then(|t| t.arbitrages.get(*k))) {
+                let _ = writeln!(
+                    out,
+                    "  mev arbitrage   tx {i} by {:#x}: {:?}, {} swaps, profit {}",
+                    a.account,
+                    a.kind,
+                    a.swaps.len(),
+                    amount(a.profit, &a.profit_token)
+                );
+            }
+        }
+    }
+}
+
 /// What `inspect` says of one block.
 fn report(b: &BlockData, as_json: bool) -> String {
     let mut out = String::new();
     let out = &mut out;
     let actions = classify(b);
     let sw = sandwiches(&actions);
+    let mev = compose(&actions, &sw);
     if as_json {
         let txs: Vec<_> = actions.txs.iter().filter(|t| !t.is_empty()).collect();
         let _ = writeln!(
             out,
             "{}",
-            json!({"block_number": actions.number, "block_hash": b.header.hash, "transactions": txs, "sandwiches": sw})
+            json!({"block_number": actions.number, "block_hash": b.header.hash, "transactions": txs, "sandwiches": sw, "mev": mev})
         );
         return std::mem::take(out);
     }
@@ -159,6 +204,9 @@ fn report(b: &BlockData, as_json: bool) -> String {
     }
     for s in &sw {
         print_sandwich(out, s, &actions);
+    }
+    for m in &mev {
+        print_mev(out, m, &actions, &sw);
     }
     std::mem::take(out)
 }

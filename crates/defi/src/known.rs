@@ -57,6 +57,15 @@ pub mod sel {
     pub const ZEROX_FOK_LIMIT: [u8; 4] = [0x92, 0x40, 0x52, 0x9c];
     /// 0x `fillOrKillRfqOrder(...)`
     pub const ZEROX_FOK_RFQ: [u8; 4] = [0x43, 0x8c, 0xdf, 0xc5];
+    /// 0x v3 Exchange `fillOrder(Order,uint256,bytes)` (also what its NoThrow and market
+    /// variants delegatecall on itself for each order)
+    pub const ZEROX_V3_FILL: [u8; 4] = [0x9b, 0x44, 0xd5, 0x56];
+    /// 0x v3 Exchange `fillOrKillOrder(Order,uint256,bytes)`
+    pub const ZEROX_V3_FOK: [u8; 4] = [0xe1, 0x4b, 0x58, 0xc4];
+    /// 0x v3 Exchange `batchFillOrders(Order[],uint256[],bytes[])`
+    pub const ZEROX_V3_BATCH_FILL: [u8; 4] = [0x96, 0x94, 0xa4, 0x02];
+    /// 0x v3 Exchange `batchFillOrKillOrders(Order[],uint256[],bytes[])`
+    pub const ZEROX_V3_BATCH_FOK: [u8; 4] = [0xbe, 0xee, 0x2e, 0x14];
     /// Aave `liquidationCall(address,address,address,uint256,bool)` (v1, v2, v3)
     pub const AAVE_LIQUIDATION: [u8; 4] = [0x00, 0xa7, 0x18, 0xa9];
     /// Compound `liquidateBorrow(address,uint256,address)` (ERC-20 markets)
@@ -122,6 +131,9 @@ pub mod topic {
     /// 0x `RfqOrderFilled(bytes32,address,address,address,address,uint128,uint128,bytes32)`
     pub const ZEROX_RFQ_FILLED: B256 =
         b256!("829fa99d94dc4636925b38632e625736a614c154d55006b7ab6bea979c210c32");
+    /// 0x v3 Exchange `Fill(address,address,bytes,bytes,bytes,bytes,bytes32,address,address,uint256,uint256,uint256,uint256,uint256)`
+    pub const ZEROX_V3_FILL: B256 =
+        b256!("6869791f0a34781b29882982cc39e882768cf2c96995c2a110c577c53bc932d5");
     /// Aave v2/v3 `LiquidationCall(address,address,address,uint256,uint256,address,bool)`
     pub const AAVE_LIQUIDATION: B256 =
         b256!("e413a321e8681d831f4dbccbca790d2952b56f977908e45be37335533e005286");
@@ -207,6 +219,10 @@ mod tests {
             (sel::ZEROX_FILL_RFQ, "fillRfqOrder((address,address,uint128,uint128,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
             (sel::ZEROX_FOK_LIMIT, "fillOrKillLimitOrder((address,address,uint128,uint128,uint128,address,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
             (sel::ZEROX_FOK_RFQ, "fillOrKillRfqOrder((address,address,uint128,uint128,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
+            (sel::ZEROX_V3_FILL, "fillOrder((address,address,address,address,uint256,uint256,uint256,uint256,uint256,uint256,bytes,bytes,bytes,bytes),uint256,bytes)"),
+            (sel::ZEROX_V3_FOK, "fillOrKillOrder((address,address,address,address,uint256,uint256,uint256,uint256,uint256,uint256,bytes,bytes,bytes,bytes),uint256,bytes)"),
+            (sel::ZEROX_V3_BATCH_FILL, "batchFillOrders((address,address,address,address,uint256,uint256,uint256,uint256,uint256,uint256,bytes,bytes,bytes,bytes)[],uint256[],bytes[])"),
+            (sel::ZEROX_V3_BATCH_FOK, "batchFillOrKillOrders((address,address,address,address,uint256,uint256,uint256,uint256,uint256,uint256,bytes,bytes,bytes,bytes)[],uint256[],bytes[])"),
             (sel::AAVE_LIQUIDATION, "liquidationCall(address,address,address,uint256,bool)"),
             (sel::COMPOUND_LIQUIDATE, "liquidateBorrow(address,uint256,address)"),
             (sel::COMPOUND_LIQUIDATE_ETH, "liquidateBorrow(address,address)"),
@@ -234,6 +250,7 @@ mod tests {
             (topic::BANCOR_CONVERSION, "Conversion(address,address,address,uint256,uint256,int256)"),
             (topic::ZEROX_LIMIT_FILLED, "LimitOrderFilled(bytes32,address,address,address,address,address,uint128,uint128,uint128,uint256,bytes32)"),
             (topic::ZEROX_RFQ_FILLED, "RfqOrderFilled(bytes32,address,address,address,address,uint128,uint128,bytes32)"),
+            (topic::ZEROX_V3_FILL, "Fill(address,address,bytes,bytes,bytes,bytes,bytes32,address,address,uint256,uint256,uint256,uint256,uint256)"),
             (topic::AAVE_LIQUIDATION, "LiquidationCall(address,address,address,uint256,uint256,address,bool)"),
             (topic::AAVE_V1_LIQUIDATION, "LiquidationCall(address,address,address,uint256,uint256,uint256,address,bool,uint256)"),
             (topic::COMPOUND_LIQUIDATE, "LiquidateBorrow(address,address,uint256,address,uint256)"),

@@ -1,7 +1,9 @@
 //! DeFi actions decoded from a block: token and ether transfers, swaps (Uniswap V2 and its
-//! forks, Uniswap V3, Curve, Balancer V1 and V2, 0x), flash loans (Aave, Balancer, dYdX,
-//! ERC-3156, Uniswap flash swaps), liquidations (Aave v1/v2/v3, Compound v2 and forks such as
-//! Cream), arbitrages with their profit, and sandwiches across transactions.
+//! forks, Uniswap V3, Curve, Balancer V1 and V2, Bancor v2, 0x v3 and v4), flash loans (Aave,
+//! Balancer, dYdX, ERC-3156, Uniswap flash swaps), liquidations (Aave v1/v2/v3, Compound v2 and
+//! forks such as Cream), arbitrages with their profit and kind, sandwiches across transactions
+//! (several front-runs, multi-hop), and the composer that gives each transaction to at most one
+//! MEV finding.
 //!
 //! Pure: no I/O, no clock. The same block gives the same actions. Detectors and
 //! `palisade inspect` share it.
@@ -26,6 +28,7 @@
 //! - Amounts are raw token units, exact (`U256`), printed as decimal strings.
 //! - Ether is written as the pseudo-address [`known::ETH`].
 
+mod compose;
 mod frames;
 pub mod known;
 mod lending;
@@ -35,6 +38,7 @@ mod transfers;
 pub use palisade_primitives::units;
 mod words;
 
+pub use compose::{compose, liquidation_profit, LiquidationGain, Mev, TokenAmount};
 pub use frames::{frames, CallKind, Frame, TxFrames};
 pub use mev::{arbitrages, sandwiches, Sandwich, SwapRef};
 pub use transfers::net_flow;
@@ -220,6 +224,22 @@ pub struct Arbitrage {
     pub profit: I256,
     /// One of its swaps was undone by a revert.
     pub reverted: bool,
+    /// What kind of arbitrage it is.
+    pub kind: ArbitrageKind,
+}
+
+/// The kinds of atomic arbitrage (Brontes's categories), first match wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArbitrageKind {
+    /// Every token of the route is a US-dollar stablecoin (a peg traded across pools).
+    Stablecoin,
+    /// A token of the route is not a well-known one (a thin market's mispricing).
+    LongTail,
+    /// One pair of tokens traded back and forth across two or more pools.
+    CrossPair,
+    /// Three or more tokens in a cycle.
+    Triangular,
 }
 
 /// Where a transaction's actions were read from.

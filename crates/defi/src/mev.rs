@@ -1,6 +1,6 @@
 //! Arbitrages (within a transaction) and sandwiches (across transactions), over decoded swaps.
 
-use crate::{Arbitrage, BlockActions, Position, Protocol, Swap};
+use crate::{Arbitrage, ArbitrageKind, BlockActions, Position, Protocol, Swap};
 use palisade_primitives::{Address, I256, U256};
 use serde::Serialize;
 
@@ -56,6 +56,7 @@ pub fn arbitrages(swaps: &[Swap]) -> Vec<Arbitrage> {
             end_amount: last.amount_out,
             profit: signed(last.amount_out) - signed(first.amount_in),
             reverted: route.iter().any(|i| swaps[*i].reverted),
+            kind: kind_of(swaps, &route),
             swaps: route.clone(),
         });
         used.extend(route);
@@ -64,6 +65,28 @@ pub fn arbitrages(swaps: &[Swap]) -> Vec<Arbitrage> {
         out.retain(|a| swaps[a.swaps[0]].at < swaps[a.swaps[a.swaps.len() - 1]].at);
     }
     out
+}
+
+/// The kind of an arbitrage route (see [`ArbitrageKind`]).
+fn kind_of(swaps: &[Swap], route: &[usize]) -> ArbitrageKind {
+    use palisade_primitives::units;
+    let mut tokens: Vec<Address> = Vec::new();
+    for s in route.iter().map(|i| &swaps[*i]) {
+        for t in [s.token_in, s.token_out] {
+            if !tokens.contains(&t) {
+                tokens.push(t);
+            }
+        }
+    }
+    if tokens.iter().all(units::usd_stablecoin) {
+        ArbitrageKind::Stablecoin
+    } else if tokens.iter().any(|t| units::token(t).is_none()) {
+        ArbitrageKind::LongTail
+    } else if tokens.len() == 2 {
+        ArbitrageKind::CrossPair
+    } else {
+        ArbitrageKind::Triangular
+    }
 }
 
 /// The leg a cycle really starts with. A route is found from whichever of its legs comes first
@@ -155,8 +178,12 @@ pub struct Sandwich {
     pub pool: Address,
     /// The account that received the front-run's tokens and paid the back-run.
     pub attacker: Address,
-    /// The front-run.
+    /// The (first) front-run.
     pub frontrun: SwapRef,
+    /// Every front-run on `pool` before the back-run, in block order (`frontrun` first): an
+    /// attacker may front-run several victims in turn and back-run once. The victims between
+    /// two front-runs are the earlier one's.
+    pub frontruns: Vec<SwapRef>,
     /// The victims, in block order.
     pub victims: Vec<SwapRef>,
     /// The back-run.
@@ -243,8 +270,10 @@ pub fn sandwiches(b: &BlockActions) -> Vec<Sandwich> {
     }
     let pools: Vec<Address> = ordered.iter().map(|(_, s)| s.pool).collect();
     let mut out = Vec::new();
+    // Later front-runs of a sandwich already found: not the start of another.
+    let mut claimed: Vec<SwapRef> = Vec::new();
     for (k, (fr, front)) in ordered.iter().enumerate() {
-        if front.to == front.pool {
+        if front.to == front.pool || claimed.contains(fr) {
             continue;
         }
         // A hop of a route pays the next pool: the attacker is where the route ends.
@@ -262,30 +291,40 @@ pub fn sandwiches(b: &BlockActions) -> Vec<Sandwich> {
             continue;
         }
         let mut victims: Vec<(SwapRef, &Swap)> = Vec::new();
+        let mut fronts: Vec<(SwapRef, &Swap)> = vec![(*fr, *front)];
         for (r, other) in &ordered[k + 1..] {
             if r.tx == fr.tx || other.pool != front.pool {
                 continue;
             }
             let same_dir = other.token_in == front.token_in && other.token_out == front.token_out;
             let back_dir = other.token_in == front.token_out && other.token_out == front.token_in;
-            if same_dir && other.from != attacker && other.to != attacker {
+            let by_attacker = other.from == attacker || other.to == attacker;
+            if same_dir && !by_attacker {
                 victims.push((*r, other));
-            } else if back_dir && (other.from == attacker || other.to == attacker) {
+            } else if same_dir && !victims.is_empty() {
+                // Another front-run, for the victims that follow it.
+                fronts.push((*r, other));
+            } else if back_dir && by_attacker {
                 if !victims.is_empty() && r.tx != fr.tx {
+                    let sum = |f: fn(&Swap) -> U256| {
+                        fronts.iter().fold(I256::ZERO, |a, (_, x)| a + signed(f(x)))
+                    };
                     out.push(Sandwich {
                         pool: front.pool,
                         attacker,
                         frontrun: *fr,
+                        frontruns: fronts.iter().map(|(f, _)| *f).collect(),
                         victims: victims.iter().map(|(v, _)| *v).collect(),
                         backrun: *r,
                         profit_token: front.token_in,
-                        profit: signed(other.amount_out) - signed(front.amount_in),
+                        profit: signed(other.amount_out) - sum(|x| x.amount_in),
                         other_token: front.token_out,
-                        other_profit: signed(front.amount_out) - signed(other.amount_in),
+                        other_profit: sum(|x| x.amount_out) - signed(other.amount_in),
                         victim_loss: victim_loss(front, &victims),
                         pools: vec![front.pool],
                         net: Vec::new(),
                     });
+                    claimed.extend(fronts.iter().skip(1).map(|(f, _)| *f));
                 }
                 break;
             }
@@ -550,5 +589,54 @@ mod tests {
         let s = sandwiches(&b);
         // Alone, 50 A would have bought 50*997*1000 / (1000*1000 + 50*997) = 47 B.
         assert_eq!(s[0].victim_loss, Some(U256::from(47 - 37)));
+    }
+
+    #[test]
+    fn several_front_runs_each_with_its_victims_are_one_sandwich() {
+        let b = block(vec![
+            vec![swap(POOL, BOT, A, 100, B, 90)],
+            vec![swap(POOL, USER, A, 50, B, 40)],
+            vec![swap(POOL, BOT, A, 30, B, 20)],
+            vec![swap(POOL, OTHER, A, 20, B, 10)],
+            vec![swap(POOL, BOT, B, 110, A, 140)],
+        ]);
+        let s = sandwiches(&b);
+        assert_eq!(s.len(), 1, "{s:#?}");
+        let tx = |v: &[SwapRef]| v.iter().map(|r| r.tx).collect::<Vec<_>>();
+        assert_eq!(tx(&s[0].frontruns), vec![0, 2]);
+        assert_eq!(tx(&s[0].victims), vec![1, 3]);
+        assert_eq!(s[0].backrun.tx, 4);
+        assert_eq!(s[0].profit, I256::try_from(140 - 130).unwrap());
+        assert_eq!(s[0].other_profit, I256::ZERO);
+    }
+
+    #[test]
+    fn arbitrages_are_sorted_into_kinds() {
+        let usdc: Address = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48".parse().unwrap();
+        let dai: Address = "0x6B175474E89094C44Da98b954EedeAC495271d0F".parse().unwrap();
+        let weth: Address = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2".parse().unwrap();
+        let wbtc: Address = "0x2260FAC5E5542a773Aa44fBCfeDf7C193bc2C599".parse().unwrap();
+        let kind = |legs: Vec<Swap>| arbitrages(&legs)[0].kind;
+        let p3 = Address::repeat_byte(0x52);
+        assert_eq!(
+            kind(vec![swap(POOL, BOT, usdc, 100, dai, 101), swap(POOL2, BOT, dai, 101, usdc, 102)]),
+            ArbitrageKind::Stablecoin
+        );
+        assert_eq!(
+            kind(vec![swap(POOL, BOT, weth, 100, A, 50), swap(POOL2, BOT, A, 50, weth, 102)]),
+            ArbitrageKind::LongTail
+        );
+        assert_eq!(
+            kind(vec![swap(POOL, BOT, weth, 100, usdc, 50), swap(POOL2, BOT, usdc, 50, weth, 102)]),
+            ArbitrageKind::CrossPair
+        );
+        assert_eq!(
+            kind(vec![
+                swap(POOL, BOT, weth, 100, usdc, 50),
+                swap(POOL2, BOT, usdc, 50, wbtc, 7),
+                swap(p3, BOT, wbtc, 7, weth, 102)
+            ]),
+            ArbitrageKind::Triangular
+        );
     }
 }

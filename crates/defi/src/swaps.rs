@@ -31,6 +31,7 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
             );
         }
     }
+    out.extend(zeroex_v3(frames));
     for f in frames.iter().filter(|f| f.kind == CallKind::Call) {
         let a = args(f.input);
         let swap = match f.selector() {
@@ -70,6 +71,8 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
         };
         out.extend(swap);
     }
+    // In call-tree order (pre-order: a call before what it calls, siblings in order).
+    out.sort_by(|x, y| x.at.trace_address().cmp(&y.at.trace_address()));
     out
 }
 
@@ -299,6 +302,121 @@ fn zeroex(f: &Frame<'_>) -> Option<Swap> {
     })
 }
 
+/// 0x v3 Exchange fills, one swap per order filled: `fillOrder` and `fillOrKillOrder` calls,
+/// the exchange's delegatecalls of `fillOrder` on itself (how `batchFillOrdersNoThrow` and the
+/// market variants fill each order: the taker is their caller), and `batchFillOrders` and
+/// `batchFillOrKillOrders` (filled inside the call, one result per order). Tokens from the
+/// orders' ERC-20 asset data (ERC20Proxy or ERC20Bridge), amounts from the fill results the
+/// exchange returned; other assets (ERC-721, multi-asset) are not swaps.
+fn zeroex_v3(frames: &[Frame<'_>]) -> Vec<Swap> {
+    let mut out = Vec::new();
+    for f in frames {
+        let (self_call, batch) = match (f.kind, f.selector()) {
+            (CallKind::Call, Some(sel::ZEROX_V3_FILL | sel::ZEROX_V3_FOK)) => (false, false),
+            (CallKind::DelegateCall, Some(sel::ZEROX_V3_FILL)) if f.from == f.to => (true, false),
+            (CallKind::Call, Some(sel::ZEROX_V3_BATCH_FILL | sel::ZEROX_V3_BATCH_FOK)) => {
+                (false, true)
+            }
+            _ => continue,
+        };
+        let taker = if self_call {
+            let parent = f.path.split_last().map(|(_, p)| p);
+            match frames.iter().rev().find(|p| Some(&p.path[..]) == parent) {
+                Some(p) => p.from,
+                None => continue,
+            }
+        } else {
+            f.from
+        };
+        let a = args(f.input);
+        // (order, fill results) pairs: the order's offset in the arguments, results' first word.
+        let orders: Vec<(usize, usize)> = if batch {
+            (|| {
+                let list = offset(a, 0, 0)?;
+                let n = usize::try_from(uint(a, list / 32)?).ok()?;
+                let results = offset(f.output, 0, 0)?;
+                if uint(f.output, results / 32)? != U256::from(n) || n > a.len() / 32 {
+                    return None;
+                }
+                (0..n)
+                    .map(|i| {
+                        Some((offset(a, list / 32 + 1 + i, list + 32)?, results / 32 + 1 + 5 * i))
+                    })
+                    .collect()
+            })()
+            .unwrap_or_default()
+        } else {
+            offset(a, 0, 0).map(|o| vec![(o, 0)]).unwrap_or_default()
+        };
+        for (order, results) in orders {
+            let s = (|| {
+                let o = &a[order..];
+                let token_out = erc20_asset(o, offset(o, 10, 0)?)?;
+                let token_in = erc20_asset(o, offset(o, 11, 0)?)?;
+                let (amount_out, amount_in) =
+                    (uint(f.output, results)?, uint(f.output, results + 1)?);
+                if amount_in.is_zero() && amount_out.is_zero() {
+                    return None;
+                }
+                Some(Swap {
+                    at: Position::Trace { trace_address: f.path.clone() },
+                    protocol: Protocol::ZeroEx,
+                    pool: f.to,
+                    from: taker,
+                    to: taker,
+                    token_in,
+                    amount_in,
+                    token_out,
+                    amount_out,
+                    reverted: f.reverted,
+                    reserves: None,
+                })
+            })();
+            out.extend(s);
+        }
+    }
+    out
+}
+
+/// An ABI offset read from word `i` of `data`, plus `base`, checked to lie inside `data`.
+fn offset(data: &[u8], i: usize, base: usize) -> Option<usize> {
+    let o = usize::try_from(uint(data, i)?).ok()?.checked_add(base)?;
+    (o < data.len() && o % 32 == 0).then_some(o)
+}
+
+/// The token of a 0x v3 asset data held at `at` in `data` (length word, then the bytes):
+/// `ERC20Token(address)` (proxy id 0xf47261b0) or `ERC20Bridge(address,address,bytes)`
+/// (0xdc1600f3), whose first argument is the token.
+fn erc20_asset(data: &[u8], at: usize) -> Option<Address> {
+    let len = usize::try_from(uint(data, at / 32)?).ok()?;
+    let bytes = data.get(at + 32..at.checked_add(32)?.checked_add(len)?)?;
+    match bytes.get(..4)? {
+        [0xf4, 0x72, 0x61, 0xb0] if len == 36 => addr(&bytes[4..], 0),
+        [0xdc, 0x16, 0x00, 0xf3] if len >= 100 => addr(&bytes[4..], 0),
+        _ => None,
+    }
+}
+
+/// A 0x v3 `Fill` event: the maker's and taker's asset data are its first two (dynamic)
+/// fields, then the taker, the sender and the filled amounts.
+fn zeroex_v3_log(l: &Log, at: &Position, reverted: bool) -> Option<Swap> {
+    let d = &l.data[..];
+    let taker = addr(d, 4)?;
+    Some(Swap {
+        at: at.clone(),
+        protocol: Protocol::ZeroEx,
+        pool: l.address,
+        from: taker,
+        to: taker,
+        token_in: erc20_asset(d, offset(d, 1, 0)?)?,
+        amount_in: uint(d, 7)?,
+        token_out: erc20_asset(d, offset(d, 0, 0)?)?,
+        amount_out: uint(d, 6)?,
+        reverted,
+        reserves: None,
+    })
+}
+
 /// Swaps from the events pools emit, with the tokens read from the transfers around them.
 pub(crate) fn from_logs(logs: &[Log], ts: &[Transfer], reverted: bool) -> Vec<Swap> {
     let mut out = Vec::new();
@@ -357,6 +475,8 @@ pub(crate) fn from_logs(logs: &[Log], ts: &[Transfer], reverted: bool) -> Vec<Sw
             zeroex_log(l, &at, 2, 4, 6)
         } else if *t0 == topic::ZEROX_RFQ_FILLED && l.topics.len() == 1 {
             zeroex_log(l, &at, 2, 3, 5)
+        } else if *t0 == topic::ZEROX_V3_FILL && l.topics.len() == 4 {
+            zeroex_v3_log(l, &at, reverted)
         } else {
             None
         };

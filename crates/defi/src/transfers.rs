@@ -12,10 +12,20 @@ fn returned_false(f: &Frame<'_>) -> bool {
 }
 
 /// Token and ether transfers made by the frames. Delegatecalls are not transfers of their own
-/// (a proxy hop re-runs its caller's call), static calls move nothing.
+/// (a proxy hop re-runs its caller's call), static calls move nothing, and neither is a call a
+/// forwarding proxy makes to its implementation with the calldata it was given (Synthetix's
+/// SNX, sUSD and synths: the token is the proxy, and the implementation's caller is the proxy,
+/// not the holder).
 pub(crate) fn from_frames(frames: &[Frame<'_>]) -> Vec<Transfer> {
     let mut out = Vec::new();
-    for f in frames {
+    // Open ancestors of the current frame (indices into `frames`, pre-order).
+    let mut open: Vec<usize> = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        while open.last().is_some_and(|&p| !frames[p].is_ancestor_of(&f.path)) {
+            open.pop();
+        }
+        let parent = open.last().map(|&p| &frames[p]);
+        open.push(i);
         let at = || Position::Trace { trace_address: f.path.clone() };
         if matches!(f.kind, CallKind::Call | CallKind::Create) && !f.value.is_zero() {
             out.push(Transfer {
@@ -29,7 +39,7 @@ pub(crate) fn from_frames(frames: &[Frame<'_>]) -> Vec<Transfer> {
         }
         // A call that failed is still an attempted transfer, kept as reverted with everything
         // else its transaction undid (a failed arbitrage's swaps need their legs).
-        if f.kind != CallKind::Call || returned_false(f) {
+        if f.kind != CallKind::Call || returned_false(f) || forwarded(parent, f) {
             continue;
         }
         let a = args(f.input);
@@ -43,6 +53,11 @@ pub(crate) fn from_frames(frames: &[Frame<'_>]) -> Vec<Transfer> {
         }
     }
     out
+}
+
+/// `f` re-sends its caller's own call: the caller is a proxy passing its calldata on.
+fn forwarded(parent: Option<&Frame<'_>>, f: &Frame<'_>) -> bool {
+    parent.is_some_and(|p| p.kind == CallKind::Call && p.to == f.from && p.input == f.input)
 }
 
 /// Ether transfers of the call tree only (logs do not show them).

@@ -41,6 +41,18 @@ const TABLE: &[(&str, &str, u8)] = &[
     ("0x5f98805A4E8be255a32880FDeC7F6728C6568bA0", "LUSD", 18),
     ("0x0000000000085d4780B73119b644AE5ecd22b376", "TUSD", 18),
     ("0x4Fabb145d64652a948d72533023f6E7A623C7C53", "BUSD", 18),
+    ("0x57Ab1ec28D129707052df4dF418D58a2D46d5f51", "sUSD", 18),
+    ("0x8E870D67F660D95d5be530380D0eC0bd388289E1", "USDP", 18),
+    ("0x056Fd409E1d7A124BD7017459dFEa2F387b6d5Cd", "GUSD", 2),
+    ("0x99D8a9C45b2ecA8864373A26D1459e3Dff1e17F3", "MIM", 18),
+    ("0xf939E0A03FB07F59A73314E73794Be0E57ac1b4E", "crvUSD", 18),
+    ("0x6c3ea9036406852006290770BEdFcAbA0e23A0e8", "PYUSD", 6),
+];
+
+/// The tickers in [`TABLE`] that are US-dollar stablecoins.
+const USD_STABLECOINS: &[&str] = &[
+    "USDC", "USDT", "DAI", "FRAX", "LUSD", "TUSD", "BUSD", "sUSD", "USDP", "GUSD", "MIM", "crvUSD",
+    "PYUSD",
 ];
 
 fn table() -> &'static BTreeMap<Address, Token> {
@@ -58,6 +70,11 @@ fn table() -> &'static BTreeMap<Address, Token> {
 /// The bundled entry for `a`, if it is a well-known token.
 pub fn token(a: &Address) -> Option<Token> {
     table().get(a).copied()
+}
+
+/// True when `a` is a well-known US-dollar stablecoin.
+pub fn usd_stablecoin(a: &Address) -> bool {
+    token(a).is_some_and(|t| USD_STABLECOINS.contains(&t.symbol))
 }
 
 /// A raw integer amount (decimal, optionally negative) scaled by `decimals`, exactly, with
@@ -224,6 +241,10 @@ mod tests {
         let eth: Address = "0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE".parse().unwrap();
         assert_eq!(token(&weth).unwrap().symbol, "WETH");
         assert_eq!(token(&eth).unwrap().decimals, 18);
+        for sym in USD_STABLECOINS {
+            assert!(TABLE.iter().any(|(_, s, _)| s == sym), "{sym} is in the table");
+        }
+        assert!(!usd_stablecoin(&weth));
     }
 
     #[test]

@@ -385,6 +385,54 @@ enum Work {
     Webhook { url: SecretString, http: reqwest::Client, body: Value },
 }
 
+fn missing(c: &ResponderConfig, field: &str) -> RespondError {
+    RespondError::Config {
+        responder: c.name.clone(),
+        field: field.into(),
+        reason: "missing".into(),
+    }
+}
+
+/// The chain link and the loaded key of a responder that sends transactions.
+fn signer(
+    c: &ResponderConfig,
+    links: &HashMap<String, ChainLink>,
+) -> Result<(ChainLink, Key), RespondError> {
+    let chain = c.chain.clone().unwrap_or_default();
+    let link = links.get(&chain).cloned().ok_or_else(|| RespondError::Config {
+        responder: c.name.clone(),
+        field: "chain".into(),
+        reason: format!("no EVM chain named {chain:?}"),
+    })?;
+    let key =
+        c.key.as_ref().map(|k| k.load(&c.name)).transpose()?.ok_or_else(|| missing(c, "key"))?;
+    Ok((link, key))
+}
+
+/// Counts an action of `r` on `id` against its rate limit in `ledger` (its own window when
+/// the ledger cannot answer): `None` for an action already decided, else whether it may act.
+async fn reserve(
+    cfg: &ResponderConfig,
+    rate: &mut RateLimit,
+    id: &str,
+    ledger: &dyn ActionLedger,
+) -> Option<bool> {
+    let window = Duration::from_secs(cfg.policy.per_seconds);
+    match ledger.reserve(&cfg.name, id, cfg.policy.max_actions, window).await {
+        Ok(Reservation::Duplicate) => None,
+        Ok(Reservation::RateLimited) => Some(false),
+        // This process's own window stays in step with the ledger's.
+        Ok(Reservation::Granted) => {
+            rate.take(Instant::now());
+            Some(true)
+        }
+        Err(e) => {
+            tracing::warn!(target: "palisade::respond", responder = %cfg.name, error = %e, "The action ledger cannot be read; this process's own rate window decides.");
+            Some(rate.take(Instant::now()))
+        }
+    }
+}
+
 /// Every responder of a configuration.
 #[derive(Debug, Default)]
 pub struct Responders {
@@ -404,47 +452,13 @@ impl Responders {
             c.check()?;
             let action = match c.kind {
                 ActionKind::PauseTx => {
-                    let chain = c.chain.clone().unwrap_or_default();
-                    let link = links.get(&chain).cloned().ok_or_else(|| RespondError::Config {
-                        responder: c.name.clone(),
-                        field: "chain".into(),
-                        reason: format!("no EVM chain named {chain:?}"),
-                    })?;
-                    let key =
-                        c.key.as_ref().map(|k| k.load(&c.name)).transpose()?.ok_or_else(|| {
-                            RespondError::Config {
-                                responder: c.name.clone(),
-                                field: "key".into(),
-                                reason: "missing".into(),
-                            }
-                        })?;
-                    let tx = c.tx.clone().ok_or_else(|| RespondError::Config {
-                        responder: c.name.clone(),
-                        field: "tx".into(),
-                        reason: "missing".into(),
-                    })?;
+                    let (link, key) = signer(c, links)?;
+                    let tx = c.tx.clone().ok_or_else(|| missing(c, "tx"))?;
                     Action::Pause { tx: Box::new(tx), key, link }
                 }
                 ActionKind::PublishRisk => {
-                    let chain = c.chain.clone().unwrap_or_default();
-                    let link = links.get(&chain).cloned().ok_or_else(|| RespondError::Config {
-                        responder: c.name.clone(),
-                        field: "chain".into(),
-                        reason: format!("no EVM chain named {chain:?}"),
-                    })?;
-                    let key =
-                        c.key.as_ref().map(|k| k.load(&c.name)).transpose()?.ok_or_else(|| {
-                            RespondError::Config {
-                                responder: c.name.clone(),
-                                field: "key".into(),
-                                reason: "missing".into(),
-                            }
-                        })?;
-                    let cfg = c.publish.clone().ok_or_else(|| RespondError::Config {
-                        responder: c.name.clone(),
-                        field: "publish".into(),
-                        reason: "missing".into(),
-                    })?;
+                    let (link, key) = signer(c, links)?;
+                    let cfg = c.publish.clone().ok_or_else(|| missing(c, "publish"))?;
                     Action::Publish { cfg: Box::new(cfg), key, link }
                 }
                 ActionKind::QuarantineNode => Action::Quarantine { control: control.clone() },
@@ -547,25 +561,9 @@ impl Responders {
                     error: None,
                     at_ms: now_ms(),
                 };
-                let window = Duration::from_secs(r.cfg.policy.per_seconds);
-                let allowed = match ledger
-                    .reserve(&r.cfg.name, &record.id, r.cfg.policy.max_actions, window)
-                    .await
-                {
-                    Ok(Reservation::Duplicate) => {
-                        tracing::info!(target: "palisade::respond", id = %record.id, "Already decided about this finding before; not again.");
-                        continue;
-                    }
-                    Ok(Reservation::RateLimited) => false,
-                    // This process's own window stays in step with the ledger's.
-                    Ok(Reservation::Granted) => {
-                        r.rate.take(Instant::now());
-                        true
-                    }
-                    Err(e) => {
-                        tracing::warn!(target: "palisade::respond", responder = %r.cfg.name, error = %e, "The action ledger cannot be read; this process's own rate window decides.");
-                        r.rate.take(Instant::now())
-                    }
+                let Some(allowed) = reserve(&r.cfg, &mut r.rate, &record.id, ledger).await else {
+                    tracing::info!(target: "palisade::respond", id = %record.id, "Already decided about this finding before; not again.");
+                    continue;
                 };
                 if !allowed {
                     record.outcome = "rate_limited".into();
@@ -688,21 +686,8 @@ impl Responders {
                 error: None,
                 at_ms: now_ms(),
             };
-            let window = Duration::from_secs(r.cfg.policy.per_seconds);
-            let allowed = match ledger
-                .reserve(&r.cfg.name, &id, r.cfg.policy.max_actions, window)
-                .await
-            {
-                Ok(Reservation::Duplicate) => continue,
-                Ok(Reservation::RateLimited) => false,
-                Ok(Reservation::Granted) => {
-                    r.rate.take(Instant::now());
-                    true
-                }
-                Err(e) => {
-                    tracing::warn!(target: "palisade::respond", responder = %r.cfg.name, error = %e, "The action ledger cannot be read; this process's own rate window decides.");
-                    r.rate.take(Instant::now())
-                }
+            let Some(allowed) = reserve(&r.cfg, &mut r.rate, &id, ledger).await else {
+                continue;
             };
             if !allowed {
                 record.outcome = "rate_limited".into();

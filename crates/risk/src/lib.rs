@@ -464,7 +464,7 @@ impl RiskIndex {
         let mut out = Vec::with_capacity(seg.blocks().len());
         for b in seg.blocks() {
             let mut stat = stat_of(b);
-            {
+            if b.beacon.is_some() {
                 let before: Vec<&BlockStat> = self.state.blocks.iter().collect();
                 stat.beacon = consensus::beacon_stat(b, &before);
             }
@@ -585,7 +585,10 @@ impl RiskIndex {
         let live = self.liveness(b, gap, &before);
         let live_value = live.as_ref().map_or(0.0, |c| c.value);
         let age = gap.or_else(|| b.timestamp?.checked_sub(before.last()?.timestamp?));
-        comps.extend(live.clone());
+        // Congestion reads the liveness baseline (the mempool's delay in blocks); the order
+        // here does not matter, the components are sorted below.
+        comps.extend(self.congestion(b, &before, obs.and_then(|o| o.mempool), live.as_ref()));
+        comps.extend(live);
         if let Some(s) = &b.beacon {
             comps.extend(consensus::beacon_finality(s, w.finality));
             comps.push(consensus::beacon_duties(s, &before, w.duties));
@@ -595,9 +598,6 @@ impl RiskIndex {
             comps.extend(consensus::comet_duties(s, &before, w.duties));
         }
         comps.push(self.reorgs(b.number));
-        if let Some(c) = self.congestion(b, &before, obs.and_then(|o| o.mempool), live.as_ref()) {
-            comps.push(c);
-        }
         if let Some(o) = obs {
             for (name, (v, inputs)) in &o.components {
                 comps.push(Component {

@@ -100,7 +100,10 @@ impl Sandwich {
                 continue;
             }
             let subject = format!("sandwich:{}:{}:{:#x}", s.frontrun.tx, s.backrun.tx, s.pool);
-            let txs = std::iter::once(s.frontrun)
+            let txs = s
+                .frontruns
+                .iter()
+                .copied()
                 .chain(s.victims.iter().copied())
                 .chain(std::iter::once(s.backrun))
                 .filter_map(hash);
@@ -134,6 +137,7 @@ impl Sandwich {
                     "pool": s.pool,
                     "attacker": s.attacker,
                     "frontrun": swap_json(s.frontrun),
+                    "frontruns": s.frontruns.iter().map(|f| swap_json(*f)).collect::<Vec<_>>(),
                     "victims": s.victims.iter().map(|v| swap_json(*v)).collect::<Vec<_>>(),
                     "backrun": swap_json(s.backrun),
                     "profit_token": s.profit_token,

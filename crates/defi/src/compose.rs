@@ -1,0 +1,151 @@
+//! The composer: the block's MEV findings with each transaction in at most one of them.
+//!
+//! The decoders see the same transaction from several sides: a sandwich's back-run may also
+//! close an arbitrage cycle, a liquidation bought its debt token with a swap that looks like one
+//! leg of a route. The composer gives each transaction to one finding, the most specific first:
+//! sandwiches (they span transactions and explain the legs inside them), then liquidations
+//! (their swaps serve the liquidation), then atomic arbitrages.
+
+use crate::mev::Sandwich;
+use crate::{BlockActions, Liquidation, Swap};
+use palisade_primitives::{Address, I256, U256};
+use serde::Serialize;
+
+/// One MEV finding of a block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mev {
+    /// A sandwich: its index in the block's sandwiches and the attacker's transactions
+    /// (front-runs, then the back-run).
+    Sandwich {
+        /// Index into the sandwiches given to [`compose`].
+        sandwich: usize,
+        /// The attacker's transactions.
+        txs: Vec<u64>,
+    },
+    /// The liquidations of one transaction, with the liquidator's gain in each when it is
+    /// stated in one token.
+    Liquidation {
+        /// Transaction position.
+        tx: u64,
+        /// The liquidations.
+        liquidations: Vec<LiquidationGain>,
+    },
+    /// The atomic arbitrages of one transaction.
+    Arbitrage {
+        /// Transaction position.
+        tx: u64,
+        /// Indices in the transaction's `arbitrages`.
+        arbitrages: Vec<usize>,
+    },
+}
+
+impl Mev {
+    /// The transactions this finding owns.
+    pub fn txs(&self) -> Vec<u64> {
+        match self {
+            Mev::Sandwich { txs, .. } => txs.clone(),
+            Mev::Liquidation { tx, .. } | Mev::Arbitrage { tx, .. } => vec![*tx],
+        }
+    }
+}
+
+/// One liquidation of a transaction and its gain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LiquidationGain {
+    /// Index in the transaction's `liquidations`.
+    pub index: usize,
+    /// See [`liquidation_profit`].
+    pub profit: Option<TokenAmount>,
+}
+
+/// A signed amount of one token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TokenAmount {
+    /// The token.
+    pub token: Address,
+    /// Raw units, negative for a loss.
+    #[serde(serialize_with = "crate::dec_signed")]
+    pub amount: I256,
+}
+
+fn signed(v: U256) -> I256 {
+    I256::try_from(v).unwrap_or(I256::MAX)
+}
+
+/// A liquidator's gain in token units, when it can be stated in one token without prices:
+/// collateral received less debt repaid when both are the same token; otherwise collateral
+/// received less the collateral the transaction sold for the debt token (the swaps, by anyone
+/// in the transaction, paying the received token for the debt token: a flash swap that
+/// funds the repayment, or a purchase just before it). `None` when the debt was paid from the
+/// liquidator's own balance in another token (the gain then needs a price).
+pub fn liquidation_profit(l: &Liquidation, swaps: &[Swap]) -> Option<TokenAmount> {
+    if l.reverted {
+        return None;
+    }
+    let token = l.received_token;
+    if token == l.debt_token {
+        return Some(TokenAmount {
+            token,
+            amount: signed(l.received_amount) - signed(l.debt_amount),
+        });
+    }
+    let buys =
+        swaps.iter().filter(|s| !s.reverted && s.token_in == token && s.token_out == l.debt_token);
+    let (mut spent, mut bought, mut any) = (U256::ZERO, U256::ZERO, false);
+    for s in buys {
+        spent = spent.saturating_add(s.amount_in);
+        bought = bought.saturating_add(s.amount_out);
+        any = true;
+    }
+    // The swaps must have paid for the repayment, not a small part of it.
+    (any && bought >= l.debt_amount)
+        .then(|| TokenAmount { token, amount: signed(l.received_amount) - signed(spent) })
+}
+
+/// The block's MEV findings, each transaction in at most one: sandwiches first (their
+/// front-run and back-run transactions), then liquidations, then arbitrages, in block order
+/// within each kind. Reverted transactions own nothing.
+pub fn compose(b: &BlockActions, sandwiches: &[Sandwich]) -> Vec<Mev> {
+    let mut owned: Vec<u64> = Vec::new();
+    let mut out = Vec::new();
+    for (i, s) in sandwiches.iter().enumerate() {
+        let mut txs: Vec<u64> = s.frontruns.iter().map(|f| f.tx).collect();
+        txs.push(s.backrun.tx);
+        txs.dedup();
+        if txs.iter().any(|t| owned.contains(t)) {
+            continue;
+        }
+        owned.extend(&txs);
+        out.push(Mev::Sandwich { sandwich: i, txs });
+    }
+    let live = || b.txs.iter().filter(|t| !t.reverted);
+    for t in live() {
+        if owned.contains(&t.index) {
+            continue;
+        }
+        let liquidations: Vec<LiquidationGain> = t
+            .liquidations
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !l.reverted)
+            .map(|(index, l)| LiquidationGain { index, profit: liquidation_profit(l, &t.swaps) })
+            .collect();
+        if !liquidations.is_empty() {
+            owned.push(t.index);
+            out.push(Mev::Liquidation { tx: t.index, liquidations });
+        }
+    }
+    for t in live() {
+        if owned.contains(&t.index) {
+            continue;
+        }
+        let arbs: Vec<usize> =
+            t.arbitrages.iter().enumerate().filter(|(_, a)| !a.reverted).map(|(i, _)| i).collect();
+        if !arbs.is_empty() {
+            owned.push(t.index);
+            out.push(Mev::Arbitrage { tx: t.index, arbitrages: arbs });
+        }
+    }
+    out
+}

@@ -1,0 +1,210 @@
+//! 0x v3 order fills decoded as swaps, on a real anvil running 0x's own Exchange v3 and
+//! ERC20Proxy bytecode (npm `@0x/contract-artifacts`): `fillOrder`, `marketSellOrdersNoThrow`
+//! (the exchange delegatecalls `fillOrder` on itself for each order) and `batchFillOrders`, read
+//! from the call tree and from the exchange's `Fill` logs. The key is the chain's own word: the
+//! exchange's `filled(orderHash)` (the taker amount filled so far, per order) and the
+//! tokens' `balanceOf` before and after each transaction.
+
+use palisade_defi::{classify, Protocol, Swap};
+use palisade_primitives::{Address, BlockData, U256};
+use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient, RpcSettings};
+use palisade_testing::anvil::{cast_binary, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2};
+use palisade_testing::fixtures;
+use serde_json::Value;
+use std::process::Command;
+
+const ORDER: &str = "(address,address,address,address,uint256,uint256,uint256,uint256,uint256,uint256,bytes,bytes,bytes,bytes)";
+const E18: &str = "000000000000000000";
+
+/// `cast` without a node (ABI encoding).
+fn cast(args: &[&str]) -> String {
+    let out = Command::new(cast_binary()).args(args).output().expect("cast runs");
+    assert!(out.status.success(), "cast {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn artifact(rel: &str) -> String {
+    let v: Value = serde_json::from_str(&fixtures::text(&format!("contracts/{rel}.json"))).unwrap();
+    v["bytecode"].as_str().unwrap().trim_start_matches("0x").to_string()
+}
+
+/// Deploys `rel` with constructor arguments ABI-encoded by cast.
+async fn deploy(anvil: &Anvil, rel: &str, ctor: &[&str]) -> String {
+    let mut code = format!("0x{}", artifact(rel));
+    if let Some((sig, args)) = ctor.split_first() {
+        let mut a = vec!["abi-encode", sig];
+        a.extend_from_slice(args);
+        code.push_str(cast(&a).trim_start_matches("0x"));
+    }
+    // The exchange's creation needs more gas than `Anvil::deploy` gives.
+    let tx = serde_json::json!({"from": ACCOUNT0, "data": code, "gas": "0x1c9c380"});
+    let h = anvil.rpc("eth_sendTransaction", serde_json::json!([tx])).await;
+    let r = anvil.receipt(h.as_str().unwrap()).await;
+    assert_eq!(r["status"], "0x1", "deploying {rel}: {r}");
+    r["contractAddress"].as_str().unwrap().to_string()
+}
+
+async fn send(anvil: &Anvil, from: &str, to: &str, sig: &str, args: &[&str]) {
+    let mut a = vec!["calldata", sig];
+    a.extend_from_slice(args);
+    let h = anvil.send(from, Some(to), &cast(&a), 0).await;
+    let r = anvil.receipt(&h).await;
+    assert_eq!(r["status"], "0x1", "{sig} failed: {r}");
+}
+
+fn uint(s: &str) -> U256 {
+    // cast prints "123 [1.23e2]" for large numbers.
+    s.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+struct Book {
+    anvil: Anvil,
+    exchange: String,
+    maker_token: String,
+    taker_token: String,
+}
+
+impl Book {
+    /// An order selling `make` maker tokens for `take` taker tokens (whole tokens), presigned by
+    /// its maker (0x v3's PreSigned signature type, 0x06): (tuple, hash).
+    async fn order(&self, make: u64, take: u64, salt: u64) -> (String, String) {
+        let asset = |t: &str| format!("0xf47261b0{:0>64}", t.trim_start_matches("0x"));
+        let zero = format!("{:?}", Address::ZERO);
+        let o = format!(
+            "({ACCOUNT1},{zero},{zero},{zero},{make}{E18},{take}{E18},0,0,99999999999,{salt},{},{},0x,0x)",
+            asset(&self.maker_token),
+            asset(&self.taker_token)
+        );
+        let info = self.anvil.cast(&[
+            "call",
+            &self.exchange,
+            &format!("getOrderInfo({ORDER})((uint8,bytes32,uint256))"),
+            &o,
+        ]);
+        let hash = info.split(", ").nth(1).unwrap().to_string();
+        send(&self.anvil, ACCOUNT1, &self.exchange, "preSign(bytes32)", &[&hash]).await;
+        (o, hash)
+    }
+
+    fn read(&self, to: &str, sig: &str, arg: &str, block: u64) -> U256 {
+        uint(&self.anvil.cast(&["call", "--block", &block.to_string(), to, sig, arg]))
+    }
+
+    fn filled(&self, hash: &str, block: u64) -> U256 {
+        self.read(&self.exchange, "filled(bytes32)(uint256)", hash, block)
+    }
+
+    fn balance(&self, token: &str, block: u64) -> U256 {
+        self.read(token, "balanceOf(address)(uint256)", ACCOUNT2, block)
+    }
+}
+
+async fn setup() -> Book {
+    let anvil = Anvil::start(&[]).await;
+    let proxy = deploy(&anvil, "zeroex/ERC20Proxy", &[]).await;
+    let exchange = deploy(&anvil, "zeroex/Exchange", &["f(uint256)", "31337"]).await;
+    let supply = format!("1000000{E18}");
+    let ctor = |n: &'static str| ["f(string,string,uint256)", n, n, ""];
+    let (mut a, mut b) = (ctor("MAKE"), ctor("TAKE"));
+    a[3] = &supply;
+    b[3] = &supply;
+    let maker_token = deploy(&anvil, "TestToken", &a).await;
+    let taker_token = deploy(&anvil, "TestToken", &b).await;
+    send(&anvil, ACCOUNT0, &exchange, "registerAssetProxy(address)", &[&proxy]).await;
+    send(&anvil, ACCOUNT0, &proxy, "addAuthorizedAddress(address)", &[&exchange]).await;
+    let lots = format!("100000{E18}");
+    for (token, who) in [(&maker_token, ACCOUNT1), (&taker_token, ACCOUNT2)] {
+        send(&anvil, ACCOUNT0, token, "transfer(address,uint256)", &[who, &lots]).await;
+        send(&anvil, who, token, "approve(address,uint256)", &[&proxy, &lots]).await;
+    }
+    Book { anvil, exchange, maker_token, taker_token }
+}
+
+/// The block at `n` with receipts and traces, as Palisade fetches it.
+async fn block(anvil: &Anvil, n: u64) -> BlockData {
+    let rpc =
+        RpcClient::new(&EndpointConfig::http(&anvil.http_url()), &RpcSettings::default()).unwrap();
+    let rec = rpc
+        .block_by_number(n, Enrich { receipts: true, traces: true })
+        .await
+        .unwrap()
+        .expect("block");
+    BlockData::from_recorded(rec).unwrap()
+}
+
+/// The 0x swaps of the block's only transaction, from its call tree and from its logs.
+fn swaps(b: &BlockData) -> (Vec<Swap>, Vec<Swap>) {
+    let only = |b: &BlockData| {
+        let a = classify(b);
+        assert_eq!(a.txs.len(), 1);
+        a.txs[0].swaps.iter().filter(|s| s.protocol == Protocol::ZeroEx).cloned().collect()
+    };
+    let (mut traces_only, mut logs_only) = (b.clone(), b.clone());
+    traces_only.receipts = None;
+    logs_only.traces = None;
+    logs_only.call_traces = None;
+    (only(&traces_only), only(&logs_only))
+}
+
+#[tokio::test]
+async fn zerox_v3_fills_are_swaps_with_the_exchanges_own_amounts() {
+    let book = setup().await;
+    let (o1, h1) = book.order(1000, 3000, 1).await;
+    let (o2, h2) = book.order(500, 2000, 2).await;
+    let (o3, h3) = book.order(100, 150, 3).await;
+    let (make, take): (Address, Address) =
+        (book.maker_token.parse().unwrap(), book.taker_token.parse().unwrap());
+    let taker: Address = ACCOUNT2.parse().unwrap();
+    let fill = |sig: &str, args: &[&str]| {
+        let mut a = vec!["calldata", sig];
+        a.extend_from_slice(args);
+        cast(&a)
+    };
+    let txs = [
+        (
+            fill(
+                &format!("fillOrder({ORDER},uint256,bytes)"),
+                &[&o1, &format!("600{E18}"), "0x06"],
+            ),
+            vec![&h1],
+        ),
+        (
+            fill(
+                &format!("marketSellOrdersNoThrow({ORDER}[],uint256,bytes[])"),
+                &[&format!("[{o1},{o2}]"), &format!("2700{E18}"), "[0x06,0x06]"],
+            ),
+            vec![&h1, &h2],
+        ),
+        (
+            fill(
+                &format!("batchFillOrders({ORDER}[],uint256[],bytes[])"),
+                &[&format!("[{o3},{o2}]"), &format!("[30{E18},100{E18}]"), "[0x06,0x06]"],
+            ),
+            vec![&h3, &h2],
+        ),
+    ];
+    for (data, hashes) in txs {
+        let h = book.anvil.send(ACCOUNT2, Some(&book.exchange), &data, 0).await;
+        assert_eq!(book.anvil.receipt(&h).await["status"], "0x1", "{data}");
+        let n = book.anvil.block_number().await;
+        let (from_traces, from_logs) = swaps(&block(&book.anvil, n).await);
+        for (how, got) in [("traces", &from_traces), ("logs", &from_logs)] {
+            assert_eq!(got.len(), hashes.len(), "{how}: one swap per order filled: {got:#?}");
+            for (s, hash) in got.iter().zip(&hashes) {
+                // The exchange's own count of what the taker paid into this order.
+                let paid = book.filled(hash, n) - book.filled(hash, n - 1);
+                assert_eq!(s.amount_in, paid, "{how}: taker amount of order {hash}");
+                assert_eq!((s.token_in, s.token_out), (take, make), "{how}");
+                assert_eq!((s.from, s.to), (taker, taker), "{how}");
+                assert_eq!(s.pool, book.exchange.parse::<Address>().unwrap());
+                assert!(!s.reverted);
+            }
+            // The taker's balances: paid in the taker token, received the maker token.
+            let paid = book.balance(&book.taker_token, n - 1) - book.balance(&book.taker_token, n);
+            let got_back =
+                book.balance(&book.maker_token, n) - book.balance(&book.maker_token, n - 1);
+            assert_eq!(got.iter().map(|s| s.amount_in).sum::<U256>(), paid, "{how}");
+            assert_eq!(got.iter().map(|s| s.amount_out).sum::<U256>(), got_back, "{how}");
+        }
+    }
+}
