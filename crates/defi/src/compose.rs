@@ -149,3 +149,57 @@ pub fn compose(b: &BlockActions, sandwiches: &[Sandwich]) -> Vec<Mev> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Position, Protocol};
+
+    const COLL: Address = Address::repeat_byte(0xc0);
+    const DEBT: Address = Address::repeat_byte(0xd0);
+
+    fn liq(received: u64, debt: u64, received_token: Address) -> Liquidation {
+        Liquidation {
+            at: Position::Log { log_index: 0 },
+            protocol: Protocol::Aave,
+            market: Address::repeat_byte(1),
+            liquidated_user: Address::repeat_byte(2),
+            liquidator: Address::repeat_byte(3),
+            debt_token: DEBT,
+            debt_amount: U256::from(debt),
+            received_token,
+            received_amount: U256::from(received),
+            reverted: false,
+        }
+    }
+
+    fn swap(tin: Address, ain: u64, tout: Address, aout: u64) -> Swap {
+        Swap {
+            at: Position::Log { log_index: 1 },
+            protocol: Protocol::UniswapV2,
+            pool: Address::repeat_byte(0x50),
+            from: Address::repeat_byte(3),
+            to: Address::repeat_byte(3),
+            token_in: tin,
+            amount_in: U256::from(ain),
+            token_out: tout,
+            amount_out: U256::from(aout),
+            reverted: false,
+            reserves: None,
+        }
+    }
+
+    #[test]
+    fn liquidation_profit_is_collateral_less_what_bought_the_debt() {
+        // Flash swap: 95 collateral sold for the 1000 debt repaid; 105 collateral received.
+        let p = liquidation_profit(&liq(105, 1000, COLL), &[swap(COLL, 95, DEBT, 1000)]).unwrap();
+        assert_eq!((p.token, p.amount), (COLL, I256::try_from(10).unwrap()));
+        // Same token: received less repaid.
+        let p = liquidation_profit(&liq(1080, 1000, DEBT), &[]).unwrap();
+        assert_eq!(p.amount, I256::try_from(80).unwrap());
+        // Repaid from the liquidator's own balance in another token: needs a price.
+        assert_eq!(liquidation_profit(&liq(105, 1000, COLL), &[]), None);
+        // A swap that bought only part of the debt does not state the profit.
+        assert_eq!(liquidation_profit(&liq(105, 1000, COLL), &[swap(COLL, 9, DEBT, 100)]), None);
+    }
+}

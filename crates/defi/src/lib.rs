@@ -89,7 +89,7 @@ pub enum Protocol {
     BalancerV2,
     /// Bancor v2 converters.
     Bancor,
-    /// 0x's exchange proxy (native orders).
+    /// 0x: the exchange proxy's native orders (v4) and the v3 Exchange's orders.
     ZeroEx,
     /// Aave v1.
     AaveV1,
