@@ -6,7 +6,7 @@
 //! sandwiches (they span transactions and explain the legs inside them), then liquidations
 //! (their swaps serve the liquidation), then atomic arbitrages.
 
-use crate::mev::Sandwich;
+use crate::mev::{signed, Sandwich};
 use crate::{BlockActions, Liquidation, Swap};
 use palisade_primitives::{Address, I256, U256};
 use serde::Serialize;
@@ -67,10 +67,6 @@ pub struct TokenAmount {
     /// Raw units, negative for a loss.
     #[serde(serialize_with = "crate::dec_signed")]
     pub amount: I256,
-}
-
-fn signed(v: U256) -> I256 {
-    I256::try_from(v).unwrap_or(I256::MAX)
 }
 
 /// A liquidator's gain in token units, when it can be stated in one token without prices:
@@ -174,19 +170,14 @@ mod tests {
     }
 
     fn swap(tin: Address, ain: u64, tout: Address, aout: u64) -> Swap {
-        Swap {
-            at: Position::Log { log_index: 1 },
-            protocol: Protocol::UniswapV2,
-            pool: Address::repeat_byte(0x50),
-            from: Address::repeat_byte(3),
-            to: Address::repeat_byte(3),
-            token_in: tin,
-            amount_in: U256::from(ain),
-            token_out: tout,
-            amount_out: U256::from(aout),
-            reverted: false,
-            reserves: None,
-        }
+        crate::mev::tests::swap(
+            Address::repeat_byte(0x50),
+            Address::repeat_byte(3),
+            tin,
+            ain,
+            tout,
+            aout,
+        )
     }
 
     #[test]

@@ -55,6 +55,13 @@ impl Frame<'_> {
     }
 }
 
+/// The frame that made `f` (its parent in the tree, which called the account `f` runs as), when
+/// it is among `frames`.
+pub(crate) fn caller_of<'f, 'a>(frames: &'f [Frame<'a>], f: &Frame<'_>) -> Option<&'f Frame<'a>> {
+    let (_, parent) = f.path.split_last()?;
+    frames.iter().find(|p| p.path == parent && p.to == f.from)
+}
+
 /// The frames of one transaction, in pre-order.
 #[derive(Debug, Clone)]
 pub struct TxFrames<'a> {

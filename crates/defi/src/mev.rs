@@ -8,7 +8,8 @@ use serde::Serialize;
 const MAX_ROUTE: usize = 10;
 const MAX_SWAPS: usize = 64;
 
-fn signed(v: U256) -> I256 {
+/// An amount as a signed value (saturating at `I256::MAX`), for profits and nets.
+pub(crate) fn signed(v: U256) -> I256 {
     I256::try_from(v).unwrap_or(I256::MAX)
 }
 
@@ -418,7 +419,7 @@ impl Swap {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{Source, TxActions};
 
@@ -430,7 +431,15 @@ mod tests {
     const USER: Address = Address::repeat_byte(0x11);
     const OTHER: Address = Address::repeat_byte(0x22);
 
-    fn swap(pool: Address, who: Address, tin: Address, ain: u64, tout: Address, aout: u64) -> Swap {
+    /// A Uniswap V2 swap by `who` on `pool` (the unit tests' swap).
+    pub(crate) fn swap(
+        pool: Address,
+        who: Address,
+        tin: Address,
+        ain: u64,
+        tout: Address,
+        aout: u64,
+    ) -> Swap {
         Swap {
             at: Position::Log { log_index: 0 },
             protocol: Protocol::UniswapV2,

@@ -1,7 +1,7 @@
 //! Swaps: from the calls that make them (amounts read from the transfers in and around the
 //! call, as mev-inspect-py does) or from the events pools emit.
 
-use crate::frames::{CallKind, Frame};
+use crate::frames::{caller_of, CallKind, Frame};
 use crate::known::{sel, topic, ETH};
 use crate::transfers::{inside, prior};
 use crate::words::{addr, args, int, topic_addr, uint};
@@ -22,9 +22,7 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
             sel::CURVE_EXCHANGE | sel::CURVE_EXCHANGE_UNDERLYING | sel::CURVE_EXCHANGE_CRYPTO,
         ) = f.selector()
         {
-            let parent = f.path.split_last().map(|(_, p)| p);
-            let caller = frames.iter().find(|p| Some(&p.path[..]) == parent && p.to == f.from);
-            let trader = caller.map_or(f.from, |p| p.from);
+            let trader = caller_of(frames, f).map_or(f.from, |p| p.from);
             out.extend(
                 swap_at(f, ts, Protocol::Curve, f.from, trader, false)
                     .or_else(|| any_out_swap_at(f, ts, Protocol::Curve, f.from)),
@@ -320,8 +318,7 @@ fn zeroex_v3(frames: &[Frame<'_>]) -> Vec<Swap> {
             _ => continue,
         };
         let taker = if self_call {
-            let parent = f.path.split_last().map(|(_, p)| p);
-            match frames.iter().rev().find(|p| Some(&p.path[..]) == parent) {
+            match caller_of(frames, f) {
                 Some(p) => p.from,
                 None => continue,
             }
