@@ -42,7 +42,11 @@ async function rpc(method, params) {
 async function poke(value) {
   // poke(uint256): selector 0x28c8b315? computed by the Rust side and passed as POKE_DATA_PREFIX.
   const data = env('POKE_SELECTOR') + value.toString(16).padStart(64, '0');
-  return rpc('eth_sendTransaction', [{ from: env('POKE_FROM'), to: env('VAULT'), data, gas: '0x100000' }]);
+  const hash = await rpc('eth_sendTransaction', [{ from: env('POKE_FROM'), to: env('VAULT'), data, gas: '0x100000' }]);
+  // Mined before the next one is sent: anvil's automine may otherwise put two pokes sent in
+  // quick succession in one block, and the reorg below would retract both.
+  await until('poke ' + hash + ' mined', 10000, () => rpc('eth_getTransactionReceipt', [hash]));
+  return hash.toLowerCase();
 }
 
 async function open(hash) {
@@ -75,11 +79,15 @@ async function open(hash) {
     }).observe(document, { subtree: true, childList: true });
   }, token || '');
   const page = await context.newPage();
+  current = page;
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(env('PALISADE_URL') + '/' + hash);
   return { browser, page, errors };
 }
+
+// The page in use, for what a failure prints.
+let current = null;
 
 async function waitLive(page) {
   await page.waitForSelector('#live.on', { timeout: 20000 });
@@ -87,7 +95,7 @@ async function waitLive(page) {
 
 const rowsOf = (page, detector) => page.$$eval('tr.alert', (rows, d) => rows
   .filter((r) => r.textContent.includes(d))
-  .map((r) => ({ key: r.dataset.key, status: r.dataset.status, text: r.textContent })), detector);
+  .map((r) => ({ key: r.dataset.key, status: r.dataset.status, tx: r.dataset.tx.toLowerCase(), text: r.textContent })), detector);
 
 async function until(what, ms, f) {
   const t = Date.now();
@@ -102,21 +110,21 @@ async function until(what, ms, f) {
 async function live() {
   const { browser, page, errors } = await open('#/alerts');
   await waitLive(page);
-  const before = (await rowsOf(page, 'rule:poke')).length;
-  for (let i = 1; i <= 3; i++) await poke(7000 + i);
-  const rows = await until('3 poke alerts on the page', 30000, async () => {
+  const pokes = [];
+  for (let i = 1; i <= 3; i++) pokes.push(await poke(7000 + i));
+  // Each poke's alert, oldest first (each poke in its own block).
+  const [oldest, middle, newest] = await until('3 poke alerts on the page', 30000, async () => {
     const r = await rowsOf(page, 'rule:poke');
-    return r.length >= before + 3 ? r : null;
+    const mine = pokes.map((h) => r.find((x) => x.tx === h));
+    return mine.every(Boolean) ? mine : null;
   });
   // The newest poke's block is reorged out: its alert must stay on the page, as retracted.
-  const newest = rows[0];
   await rpc('anvil_reorg', [1, []]);
   await until('the reorged alert shown as retracted', 30000, async () => {
     const r = (await rowsOf(page, 'rule:poke')).find((x) => x.key === newest.key);
     return r && r.status === 'reorged' && r.text.includes('retracted');
   });
   // Acknowledge the oldest on its page, with a note.
-  const oldest = rows[2];
   await page.click(`tr.alert[data-key="${oldest.key}"] td.title a`);
   await page.waitForSelector('#ack:not([disabled])');
   await page.fill('#note', 'checked on the page');
@@ -125,7 +133,9 @@ async function live() {
   const notes = await page.textContent('#notes');
   if (!notes.includes('checked on the page')) throw new Error('note not in history: ' + notes);
   if (errors.length) throw new Error('page errors: ' + errors.join('; '));
-  console.log(JSON.stringify({ acked: oldest.key, open: rows[1].key, retracted: newest.key }));
+  const others = (await rowsOf(page, 'rule:poke')).filter((x) => x.key !== newest.key && x.status === 'reorged');
+  if (others.length) throw new Error('the reorg retracted more than the newest poke: ' + JSON.stringify(others));
+  console.log(JSON.stringify({ acked: oldest.key, open: middle.key, retracted: newest.key }));
   await browser.close();
 }
 
@@ -134,7 +144,10 @@ async function restarted() {
   await page.waitForSelector('#detail-status[data-status="acked"]', { timeout: 20000 });
   const notes = await page.textContent('#notes');
   if (!notes.includes('checked on the page')) throw new Error('note lost across the restart: ' + notes);
-  await page.goto(env('PALISADE_URL') + '/#/alerts');
+  // A late answer for the page being left must not paint over the next one: this alert's page
+  // is rendered again and the list opened before that request lands (what a live event for the
+  // alert, arriving just before a navigation, does).
+  await page.evaluate(() => { route(); location.hash = '#/alerts'; });
   await page.waitForSelector(`tr.alert[data-key="${env('RETRACTED_KEY')}"][data-status="reorged"]`, { timeout: 20000 });
   if (errors.length) throw new Error('page errors: ' + errors.join('; '));
   console.log(JSON.stringify({ ok: true }));
@@ -187,4 +200,16 @@ if (!phase) {
   console.error('usage: node dashboard.cjs live|restarted|read-only|watch');
   process.exit(2);
 }
-phase().catch((e) => { console.error(e && e.stack ? e.stack : String(e)); process.exit(1); });
+phase().catch(async (e) => {
+  console.error(e && e.stack ? e.stack : String(e));
+  // What the page showed when it failed.
+  if (current) {
+    const seen = await current.evaluate(() => ({
+      url: location.href,
+      main: (document.getElementById('main') || {}).innerText,
+      rows: [...document.querySelectorAll('tr.alert')].map((r) => [r.dataset.key, r.dataset.status]),
+    })).catch((err) => String(err));
+    console.error('page at failure: ' + JSON.stringify(seen).slice(0, 4000));
+  }
+  process.exit(1);
+});

@@ -11,6 +11,7 @@ const state = {
   chains: {},
   source: null,
   seenAt: new Map(), // key -> performance time it was first shown (for latency measurements)
+  route: 0, // bumped on every route(): a page painting after its requests checks it is still current
 };
 
 const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'];
@@ -354,8 +355,19 @@ function connect() {
 
 // ---- shell -----------------------------------------------------------------------------
 
-async function route() {
+// A page's handle on #main. Pages paint after their requests land; by then the user (or a live
+// event) may have moved to another page, and a late answer must not paint over it.
+function view(seq) {
   const main = document.getElementById('main');
+  const current = () => seq === state.route;
+  return {
+    replaceChildren: (...nodes) => { if (current()) main.replaceChildren(...nodes); },
+    append: (...nodes) => { if (current()) main.append(...nodes); },
+  };
+}
+
+async function route() {
+  const main = view(++state.route);
   const parts = (location.hash || '#/alerts').slice(2).split('/');
   const page = parts[0] || 'alerts';
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.page === page);
