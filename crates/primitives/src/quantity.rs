@@ -36,6 +36,27 @@ pub fn parse_u256_str(s: &str) -> Result<U256, String> {
         if hex.is_empty() {
             return Ok(U256::ZERO);
         }
+        // Most quantities fit 64 bits: read those digit by digit (the same value `from_str_radix`
+        // gives; anything else, signs and separators included, goes to it).
+        if hex.len() <= 16 {
+            let mut v = 0u64;
+            let mut plain = true;
+            for c in hex.bytes() {
+                let d = match c {
+                    b'0'..=b'9' => c - b'0',
+                    b'a'..=b'f' => c - b'a' + 10,
+                    b'A'..=b'F' => c - b'A' + 10,
+                    _ => {
+                        plain = false;
+                        break;
+                    }
+                };
+                v = (v << 4) | u64::from(d);
+            }
+            if plain {
+                return Ok(U256::from(v));
+            }
+        }
         U256::from_str_radix(hex, 16).map_err(|e| format!("bad hex quantity {s:?}: {e}"))
     } else {
         U256::from_str_radix(t, 10).map_err(|e| format!("bad quantity {s:?}: {e}"))

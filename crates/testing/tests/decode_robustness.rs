@@ -147,6 +147,41 @@ fn mutated_recorded_lines_never_panic() {
             }
             decode(&String::from_utf8_lossy(&b));
         }
+        // What the hand-written scanner must judge like serde_json: quotes, escapes, raw
+        // control characters, whitespace, numbers of every shape and structure, put anywhere.
+        const TOKENS: &[&str] = &[
+            "\"",
+            "\\",
+            "\\\"",
+            "\t",
+            "\n",
+            " ",
+            "\u{1}",
+            ",",
+            ":",
+            "[",
+            "]",
+            "{",
+            "}",
+            "null",
+            "-1",
+            "1e5",
+            "01",
+            "1.5",
+            "0",
+            "18446744073709551616",
+            "\"0x\"",
+            "é",
+        ];
+        for _ in 0..300 {
+            let mut s = base.clone();
+            let mut i = rng.below(s.len() as u64) as usize;
+            while !s.is_char_boundary(i) {
+                i -= 1;
+            }
+            s.insert_str(i, TOKENS[rng.below(TOKENS.len() as u64) as usize]);
+            both_paths += usize::from(decode(&s));
+        }
     }
     // The differential check means something only if many mutants take the fast path.
     assert!(both_paths >= 250, "only {both_paths} mutated lines were compared on both paths");
