@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the test contracts' artifacts in testdata/contracts/ with solcjs (npm `solc`, pinned),
 # against OpenZeppelin Contracts (npm, pinned), and copies the Uniswap V2 artifacts from their npm
-# packages (pinned) into testdata/contracts/uniswap/, and 0x v3's Exchange and ERC20Proxy from npm
+# packages (pinned) into testdata/contracts/uniswap/ (with Uniswap V3's factory), and 0x v3's Exchange and ERC20Proxy from npm
 # @0x/contract-artifacts into testdata/contracts/zeroex/. The artifacts are committed; tests never
 # compile.
 set -euo pipefail
@@ -14,13 +14,14 @@ need @openzeppelin/contracts 5.1.0 || pkgs+=(@openzeppelin/contracts@5.1.0)
 need @uniswap/v2-core 1.0.1 || pkgs+=(@uniswap/v2-core@1.0.1)
 need @uniswap/v2-periphery 1.1.0-beta.0 || pkgs+=(@uniswap/v2-periphery@1.1.0-beta.0)
 need @0x/contract-artifacts 3.18.1 || pkgs+=(@0x/contract-artifacts@3.18.1)
+need @uniswap/v3-core 1.0.1 || pkgs+=(@uniswap/v3-core@1.0.1)
 if [ ${#pkgs[@]} -gt 0 ]; then
   npm install --no-audit --no-fund --prefix "$tools" "${pkgs[@]}" >/dev/null
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cd "$root/testdata/contracts/src"
-for src in Scenario.sol Defi.sol Defense.sol; do
+for src in Scenario.sol Defi.sol Defense.sol V3.sol; do
   "$tools/node_modules/.bin/solcjs" --bin --abi --optimize --base-path . \
     --include-path "$tools/node_modules" -o "$out" "$src" 2>&1 | grep -v '^$' | grep -iv 'selfdestruct\|^ *-->\|^ *|\|EIP-6780' || true
 done
@@ -33,7 +34,8 @@ for f in sorted(os.listdir(src)):
     # Only the contracts of our own source files (OpenZeppelin's are compiled into them).
     for unit, compiler in (("Scenario_sol_", "solcjs 0.8.28 --optimize"),
                            ("Defi_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
-                           ("Defense_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0")):
+                           ("Defense_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
+                           ("V3_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0")):
         if base.startswith(unit):
             name = base[len(unit):]
             break
@@ -61,6 +63,14 @@ for pkg, name in [("@uniswap/v2-core", "UniswapV2Factory"), ("@uniswap/v2-core",
     with open(os.path.join(dst, "uniswap", name + ".json"), "w") as fh:
         json.dump(art, fh, indent=1)
     print("uniswap/" + name)
+# Uniswap V3's factory, as Uniswap published it (BUSL-1.1, GPL-2.0-or-later since its change
+# date): its creation code carries the pool's, which it deploys for each pair and fee.
+v = json.load(open(os.path.join(nm, "@uniswap/v3-core/artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json")))
+art = {"abi": v["abi"], "bytecode": v["bytecode"],
+       "origin": "npm @uniswap/v3-core 1.0.1, artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json: abi and creation bytecode, unchanged"}
+with open(os.path.join(dst, "uniswap", "UniswapV3Factory.json"), "w") as fh:
+    json.dump(art, fh, indent=1)
+print("uniswap/UniswapV3Factory")
 # 0x v3's Exchange and ERC20Proxy, as 0x published them (Apache-2.0).
 os.makedirs(os.path.join(dst, "zeroex"), exist_ok=True)
 for name in ["Exchange", "ERC20Proxy"]:

@@ -2,7 +2,9 @@
 //! transaction by transaction, for incident forensics.
 
 use crate::EXIT_USAGE;
-use palisade_defi::{classify, compose, sandwiches, BlockActions, Mev, Sandwich, TxActions};
+use palisade_defi::{
+    classify, compose, jits, sandwiches, BlockActions, Jit, Mev, Sandwich, TxActions,
+};
 use palisade_primitives::{Address, BlockData};
 use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient};
 use serde_json::json;
@@ -80,6 +82,23 @@ fn print_tx(out: &mut String, t: &TxActions) {
             at(&l.at)
         );
     }
+    for l in &t.liquidity {
+        let _ = writeln!(
+            out,
+            "    liquidity    {:?} {:?} pool {:#x} owner {:#x} ticks [{}, {}] liquidity {}: token0 {}, token1 {}{}  ({})",
+            l.protocol,
+            l.kind,
+            l.pool,
+            l.owner,
+            l.tick_lower,
+            l.tick_upper,
+            l.liquidity,
+            l.amount0,
+            l.amount1,
+            if l.reverted { " reverted" } else { "" },
+            at(&l.at)
+        );
+    }
     for a in &t.arbitrages {
         let _ = writeln!(
             out,
@@ -119,10 +138,58 @@ fn print_sandwich(out: &mut String, s: &Sandwich, b: &BlockActions) {
     );
 }
 
+/// A JIT position's figures per token, in units when the pool's tokens are known.
+fn jit_amounts(j: &Jit, v: [impl std::fmt::Display; 2]) -> String {
+    match j.tokens {
+        Some([t0, t1]) => format!("{} and {}", amount(&v[0], &t0), amount(&v[1], &t1)),
+        None => format!("token0 {}, token1 {}", v[0], v[1]),
+    }
+}
+
+fn print_jit(out: &mut String, j: &Jit) {
+    let _ = writeln!(
+        out,
+        "  jit liquidity on pool {:#x} by {:#x}: added tx {}, victims {:?}, removed tx {}; ticks [{}, {}]; added {}; collected {}; fees {}; net {}",
+        j.pool,
+        j.owner,
+        j.mint_tx,
+        j.victims,
+        j.burn_tx,
+        j.tick_lower,
+        j.tick_upper,
+        jit_amounts(j, j.added),
+        jit_amounts(j, j.collected),
+        jit_amounts(j, j.fees),
+        jit_amounts(j, j.profit)
+    );
+}
+
 /// One line per composed MEV finding (each transaction in at most one).
-fn print_mev(out: &mut String, m: &Mev, b: &BlockActions, sw: &[Sandwich]) {
+fn print_mev(out: &mut String, m: &Mev, b: &BlockActions, sw: &[Sandwich], js: &[Jit]) {
     let tx = |i: u64| b.txs.iter().find(|t| t.index == i);
     match m {
+        Mev::JitSandwich { sandwich, jit, txs } => {
+            let (s, j) = (&sw[*sandwich], &js[*jit]);
+            let _ = writeln!(
+                out,
+                "  mev jit sandwich txs {txs:?} by {:#x}: {} victim swaps, swap profit {}, position net {}",
+                s.attacker,
+                s.victims.len(),
+                amount(s.profit, &s.profit_token),
+                jit_amounts(j, j.profit)
+            );
+        }
+        Mev::Jit { jit, txs } => {
+            let j = &js[*jit];
+            let _ = writeln!(
+                out,
+                "  mev jit         txs {txs:?} by {:#x}: {} victims, fees {}, net {}",
+                j.owner,
+                j.victims.len(),
+                jit_amounts(j, j.fees),
+                jit_amounts(j, j.profit)
+            );
+        }
         Mev::Sandwich { sandwich, txs } => {
             let s = &sw[*sandwich];
             let _ = writeln!(
@@ -169,44 +236,50 @@ fn report(b: &BlockData, as_json: bool) -> String {
     let out = &mut out;
     let actions = classify(b);
     let sw = sandwiches(&actions);
-    let mev = compose(&actions, &sw);
+    let js = jits(&actions);
+    let mev = compose(&actions, &sw, &js);
     if as_json {
         let txs: Vec<_> = actions.txs.iter().filter(|t| !t.is_empty()).collect();
         let _ = writeln!(
             out,
             "{}",
-            json!({"block_number": actions.number, "block_hash": b.header.hash, "transactions": txs, "sandwiches": sw, "mev": mev})
+            json!({"block_number": actions.number, "block_hash": b.header.hash, "transactions": txs, "sandwiches": sw, "jits": js, "mev": mev})
         );
         return std::mem::take(out);
     }
     let count = |f: fn(&TxActions) -> usize| actions.txs.iter().map(f).sum::<usize>();
     let _ = writeln!(
         out,
-        "block {}: {} swaps, {} arbitrages, {} liquidations, {} flash loans, {} sandwiches{}",
+        "block {}: {} swaps, {} arbitrages, {} liquidations, {} flash loans, {} sandwiches, {} jit{}",
         actions.number,
         count(|t| t.swaps.len()),
         count(|t| t.arbitrages.len()),
         count(|t| t.liquidations.len()),
         count(|t| t.flash_loans.len()),
         sw.len(),
+        js.len(),
         match (b.receipts.is_some(), b.traces.is_some() || b.call_traces.is_some()) {
             (true, _) => " (from logs)",
             (false, true) => " (from call traces)",
             (false, false) => " (no receipts and no traces: nothing to decode)",
         }
     );
-    for t in actions
-        .txs
-        .iter()
-        .filter(|t| !t.swaps.is_empty() || !t.liquidations.is_empty() || !t.flash_loans.is_empty())
-    {
+    for t in actions.txs.iter().filter(|t| {
+        !t.swaps.is_empty()
+            || !t.liquidations.is_empty()
+            || !t.flash_loans.is_empty()
+            || !t.liquidity.is_empty()
+    }) {
         print_tx(out, t);
     }
     for s in &sw {
         print_sandwich(out, s, &actions);
     }
+    for j in &js {
+        print_jit(out, j);
+    }
     for m in &mev {
-        print_mev(out, m, &actions, &sw);
+        print_mev(out, m, &actions, &sw, &js);
     }
     std::mem::take(out)
 }

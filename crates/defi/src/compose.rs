@@ -2,10 +2,13 @@
 //!
 //! The decoders see the same transaction from several sides: a sandwich's back-run may also
 //! close an arbitrage cycle, a liquidation bought its debt token with a swap that looks like one
-//! leg of a route. The composer gives each transaction to one finding, the most specific first:
-//! sandwiches (they span transactions and explain the legs inside them), then liquidations
-//! (their swaps serve the liquidation), then atomic arbitrages.
+//! leg of a route, a JIT position's mint and burn may also be a sandwich's front-run and
+//! back-run. The composer gives each transaction to one finding, the most specific first: JIT
+//! sandwiches (a sandwich whose front-run adds the JIT position and whose back-run removes it),
+//! sandwiches (they span transactions and explain the legs inside them), JIT liquidity, then
+//! liquidations (their swaps serve the liquidation), then atomic arbitrages.
 
+use crate::liquidity::Jit;
 use crate::mev::{signed, Sandwich};
 use crate::{BlockActions, Liquidation, Swap};
 use palisade_primitives::{Address, I256, U256};
@@ -15,12 +18,28 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Mev {
+    /// A sandwich whose front-run also added a JIT position and whose back-run removed it.
+    JitSandwich {
+        /// Index into the sandwiches given to [`compose`].
+        sandwich: usize,
+        /// Index into the JIT findings given to [`compose`].
+        jit: usize,
+        /// The attacker's transactions.
+        txs: Vec<u64>,
+    },
     /// A sandwich: its index in the block's sandwiches and the attacker's transactions
     /// (front-runs, then the back-run).
     Sandwich {
         /// Index into the sandwiches given to [`compose`].
         sandwich: usize,
         /// The attacker's transactions.
+        txs: Vec<u64>,
+    },
+    /// JIT liquidity: its adding and removing transactions.
+    Jit {
+        /// Index into the JIT findings given to [`compose`].
+        jit: usize,
+        /// The provider's transactions (adding, removing).
         txs: Vec<u64>,
     },
     /// The liquidations of one transaction, with the liquidator's gain in each when it is
@@ -44,7 +63,9 @@ impl Mev {
     /// The transactions this finding owns.
     pub fn txs(&self) -> Vec<u64> {
         match self {
-            Mev::Sandwich { txs, .. } => txs.clone(),
+            Mev::Sandwich { txs, .. } | Mev::JitSandwich { txs, .. } | Mev::Jit { txs, .. } => {
+                txs.clone()
+            }
             Mev::Liquidation { tx, .. } | Mev::Arbitrage { tx, .. } => vec![*tx],
         }
     }
@@ -99,21 +120,45 @@ pub fn liquidation_profit(l: &Liquidation, swaps: &[Swap]) -> Option<TokenAmount
         .then(|| TokenAmount { token, amount: signed(l.received_amount) - signed(spent) })
 }
 
-/// The block's MEV findings, each transaction in at most one: sandwiches first (their
-/// front-run and back-run transactions), then liquidations, then arbitrages, in block order
-/// within each kind. Reverted transactions own nothing.
-pub fn compose(b: &BlockActions, sandwiches: &[Sandwich]) -> Vec<Mev> {
+/// The block's MEV findings, each transaction in at most one: JIT sandwiches first, then
+/// sandwiches (their front-run and back-run transactions), JIT liquidity (its adding and
+/// removing transactions), liquidations, then arbitrages, in block order within each kind.
+/// Reverted transactions own nothing. `sandwiches` and `jits` are the block's, from
+/// [`crate::sandwiches`] and [`crate::jits`].
+pub fn compose(b: &BlockActions, sandwiches: &[Sandwich], jits: &[Jit]) -> Vec<Mev> {
     let mut owned: Vec<u64> = Vec::new();
     let mut out = Vec::new();
-    for (i, s) in sandwiches.iter().enumerate() {
+    let sandwich_txs = |s: &Sandwich| {
         let mut txs: Vec<u64> = s.frontruns.iter().map(|f| f.tx).collect();
         txs.push(s.backrun.tx);
         txs.dedup();
+        txs
+    };
+    for (i, s) in sandwiches.iter().enumerate() {
+        let txs = sandwich_txs(s);
+        let jit = jits.iter().position(|j| {
+            j.pool == s.pool && txs.first() == Some(&j.mint_tx) && txs.last() == Some(&j.burn_tx)
+        });
+        if let Some(jit) = jit.filter(|_| !txs.iter().any(|t| owned.contains(t))) {
+            owned.extend(&txs);
+            out.push(Mev::JitSandwich { sandwich: i, jit, txs });
+        }
+    }
+    for (i, s) in sandwiches.iter().enumerate() {
+        let txs = sandwich_txs(s);
         if txs.iter().any(|t| owned.contains(t)) {
             continue;
         }
         owned.extend(&txs);
         out.push(Mev::Sandwich { sandwich: i, txs });
+    }
+    for (i, j) in jits.iter().enumerate() {
+        let txs = vec![j.mint_tx, j.burn_tx];
+        if txs.iter().any(|t| owned.contains(t)) {
+            continue;
+        }
+        owned.extend(&txs);
+        out.push(Mev::Jit { jit: i, txs });
     }
     let live = || b.txs.iter().filter(|t| !t.reverted);
     for t in live() {

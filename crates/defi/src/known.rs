@@ -32,6 +32,12 @@ pub mod sel {
     pub const V2_SWAP: [u8; 4] = [0x02, 0x2c, 0x0d, 0x9f];
     /// Uniswap V3 pool `swap(address,bool,int256,uint160,bytes)`
     pub const V3_SWAP: [u8; 4] = [0x12, 0x8a, 0xcb, 0x08];
+    /// Uniswap V3 pool `mint(address,int24,int24,uint128,bytes)`
+    pub const V3_MINT: [u8; 4] = [0x3c, 0x8a, 0x7d, 0x8d];
+    /// Uniswap V3 pool `burn(int24,int24,uint128)`
+    pub const V3_BURN: [u8; 4] = [0xa3, 0x41, 0x23, 0xa7];
+    /// Uniswap V3 pool `collect(address,int24,int24,uint128,uint128)`
+    pub const V3_COLLECT: [u8; 4] = [0x4f, 0x1e, 0xb3, 0xd8];
     /// Uniswap V3 pool `flash(address,uint256,uint256,bytes)`
     pub const V3_FLASH: [u8; 4] = [0x49, 0x0e, 0x6c, 0xbc];
     /// Curve `exchange(int128,int128,uint256,uint256)`
@@ -107,6 +113,15 @@ pub mod topic {
     /// Uniswap V3 `Swap(address,address,int256,int256,uint160,uint128,int24)`
     pub const V3_SWAP: B256 =
         b256!("c42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67");
+    /// Uniswap V3 `Mint(address,address,int24,int24,uint128,uint256,uint256)`
+    pub const V3_MINT: B256 =
+        b256!("7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde");
+    /// Uniswap V3 `Burn(address,int24,int24,uint128,uint256,uint256)`
+    pub const V3_BURN: B256 =
+        b256!("0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c");
+    /// Uniswap V3 `Collect(address,address,int24,int24,uint128,uint128)`
+    pub const V3_COLLECT: B256 =
+        b256!("70935338e69775456a85ddef226c395fb668b63fa0115f5f20610b388e6ca9c0");
     /// Curve `TokenExchange(address,int128,uint256,int128,uint256)`
     pub const CURVE_EXCHANGE: B256 =
         b256!("8b3e96f2b889fa771c53c981b40daf005f63f637f1869f707052d15a3dd97140");

@@ -2,8 +2,9 @@
 //! forks, Uniswap V3, Curve, Balancer V1 and V2, Bancor v2, 0x v3 and v4), flash loans (Aave,
 //! Balancer, dYdX, ERC-3156, Uniswap flash swaps), liquidations (Aave v1/v2/v3, Compound v2 and
 //! forks such as Cream), arbitrages with their profit and kind, sandwiches across transactions
-//! (several front-runs, multi-hop), and the composer that gives each transaction to at most one
-//! MEV finding.
+//! (several front-runs, multi-hop), concentrated liquidity added, removed and collected (Uniswap
+//! V3 positions) and the JIT liquidity built from it, and the composer that gives each
+//! transaction to at most one MEV finding.
 //!
 //! Pure: no I/O, no clock. The same block gives the same actions. Detectors and
 //! `palisade inspect` share it.
@@ -32,6 +33,7 @@ mod compose;
 mod frames;
 pub mod known;
 mod lending;
+mod liquidity;
 mod mev;
 mod swaps;
 mod transfers;
@@ -40,6 +42,7 @@ mod words;
 
 pub use compose::{compose, liquidation_profit, LiquidationGain, Mev, TokenAmount};
 pub use frames::{frames, CallKind, Frame, TxFrames};
+pub use liquidity::{jits, Jit, LiquidityChange, LiquidityKind};
 pub use mev::{arbitrages, sandwiches, Sandwich, SwapRef};
 pub use transfers::net_flow;
 
@@ -277,6 +280,8 @@ pub struct TxActions {
     pub liquidations: Vec<Liquidation>,
     /// Arbitrages (over `swaps`).
     pub arbitrages: Vec<Arbitrage>,
+    /// Concentrated liquidity added, removed and collected.
+    pub liquidity: Vec<LiquidityChange>,
 }
 
 impl TxActions {
@@ -286,6 +291,7 @@ impl TxActions {
             && self.swaps.is_empty()
             && self.flash_loans.is_empty()
             && self.liquidations.is_empty()
+            && self.liquidity.is_empty()
     }
 }
 
@@ -351,6 +357,7 @@ pub fn classify(b: &BlockData) -> BlockActions {
             flash_loans: Vec::new(),
             liquidations: Vec::new(),
             arbitrages: Vec::new(),
+            liquidity: Vec::new(),
         };
         match (receipt, tf) {
             (Some(r), _) if b.receipts.is_some() => {
@@ -363,6 +370,7 @@ pub fn classify(b: &BlockData) -> BlockActions {
                 a.swaps = swaps::from_logs(logs, &a.transfers, a.reverted);
                 a.liquidations = lending::liquidations_from_logs(logs, &a.transfers, a.reverted);
                 a.flash_loans = lending::flash_loans_from_logs(logs, &a.transfers, a.reverted);
+                a.liquidity = liquidity::from_logs(logs, a.reverted);
                 // Loans that emit no event (ERC-3156 lenders) are seen in the call tree.
                 if let Some(tf) = tf {
                     for l in lending::flash_loans_from_frames(&tf.frames, &a.transfers) {
@@ -380,6 +388,7 @@ pub fn classify(b: &BlockData) -> BlockActions {
                 a.swaps = swaps::from_frames(&tf.frames, &a.transfers);
                 a.liquidations = lending::liquidations_from_frames(&tf.frames, &a.transfers);
                 a.flash_loans = lending::flash_loans_from_frames(&tf.frames, &a.transfers);
+                a.liquidity = liquidity::from_frames(&tf.frames);
             }
             _ => {}
         }

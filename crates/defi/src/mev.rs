@@ -473,6 +473,7 @@ pub(crate) mod tests {
                     swaps,
                     flash_loans: Vec::new(),
                     liquidations: Vec::new(),
+                    liquidity: Vec::new(),
                 })
                 .collect(),
         }

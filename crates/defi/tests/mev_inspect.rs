@@ -399,7 +399,7 @@ fn the_composer_gives_each_transaction_to_at_most_one_finding() {
     for b in fixtures::all_mainnet() {
         let actions = classify(&b);
         let sw = palisade_defi::sandwiches(&actions);
-        let mev = palisade_defi::compose(&actions, &sw);
+        let mev = palisade_defi::compose(&actions, &sw, &palisade_defi::jits(&actions));
         let mut seen = Vec::new();
         for m in &mev {
             for t in m.txs() {
@@ -418,4 +418,39 @@ fn the_composer_gives_each_transaction_to_at_most_one_finding() {
             assert!(!seen.contains(&rev.index));
         }
     }
+}
+
+#[test]
+fn uniswap_v3_liquidity_changes_collected_are_the_pools_own_transfers_out() {
+    // Real positions removed and collected: helios's mainnet block 21925176 (receipts, read
+    // from the pools' logs) and mev-inspect's blocks (call traces only). The key: the ERC-20
+    // transfers out of the pool in the collecting transaction, and the pool's ordering of its
+    // tokens (token0 is the lower address).
+    let mut blocks = fixtures::blocks("mainnet/helios-21925176.jsonl.zst");
+    blocks.extend(self::blocks());
+    let mut seen = [0usize; 2];
+    for b in &blocks {
+        let actions = classify(b);
+        let from_logs = b.receipts.is_some();
+        for t in &actions.txs {
+            for c in t.liquidity.iter().filter(|c| c.kind == palisade_defi::LiquidityKind::Collect)
+            {
+                let out = |amount: U256| {
+                    t.transfers
+                        .iter()
+                        .find(|x| x.from == c.pool && x.amount == amount && !x.reverted)
+                        .map(|x| x.token)
+                        .unwrap_or_else(|| panic!("no transfer of {amount} out of {}", c.pool))
+                };
+                let t0 = (c.amount0 > U256::ZERO).then(|| out(c.amount0));
+                let t1 = (c.amount1 > U256::ZERO).then(|| out(c.amount1));
+                if let (Some(t0), Some(t1)) = (t0, t1) {
+                    assert!(t0 < t1, "token0 is the lower address");
+                }
+                seen[usize::from(from_logs)] += 1;
+            }
+        }
+    }
+    // Collects read from the call tree and from logs.
+    assert!(seen[0] >= 1 && seen[1] >= 3, "{seen:?}");
 }

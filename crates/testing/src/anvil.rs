@@ -187,6 +187,57 @@ impl Anvil {
     }
 }
 
+impl Anvil {
+    /// Deploys the committed artifact `name` (see [`artifact_bytecode`]) from `ACCOUNT0`, with
+    /// constructor arguments ABI-encoded by cast (`ctor`: the constructor's signature, then its
+    /// arguments), with gas enough for large contracts, and returns its address.
+    ///
+    /// # Panics
+    /// When the deployment fails.
+    pub async fn deploy_artifact(&self, name: &str, ctor: &[&str]) -> String {
+        let mut code = artifact_bytecode(name);
+        if let Some((sig, args)) = ctor.split_first() {
+            let mut a = vec!["abi-encode", sig];
+            a.extend_from_slice(args);
+            code.push_str(cast_offline(&a).trim_start_matches("0x"));
+        }
+        let tx = json!({"from": ACCOUNT0, "data": code, "gas": "0x1c9c380"});
+        let h = self.rpc("eth_sendTransaction", json!([tx])).await;
+        let r = self.receipt(h.as_str().unwrap_or_default()).await;
+        assert_eq!(r["status"], "0x1", "deploying {name}: {r}");
+        r["contractAddress"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Sends `sig(args)` (encoded by cast) from `from` to `to` with 8 M gas, waits for it to be
+    /// mined and returns its receipt.
+    ///
+    /// # Panics
+    /// When the transaction fails.
+    pub async fn transact(&self, from: &str, to: &str, sig: &str, args: &[&str]) -> Value {
+        let mut a = vec!["calldata", sig];
+        a.extend_from_slice(args);
+        // Gas enough for a factory deploying a pool.
+        let tx = json!({"from": from, "to": to, "data": cast_offline(&a), "gas": "0x7a1200"});
+        let h = self.rpc("eth_sendTransaction", json!([tx])).await;
+        let r = self.receipt(h.as_str().unwrap_or_default()).await;
+        assert_eq!(r["status"], "0x1", "{sig} failed: {r}");
+        r
+    }
+}
+
+/// Runs `cast` without a node (ABI encoding, hashing) and returns its stdout.
+///
+/// # Panics
+/// When cast fails.
+pub fn cast_offline(args: &[&str]) -> String {
+    let out = Command::new(cast_binary())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cast ({}): {e}", cast_binary()));
+    assert!(out.status.success(), "cast {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 impl Drop for Anvil {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -8,49 +8,10 @@
 use palisade_defi::{classify, Protocol, Swap};
 use palisade_primitives::{Address, BlockData, U256};
 use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient, RpcSettings};
-use palisade_testing::anvil::{cast_binary, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2};
-use palisade_testing::fixtures;
-use serde_json::Value;
-use std::process::Command;
+use palisade_testing::anvil::{cast_offline as cast, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2};
 
 const ORDER: &str = "(address,address,address,address,uint256,uint256,uint256,uint256,uint256,uint256,bytes,bytes,bytes,bytes)";
 const E18: &str = "000000000000000000";
-
-/// `cast` without a node (ABI encoding).
-fn cast(args: &[&str]) -> String {
-    let out = Command::new(cast_binary()).args(args).output().expect("cast runs");
-    assert!(out.status.success(), "cast {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn artifact(rel: &str) -> String {
-    let v: Value = serde_json::from_str(&fixtures::text(&format!("contracts/{rel}.json"))).unwrap();
-    v["bytecode"].as_str().unwrap().trim_start_matches("0x").to_string()
-}
-
-/// Deploys `rel` with constructor arguments ABI-encoded by cast.
-async fn deploy(anvil: &Anvil, rel: &str, ctor: &[&str]) -> String {
-    let mut code = format!("0x{}", artifact(rel));
-    if let Some((sig, args)) = ctor.split_first() {
-        let mut a = vec!["abi-encode", sig];
-        a.extend_from_slice(args);
-        code.push_str(cast(&a).trim_start_matches("0x"));
-    }
-    // The exchange's creation needs more gas than `Anvil::deploy` gives.
-    let tx = serde_json::json!({"from": ACCOUNT0, "data": code, "gas": "0x1c9c380"});
-    let h = anvil.rpc("eth_sendTransaction", serde_json::json!([tx])).await;
-    let r = anvil.receipt(h.as_str().unwrap()).await;
-    assert_eq!(r["status"], "0x1", "deploying {rel}: {r}");
-    r["contractAddress"].as_str().unwrap().to_string()
-}
-
-async fn send(anvil: &Anvil, from: &str, to: &str, sig: &str, args: &[&str]) {
-    let mut a = vec!["calldata", sig];
-    a.extend_from_slice(args);
-    let h = anvil.send(from, Some(to), &cast(&a), 0).await;
-    let r = anvil.receipt(&h).await;
-    assert_eq!(r["status"], "0x1", "{sig} failed: {r}");
-}
 
 fn uint(s: &str) -> U256 {
     // cast prints "123 [1.23e2]" for large numbers.
@@ -82,7 +43,7 @@ impl Book {
             &o,
         ]);
         let hash = info.split(", ").nth(1).unwrap().to_string();
-        send(&self.anvil, ACCOUNT1, &self.exchange, "preSign(bytes32)", &[&hash]).await;
+        self.anvil.transact(ACCOUNT1, &self.exchange, "preSign(bytes32)", &[&hash]).await;
         (o, hash)
     }
 
@@ -101,21 +62,21 @@ impl Book {
 
 async fn setup() -> Book {
     let anvil = Anvil::start(&[]).await;
-    let proxy = deploy(&anvil, "zeroex/ERC20Proxy", &[]).await;
-    let exchange = deploy(&anvil, "zeroex/Exchange", &["f(uint256)", "31337"]).await;
+    let proxy = anvil.deploy_artifact("zeroex/ERC20Proxy", &[]).await;
+    let exchange = anvil.deploy_artifact("zeroex/Exchange", &["f(uint256)", "31337"]).await;
     let supply = format!("1000000{E18}");
     let ctor = |n: &'static str| ["f(string,string,uint256)", n, n, ""];
     let (mut a, mut b) = (ctor("MAKE"), ctor("TAKE"));
     a[3] = &supply;
     b[3] = &supply;
-    let maker_token = deploy(&anvil, "TestToken", &a).await;
-    let taker_token = deploy(&anvil, "TestToken", &b).await;
-    send(&anvil, ACCOUNT0, &exchange, "registerAssetProxy(address)", &[&proxy]).await;
-    send(&anvil, ACCOUNT0, &proxy, "addAuthorizedAddress(address)", &[&exchange]).await;
+    let maker_token = anvil.deploy_artifact("TestToken", &a).await;
+    let taker_token = anvil.deploy_artifact("TestToken", &b).await;
+    anvil.transact(ACCOUNT0, &exchange, "registerAssetProxy(address)", &[&proxy]).await;
+    anvil.transact(ACCOUNT0, &proxy, "addAuthorizedAddress(address)", &[&exchange]).await;
     let lots = format!("100000{E18}");
     for (token, who) in [(&maker_token, ACCOUNT1), (&taker_token, ACCOUNT2)] {
-        send(&anvil, ACCOUNT0, token, "transfer(address,uint256)", &[who, &lots]).await;
-        send(&anvil, who, token, "approve(address,uint256)", &[&proxy, &lots]).await;
+        anvil.transact(ACCOUNT0, token, "transfer(address,uint256)", &[who, &lots]).await;
+        anvil.transact(who, token, "approve(address,uint256)", &[&proxy, &lots]).await;
     }
     Book { anvil, exchange, maker_token, taker_token }
 }
