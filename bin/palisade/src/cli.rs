@@ -129,6 +129,16 @@ pub(crate) enum Cmd {
         /// Threads decoding and classifying blocks ahead (default: the cores); printed in order.
         #[arg(long, value_name = "N")]
         workers: Option<usize>,
+        /// CEX quotes (CSV: time,pair,bid,ask; pairs quoted in dollars): transactions whose
+        /// swaps the quotes at the block's time make profitable are CEX-DEX arbitrage candidates.
+        #[arg(long, value_name = "CSV")]
+        cex_quotes: Option<PathBuf>,
+        /// With --cex-quotes: how old a quote may be at the block's time (seconds).
+        #[arg(long, value_name = "SECS", default_value_t = 30, requires = "cex_quotes")]
+        cex_max_age: u64,
+        /// With --cex-quotes: the smallest profit reported (US dollars).
+        #[arg(long, value_name = "USD", default_value_t = 0.0, requires = "cex_quotes")]
+        cex_min_profit: f64,
     },
     /// Show a running instance's chains and endpoints (state, lag, latency, quarantine, quorum).
     Status {
@@ -420,9 +430,39 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
             .await
         }
         Cmd::Status { config, api, json } => crate::status::cmd(config, api, json).await,
-        Cmd::Inspect { file, rpc, block, json, workers } => {
+        Cmd::Inspect {
+            file,
+            rpc,
+            block,
+            json,
+            workers,
+            cex_quotes,
+            cex_max_age,
+            cex_min_profit,
+        } => {
             let workers = workers.unwrap_or_else(palisade_node::replay::default_workers).max(1);
-            crate::inspect::cmd(file, rpc, block, json, workers).await
+            let cex = match cex_quotes {
+                None => None,
+                Some(p) => {
+                    let text = match std::fs::read_to_string(&p) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            eprintln!("error: --cex-quotes {}: {e}", p.display());
+                            return Ok(ExitCode::from(EXIT_USAGE));
+                        }
+                    };
+                    match palisade_defi::Quotes::parse(&text, cex_max_age) {
+                        Ok(q) => {
+                            Some(crate::inspect::Cex { quotes: q, min_profit: cex_min_profit })
+                        }
+                        Err(e) => {
+                            eprintln!("error: --cex-quotes {}: {e}", p.display());
+                            return Ok(ExitCode::from(EXIT_USAGE));
+                        }
+                    }
+                }
+            };
+            crate::inspect::cmd(file, rpc, block, json, workers, cex.map(std::sync::Arc::new)).await
         }
         Cmd::Verify { file, json } => crate::verify::cmd(&file, json),
         Cmd::Validate { file, replay } => {

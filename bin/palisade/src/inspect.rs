@@ -230,21 +230,55 @@ fn print_mev(out: &mut String, m: &Mev, b: &BlockActions, sw: &[Sandwich], js: &
     }
 }
 
+/// CEX quotes to mark swaps out against (`--cex-quotes`).
+pub(crate) struct Cex {
+    /// The quotes.
+    pub(crate) quotes: palisade_defi::Quotes,
+    /// The smallest profit reported (dollars).
+    pub(crate) min_profit: f64,
+}
+
 /// What `inspect` says of one block.
-fn report(b: &BlockData, as_json: bool) -> String {
+fn report(b: &BlockData, as_json: bool, cex: Option<&Cex>) -> String {
     let mut out = String::new();
     let out = &mut out;
     let actions = classify(b);
     let sw = sandwiches(&actions);
     let js = jits(&actions);
     let mev = compose(&actions, &sw, &js);
+    let owned: Vec<u64> = mev.iter().flat_map(Mev::txs).collect();
+    let cex_dex = match (cex, b.header.timestamp) {
+        (Some(c), Some(ts)) => {
+            Some(palisade_defi::cex_dex(&actions, ts, &c.quotes, &owned, c.min_profit))
+        }
+        _ => None,
+    };
     if as_json {
-        let txs: Vec<_> = actions.txs.iter().filter(|t| !t.is_empty()).collect();
-        let _ = writeln!(
-            out,
-            "{}",
-            json!({"block_number": actions.number, "block_hash": b.header.hash, "transactions": txs, "sandwiches": sw, "jits": js, "mev": mev})
-        );
+        /// One block's report (serialized directly: a value too large for a JSON number is
+        /// written as a string by its type, never a panic).
+        #[derive(serde::Serialize)]
+        struct Report<'a> {
+            block_number: u64,
+            block_hash: Option<palisade_primitives::B256>,
+            transactions: Vec<&'a TxActions>,
+            sandwiches: &'a [Sandwich],
+            jits: &'a [Jit],
+            mev: &'a [Mev],
+            cex_dex: Option<&'a [palisade_defi::CexDex]>,
+        }
+        let r = Report {
+            block_number: actions.number,
+            block_hash: b.header.hash,
+            transactions: actions.txs.iter().filter(|t| !t.is_empty()).collect(),
+            sandwiches: &sw,
+            jits: &js,
+            mev: &mev,
+            cex_dex: cex_dex.as_deref(),
+        };
+        let line = serde_json::to_string(&r).unwrap_or_else(|e| {
+            json!({"block_number": actions.number, "error": e.to_string()}).to_string()
+        });
+        let _ = writeln!(out, "{line}");
         return std::mem::take(out);
     }
     let count = |f: fn(&TxActions) -> usize| actions.txs.iter().map(f).sum::<usize>();
@@ -281,6 +315,16 @@ fn report(b: &BlockData, as_json: bool) -> String {
     for m in &mev {
         print_mev(out, m, &actions, &sw, &js);
     }
+    if cex.is_some() && b.header.timestamp.is_none() {
+        let _ = writeln!(out, "  cex-dex: the block has no timestamp to take quotes at");
+    }
+    for c in cex_dex.iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  mev cex-dex     tx {} swaps {:?}: received ${:.2} at the CEX bid, paid ${:.2} at the ask; profit ${:.2} before fees and gas",
+            c.tx, c.swaps, c.received_usd, c.paid_usd, c.profit_usd
+        );
+    }
     std::mem::take(out)
 }
 
@@ -290,6 +334,7 @@ pub(crate) async fn cmd(
     block: Option<u64>,
     as_json: bool,
     workers: usize,
+    cex: Option<std::sync::Arc<Cex>>,
 ) -> eyre::Result<ExitCode> {
     match (file, rpc, block) {
         (Some(f), None, None) => {
@@ -302,7 +347,7 @@ pub(crate) async fn cmd(
             };
             // Blocks are decoded and classified ahead on `workers` threads; printed in order.
             let reports = palisade_node::replay::map_ahead(reader, workers, move |r| {
-                r.map(|rb| report(&rb.block, as_json))
+                r.map(|rb| report(&rb.block, as_json, cex.as_deref()))
             });
             for r in reports {
                 match r {
@@ -327,7 +372,7 @@ pub(crate) async fn cmd(
                 .block_by_number(n, Enrich { receipts: true, traces: true })
                 .await?
                 .ok_or_else(|| eyre::eyre!("the node has no block {n}"))?;
-            let text = report(&BlockData::from_recorded(rec)?, as_json);
+            let text = report(&BlockData::from_recorded(rec)?, as_json, cex.as_deref());
             outln!("{}", text.strip_suffix('\n').unwrap_or(&text));
             Ok(ExitCode::SUCCESS)
         }

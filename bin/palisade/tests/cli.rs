@@ -478,6 +478,31 @@ fn inspect_prints_each_transactions_actions_and_exits_2_without_input() {
 }
 
 #[test]
+fn inspect_marks_swaps_out_at_cex_quotes_and_names_a_bad_quotes_line() {
+    let f = root().join("testdata/mainnet/etl-17173049-17173050.jsonl.zst");
+    let dir = tempfile::tempdir().unwrap();
+    // Block 17173050 is at 1683030011 (2023-05-02T12:20:11Z); ETH quoted 5 s before it.
+    let q = dir.path().join("quotes.csv");
+    std::fs::write(&q, "time,pair,bid,ask\n2023-05-02T12:20:06Z,ETH-USDT,1829.9,1830.0\n").unwrap();
+    let o = run(&["inspect", f.to_str().unwrap(), "--cex-quotes", q.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // The searcher's 12.0135 WETH -> 22,018.22 DAI swap: 22,018.22 - 12.0135 x 1,830.
+    assert!(out.contains("mev cex-dex     tx 17 swaps [0]: received $22018.22 at the CEX bid, paid $21984.62 at the ask; profit $33.60"), "{out}");
+    let o = run(&["inspect", f.to_str().unwrap(), "--cex-quotes", q.to_str().unwrap(), "--json"]);
+    let last: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
+    assert!(last["cex_dex"].as_array().unwrap().iter().any(|c| c["tx"] == 17), "{last}");
+    // A bad line: exit 2, the line named, nothing printed.
+    std::fs::write(&q, "time,pair,bid,ask\n1683030006,ETH-USDT,1830.0,1829.9\n").unwrap();
+    let o = run(&["inspect", f.to_str().unwrap(), "--cex-quotes", q.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("line 2: bid 1830 is above ask 1829.9"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    no_panic(&o);
+}
+
+#[test]
 fn a_closed_stdout_ends_the_output_without_a_panic() {
     let f = root().join("testdata/mainnet/mev-inspect-20.jsonl.zst");
     let mut child = Command::new(BIN)

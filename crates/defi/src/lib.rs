@@ -4,7 +4,7 @@
 //! forks such as Cream), arbitrages with their profit and kind, sandwiches across transactions
 //! (several front-runs, multi-hop), concentrated liquidity added, removed and collected (Uniswap
 //! V3 positions) and the JIT liquidity built from it, and the composer that gives each
-//! transaction to at most one MEV finding.
+//! transaction to at most one MEV finding; CEX-DEX arbitrage candidates against a quotes file.
 //!
 //! Pure: no I/O, no clock. The same block gives the same actions. Detectors and
 //! `palisade inspect` share it.
@@ -29,6 +29,7 @@
 //! - Amounts are raw token units, exact (`U256`), printed as decimal strings.
 //! - Ether is written as the pseudo-address [`known::ETH`].
 
+mod cex;
 mod compose;
 mod frames;
 pub mod known;
@@ -40,6 +41,7 @@ mod transfers;
 pub use palisade_primitives::units;
 mod words;
 
+pub use cex::{cex_dex, CexDex, Quote, Quotes, QuotesError};
 pub use compose::{compose, liquidation_profit, LiquidationGain, Mev, TokenAmount};
 pub use frames::{frames, CallKind, Frame, TxFrames};
 pub use liquidity::{jits, Jit, LiquidityChange, LiquidityKind};

@@ -43,7 +43,9 @@ pub struct LiquidityChange {
     pub tick_lower: i32,
     /// Upper tick of the position.
     pub tick_upper: i32,
-    /// Liquidity added or removed (zero for a collect).
+    /// Liquidity added or removed (zero for a collect); a decimal string in JSON (it may not
+    /// fit a JSON number).
+    #[serde(serialize_with = "dec_u128")]
     pub liquidity: u128,
     /// Amount of the pool's token0 (the lower address of its pair).
     #[serde(serialize_with = "dec")]
@@ -200,7 +202,8 @@ pub struct Jit {
     pub tick_lower: i32,
     /// Upper tick.
     pub tick_upper: i32,
-    /// Liquidity added.
+    /// Liquidity added (a decimal string in JSON).
+    #[serde(serialize_with = "dec_u128")]
     pub liquidity: u128,
     /// The transaction that added it.
     pub mint_tx: u64,
@@ -224,6 +227,10 @@ pub struct Jit {
     /// victims' swaps moved through the position).
     #[serde(serialize_with = "dec_signed_pair")]
     pub profit: [I256; 2],
+}
+
+fn dec_u128<S: serde::Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
 }
 
 fn dec_pair<S: serde::Serializer>(v: &[U256; 2], s: S) -> Result<S::Ok, S::Error> {
