@@ -15,6 +15,7 @@ need @uniswap/v2-core 1.0.1 || pkgs+=(@uniswap/v2-core@1.0.1)
 need @uniswap/v2-periphery 1.1.0-beta.0 || pkgs+=(@uniswap/v2-periphery@1.1.0-beta.0)
 need @0x/contract-artifacts 3.18.1 || pkgs+=(@0x/contract-artifacts@3.18.1)
 need @uniswap/v3-core 1.0.1 || pkgs+=(@uniswap/v3-core@1.0.1)
+need @pancakeswap/v3-core 1.0.2 || pkgs+=(@pancakeswap/v3-core@1.0.2)
 if [ ${#pkgs[@]} -gt 0 ]; then
   npm install --no-audit --no-fund --prefix "$tools" "${pkgs[@]}" >/dev/null
 fi
@@ -71,6 +72,15 @@ art = {"abi": v["abi"], "bytecode": v["bytecode"],
 with open(os.path.join(dst, "uniswap", "UniswapV3Factory.json"), "w") as fh:
     json.dump(art, fh, indent=1)
 print("uniswap/UniswapV3Factory")
+# PancakeSwap V3's pool, as PancakeSwap published it (GPL-2.0-or-later): deployed in tests by
+# V3.sol's PoolDeployer.
+v = json.load(open(os.path.join(nm, "@pancakeswap/v3-core/artifacts/contracts/PancakeV3Pool.sol/PancakeV3Pool.json")))
+art = {"abi": v["abi"], "bytecode": v["bytecode"],
+       "origin": "npm @pancakeswap/v3-core 1.0.2 (GPL-2.0-or-later), artifacts/contracts/PancakeV3Pool.sol/PancakeV3Pool.json: abi and creation bytecode, unchanged"}
+os.makedirs(os.path.join(dst, "pancakeswap"), exist_ok=True)
+with open(os.path.join(dst, "pancakeswap", "PancakeV3Pool.json"), "w") as fh:
+    json.dump(art, fh, indent=1)
+print("pancakeswap/PancakeV3Pool")
 # 0x v3's Exchange and ERC20Proxy, as 0x published them (Apache-2.0).
 os.makedirs(os.path.join(dst, "zeroex"), exist_ok=True)
 for name in ["Exchange", "ERC20Proxy"]:

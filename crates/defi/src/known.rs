@@ -55,6 +55,13 @@ pub mod sel {
     pub const BANCOR_CONVERT: [u8; 4] = [0xe8, 0xdc, 0x12, 0xff];
     /// Balancer V2 vault `swap((bytes32,uint8,address,address,uint256,bytes),(address,bool,address,bool),uint256,uint256)`
     pub const BALANCER_V2_SWAP: [u8; 4] = [0x52, 0xbb, 0xbe, 0x29];
+    /// Balancer V2 vault `batchSwap(uint8,(bytes32,uint256,uint256,uint256,bytes)[],address[],(address,bool,address,bool),int256[],uint256)`
+    pub const BALANCER_V2_BATCH: [u8; 4] = [0x94, 0x5b, 0xce, 0xc9];
+    /// Balancer V2 pool `onSwap(SwapRequest,uint256,uint256)` (pools with two tokens' balances
+    /// given: weighted, stable with two tokens), called by the vault for each step.
+    pub const BALANCER_V2_ON_SWAP_MINIMAL: [u8; 4] = [0x9d, 0x2c, 0x11, 0x0c];
+    /// Balancer V2 pool `onSwap(SwapRequest,uint256[],uint256,uint256)` (general pools).
+    pub const BALANCER_V2_ON_SWAP_GENERAL: [u8; 4] = [0x01, 0xec, 0x95, 0x4a];
     /// 0x `fillLimitOrder(...)` (NativeOrdersFeature)
     pub const ZEROX_FILL_LIMIT: [u8; 4] = [0xf6, 0x27, 0x4f, 0x66];
     /// 0x `fillRfqOrder(...)`
@@ -122,6 +129,10 @@ pub mod topic {
     /// Uniswap V3 `Collect(address,address,int24,int24,uint128,uint128)`
     pub const V3_COLLECT: B256 =
         b256!("70935338e69775456a85ddef226c395fb668b63fa0115f5f20610b388e6ca9c0");
+    /// PancakeSwap V3 `Swap(address,address,int256,int256,uint160,uint128,int24,uint128,uint128)`
+    /// (Uniswap V3's, with the protocol fees of each token after it)
+    pub const PANCAKE_V3_SWAP: B256 =
+        b256!("19b47279256b2a23a1665c810c8d55a1758940ee09377d4f8d26497a3577dc83");
     /// Curve `TokenExchange(address,int128,uint256,int128,uint256)`
     pub const CURVE_EXCHANGE: B256 =
         b256!("8b3e96f2b889fa771c53c981b40daf005f63f637f1869f707052d15a3dd97140");
@@ -230,6 +241,9 @@ mod tests {
             (sel::BALANCER_V1_OUT, "swapExactAmountOut(address,uint256,address,uint256,uint256)"),
             (sel::BANCOR_CONVERT, "convert(address,address,uint256,address,address)"),
             (sel::BALANCER_V2_SWAP, "swap((bytes32,uint8,address,address,uint256,bytes),(address,bool,address,bool),uint256,uint256)"),
+            (sel::BALANCER_V2_BATCH, "batchSwap(uint8,(bytes32,uint256,uint256,uint256,bytes)[],address[],(address,bool,address,bool),int256[],uint256)"),
+            (sel::BALANCER_V2_ON_SWAP_MINIMAL, "onSwap((uint8,address,address,uint256,bytes32,uint256,address,address,bytes),uint256,uint256)"),
+            (sel::BALANCER_V2_ON_SWAP_GENERAL, "onSwap((uint8,address,address,uint256,bytes32,uint256,address,address,bytes),uint256[],uint256,uint256)"),
             (sel::ZEROX_FILL_LIMIT, "fillLimitOrder((address,address,uint128,uint128,uint128,address,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
             (sel::ZEROX_FILL_RFQ, "fillRfqOrder((address,address,uint128,uint128,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
             (sel::ZEROX_FOK_LIMIT, "fillOrKillLimitOrder((address,address,uint128,uint128,uint128,address,address,address,address,bytes32,uint64,uint256),(uint8,uint8,bytes32,bytes32),uint128)"),
@@ -257,6 +271,7 @@ mod tests {
             (topic::V2_SWAP, "Swap(address,uint256,uint256,uint256,uint256,address)"),
             (topic::V2_SYNC, "Sync(uint112,uint112)"),
             (topic::V3_SWAP, "Swap(address,address,int256,int256,uint160,uint128,int24)"),
+            (topic::PANCAKE_V3_SWAP, "Swap(address,address,int256,int256,uint160,uint128,int24,uint128,uint128)"),
             (topic::CURVE_EXCHANGE, "TokenExchange(address,int128,uint256,int128,uint256)"),
             (topic::CURVE_EXCHANGE_UNDERLYING, "TokenExchangeUnderlying(address,int128,uint256,int128,uint256)"),
             (topic::CURVE_EXCHANGE_CRYPTO, "TokenExchange(address,uint256,uint256,uint256,uint256)"),

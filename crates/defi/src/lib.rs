@@ -1,7 +1,7 @@
 //! DeFi actions decoded from a block: token and ether transfers, swaps (Uniswap V2 and its
-//! forks, Uniswap V3, Curve, Balancer V1 and V2, Bancor v2, 0x v3 and v4), flash loans (Aave,
-//! Balancer, dYdX, ERC-3156, Uniswap flash swaps), liquidations (Aave v1/v2/v3, Compound v2 and
-//! forks such as Cream), arbitrages with their profit and kind, sandwiches across transactions
+//! forks, Uniswap V3 and PancakeSwap V3, Curve, Balancer V1 and V2 with batch swaps, Bancor v2,
+//! 0x v3 and v4), flash loans (Aave, Balancer, dYdX, ERC-3156, Uniswap flash swaps), liquidations
+//! (Aave v1/v2/v3, Compound v2 and forks such as Cream), arbitrages with their profit and kind, sandwiches across transactions
 //! (several front-runs, multi-hop), concentrated liquidity added, removed and collected (Uniswap
 //! V3 positions) and the JIT liquidity built from it, and the composer that gives each
 //! transaction to at most one MEV finding; CEX-DEX arbitrage candidates against a quotes file.
@@ -84,7 +84,8 @@ impl Position {
 pub enum Protocol {
     /// Uniswap V2 and its forks (SushiSwap and others share the pair interface).
     UniswapV2,
-    /// Uniswap V3 and its forks.
+    /// Uniswap V3 and its forks (PancakeSwap V3 shares its pool calls and, but for two fields
+    /// at the end of `Swap`, its logs).
     UniswapV3,
     /// Curve pools.
     Curve,

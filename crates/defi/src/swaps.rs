@@ -30,6 +30,7 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
         }
     }
     out.extend(zeroex_v3(frames));
+    out.extend(balancer_v2_batch(frames));
     for f in frames.iter().filter(|f| f.kind == CallKind::Call) {
         let a = args(f.input);
         let swap = match f.selector() {
@@ -72,6 +73,59 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
     // In call-tree order (pre-order: a call before what it calls, siblings in order).
     out.sort_by(|x, y| x.at.trace_address().cmp(&y.at.trace_address()));
     out
+}
+
+/// The steps of Balancer V2 batch swaps, one swap each, from the vault's `onSwap` call to each
+/// step's pool (its swap request: kind, tokens, the given amount, the funds' sender and
+/// recipient; the pool returns the calculated amount). An intermediate step's tokens stay in
+/// the vault, so each step is a swap of the pool with the batch's sender and recipient, as the
+/// vault's `Swap` log of that step reports it. Steps whose pool call failed or whose batch was
+/// undone are marked by their frame.
+fn balancer_v2_batch(frames: &[Frame<'_>]) -> Vec<Swap> {
+    let mut out = Vec::new();
+    for batch in frames.iter().filter(|f| {
+        f.kind == CallKind::Call && !f.error && f.selector() == Some(sel::BALANCER_V2_BATCH)
+    }) {
+        let vault = batch.to;
+        for f in frames.iter().filter(|g| {
+            batch.is_ancestor_of(&g.path)
+                && g.kind == CallKind::Call
+                && g.from == vault
+                && !g.error
+                && matches!(
+                    g.selector(),
+                    Some(sel::BALANCER_V2_ON_SWAP_MINIMAL | sel::BALANCER_V2_ON_SWAP_GENERAL)
+                )
+        }) {
+            out.extend(balancer_v2_step(f));
+        }
+    }
+    out
+}
+
+/// One `onSwap` call: (kind, tokenIn, tokenOut, amount, poolId, lastChangeBlock, from, to,
+/// userData) at the offset of its first argument; it returns the calculated amount.
+fn balancer_v2_step(f: &Frame<'_>) -> Option<Swap> {
+    let a = args(f.input);
+    let offset = usize::try_from(uint(a, 0)?).ok()?;
+    let r = a.get(offset..)?;
+    let given_in = uint(r, 0)?.is_zero();
+    let (token_in, token_out, given) = (addr(r, 1)?, addr(r, 2)?, uint(r, 3)?);
+    let calculated = uint(f.output, 0)?;
+    let (amount_in, amount_out) = if given_in { (given, calculated) } else { (calculated, given) };
+    Some(Swap {
+        at: Position::Trace { trace_address: f.path.clone() },
+        protocol: Protocol::BalancerV2,
+        pool: f.to,
+        from: addr(r, 6)?,
+        to: addr(r, 7)?,
+        token_in,
+        amount_in,
+        token_out,
+        amount_out,
+        reverted: f.reverted,
+        reserves: None,
+    })
 }
 
 /// `getReserves()`.
@@ -422,7 +476,7 @@ pub(crate) fn from_logs(logs: &[Log], ts: &[Transfer], reverted: bool) -> Vec<Sw
         let Some(t0) = l.topics.first() else { continue };
         let s = if *t0 == topic::V2_SWAP && l.topics.len() == 3 {
             v2_log(l, i.checked_sub(1).and_then(|j| logs.get(j)), &at, ts)
-        } else if *t0 == topic::V3_SWAP && l.topics.len() == 3 {
+        } else if (*t0 == topic::V3_SWAP || *t0 == topic::PANCAKE_V3_SWAP) && l.topics.len() == 3 {
             v3_log(l, &at, ts)
         } else if (*t0 == topic::CURVE_EXCHANGE
             || *t0 == topic::CURVE_EXCHANGE_UNDERLYING
@@ -639,4 +693,56 @@ fn zeroex_log(
         reverted: false,
         reserves: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balancer_v2_steps_read_from_the_pools_on_swap_calls_match_the_vaults_transfers() {
+        // Batch swaps run each step through the same vault-to-pool `onSwap` call as a single
+        // `swap`; on the real single swaps of mev-inspect's blocks, the step read from that call
+        // must be the swap the vault's token transfers show (the pool, tokens and amounts).
+        let mut checked = 0;
+        for b in palisade_testing::fixtures::blocks("mainnet/mev-inspect-20.jsonl.zst") {
+            let actions = crate::classify(&b);
+            for tf in crate::frames::frames(&b).unwrap_or_default() {
+                let t = actions.txs.iter().find(|t| t.index == tf.index).unwrap();
+                for single in
+                    tf.frames.iter().filter(|f| f.selector() == Some(sel::BALANCER_V2_SWAP))
+                {
+                    let step = tf
+                        .frames
+                        .iter()
+                        .filter(|g| single.is_ancestor_of(&g.path) && g.from == single.to)
+                        .find(|g| g.selector() == Some(sel::BALANCER_V2_ON_SWAP_MINIMAL))
+                        .and_then(balancer_v2_step)
+                        .expect("the vault asked the pool");
+                    let by_transfers = t
+                        .swaps
+                        .iter()
+                        .find(|s| s.at.trace_address() == Some(&single.path[..]))
+                        .filter(|_| !single.reverted);
+                    // A reverted transaction moved no tokens: nothing to hold the step to.
+                    let Some(by_transfers) = by_transfers else {
+                        assert!(step.reverted);
+                        continue;
+                    };
+                    assert_eq!(
+                        (step.token_in, step.amount_in, step.token_out, step.amount_out),
+                        (
+                            by_transfers.token_in,
+                            by_transfers.amount_in,
+                            by_transfers.token_out,
+                            by_transfers.amount_out
+                        )
+                    );
+                    assert_eq!(step.to, by_transfers.to);
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 2);
+    }
 }

@@ -1,8 +1,9 @@
 //! JIT liquidity on a real anvil running Uniswap V3's own factory and pool bytecode (npm
-//! `@uniswap/v3-core`): a position added just before another account's swap in one block and
-//! removed just after, read from the call tree and from the pool's logs. The key is the chain's
-//! own word: the provider's `balanceOf` before and after the block (its net in each token) and
-//! the pool's `feeGrowthGlobal` accumulators (the fees the position earned).
+//! `@uniswap/v3-core`) and PancakeSwap V3's pool bytecode (npm `@pancakeswap/v3-core`): a
+//! position added just before another account's swap in one block and removed just after, read
+//! from the call tree and from the pool's logs. The key is the chain's own word: the accounts'
+//! `balanceOf` before and after the block (the provider's net in each token, the victim's swap)
+//! and the pool's `feeGrowthGlobal` accumulators (the fees the position earned).
 
 use palisade_defi::{classify, compose, jits, sandwiches, Jit, LiquidityKind, Mev};
 use palisade_primitives::{Address, BlockData, I256, U256};
@@ -11,7 +12,7 @@ use palisade_testing::anvil::{Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2};
 use serde_json::json;
 
 const E18: &str = "000000000000000000";
-/// Liquidity of the passive position (±600 ticks) and of the JIT one (±60 ticks).
+/// Liquidity of the passive position (±10 tick spacings) and of the JIT one (±1).
 const PASSIVE_L: &str = "1000000000000000000000";
 const JIT_L: u128 = 1_000_000_000_000_000_000_000_000;
 
@@ -20,8 +21,19 @@ fn uint(s: &str) -> U256 {
     s.split_whitespace().next().unwrap().parse().unwrap()
 }
 
+/// Which pool code runs.
+#[derive(Clone, Copy, Debug)]
+enum Dex {
+    /// Uniswap V3, fee 0.3 % (tick spacing 60), created by its factory.
+    Uniswap,
+    /// PancakeSwap V3, fee 0.25 % (tick spacing 50), created by `PoolDeployer`.
+    Pancake,
+}
+
 struct Pool {
     anvil: Anvil,
+    /// Tick spacing.
+    spacing: i32,
     pool: String,
     tokens: [String; 2],
     jit: String,
@@ -70,7 +82,7 @@ impl Pool {
     }
 }
 
-async fn setup() -> Pool {
+async fn setup(dex: Dex) -> Pool {
     let anvil = Anvil::start(&[]).await;
     let supply = format!("1000000000000{E18}");
     let mut tokens = Vec::new();
@@ -78,12 +90,24 @@ async fn setup() -> Pool {
         let ctor = ["f(string,string,uint256)", name, name, &supply];
         tokens.push(anvil.deploy_artifact("TestToken", &ctor).await);
     }
-    let factory = anvil.deploy_artifact("uniswap/UniswapV3Factory", &[]).await;
     let (a, b) = (&tokens[0], &tokens[1]);
-    anvil.transact(ACCOUNT0, &factory, "createPool(address,address,uint24)", &[a, b, "3000"]).await;
-    let pool = anvil
-        .cast(&["call", &factory, "getPool(address,address,uint24)(address)", a, b, "3000"])
-        .to_lowercase();
+    let (pool, spacing) = match dex {
+        Dex::Uniswap => {
+            let factory = anvil.deploy_artifact("uniswap/UniswapV3Factory", &[]).await;
+            let create = "createPool(address,address,uint24)";
+            anvil.transact(ACCOUNT0, &factory, create, &[a, b, "3000"]).await;
+            let get = "getPool(address,address,uint24)(address)";
+            (anvil.cast(&["call", &factory, get, a, b, "3000"]), 60)
+        }
+        Dex::Pancake => {
+            let deployer = anvil.deploy_artifact("PoolDeployer", &[]).await;
+            let code = palisade_testing::anvil::artifact_bytecode("pancakeswap/PancakeV3Pool");
+            let deploy = "deploy(bytes,address,address,uint24,int24)";
+            anvil.transact(ACCOUNT0, &deployer, deploy, &[&code, a, b, "2500", "50"]).await;
+            (anvil.cast(&["call", &deployer, "pool()(address)"]), 50)
+        }
+    };
+    let pool = pool.to_lowercase();
     // Price 1 (sqrtPriceX96 = 2^96).
     anvil
         .transact(ACCOUNT0, &pool, "initialize(uint160)", &["79228162514264337593543950336"])
@@ -101,9 +125,11 @@ async fn setup() -> Pool {
     }
     // A passive position, there before the block.
     let mint = "mint(address,int24,int24,uint128)";
-    anvil.transact(ACCOUNT0, &actors[0], mint, &[&pool, "-600", "600", PASSIVE_L]).await;
+    let (lo, hi) = ((-10 * spacing).to_string(), (10 * spacing).to_string());
+    anvil.transact(ACCOUNT0, &actors[0], mint, &[&pool, &lo, &hi, PASSIVE_L]).await;
     Pool {
         anvil,
+        spacing,
         pool,
         tokens: [token0, token1],
         jit: actors[1].clone(),
@@ -138,19 +164,30 @@ fn addr(s: &str) -> Address {
 }
 
 #[tokio::test]
-async fn jit_liquidity_around_a_victims_swap_with_the_pools_own_fees() {
-    let p = setup().await;
+async fn jit_liquidity_around_a_victims_swap_with_the_pools_own_fees_uniswap_v3() {
+    jit_around_a_swap(Dex::Uniswap).await;
+}
+
+#[tokio::test]
+async fn jit_liquidity_and_swaps_on_pancakeswap_v3_pools() {
+    jit_around_a_swap(Dex::Pancake).await;
+}
+
+async fn jit_around_a_swap(dex: Dex) {
+    let p = setup(dex).await;
     let before = p.anvil.block_number().await;
     let (bal0, fg0) = (p.balances(before, &p.jit), p.fee_growth(before));
+    let victim0 = p.balances(before, &p.victim);
     p.anvil.rpc("evm_setAutomine", json!([false])).await;
     let (pool, l) = (p.pool.as_str(), JIT_L.to_string());
+    let (lo, hi) = ((-p.spacing).to_string(), p.spacing.to_string());
     let mint = "mint(address,int24,int24,uint128)";
-    let add = p.queue(ACCOUNT1, &p.jit, 5, mint, &[pool, "-60", "60", &l]).await;
+    let add = p.queue(ACCOUNT1, &p.jit, 5, mint, &[pool, &lo, &hi, &l]).await;
     let swap = format!("10{E18}");
     let victim =
         p.queue(ACCOUNT2, &p.victim, 3, "swap(address,bool,int256)", &[pool, "true", &swap]).await;
     let remove = "exit(address,int24,int24,uint128)";
-    let remove = p.queue(ACCOUNT1, &p.jit, 2, remove, &[pool, "-60", "60", &l]).await;
+    let remove = p.queue(ACCOUNT1, &p.jit, 2, remove, &[pool, &lo, &hi, &l]).await;
     let n = p.mine(&[&add, &victim, &remove]).await;
     p.anvil.rpc("evm_setAutomine", json!([true])).await;
     assert_eq!(n, before + 1);
@@ -167,6 +204,7 @@ async fn jit_liquidity_around_a_victims_swap_with_the_pools_own_fees() {
     };
     assert!(fee(0) > I256::ZERO, "the victim paid token0 in, so fees in token0");
     assert_eq!(fee(1), I256::ZERO);
+    let victim1 = p.balances(n, &p.victim);
 
     for (how, b) in block(&p.anvil, n).await {
         let actions = classify(&b);
@@ -181,11 +219,17 @@ async fn jit_liquidity_around_a_victims_swap_with_the_pools_own_fees() {
         assert_eq!(js.len(), 1, "{how}: {js:?}");
         let j: &Jit = &js[0];
         assert_eq!((j.pool, j.owner), (addr(&p.pool), addr(&p.jit)), "{how}");
-        assert_eq!((j.tick_lower, j.tick_upper, j.liquidity), (-60, 60, JIT_L), "{how}");
+        assert_eq!((j.tick_lower, j.tick_upper, j.liquidity), (-p.spacing, p.spacing, JIT_L));
         assert_eq!((j.mint_tx, j.burn_tx, j.victims.clone()), (0, 2, vec![1]), "{how}");
-        assert_eq!(j.tokens, Some([addr(&p.tokens[0]), addr(&p.tokens[1])]), "{how}");
+        let (t0, t1) = (addr(&p.tokens[0]), addr(&p.tokens[1]));
+        assert_eq!(j.tokens, Some([t0, t1]), "{how}");
         assert_eq!(j.profit, net, "{how}: the provider's net is its balance change");
         assert_eq!(j.fees, [fee(0), fee(1)], "{how}: fees are the pool's fee growth");
+        // The victim's swap: what it paid and got, as its balances say.
+        let [s] = actions.txs[1].swaps.as_slice() else { panic!("{how}: one swap") };
+        assert_eq!((s.pool, s.token_in, s.token_out), (addr(&p.pool), t0, t1), "{how}");
+        assert_eq!(s.amount_in, victim0[0] - victim1[0], "{how}");
+        assert_eq!(s.amount_out, victim1[1] - victim0[1], "{how}");
         // The composer gives the two transactions to the JIT finding, not the victim.
         let sw = sandwiches(&actions);
         let mev = compose(&actions, &sw, &js);
@@ -195,7 +239,7 @@ async fn jit_liquidity_around_a_victims_swap_with_the_pools_own_fees() {
 
 #[tokio::test]
 async fn a_jit_sandwich_is_one_finding_with_its_swaps_and_its_position() {
-    let p = setup().await;
+    let p = setup(Dex::Uniswap).await;
     let before = p.anvil.block_number().await;
     let bal0 = p.balances(before, &p.jit);
     p.anvil.rpc("evm_setAutomine", json!([false])).await;

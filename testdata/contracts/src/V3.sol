@@ -72,9 +72,50 @@ contract V3Actor {
         pay(delta0 > 0 ? uint256(delta0) : 0, delta1 > 0 ? uint256(delta1) : 0);
     }
 
+    /// PancakeSwap V3's pools call their callbacks by these names.
+    function pancakeV3MintCallback(uint256 owed0, uint256 owed1, bytes calldata) external {
+        pay(owed0, owed1);
+    }
+
+    function pancakeV3SwapCallback(int256 delta0, int256 delta1, bytes calldata) external {
+        pay(delta0 > 0 ? uint256(delta0) : 0, delta1 > 0 ? uint256(delta1) : 0);
+    }
+
     function pay(uint256 owed0, uint256 owed1) internal {
         IUniswapV3PoolActions pool = IUniswapV3PoolActions(msg.sender);
         if (owed0 > 0) require(IERC20(pool.token0()).transfer(msg.sender, owed0), "pay token0");
         if (owed1 > 0) require(IERC20(pool.token1()).transfer(msg.sender, owed1), "pay token1");
+    }
+}
+
+/// Deploys a concentrated-liquidity pool from its creation code: PancakeSwap V3's pools read
+/// their parameters from their deployer in their constructor (as Uniswap V3's read them from
+/// their factory), and PancakeSwap publishes the pool's artifact but not its deployer's.
+contract PoolDeployer {
+    struct Parameters {
+        address factory;
+        address token0;
+        address token1;
+        uint24 fee;
+        int24 tickSpacing;
+    }
+
+    /// What the pool being created reads (this contract stands in for its factory).
+    Parameters public parameters;
+    /// The last pool deployed.
+    address public pool;
+
+    function deploy(bytes memory code, address tokenA, address tokenB, uint24 fee, int24 tickSpacing)
+        external
+        returns (address created)
+    {
+        (address t0, address t1) = tokenA < tokenB ? (tokenA, tokenB) : (tokenB, tokenA);
+        parameters = Parameters(address(this), t0, t1, fee, tickSpacing);
+        assembly {
+            created := create(0, add(code, 0x20), mload(code))
+        }
+        require(created != address(0), "create");
+        delete parameters;
+        pool = created;
     }
 }
