@@ -55,6 +55,11 @@ pub mod sel {
     pub const BANCOR_CONVERT: [u8; 4] = [0xe8, 0xdc, 0x12, 0xff];
     /// Balancer V2 vault `swap((bytes32,uint8,address,address,uint256,bytes),(address,bool,address,bool),uint256,uint256)`
     pub const BALANCER_V2_SWAP: [u8; 4] = [0x52, 0xbb, 0xbe, 0x29];
+    /// CoW Protocol settlement `settle(address[],uint256[],(uint256,uint256,address,uint256,uint256,uint32,bytes32,uint256,uint256,uint256,bytes)[],(address,uint256,bytes)[][3])`
+    pub const COW_SETTLE: [u8; 4] = [0x13, 0xd7, 0x9a, 0x0b];
+    /// CoW Protocol vault relayer `transferFromAccounts((address,address,uint256,bytes32)[])`:
+    /// what each order's owner pays, in the settlement's order of trades.
+    pub const COW_TRANSFER_FROM_ACCOUNTS: [u8; 4] = [0x7d, 0x10, 0xd1, 0x1f];
     /// Balancer V2 vault `batchSwap(uint8,(bytes32,uint256,uint256,uint256,bytes)[],address[],(address,bool,address,bool),int256[],uint256)`
     pub const BALANCER_V2_BATCH: [u8; 4] = [0x94, 0x5b, 0xce, 0xc9];
     /// Balancer V2 pool `onSwap(SwapRequest,uint256,uint256)` (pools with two tokens' balances
@@ -129,6 +134,9 @@ pub mod topic {
     /// Uniswap V3 `Collect(address,address,int24,int24,uint128,uint128)`
     pub const V3_COLLECT: B256 =
         b256!("70935338e69775456a85ddef226c395fb668b63fa0115f5f20610b388e6ca9c0");
+    /// CoW Protocol `Trade(address,address,address,uint256,uint256,uint256,bytes)`
+    pub const COW_TRADE: B256 =
+        b256!("a07a543ab8a018198e99ca0184c93fe9050a79400a0a723441f84de1d972cc17");
     /// PancakeSwap V3 `Swap(address,address,int256,int256,uint160,uint128,int24,uint128,uint128)`
     /// (Uniswap V3's, with the protocol fees of each token after it)
     pub const PANCAKE_V3_SWAP: B256 =
@@ -241,6 +249,8 @@ mod tests {
             (sel::BALANCER_V1_OUT, "swapExactAmountOut(address,uint256,address,uint256,uint256)"),
             (sel::BANCOR_CONVERT, "convert(address,address,uint256,address,address)"),
             (sel::BALANCER_V2_SWAP, "swap((bytes32,uint8,address,address,uint256,bytes),(address,bool,address,bool),uint256,uint256)"),
+            (sel::COW_SETTLE, "settle(address[],uint256[],(uint256,uint256,address,uint256,uint256,uint32,bytes32,uint256,uint256,uint256,bytes)[],(address,uint256,bytes)[][3])"),
+            (sel::COW_TRANSFER_FROM_ACCOUNTS, "transferFromAccounts((address,address,uint256,bytes32)[])"),
             (sel::BALANCER_V2_BATCH, "batchSwap(uint8,(bytes32,uint256,uint256,uint256,bytes)[],address[],(address,bool,address,bool),int256[],uint256)"),
             (sel::BALANCER_V2_ON_SWAP_MINIMAL, "onSwap((uint8,address,address,uint256,bytes32,uint256,address,address,bytes),uint256,uint256)"),
             (sel::BALANCER_V2_ON_SWAP_GENERAL, "onSwap((uint8,address,address,uint256,bytes32,uint256,address,address,bytes),uint256[],uint256,uint256)"),
@@ -271,6 +281,7 @@ mod tests {
             (topic::V2_SWAP, "Swap(address,uint256,uint256,uint256,uint256,address)"),
             (topic::V2_SYNC, "Sync(uint112,uint112)"),
             (topic::V3_SWAP, "Swap(address,address,int256,int256,uint160,uint128,int24)"),
+            (topic::COW_TRADE, "Trade(address,address,address,uint256,uint256,uint256,bytes)"),
             (topic::PANCAKE_V3_SWAP, "Swap(address,address,int256,int256,uint160,uint128,int24,uint128,uint128)"),
             (topic::CURVE_EXCHANGE, "TokenExchange(address,int128,uint256,int128,uint256)"),
             (topic::CURVE_EXCHANGE_UNDERLYING, "TokenExchangeUnderlying(address,int128,uint256,int128,uint256)"),

@@ -1,6 +1,6 @@
 //! DeFi actions decoded from a block: token and ether transfers, swaps (Uniswap V2 and its
 //! forks, Uniswap V3 and PancakeSwap V3, Curve, Balancer V1 and V2 with batch swaps, Bancor v2,
-//! 0x v3 and v4), flash loans (Aave, Balancer, dYdX, ERC-3156, Uniswap flash swaps), liquidations
+//! 0x v3 and v4, CoW Protocol settlements), flash loans (Aave, Balancer, dYdX, ERC-3156, Uniswap flash swaps), liquidations
 //! (Aave v1/v2/v3, Compound v2 and forks such as Cream), arbitrages with their profit and kind, sandwiches across transactions
 //! (several front-runs, multi-hop), concentrated liquidity added, removed and collected (Uniswap
 //! V3 positions) and the JIT liquidity built from it, and the composer that gives each
@@ -97,6 +97,8 @@ pub enum Protocol {
     Bancor,
     /// 0x: the exchange proxy's native orders (v4) and the v3 Exchange's orders.
     ZeroEx,
+    /// CoW Protocol: the settlement contract's batch of signed orders.
+    CowProtocol,
     /// Aave v1.
     AaveV1,
     /// Aave v2 or v3 (same interface).

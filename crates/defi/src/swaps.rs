@@ -31,6 +31,7 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
     }
     out.extend(zeroex_v3(frames));
     out.extend(balancer_v2_batch(frames));
+    out.extend(cow_settle(frames));
     for f in frames.iter().filter(|f| f.kind == CallKind::Call) {
         let a = args(f.input);
         let swap = match f.selector() {
@@ -448,6 +449,135 @@ fn erc20_asset(data: &[u8], at: usize) -> Option<Address> {
     }
 }
 
+/// One order of a CoW Protocol settlement, as its `settle` call gives it.
+struct CowTrade {
+    sell_token: Address,
+    buy_token: Address,
+    /// Zero: the owner.
+    receiver: Address,
+    /// What the order bought, as the settlement computes it from the clearing prices.
+    executed_buy: U256,
+}
+
+/// The trades of a `settle(tokens, clearingPrices, trades, interactions)` call's arguments:
+/// each trade is (sellTokenIndex, buyTokenIndex, receiver, sellAmount, buyAmount, validTo,
+/// appData, feeAmount, flags, executedAmount, signature). A sell order (flags bit 0 clear)
+/// sells its sell amount, or the executed amount when partially fillable (bit 1), and buys
+/// that times the sell token's price over the buy token's (rounded down); a buy order buys its
+/// buy amount, or the executed amount.
+fn cow_trades(a: &[u8]) -> Option<Vec<CowTrade>> {
+    let len_at = |at: usize| usize::try_from(uint(a, at / 32)?).ok();
+    let tokens_at = offset(a, 0, 0)?;
+    let prices_at = offset(a, 1, 0)?;
+    let token = |i: usize| (i < len_at(tokens_at)?).then(|| addr(a, tokens_at / 32 + 1 + i))?;
+    let price = |i: usize| (i < len_at(prices_at)?).then(|| uint(a, prices_at / 32 + 1 + i))?;
+    let trades_at = offset(a, 2, 0)?;
+    let base = trades_at + 32;
+    let mut out = Vec::new();
+    for k in 0..len_at(trades_at)? {
+        let t = offset(a, base / 32 + k, base)? / 32;
+        let idx = |j: usize| usize::try_from(uint(a, t + j)?).ok();
+        let (sell, buy) = (idx(0)?, idx(1)?);
+        let flags = uint(a, t + 8)?;
+        let (buy_order, partial) = (flags.bit(0), flags.bit(1));
+        let executed_buy = if buy_order {
+            if partial {
+                uint(a, t + 9)?
+            } else {
+                uint(a, t + 4)?
+            }
+        } else {
+            let sold = if partial { uint(a, t + 9)? } else { uint(a, t + 3)? };
+            let p_buy = price(buy)?;
+            if p_buy.is_zero() {
+                return None;
+            }
+            sold.checked_mul(price(sell)?)? / p_buy
+        };
+        out.push(CowTrade {
+            sell_token: token(sell)?,
+            buy_token: token(buy)?,
+            receiver: addr(a, t + 2)?,
+            executed_buy,
+        });
+    }
+    Some(out)
+}
+
+/// CoW Protocol orders from the call tree: each trade of a `settle` call is a swap of its
+/// owner with the settlement, paying what the vault relayer's `transferFromAccounts` took from
+/// the owner (sell amount and fee; the relayer's transfers come in the order of the trades) and
+/// receiving the executed buy amount (sent to the order's receiver).
+fn cow_settle(frames: &[Frame<'_>]) -> Vec<Swap> {
+    let mut out = Vec::new();
+    for f in frames
+        .iter()
+        .filter(|f| f.kind == CallKind::Call && !f.error && f.selector() == Some(sel::COW_SETTLE))
+    {
+        let Some(trades) = cow_trades(args(f.input)) else { continue };
+        let paid: Vec<(Address, Address, U256)> = frames
+            .iter()
+            .filter(|g| g.path.len() == f.path.len() + 1 && f.is_ancestor_of(&g.path))
+            .filter(|g| !g.error && g.selector() == Some(sel::COW_TRANSFER_FROM_ACCOUNTS))
+            .flat_map(|g| cow_paid(args(g.input)).unwrap_or_default())
+            .collect();
+        if paid.len() != trades.len()
+            || trades.iter().zip(&paid).any(|(t, (_, token, _))| *token != t.sell_token)
+        {
+            continue;
+        }
+        for (t, (owner, _, amount)) in trades.iter().zip(paid) {
+            out.push(Swap {
+                at: Position::Trace { trace_address: f.path.clone() },
+                protocol: Protocol::CowProtocol,
+                pool: f.to,
+                from: owner,
+                to: if t.receiver.is_zero() { owner } else { t.receiver },
+                token_in: t.sell_token,
+                amount_in: amount,
+                token_out: t.buy_token,
+                amount_out: t.executed_buy,
+                reverted: f.reverted,
+                reserves: None,
+            });
+        }
+    }
+    out
+}
+
+/// `transferFromAccounts((account, token, amount, balance)[])`: (account, token, amount) each.
+fn cow_paid(a: &[u8]) -> Option<Vec<(Address, Address, U256)>> {
+    let at = offset(a, 0, 0)? / 32;
+    let n = usize::try_from(uint(a, at)?).ok()?;
+    (0..n)
+        .map(|i| {
+            let w = at + 1 + 4 * i;
+            Some((addr(a, w)?, addr(a, w + 1)?, uint(a, w + 2)?))
+        })
+        .collect()
+}
+
+/// A CoW Protocol `Trade` event: the owner (indexed), then sell token, buy token, sell amount,
+/// buy amount, fee, order id. The owner paid the sell amount and the fee; the receiver, which
+/// the event does not name, is taken to be the owner.
+fn cow_log(l: &Log, at: &Position, reverted: bool) -> Option<Swap> {
+    let d = &l.data[..];
+    let owner = topic_addr(l.topics.get(1)?)?;
+    Some(Swap {
+        at: at.clone(),
+        protocol: Protocol::CowProtocol,
+        pool: l.address,
+        from: owner,
+        to: owner,
+        token_in: addr(d, 0)?,
+        amount_in: uint(d, 2)?.checked_add(uint(d, 4)?)?,
+        token_out: addr(d, 1)?,
+        amount_out: uint(d, 3)?,
+        reverted,
+        reserves: None,
+    })
+}
+
 /// A 0x v3 `Fill` event: the maker's and taker's asset data are its first two (dynamic)
 /// fields, then the taker, the sender and the filled amounts.
 fn zeroex_v3_log(l: &Log, at: &Position, reverted: bool) -> Option<Swap> {
@@ -528,6 +658,8 @@ pub(crate) fn from_logs(logs: &[Log], ts: &[Transfer], reverted: bool) -> Vec<Sw
             zeroex_log(l, &at, 2, 3, 5)
         } else if *t0 == topic::ZEROX_V3_FILL && l.topics.len() == 4 {
             zeroex_v3_log(l, &at, reverted)
+        } else if *t0 == topic::COW_TRADE && l.topics.len() == 2 {
+            cow_log(l, &at, reverted)
         } else {
             None
         };
@@ -744,5 +876,30 @@ mod tests {
             }
         }
         assert_eq!(checked, 2);
+    }
+
+    #[test]
+    fn a_real_cow_settlement_trade_buys_what_the_settlement_sent_its_receiver() {
+        // Block 13666184, transaction 2 (mev-inspect's blocks): one order settled through 1inch.
+        // The key: the settlement's own transfer of the buy token to the receiver, which must be
+        // the buy amount worked out from the order and the clearing prices.
+        let blocks = palisade_testing::fixtures::blocks("mainnet/mev-inspect-20.jsonl.zst");
+        let b = blocks.iter().find(|b| b.header.number == 13_666_184).unwrap();
+        let actions = crate::classify(b);
+        let t = actions.txs.iter().find(|t| t.index == 2).unwrap();
+        let cow: Vec<_> = t.swaps.iter().filter(|s| s.protocol == Protocol::CowProtocol).collect();
+        let [s] = cow.as_slice() else { panic!("{:?}", t.swaps) };
+        let sent = t
+            .transfers
+            .iter()
+            .find(|x| x.from == s.pool && x.to == s.to && x.token == s.token_out)
+            .expect("the settlement paid the receiver");
+        assert_eq!(sent.amount, s.amount_out);
+        let paid = t
+            .transfers
+            .iter()
+            .find(|x| x.from == s.from && x.token == s.token_in && x.amount == s.amount_in);
+        assert!(paid.is_some(), "the owner paid the sell amount and fee");
+        assert_ne!(s.token_in, s.token_out);
     }
 }
