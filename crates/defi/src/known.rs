@@ -46,6 +46,19 @@ pub mod sel {
     pub const CURVE_EXCHANGE_UNDERLYING: [u8; 4] = [0xa6, 0x41, 0x7e, 0xd6];
     /// Curve crypto pools `exchange(uint256,uint256,uint256,uint256)`
     pub const CURVE_EXCHANGE_CRYPTO: [u8; 4] = [0x5b, 0x41, 0xb9, 0x08];
+    /// Curve `exchange(int128,int128,uint256,uint256,address)` (with a receiver)
+    pub const CURVE_EXCHANGE_TO: [u8; 4] = [0xdd, 0xc1, 0xf5, 0x9d];
+    /// Curve `exchange_underlying(int128,int128,uint256,uint256,address)` (with a receiver)
+    pub const CURVE_EXCHANGE_UNDERLYING_TO: [u8; 4] = [0x44, 0xee, 0x19, 0x86];
+    /// Curve crypto pools `exchange(uint256,uint256,uint256,uint256,bool)` (ether or WETH)
+    pub const CURVE_EXCHANGE_CRYPTO_ETH: [u8; 4] = [0x39, 0x47, 0x47, 0xc5];
+    /// Curve crypto pools `exchange(uint256,uint256,uint256,uint256,bool,address)`
+    pub const CURVE_EXCHANGE_CRYPTO_TO: [u8; 4] = [0xce, 0x7d, 0x65, 0x03];
+    /// Curve NG `exchange_received(int128,int128,uint256,uint256,address)`: the pool takes
+    /// tokens sent to it before the call
+    pub const CURVE_EXCHANGE_RECEIVED: [u8; 4] = [0xaf, 0xb4, 0x30, 0x12];
+    /// Curve NG crypto pools `exchange_received(uint256,uint256,uint256,uint256,address)`
+    pub const CURVE_EXCHANGE_RECEIVED_CRYPTO: [u8; 4] = [0x76, 0x76, 0x91, 0xe7];
     /// Balancer V1 `swapExactAmountIn(address,uint256,address,uint256,uint256)`
     pub const BALANCER_V1_IN: [u8; 4] = [0x82, 0x01, 0xaa, 0x3f];
     /// Balancer V1 `swapExactAmountOut(address,uint256,address,uint256,uint256)`
@@ -147,6 +160,10 @@ pub mod topic {
     /// Curve `TokenExchangeUnderlying(address,int128,uint256,int128,uint256)`
     pub const CURVE_EXCHANGE_UNDERLYING: B256 =
         b256!("d013ca23e77a65003c2c659c5442c00c805371b7fc1ebd4c206c41d1536bd90b");
+    /// Curve NG crypto pools `TokenExchange(address,uint256,uint256,uint256,uint256,uint256,uint256)`
+    /// (the older crypto pools' event with the fee and the packed price scale after it)
+    pub const CURVE_EXCHANGE_CRYPTO_NG: B256 =
+        b256!("143f1f8e861fbdeddd5b46e844b7d3ac7b86a122f36e8c463859ee6811b1f29c");
     /// Curve crypto pools `TokenExchange(address,uint256,uint256,uint256,uint256)`
     pub const CURVE_EXCHANGE_CRYPTO: B256 =
         b256!("b2e76ae99761dc136e598d4a629bb347eccb9532a5f8bbd72e18467c3c34cc98");
@@ -245,6 +262,12 @@ mod tests {
             (sel::CURVE_EXCHANGE, "exchange(int128,int128,uint256,uint256)"),
             (sel::CURVE_EXCHANGE_UNDERLYING, "exchange_underlying(int128,int128,uint256,uint256)"),
             (sel::CURVE_EXCHANGE_CRYPTO, "exchange(uint256,uint256,uint256,uint256)"),
+            (sel::CURVE_EXCHANGE_TO, "exchange(int128,int128,uint256,uint256,address)"),
+            (sel::CURVE_EXCHANGE_UNDERLYING_TO, "exchange_underlying(int128,int128,uint256,uint256,address)"),
+            (sel::CURVE_EXCHANGE_CRYPTO_ETH, "exchange(uint256,uint256,uint256,uint256,bool)"),
+            (sel::CURVE_EXCHANGE_CRYPTO_TO, "exchange(uint256,uint256,uint256,uint256,bool,address)"),
+            (sel::CURVE_EXCHANGE_RECEIVED, "exchange_received(int128,int128,uint256,uint256,address)"),
+            (sel::CURVE_EXCHANGE_RECEIVED_CRYPTO, "exchange_received(uint256,uint256,uint256,uint256,address)"),
             (sel::BALANCER_V1_IN, "swapExactAmountIn(address,uint256,address,uint256,uint256)"),
             (sel::BALANCER_V1_OUT, "swapExactAmountOut(address,uint256,address,uint256,uint256)"),
             (sel::BANCOR_CONVERT, "convert(address,address,uint256,address,address)"),
@@ -286,6 +309,7 @@ mod tests {
             (topic::CURVE_EXCHANGE, "TokenExchange(address,int128,uint256,int128,uint256)"),
             (topic::CURVE_EXCHANGE_UNDERLYING, "TokenExchangeUnderlying(address,int128,uint256,int128,uint256)"),
             (topic::CURVE_EXCHANGE_CRYPTO, "TokenExchange(address,uint256,uint256,uint256,uint256)"),
+            (topic::CURVE_EXCHANGE_CRYPTO_NG, "TokenExchange(address,uint256,uint256,uint256,uint256,uint256,uint256)"),
             (topic::BALANCER_V2_SWAP, "Swap(bytes32,address,address,uint256,uint256)"),
             (topic::BALANCER_V1_SWAP, "LOG_SWAP(address,address,address,uint256,uint256)"),
             (topic::BANCOR_CONVERSION, "Conversion(address,address,address,uint256,uint256,int256)"),

@@ -51,9 +51,23 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
                 addr(a, 0).and_then(|to| pool_swap(f, ts, Protocol::UniswapV3, to, false))
             }
             Some(
-                sel::CURVE_EXCHANGE | sel::CURVE_EXCHANGE_UNDERLYING | sel::CURVE_EXCHANGE_CRYPTO,
+                sel::CURVE_EXCHANGE
+                | sel::CURVE_EXCHANGE_UNDERLYING
+                | sel::CURVE_EXCHANGE_CRYPTO
+                | sel::CURVE_EXCHANGE_CRYPTO_ETH,
             ) => pool_swap(f, ts, Protocol::Curve, f.from, false)
                 .or_else(|| any_out_swap(f, ts, Protocol::Curve)),
+            // The same with the receiver named (the 5th argument; the 6th for crypto pools).
+            Some(sel::CURVE_EXCHANGE_TO | sel::CURVE_EXCHANGE_UNDERLYING_TO) => addr(a, 4)
+                .and_then(|to| pool_swap(f, ts, Protocol::Curve, to, false))
+                .or_else(|| any_out_swap(f, ts, Protocol::Curve)),
+            Some(sel::CURVE_EXCHANGE_CRYPTO_TO) => addr(a, 5)
+                .and_then(|to| pool_swap(f, ts, Protocol::Curve, to, false))
+                .or_else(|| any_out_swap(f, ts, Protocol::Curve)),
+            // NG pools' exchange_received: the tokens in were sent to the pool before the call.
+            Some(sel::CURVE_EXCHANGE_RECEIVED | sel::CURVE_EXCHANGE_RECEIVED_CRYPTO) => {
+                addr(a, 4).and_then(|to| pool_swap(f, ts, Protocol::Curve, to, true))
+            }
             Some(sel::BALANCER_V1_IN | sel::BALANCER_V1_OUT) => balancer_v1(f, ts),
             Some(sel::BANCOR_CONVERT) => bancor(f),
             Some(sel::BALANCER_V2_SWAP) => {
@@ -610,7 +624,8 @@ pub(crate) fn from_logs(logs: &[Log], ts: &[Transfer], reverted: bool) -> Vec<Sw
             v3_log(l, &at, ts)
         } else if (*t0 == topic::CURVE_EXCHANGE
             || *t0 == topic::CURVE_EXCHANGE_UNDERLYING
-            || *t0 == topic::CURVE_EXCHANGE_CRYPTO)
+            || *t0 == topic::CURVE_EXCHANGE_CRYPTO
+            || *t0 == topic::CURVE_EXCHANGE_CRYPTO_NG)
             && l.topics.len() == 2
         {
             curve_log(l, &at, ts)
