@@ -19,6 +19,9 @@ pub const DYDX_SOLO: Address = address!("1e0447b19bb6ecfdae1e4ae1694b0c3659614e4
 pub const COMPOUND_CETH: Address = address!("4ddc2d193948926d02f9b1fe9e1daa0718270ed5");
 /// Cream's ether market (crETH).
 pub const CREAM_CRETH: Address = address!("d06527d5e56a3495252a528c4987003b712860ee");
+/// Uniswap V3's NonfungiblePositionManager on mainnet: it owns, in the pools, the positions
+/// of everyone who adds liquidity through it.
+pub const UNISWAP_V3_POSITIONS: Address = address!("c36442b4a4522e871399cd717abdd847ab11fe88");
 /// Balancer V2's vault (the same address on every chain).
 pub const BALANCER_VAULT: Address = address!("ba12222222228d8ba445958a75a0704d566bf2c8");
 

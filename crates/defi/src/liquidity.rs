@@ -243,7 +243,8 @@ fn dec_signed_pair<S: serde::Serializer>(v: &[I256; 2], s: S) -> Result<S::Ok, S
 
 /// The block's JIT liquidity (see [`Jit`]). A removal must take out at least the liquidity the
 /// addition put in, the two transactions must come from the same sender or call the same
-/// contract, and a transaction is a victim when one of its swaps in the pool is not by the
+/// contract (the same sender when the position's owner is Uniswap's position manager, which
+/// holds everyone's positions), and a transaction is a victim when one of its swaps in the pool is not by the
 /// provider's transactions. Each addition and removal is in at most one finding.
 pub fn jits(b: &BlockActions) -> Vec<Jit> {
     let mut out = Vec::new();
@@ -263,10 +264,13 @@ pub fn jits(b: &BlockActions) -> Vec<Jit> {
                     && c.tick_lower == add.tick_lower
                     && c.tick_upper == add.tick_upper
             };
-            // The first later removal of the whole position by the same sender or bot.
+            // The first later removal of the whole position by the same sender, or through the
+            // same bot contract. Not the same position manager: it owns everyone's positions
+            // (and calling it is no sign of one actor), so there the sender must match.
+            let shared_owner = add.owner == crate::known::UNISWAP_V3_POSITIONS;
             let found = b.txs[ti + 1..].iter().filter(|u| !u.reverted).find_map(|u| {
-                let same_actor =
-                    (u.from.is_some() && u.from == t.from) || (u.to.is_some() && u.to == t.to);
+                let same_actor = (u.from.is_some() && u.from == t.from)
+                    || (!shared_owner && u.to.is_some() && u.to == t.to);
                 if !same_actor {
                     return None;
                 }
@@ -338,6 +342,79 @@ pub fn jits(b: &BlockActions) -> Vec<Jit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::known::UNISWAP_V3_POSITIONS as NPM;
+    use crate::{Source, TxActions};
+
+    const POOL: Address = Address::repeat_byte(0x70);
+
+    fn change(kind: LiquidityKind, owner: Address) -> LiquidityChange {
+        LiquidityChange {
+            at: Position::Log { log_index: 0 },
+            protocol: Protocol::UniswapV3,
+            kind,
+            pool: POOL,
+            owner,
+            tick_lower: -887_220,
+            tick_upper: 887_220,
+            liquidity: 1000,
+            amount0: U256::from(10),
+            amount1: U256::from(10),
+            reverted: false,
+        }
+    }
+
+    fn tx(
+        index: u64,
+        from: u8,
+        to: Address,
+        liquidity: Vec<LiquidityChange>,
+        swap: bool,
+    ) -> TxActions {
+        let who = Address::repeat_byte(from);
+        let (a, b) = (Address::repeat_byte(0xa0), Address::repeat_byte(0xb0));
+        TxActions {
+            index,
+            hash: None,
+            from: Some(who),
+            to: Some(to),
+            reverted: false,
+            source: Source::Logs,
+            transfers: Vec::new(),
+            swaps: if swap { vec![crate::mev::tests::swap(POOL, who, a, 5, b, 4)] } else { vec![] },
+            flash_loans: Vec::new(),
+            liquidations: Vec::new(),
+            arbitrages: Vec::new(),
+            liquidity,
+        }
+    }
+
+    #[test]
+    fn positions_the_position_manager_holds_need_the_same_sender() {
+        // Two users of the position manager with the same full-range ticks: one adds, a swap,
+        // the other removes. Not JIT; the same user doing both is.
+        let block = |remover: u8| BlockActions {
+            number: 1,
+            txs: vec![
+                tx(0, 1, NPM, vec![change(LiquidityKind::Add, NPM)], false),
+                tx(1, 9, POOL, vec![], true),
+                tx(2, remover, NPM, vec![change(LiquidityKind::Remove, NPM)], false),
+            ],
+        };
+        assert!(jits(&block(2)).is_empty());
+        let j = jits(&block(1));
+        assert_eq!((j.len(), j[0].victims.clone()), (1, vec![1]));
+        // A bot contract that owns its position may be called from several senders.
+        let bot = Address::repeat_byte(0xbb);
+        let b = BlockActions {
+            number: 1,
+            txs: vec![
+                tx(0, 1, bot, vec![change(LiquidityKind::Add, bot)], false),
+                tx(1, 9, POOL, vec![], true),
+                tx(2, 2, bot, vec![change(LiquidityKind::Remove, bot)], false),
+            ],
+        };
+        assert_eq!(jits(&b).len(), 1);
+    }
 
     #[test]
     fn ticks_are_sign_extended_int24_words() {
