@@ -7,7 +7,7 @@ use alloy_consensus::constants::EMPTY_OMMER_ROOT_HASH;
 use alloy_consensus::proofs::calculate_withdrawals_root;
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Header, TxEnvelope};
-use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_eips::eip2718::Decodable2718;
 use alloy_eips::eip4895::Withdrawal;
 use alloy_primitives::{Bloom, B64, U256};
 use palisade_primitives::quantity as q;
@@ -25,29 +25,38 @@ pub fn verify_execution_payload(p: &Value) -> Result<BlockReport, String> {
     let number = q::u64(get(p, "block_number")?)?;
     let mut r = BlockReport { number: Some(number), ..Default::default() };
     let raws = get(p, "transactions")?.as_array().ok_or("transactions is not a list")?;
-    // Decoding, encoding for the trie and signature recovery dominate: spread them over the
-    // cores, then build the trie in order.
-    // Per transaction: its EIP-2718 encoding and, if recovery failed, why.
-    type Done = Result<(Vec<u8>, Option<String>), String>;
-    let done: Vec<Done> = raws
-        .par_iter()
-        .with_min_len(4)
-        .enumerate()
-        .map(|(i, raw)| {
-            let bytes = q::bytes(raw)?;
-            let tx = TxEnvelope::decode_2718(&mut bytes.as_ref())
-                .map_err(|e| format!("transaction {i}: {e}"))?;
-            let recovered = tx.recover_signer().err().map(|e| e.to_string());
-            Ok((tx.encoded_2718(), recovered))
-        })
-        .collect();
-    let mut encoded = Vec::with_capacity(done.len());
+    // The transactions as the block commits to them (their EIP-2718 bytes), hex-decoded on
+    // every core. Then the transactions trie, which is serial, is built on one core while the
+    // others decode each transaction and recover its signer (the bulk of the work), so the
+    // trie no longer waits for recovery.
+    let bytes: Vec<Result<alloy_primitives::Bytes, String>> =
+        raws.par_iter().with_min_len(16).map(q::bytes).collect();
+    let bytes = bytes.into_iter().collect::<Result<Vec<_>, String>>()?;
+    // Per transaction: if it decodes, why recovery failed (None: it recovered).
+    type Done = Result<Option<String>, String>;
+    let (transactions_root, done) = rayon::join(
+        || {
+            alloy_trie::root::ordered_trie_root_with_encoder(&bytes, |e, buf| {
+                buf.extend_from_slice(e)
+            })
+        },
+        || -> Vec<Done> {
+            bytes
+                .par_iter()
+                .with_min_len(4)
+                .enumerate()
+                .map(|(i, raw)| {
+                    let tx = TxEnvelope::decode_2718(&mut raw.as_ref())
+                        .map_err(|e| format!("transaction {i}: {e}"))?;
+                    Ok(tx.recover_signer().err().map(|e| e.to_string()))
+                })
+                .collect()
+        },
+    );
     for (i, d) in done.into_iter().enumerate() {
-        let (enc, bad) = d?;
-        if let Some(reason) = bad {
+        if let Some(reason) = d? {
             r.failed.push(VerifyError::Signature { number, index: i, reason });
         }
-        encoded.push(enc);
     }
     if r.failed.is_empty() {
         r.passed.push(Check::Senders);
@@ -75,9 +84,7 @@ pub fn verify_execution_payload(p: &Value) -> Result<BlockReport, String> {
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: q::address(get(p, "fee_recipient")?)?,
         state_root: q::b256(get(p, "state_root")?)?,
-        transactions_root: alloy_trie::root::ordered_trie_root_with_encoder(&encoded, |e, buf| {
-            buf.extend_from_slice(e)
-        }),
+        transactions_root,
         receipts_root: q::b256(get(p, "receipts_root")?)?,
         logs_bloom: get(p, "logs_bloom")?
             .as_str()
