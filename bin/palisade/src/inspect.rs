@@ -246,9 +246,9 @@ fn report(b: &BlockData, as_json: bool, cex: Option<&Cex>) -> String {
     let sw = sandwiches(&actions);
     let js = jits(&actions);
     let mev = compose(&actions, &sw, &js);
-    let owned: Vec<u64> = mev.iter().flat_map(Mev::txs).collect();
     let cex_dex = match (cex, b.header.timestamp) {
         (Some(c), Some(ts)) => {
+            let owned: Vec<u64> = mev.iter().flat_map(Mev::txs).collect();
             Some(palisade_defi::cex_dex(&actions, ts, &c.quotes, &owned, c.min_profit))
         }
         _ => None,

@@ -7,11 +7,8 @@ mod common;
 
 use common::*;
 use palisade_store::AlertRow;
-use palisade_testing::anvil::{
-    artifact_bytecode, cast_binary, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2,
-};
+use palisade_testing::anvil::{cast_offline as cast, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2};
 use serde_json::{json, Value};
-use std::process::Command;
 
 const ACCOUNT3: &str = "0x90f79bf6eb2c4f870365e785982e1f101e93b906";
 const ACCOUNT4: &str = "0x15d34aaf54267db7d7c367839aaf71a00a2c6a65";
@@ -20,41 +17,10 @@ const ACCOUNT6: &str = "0x976ea74026e726554db657fa54763abd0c3a0aa9";
 const ACCOUNT9: &str = "0xa0ee7a142d267c1f36714e4a8f75612f20a79720";
 const E18: u128 = 1_000_000_000_000_000_000;
 
-/// Runs cast offline (encoding) and returns its output.
-fn cast(args: &[&str]) -> String {
-    let out = Command::new(cast_binary()).args(args).output().expect("cast runs");
-    assert!(out.status.success(), "cast {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Deploys artifact `name` with constructor arguments.
-async fn deploy(anvil: &Anvil, from: &str, name: &str, ctor: &str, args: &[&str]) -> String {
-    let mut code = artifact_bytecode(name);
-    if !ctor.is_empty() {
-        let mut a = vec!["abi-encode", ctor];
-        a.extend_from_slice(args);
-        code.push_str(cast(&a).trim_start_matches("0x"));
-    }
-    let tx = json!({"from": from, "data": code, "gas": "0x989680"});
-    let h = anvil.rpc("eth_sendTransaction", json!([tx])).await;
-    let r = anvil.receipt(h.as_str().unwrap()).await;
-    assert_eq!(r["status"], "0x1", "deploying {name} failed: {r}");
-    r["contractAddress"].as_str().unwrap().to_string()
-}
-
 fn calldata(sig: &str, args: &[&str]) -> String {
     let mut a = vec!["calldata", sig];
     a.extend_from_slice(args);
     cast(&a)
-}
-
-/// Sends a call, waits for it to be mined and checks that it succeeded.
-async fn call(anvil: &Anvil, from: &str, to: &str, sig: &str, args: &[&str]) -> String {
-    let tx = json!({"from": from, "to": to, "data": calldata(sig, args), "gas": "0x7a1200"});
-    let h = anvil.rpc("eth_sendTransaction", json!([tx])).await.as_str().unwrap().to_string();
-    let r = anvil.receipt(&h).await;
-    assert_eq!(r["status"], "0x1", "{sig} {args:?} from {from} failed: {r}");
-    h
 }
 
 /// Submits a call without waiting (automine off), with a priority fee in gwei.
@@ -104,55 +70,54 @@ struct Uni {
 const MAX: &str = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
 
 async fn uniswap(anvil: &Anvil, traders: &[&str]) -> Uni {
-    let weth = deploy(anvil, ACCOUNT0, "uniswap/WETH9", "", &[]).await;
-    let factory =
-        deploy(anvil, ACCOUNT0, "uniswap/UniswapV2Factory", "constructor(address)", &[ACCOUNT0])
-            .await;
-    let router = deploy(
-        anvil,
-        ACCOUNT0,
-        "uniswap/UniswapV2Router02",
-        "constructor(address,address)",
-        &[&factory, &weth],
-    )
-    .await;
+    let weth = anvil.deploy_artifact(ACCOUNT0, "uniswap/WETH9", &[]).await;
+    let factory = anvil
+        .deploy_artifact(ACCOUNT0, "uniswap/UniswapV2Factory", &["constructor(address)", ACCOUNT0])
+        .await;
+    let router = anvil
+        .deploy_artifact(
+            ACCOUNT0,
+            "uniswap/UniswapV2Router02",
+            &["constructor(address,address)", &factory, &weth],
+        )
+        .await;
     let supply = (1_000_000 * E18).to_string();
-    let a = deploy(
-        anvil,
-        ACCOUNT0,
-        "TestToken",
-        "constructor(string,string,uint256)",
-        &["Token A", "A", &supply],
-    )
-    .await;
-    let b = deploy(
-        anvil,
-        ACCOUNT0,
-        "TestToken",
-        "constructor(string,string,uint256)",
-        &["Token B", "B", &supply],
-    )
-    .await;
+    let a = anvil
+        .deploy_artifact(
+            ACCOUNT0,
+            "TestToken",
+            &["constructor(string,string,uint256)", "Token A", "A", &supply],
+        )
+        .await;
+    let b = anvil
+        .deploy_artifact(
+            ACCOUNT0,
+            "TestToken",
+            &["constructor(string,string,uint256)", "Token B", "B", &supply],
+        )
+        .await;
     for t in [&a, &b] {
-        call(anvil, ACCOUNT0, t, "approve(address,uint256)", &[&router, MAX]).await;
+        anvil.transact(ACCOUNT0, t, "approve(address,uint256)", &[&router, MAX]).await;
     }
     let liq = (1000 * E18).to_string();
-    call(
-        anvil,
-        ACCOUNT0,
-        &router,
-        "addLiquidity(address,address,uint256,uint256,uint256,uint256,address,uint256)",
-        &[&a, &b, &liq, &liq, "0", "0", ACCOUNT0, "99999999999"],
-    )
-    .await;
+    anvil
+        .transact(
+            ACCOUNT0,
+            &router,
+            "addLiquidity(address,address,uint256,uint256,uint256,uint256,address,uint256)",
+            &[&a, &b, &liq, &liq, "0", "0", ACCOUNT0, "99999999999"],
+        )
+        .await;
     let pair = lower(&view(anvil, &factory, "getPair(address,address)(address)", &[&a, &b]));
     for who in traders {
-        call(anvil, ACCOUNT0, &a, "transfer(address,uint256)", &[who, &(100 * E18).to_string()])
+        anvil
+            .transact(ACCOUNT0, &a, "transfer(address,uint256)", &[who, &(100 * E18).to_string()])
             .await;
-        call(anvil, ACCOUNT0, &b, "transfer(address,uint256)", &[who, &(100 * E18).to_string()])
+        anvil
+            .transact(ACCOUNT0, &b, "transfer(address,uint256)", &[who, &(100 * E18).to_string()])
             .await;
-        call(anvil, who, &a, "approve(address,uint256)", &[&router, MAX]).await;
-        call(anvil, who, &b, "approve(address,uint256)", &[&router, MAX]).await;
+        anvil.transact(who, &a, "approve(address,uint256)", &[&router, MAX]).await;
+        anvil.transact(who, &b, "approve(address,uint256)", &[&router, MAX]).await;
     }
     Uni { router, a, b, pair }
 }
@@ -275,11 +240,12 @@ async fn a_sandwich_on_a_uniswap_v2_pair_is_found_with_profit_and_victim_loss_an
 #[tokio::test(flavor = "multi_thread")]
 async fn unauthorized_upgrades_ownership_hijacks_and_pauses_alert_and_allowed_admin_calls_do_not() {
     let anvil = Anvil::start(&[]).await;
-    let v1 = deploy(&anvil, ACCOUNT0, "OpenUpgradeV1", "", &[]).await;
-    let v2 = deploy(&anvil, ACCOUNT0, "OpenUpgradeV2", "", &[]).await;
-    let proxy = deploy(&anvil, ACCOUNT0, "ScenarioProxy", "constructor(address)", &[&v1]).await;
-    let treasury = deploy(&anvil, ACCOUNT0, "Treasury", "", &[]).await;
-    let hijacker = deploy(&anvil, ACCOUNT1, "Hijacker", "", &[]).await;
+    let v1 = anvil.deploy_artifact(ACCOUNT0, "OpenUpgradeV1", &[]).await;
+    let v2 = anvil.deploy_artifact(ACCOUNT0, "OpenUpgradeV2", &[]).await;
+    let proxy =
+        anvil.deploy_artifact(ACCOUNT0, "ScenarioProxy", &["constructor(address)", &v1]).await;
+    let treasury = anvil.deploy_artifact(ACCOUNT0, "Treasury", &[]).await;
+    let hijacker = anvil.deploy_artifact(ACCOUNT1, "Hijacker", &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let body = format!(
         r#"
@@ -298,21 +264,21 @@ allowed_callers = ["{ACCOUNT0}"]
 
     // Benign: the team's account upgrades and grants a role.
     let ok_upgrade =
-        call(&anvil, ACCOUNT0, &proxy, "upgradeToAndCall(address,bytes)", &[&v2, "0x"]).await;
-    let ok_grant =
-        call(&anvil, ACCOUNT0, &treasury, "grantRole(bytes32,address)", &[&manager, ACCOUNT2])
-            .await;
+        anvil.transact(ACCOUNT0, &proxy, "upgradeToAndCall(address,bytes)", &[&v2, "0x"]).await;
+    let ok_grant = anvil
+        .transact(ACCOUNT0, &treasury, "grantRole(bytes32,address)", &[&manager, ACCOUNT2])
+        .await;
     // Attacks: an outsider upgrades the proxy (the implementation forgot its guard), takes the
     // treasury over through a contract, then pauses it.
     let bad_upgrade =
-        call(&anvil, ACCOUNT1, &proxy, "upgradeToAndCall(address,bytes)", &[&v1, "0x"]).await;
-    let hijack = call(&anvil, ACCOUNT1, &hijacker, "hijack(address)", &[&treasury]).await;
+        anvil.transact(ACCOUNT1, &proxy, "upgradeToAndCall(address,bytes)", &[&v1, "0x"]).await;
+    let hijack = anvil.transact(ACCOUNT1, &hijacker, "hijack(address)", &[&treasury]).await;
     assert_eq!(
         lower(&view(&anvil, &treasury, "owner()(address)", &[])),
         ACCOUNT1,
         "the hijack worked"
     );
-    let pause = call(&anvil, ACCOUNT1, &treasury, "pause()", &[]).await;
+    let pause = anvil.transact(ACCOUNT1, &treasury, "pause()", &[]).await;
     p.wait_synced(&anvil).await;
 
     let alerts = p.alerts().await;
@@ -365,11 +331,12 @@ async fn increase_time(anvil: &Anvil, secs: u64) {
 async fn a_stale_feed_and_a_deviating_feed_alert_and_fresh_close_feeds_do_not() {
     let anvil = Anvil::start(&[]).await;
     let ctor = "constructor(uint8,string,int256)";
-    let main =
-        deploy(&anvil, ACCOUNT0, "PriceFeed", ctor, &["8", "ETH / USD", "200000000000"]).await;
-    let backup =
-        deploy(&anvil, ACCOUNT0, "PriceFeed", ctor, &["8", "ETH / USD backup", "200000000000"])
-            .await;
+    let main = anvil
+        .deploy_artifact(ACCOUNT0, "PriceFeed", &[ctor, "8", "ETH / USD", "200000000000"])
+        .await;
+    let backup = anvil
+        .deploy_artifact(ACCOUNT0, "PriceFeed", &[ctor, "8", "ETH / USD backup", "200000000000"])
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let body = format!(
         r#"
@@ -386,25 +353,25 @@ feeds = [
     p.wait_synced(&anvil).await;
     let upd = "update(int256)";
     // Benign: both move a little, 0.25 % apart.
-    call(&anvil, ACCOUNT0, &main, upd, &["201000000000"]).await;
-    call(&anvil, ACCOUNT0, &backup, upd, &["200500000000"]).await;
+    anvil.transact(ACCOUNT0, &main, upd, &["201000000000"]).await;
+    anvil.transact(ACCOUNT0, &backup, upd, &["200500000000"]).await;
     // The backup deviates 8.5 % from the main feed, then comes back.
-    let deviating = call(&anvil, ACCOUNT0, &backup, upd, &["218000000000"]).await;
+    let deviating = anvil.transact(ACCOUNT0, &backup, upd, &["218000000000"]).await;
     let deviating_block = anvil.receipt(&deviating).await["blockNumber"]
         .as_str()
         .map(|s| u64::from_str_radix(&s[2..], 16).unwrap())
         .unwrap();
-    call(&anvil, ACCOUNT0, &backup, upd, &["201200000000"]).await;
+    anvil.transact(ACCOUNT0, &backup, upd, &["201200000000"]).await;
     // 3,000 s without a main round: within its heartbeat (3,600 s + 10 %).
     increase_time(&anvil, 3000).await;
-    call(&anvil, ACCOUNT0, &backup, upd, &["201100000000"]).await;
+    anvil.transact(ACCOUNT0, &backup, upd, &["201100000000"]).await;
     p.wait_synced(&anvil).await;
     assert!(of(&p.alerts().await, "oracle:feeds")
         .iter()
         .all(|a| a.finding.evidence["check"] != "stale"));
     // 1,000 s more: the main feed is 4,000 s old.
     increase_time(&anvil, 1000).await;
-    call(&anvil, ACCOUNT0, &backup, upd, &["201300000000"]).await;
+    anvil.transact(ACCOUNT0, &backup, upd, &["201300000000"]).await;
     p.wait_synced(&anvil).await;
 
     let alerts = p.alerts().await;
@@ -436,42 +403,39 @@ async fn vaults_drained_over_blocks_and_by_a_flash_loan_alert_and_a_suspicious_d
 ) {
     let anvil = Anvil::start(&[]).await;
     let supply = (1_000_000 * E18).to_string();
-    let token = deploy(
-        &anvil,
-        ACCOUNT0,
-        "TestToken",
-        "constructor(string,string,uint256)",
-        &["Stake", "STK", &supply],
-    )
-    .await;
-    let min_stake = (100 * E18).to_string();
-    let slow = deploy(
-        &anvil,
-        ACCOUNT0,
-        "StakeVault",
-        "constructor(address,uint256)",
-        &[&token, &min_stake],
-    )
-    .await;
-    let fast = deploy(
-        &anvil,
-        ACCOUNT0,
-        "StakeVault",
-        "constructor(address,uint256)",
-        &[&token, &min_stake],
-    )
-    .await;
-    for v in [&slow, &fast] {
-        call(
-            &anvil,
+    let token = anvil
+        .deploy_artifact(
             ACCOUNT0,
-            &token,
-            "transfer(address,uint256)",
-            &[v, &(1000 * E18).to_string()],
+            "TestToken",
+            &["constructor(string,string,uint256)", "Stake", "STK", &supply],
         )
         .await;
+    let min_stake = (100 * E18).to_string();
+    let slow = anvil
+        .deploy_artifact(
+            ACCOUNT0,
+            "StakeVault",
+            &["constructor(address,uint256)", &token, &min_stake],
+        )
+        .await;
+    let fast = anvil
+        .deploy_artifact(
+            ACCOUNT0,
+            "StakeVault",
+            &["constructor(address,uint256)", &token, &min_stake],
+        )
+        .await;
+    for v in [&slow, &fast] {
+        anvil
+            .transact(
+                ACCOUNT0,
+                &token,
+                "transfer(address,uint256)",
+                &[v, &(1000 * E18).to_string()],
+            )
+            .await;
     }
-    call(&anvil, ACCOUNT0, &token, "transfer(address,uint256)", &[ACCOUNT1, &min_stake]).await;
+    anvil.transact(ACCOUNT0, &token, "transfer(address,uint256)", &[ACCOUNT1, &min_stake]).await;
     let dir = tempfile::tempdir().unwrap();
     let labels =
         palisade_testing::fixtures::testdata("forta/ethereum-etherscan-malicious-labels.csv");
@@ -496,39 +460,38 @@ labels_file = "{}"
     p.wait_synced(&anvil).await;
     let w = "withdraw(uint256)";
     // Benign: a staker takes 5 %, then nothing for a window.
-    call(&anvil, ACCOUNT1, &slow, w, &[&(50 * E18).to_string()]).await;
+    anvil.transact(ACCOUNT1, &slow, w, &[&(50 * E18).to_string()]).await;
     anvil.mine(10).await;
     // The slow drain: 8 % a block; the window crosses 20 % at the third.
     let mut drains = Vec::new();
     for _ in 0..4 {
-        drains.push(call(&anvil, ACCOUNT1, &slow, w, &[&(80 * E18).to_string()]).await);
+        drains.push(anvil.transact(ACCOUNT1, &slow, w, &[&(80 * E18).to_string()]).await);
     }
     // A deployer funded by a labelled account deploys an exploit contract; an ordinary token
     // deployment is its twin.
     anvil.send(ACCOUNT9, Some(ACCOUNT3), "0x", 5 * E18).await;
     let exploiter =
-        deploy(&anvil, ACCOUNT3, "FlashExploiter", "constructor(address)", &[&fast]).await;
-    let token2 = deploy(
-        &anvil,
-        ACCOUNT4,
-        "TestToken",
-        "constructor(string,string,uint256)",
-        &["Other", "OTH", &supply],
-    )
-    .await;
+        anvil.deploy_artifact(ACCOUNT3, "FlashExploiter", &["constructor(address)", &fast]).await;
+    let token2 = anvil
+        .deploy_artifact(
+            ACCOUNT4,
+            "TestToken",
+            &["constructor(string,string,uint256)", "Other", "OTH", &supply],
+        )
+        .await;
     // A harmless flash loan, then the flash-loan drain.
     let loan = (100 * E18).to_string();
     let harmless =
-        call(&anvil, ACCOUNT3, &exploiter, "attack(uint256,uint256)", &[&loan, "0"]).await;
+        anvil.transact(ACCOUNT3, &exploiter, "attack(uint256,uint256)", &[&loan, "0"]).await;
     let before = balance(&anvil, &token, ACCOUNT3);
-    let attack = call(
-        &anvil,
-        ACCOUNT3,
-        &exploiter,
-        "attack(uint256,uint256)",
-        &[&loan, &(600 * E18).to_string()],
-    )
-    .await;
+    let attack = anvil
+        .transact(
+            ACCOUNT3,
+            &exploiter,
+            "attack(uint256,uint256)",
+            &[&loan, &(600 * E18).to_string()],
+        )
+        .await;
     assert_eq!(balance(&anvil, &token, ACCOUNT3) - before, 600 * E18);
     p.wait_synced(&anvil).await;
 
@@ -609,8 +572,10 @@ async fn a_bridge_mint_without_a_lock_on_a_second_chain_and_a_signer_change_aler
 ) {
     let l1 = Anvil::start(&[]).await;
     let l2 = Anvil::start(&["--chain-id", "31338"]).await;
-    let lockbox = deploy(&l1, ACCOUNT0, "BridgeLockbox", "constructor(address)", &[ACCOUNT5]).await;
-    let wrapped = deploy(&l2, ACCOUNT0, "BridgedToken", "constructor(address)", &[ACCOUNT5]).await;
+    let lockbox =
+        l1.deploy_artifact(ACCOUNT0, "BridgeLockbox", &["constructor(address)", ACCOUNT5]).await;
+    let wrapped =
+        l2.deploy_artifact(ACCOUNT0, "BridgedToken", &["constructor(address)", ACCOUNT5]).await;
     // Palisade starts at the head: one block more keeps the deployment (and its initial signer)
     // out of what it sees.
     l1.mine(1).await;
@@ -649,24 +614,24 @@ max_clock_skew_secs = 0
     let lock =
         l1.send(ACCOUNT1, Some(&lockbox), &calldata("lock(address)", &[ACCOUNT1]), 2 * E18).await;
     assert_eq!(l1.receipt(&lock).await["status"], "0x1");
-    let ok_mint = call(
-        &l2,
-        ACCOUNT5,
-        &wrapped,
-        "mint(address,uint256,uint256)",
-        &[ACCOUNT1, &(2 * E18).to_string(), "0"],
-    )
-    .await;
+    let ok_mint = l2
+        .transact(
+            ACCOUNT5,
+            &wrapped,
+            "mint(address,uint256,uint256)",
+            &[ACCOUNT1, &(2 * E18).to_string(), "0"],
+        )
+        .await;
     // The signer key mints 5 ETH for a lock that never happened, and adds a signer.
-    let bad_mint = call(
-        &l2,
-        ACCOUNT5,
-        &wrapped,
-        "mint(address,uint256,uint256)",
-        &[ACCOUNT2, &(5 * E18).to_string(), "7"],
-    )
-    .await;
-    let signer = call(&l2, ACCOUNT5, &wrapped, "addSigner(address)", &[ACCOUNT6]).await;
+    let bad_mint = l2
+        .transact(
+            ACCOUNT5,
+            &wrapped,
+            "mint(address,uint256,uint256)",
+            &[ACCOUNT2, &(5 * E18).to_string(), "7"],
+        )
+        .await;
+    let signer = l2.transact(ACCOUNT5, &wrapped, "addSigner(address)", &[ACCOUNT6]).await;
     // Both chains move on past those times.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     l1.mine(1).await;
@@ -711,27 +676,28 @@ async fn liquidations_that_stop_after_a_price_drop_alert_and_a_drop_answered_by_
     let anvil = Anvil::start(&[]).await;
     let supply = (1_000_000 * E18).to_string();
     let ctor = "constructor(string,string,uint256)";
-    let collateral =
-        deploy(&anvil, ACCOUNT0, "TestToken", ctor, &["Wrapped Ether", "WETH", &supply]).await;
-    let debt = deploy(&anvil, ACCOUNT0, "TestToken", ctor, &["Dollar", "USD", &supply]).await;
-    let feed = deploy(
-        &anvil,
-        ACCOUNT0,
-        "PriceFeed",
-        "constructor(uint8,string,int256)",
-        &["8", "ETH / USD", "200000000000"],
-    )
-    .await;
-    let pool = deploy(&anvil, ACCOUNT0, "MiniLendingPool", "", &[]).await;
-    call(
-        &anvil,
-        ACCOUNT0,
-        &collateral,
-        "transfer(address,uint256)",
-        &[&pool, &(1000 * E18).to_string()],
-    )
-    .await;
-    call(&anvil, ACCOUNT0, &debt, "approve(address,uint256)", &[&pool, &supply]).await;
+    let collateral = anvil
+        .deploy_artifact(ACCOUNT0, "TestToken", &[ctor, "Wrapped Ether", "WETH", &supply])
+        .await;
+    let debt =
+        anvil.deploy_artifact(ACCOUNT0, "TestToken", &[ctor, "Dollar", "USD", &supply]).await;
+    let feed = anvil
+        .deploy_artifact(
+            ACCOUNT0,
+            "PriceFeed",
+            &["constructor(uint8,string,int256)", "8", "ETH / USD", "200000000000"],
+        )
+        .await;
+    let pool = anvil.deploy_artifact(ACCOUNT0, "MiniLendingPool", &[]).await;
+    anvil
+        .transact(
+            ACCOUNT0,
+            &collateral,
+            "transfer(address,uint256)",
+            &[&pool, &(1000 * E18).to_string()],
+        )
+        .await;
+    anvil.transact(ACCOUNT0, &debt, "approve(address,uint256)", &[&pool, &supply]).await;
     let dir = tempfile::tempdir().unwrap();
     let body = format!(
         r#"
@@ -751,25 +717,25 @@ grace_blocks = 5
         let (c, d, pool) = (collateral.clone(), debt.clone(), pool.clone());
         let anvil = &anvil;
         async move {
-            call(
-                anvil,
-                ACCOUNT0,
-                &pool,
-                "liquidationCall(address,address,address,uint256,bool)",
-                &[&c, &d, user, &(10 * E18).to_string(), "false"],
-            )
-            .await
+            anvil
+                .transact(
+                    ACCOUNT0,
+                    &pool,
+                    "liquidationCall(address,address,address,uint256,bool)",
+                    &[&c, &d, user, &(10 * E18).to_string(), "false"],
+                )
+                .await
         }
     };
     // Twin: a 20 % drop answered by a liquidation two blocks later.
-    call(&anvil, ACCOUNT0, &feed, "update(int256)", &["160000000000"]).await;
+    anvil.transact(ACCOUNT0, &feed, "update(int256)", &["160000000000"]).await;
     anvil.mine(1).await;
     let answered = liquidate(ACCOUNT2).await;
     anvil.mine(8).await;
     // Recovery, then a second 20 % drop and silence.
-    call(&anvil, ACCOUNT0, &feed, "update(int256)", &["200000000000"]).await;
+    anvil.transact(ACCOUNT0, &feed, "update(int256)", &["200000000000"]).await;
     anvil.mine(2).await;
-    let drop = call(&anvil, ACCOUNT0, &feed, "update(int256)", &["160000000000"]).await;
+    let drop = anvil.transact(ACCOUNT0, &feed, "update(int256)", &["160000000000"]).await;
     let drop_block = u64::from_str_radix(
         anvil.receipt(&drop).await["blockNumber"].as_str().unwrap().trim_start_matches("0x"),
         16,
@@ -794,14 +760,13 @@ async fn a_pool_pushed_off_its_twap_and_off_its_feed_alerts_and_a_small_trade_do
     let anvil = Anvil::start(&[]).await;
     let u = uniswap(&anvil, &[ACCOUNT1]).await;
     // A feed for the pair's price (token1 per token0, 8 decimals): 1.0 at 1,000/1,000.
-    let feed = deploy(
-        &anvil,
-        ACCOUNT0,
-        "PriceFeed",
-        "constructor(uint8,string,int256)",
-        &["8", "A / B", "100000000"],
-    )
-    .await;
+    let feed = anvil
+        .deploy_artifact(
+            ACCOUNT0,
+            "PriceFeed",
+            &["constructor(uint8,string,int256)", "8", "A / B", "100000000"],
+        )
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let body = format!(
         r#"
@@ -817,14 +782,14 @@ twap = [{{ address = "{pair}", window_blocks = 5, max_deviation_pct = 5 }}]
     p.wait_synced(&anvil).await;
     anvil.mine(3).await;
     // Benign: 1 A moves the price by about 0.2 %.
-    let small = call(
-        &anvil,
-        ACCOUNT1,
-        &u.router,
-        "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
-        &[&E18.to_string(), "0", &format!("[{},{}]", u.a, u.b), ACCOUNT1, "99999999999"],
-    )
-    .await;
+    let small = anvil
+        .transact(
+            ACCOUNT1,
+            &u.router,
+            "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
+            &[&E18.to_string(), "0", &format!("[{},{}]", u.a, u.b), ACCOUNT1, "99999999999"],
+        )
+        .await;
     anvil.mine(2).await;
     p.wait_synced(&anvil).await;
     assert!(of(&p.alerts().await, "oracle:pool").is_empty(), "a small trade raised an alert");

@@ -69,120 +69,98 @@ fn u128_word(data: &[u8], i: usize) -> Option<u128> {
     uint(data, i).and_then(|v| u128::try_from(v).ok())
 }
 
+/// A change to a position, when its ticks make one (lower below upper).
+#[allow(clippy::too_many_arguments)]
+fn change(
+    at: Position,
+    kind: LiquidityKind,
+    pool: Address,
+    owner: Address,
+    ticks: (i32, i32),
+    liquidity: u128,
+    amounts: (U256, U256),
+    reverted: bool,
+) -> Option<LiquidityChange> {
+    (ticks.0 < ticks.1).then_some(LiquidityChange {
+        at,
+        protocol: Protocol::UniswapV3,
+        kind,
+        pool,
+        owner,
+        tick_lower: ticks.0,
+        tick_upper: ticks.1,
+        liquidity,
+        amount0: amounts.0,
+        amount1: amounts.1,
+        reverted,
+    })
+}
+
 /// Liquidity changes read from the call tree: calls of a pool's `mint`, `burn` and `collect`
 /// that returned (a failed call changed nothing; one whose effects a caller undid is marked
-/// `reverted`).
+/// `reverted`). Each returns (amount0, amount1).
 pub(crate) fn from_frames(frames: &[Frame<'_>]) -> Vec<LiquidityChange> {
     let mut out = Vec::new();
     for f in frames.iter().filter(|f| f.kind == CallKind::Call && !f.error) {
         let a = args(f.input);
-        let o = f.output;
-        let at = || Position::Trace { trace_address: f.path.clone() };
-        let change = match f.selector() {
-            // mint(recipient, tickLower, tickUpper, amount, data) -> (amount0, amount1)
-            Some(sel::V3_MINT) => (|| {
-                Some((
-                    LiquidityKind::Add,
-                    addr(a, 0)?,
-                    tick(word(a, 1)?)?,
-                    tick(word(a, 2)?)?,
-                    u128_word(a, 3)?,
-                    uint(o, 0)?,
-                    uint(o, 1)?,
-                ))
-            })(),
-            // burn(tickLower, tickUpper, amount) -> (amount0, amount1); the caller's position.
-            Some(sel::V3_BURN) => (|| {
-                Some((
-                    LiquidityKind::Remove,
-                    f.from,
-                    tick(word(a, 0)?)?,
-                    tick(word(a, 1)?)?,
-                    u128_word(a, 2)?,
-                    uint(o, 0)?,
-                    uint(o, 1)?,
-                ))
-            })(),
-            // collect(recipient, tickLower, tickUpper, max0, max1) -> (amount0, amount1); the
-            // caller's position.
-            Some(sel::V3_COLLECT) => (|| {
-                Some((
-                    LiquidityKind::Collect,
-                    f.from,
-                    tick(word(a, 1)?)?,
-                    tick(word(a, 2)?)?,
-                    0,
-                    U256::from(u128_word(o, 0)?),
-                    U256::from(u128_word(o, 1)?),
-                ))
-            })(),
-            _ => None,
+        // (kind, owner, word of the lower tick, word of the liquidity)
+        let (kind, owner, ticks_at, liquidity_at) = match f.selector() {
+            // mint(recipient, tickLower, tickUpper, amount, data): the recipient's position.
+            Some(sel::V3_MINT) => (LiquidityKind::Add, addr(a, 0), 1, Some(3)),
+            // burn(tickLower, tickUpper, amount): the caller's position.
+            Some(sel::V3_BURN) => (LiquidityKind::Remove, Some(f.from), 0, Some(2)),
+            // collect(recipient, tickLower, tickUpper, max0, max1): the caller's position.
+            Some(sel::V3_COLLECT) => (LiquidityKind::Collect, Some(f.from), 1, None),
+            _ => continue,
         };
-        if let Some((kind, owner, tick_lower, tick_upper, liquidity, amount0, amount1)) = change {
-            if tick_lower < tick_upper {
-                out.push(LiquidityChange {
-                    at: at(),
-                    protocol: Protocol::UniswapV3,
-                    kind,
-                    pool: f.to,
-                    owner,
-                    tick_lower,
-                    tick_upper,
-                    liquidity,
-                    amount0,
-                    amount1,
-                    reverted: f.reverted,
-                });
-            }
-        }
+        let c = (|| {
+            change(
+                Position::Trace { trace_address: f.path.clone() },
+                kind,
+                f.to,
+                owner?,
+                (tick(word(a, ticks_at)?)?, tick(word(a, ticks_at + 1)?)?),
+                liquidity_at.map_or(Some(0), |i| u128_word(a, i))?,
+                (uint(f.output, 0)?, uint(f.output, 1)?),
+                f.reverted,
+            )
+        })();
+        out.extend(c);
     }
     out
 }
 
-/// Liquidity changes read from a receipt's logs (`Mint`, `Burn` and `Collect` of a pool).
+/// Liquidity changes read from a receipt's logs (`Mint`, `Burn` and `Collect` of a pool): the
+/// owner and ticks are indexed; the data is Mint (sender, amount, amount0, amount1), Burn
+/// (amount, amount0, amount1) or Collect (recipient, amount0, amount1).
 pub(crate) fn from_logs(logs: &[Log], reverted: bool) -> Vec<LiquidityChange> {
     let mut out = Vec::new();
     for (i, l) in logs.iter().enumerate() {
         let Some(t0) = l.topics.first() else { continue };
-        let kind = match *t0 {
-            t if t == topic::V3_MINT => LiquidityKind::Add,
-            t if t == topic::V3_BURN => LiquidityKind::Remove,
-            t if t == topic::V3_COLLECT => LiquidityKind::Collect,
+        // (kind, word of the liquidity, word of amount0)
+        let (kind, liquidity_at, amounts_at) = match *t0 {
+            t if t == topic::V3_MINT => (LiquidityKind::Add, Some(1), 2),
+            t if t == topic::V3_BURN => (LiquidityKind::Remove, Some(0), 1),
+            t if t == topic::V3_COLLECT => (LiquidityKind::Collect, None, 1),
             _ => continue,
         };
         if l.topics.len() != 4 {
             continue;
         }
         let d = &l.data[..];
-        let change = (|| {
-            let owner = topic_addr(&l.topics[1])?;
-            let (lo, hi) = (tick(l.topics[2].0)?, tick(l.topics[3].0)?);
-            // Mint: (sender, amount, amount0, amount1); Burn: (amount, amount0, amount1);
-            // Collect: (recipient, amount0, amount1).
-            let (liquidity, a0, a1) = match kind {
-                LiquidityKind::Add => (u128_word(d, 1)?, uint(d, 2)?, uint(d, 3)?),
-                LiquidityKind::Remove => (u128_word(d, 0)?, uint(d, 1)?, uint(d, 2)?),
-                LiquidityKind::Collect => (0, uint(d, 1)?, uint(d, 2)?),
-            };
-            Some((owner, lo, hi, liquidity, a0, a1))
+        let c = (|| {
+            change(
+                Position::Log { log_index: l.log_index.unwrap_or(i as u64) },
+                kind,
+                l.address,
+                topic_addr(&l.topics[1])?,
+                (tick(l.topics[2].0)?, tick(l.topics[3].0)?),
+                liquidity_at.map_or(Some(0), |k| u128_word(d, k))?,
+                (uint(d, amounts_at)?, uint(d, amounts_at + 1)?),
+                reverted,
+            )
         })();
-        if let Some((owner, tick_lower, tick_upper, liquidity, amount0, amount1)) = change {
-            if tick_lower < tick_upper {
-                out.push(LiquidityChange {
-                    at: Position::Log { log_index: l.log_index.unwrap_or(i as u64) },
-                    protocol: Protocol::UniswapV3,
-                    kind,
-                    pool: l.address,
-                    owner,
-                    tick_lower,
-                    tick_upper,
-                    liquidity,
-                    amount0,
-                    amount1,
-                    reverted,
-                });
-            }
-        }
+        out.extend(c);
     }
     out
 }

@@ -188,20 +188,20 @@ impl Anvil {
 }
 
 impl Anvil {
-    /// Deploys the committed artifact `name` (see [`artifact_bytecode`]) from `ACCOUNT0`, with
+    /// Deploys the committed artifact `name` (see [`artifact_bytecode`]) from `from`, with
     /// constructor arguments ABI-encoded by cast (`ctor`: the constructor's signature, then its
-    /// arguments), with gas enough for large contracts, and returns its address.
+    /// arguments; empty for none), with gas enough for large contracts, and returns its address.
     ///
     /// # Panics
     /// When the deployment fails.
-    pub async fn deploy_artifact(&self, name: &str, ctor: &[&str]) -> String {
+    pub async fn deploy_artifact(&self, from: &str, name: &str, ctor: &[&str]) -> String {
         let mut code = artifact_bytecode(name);
         if let Some((sig, args)) = ctor.split_first() {
             let mut a = vec!["abi-encode", sig];
             a.extend_from_slice(args);
             code.push_str(cast_offline(&a).trim_start_matches("0x"));
         }
-        let tx = json!({"from": ACCOUNT0, "data": code, "gas": "0x1c9c380"});
+        let tx = json!({"from": from, "data": code, "gas": "0x1c9c380"});
         let h = self.rpc("eth_sendTransaction", json!([tx])).await;
         let r = self.receipt(h.as_str().unwrap_or_default()).await;
         assert_eq!(r["status"], "0x1", "deploying {name}: {r}");
@@ -209,19 +209,48 @@ impl Anvil {
     }
 
     /// Sends `sig(args)` (encoded by cast) from `from` to `to` with 8 M gas, waits for it to be
-    /// mined and returns its receipt.
+    /// mined, checks that it succeeded and returns its hash.
     ///
     /// # Panics
     /// When the transaction fails.
-    pub async fn transact(&self, from: &str, to: &str, sig: &str, args: &[&str]) -> Value {
+    pub async fn transact(&self, from: &str, to: &str, sig: &str, args: &[&str]) -> String {
         let mut a = vec!["calldata", sig];
         a.extend_from_slice(args);
         // Gas enough for a factory deploying a pool.
         let tx = json!({"from": from, "to": to, "data": cast_offline(&a), "gas": "0x7a1200"});
         let h = self.rpc("eth_sendTransaction", json!([tx])).await;
-        let r = self.receipt(h.as_str().unwrap_or_default()).await;
-        assert_eq!(r["status"], "0x1", "{sig} failed: {r}");
-        r
+        let h = h.as_str().unwrap_or_default().to_string();
+        let r = self.receipt(&h).await;
+        assert_eq!(r["status"], "0x1", "{sig} {args:?} from {from} failed: {r}");
+        h
+    }
+}
+
+impl Anvil {
+    /// Block `n` with receipts and traces as Palisade fetches it, then the same block twice
+    /// more: with its call tree only ("traces") and with its logs only ("logs"), for checking
+    /// that both sources decode alike.
+    ///
+    /// # Panics
+    /// When the node does not serve the block.
+    pub async fn block_both_ways(
+        &self,
+        n: u64,
+    ) -> [(&'static str, palisade_primitives::BlockData); 2] {
+        use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient, RpcSettings};
+        let rpc = RpcClient::new(&EndpointConfig::http(&self.http_url()), &RpcSettings::default())
+            .expect("an RPC client for anvil");
+        let rec = rpc
+            .block_by_number(n, Enrich { receipts: true, traces: true })
+            .await
+            .expect("anvil answers")
+            .unwrap_or_else(|| panic!("anvil has no block {n}"));
+        let b = palisade_primitives::BlockData::from_recorded(rec).expect("anvil's block decodes");
+        let (mut traces_only, mut logs_only) = (b.clone(), b);
+        traces_only.receipts = None;
+        logs_only.traces = None;
+        logs_only.call_traces = None;
+        [("traces", traces_only), ("logs", logs_only)]
     }
 }
 

@@ -6,8 +6,7 @@
 //! and the pool's `feeGrowthGlobal` accumulators (the fees the position earned).
 
 use palisade_defi::{classify, compose, jits, sandwiches, Jit, LiquidityKind, Mev};
-use palisade_primitives::{Address, BlockData, I256, U256};
-use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient, RpcSettings};
+use palisade_primitives::{Address, I256, U256};
 use palisade_testing::anvil::{Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2};
 use serde_json::json;
 
@@ -88,19 +87,19 @@ async fn setup(dex: Dex) -> Pool {
     let mut tokens = Vec::new();
     for name in ["A", "B"] {
         let ctor = ["f(string,string,uint256)", name, name, &supply];
-        tokens.push(anvil.deploy_artifact("TestToken", &ctor).await);
+        tokens.push(anvil.deploy_artifact(ACCOUNT0, "TestToken", &ctor).await);
     }
     let (a, b) = (&tokens[0], &tokens[1]);
     let (pool, spacing) = match dex {
         Dex::Uniswap => {
-            let factory = anvil.deploy_artifact("uniswap/UniswapV3Factory", &[]).await;
+            let factory = anvil.deploy_artifact(ACCOUNT0, "uniswap/UniswapV3Factory", &[]).await;
             let create = "createPool(address,address,uint24)";
             anvil.transact(ACCOUNT0, &factory, create, &[a, b, "3000"]).await;
             let get = "getPool(address,address,uint24)(address)";
             (anvil.cast(&["call", &factory, get, a, b, "3000"]), 60)
         }
         Dex::Pancake => {
-            let deployer = anvil.deploy_artifact("PoolDeployer", &[]).await;
+            let deployer = anvil.deploy_artifact(ACCOUNT0, "PoolDeployer", &[]).await;
             let code = palisade_testing::anvil::artifact_bytecode("pancakeswap/PancakeV3Pool");
             let deploy = "deploy(bytes,address,address,uint24,int24)";
             anvil.transact(ACCOUNT0, &deployer, deploy, &[&code, a, b, "2500", "50"]).await;
@@ -116,7 +115,7 @@ async fn setup(dex: Dex) -> Pool {
     let token1 = anvil.cast(&["call", &pool, "token1()(address)"]).to_lowercase();
     let mut actors = Vec::new();
     for _ in 0..3 {
-        let actor = anvil.deploy_artifact("V3Actor", &[]).await;
+        let actor = anvil.deploy_artifact(ACCOUNT0, "V3Actor", &[]).await;
         for t in &tokens {
             let lots = format!("10000000{E18}");
             anvil.transact(ACCOUNT0, t, "transfer(address,uint256)", &[&actor, &lots]).await;
@@ -135,24 +134,6 @@ async fn setup(dex: Dex) -> Pool {
         jit: actors[1].clone(),
         victim: actors[2].clone(),
     }
-}
-
-/// The block with receipts and traces, as Palisade fetches it; then the same block with only
-/// its call tree and with only its logs.
-async fn block(anvil: &Anvil, n: u64) -> [(&'static str, BlockData); 2] {
-    let rpc =
-        RpcClient::new(&EndpointConfig::http(&anvil.http_url()), &RpcSettings::default()).unwrap();
-    let rec = rpc
-        .block_by_number(n, Enrich { receipts: true, traces: true })
-        .await
-        .unwrap()
-        .expect("block");
-    let b = BlockData::from_recorded(rec).unwrap();
-    let (mut traces_only, mut logs_only) = (b.clone(), b);
-    traces_only.receipts = None;
-    logs_only.traces = None;
-    logs_only.call_traces = None;
-    [("traces", traces_only), ("logs", logs_only)]
 }
 
 fn signed(v: U256) -> I256 {
@@ -206,7 +187,7 @@ async fn jit_around_a_swap(dex: Dex) {
     assert_eq!(fee(1), I256::ZERO);
     let victim1 = p.balances(n, &p.victim);
 
-    for (how, b) in block(&p.anvil, n).await {
+    for (how, b) in p.anvil.block_both_ways(n).await {
         let actions = classify(&b);
         let changes: Vec<_> = actions.txs.iter().flat_map(|t| &t.liquidity).collect();
         let kinds: Vec<_> = changes.iter().map(|c| c.kind).collect();
@@ -259,7 +240,7 @@ async fn a_jit_sandwich_is_one_finding_with_its_swaps_and_its_position() {
     let bal1 = p.balances(n, &p.jit);
     let net = [signed(bal1[0]) - signed(bal0[0]), signed(bal1[1]) - signed(bal0[1])];
 
-    for (how, b) in block(&p.anvil, n).await {
+    for (how, b) in p.anvil.block_both_ways(n).await {
         let actions = classify(&b);
         let (sw, js) = (sandwiches(&actions), jits(&actions));
         assert_eq!(sw.len(), 1, "{how}: {sw:?}");

@@ -7,7 +7,6 @@
 
 use palisade_defi::{classify, Protocol, Swap};
 use palisade_primitives::{Address, BlockData, U256};
-use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient, RpcSettings};
 use palisade_testing::anvil::{cast_offline as cast, Anvil, ACCOUNT0, ACCOUNT1, ACCOUNT2};
 
 const ORDER: &str = "(address,address,address,address,uint256,uint256,uint256,uint256,uint256,uint256,bytes,bytes,bytes,bytes)";
@@ -62,15 +61,16 @@ impl Book {
 
 async fn setup() -> Book {
     let anvil = Anvil::start(&[]).await;
-    let proxy = anvil.deploy_artifact("zeroex/ERC20Proxy", &[]).await;
-    let exchange = anvil.deploy_artifact("zeroex/Exchange", &["f(uint256)", "31337"]).await;
+    let proxy = anvil.deploy_artifact(ACCOUNT0, "zeroex/ERC20Proxy", &[]).await;
+    let exchange =
+        anvil.deploy_artifact(ACCOUNT0, "zeroex/Exchange", &["f(uint256)", "31337"]).await;
     let supply = format!("1000000{E18}");
     let ctor = |n: &'static str| ["f(string,string,uint256)", n, n, ""];
     let (mut a, mut b) = (ctor("MAKE"), ctor("TAKE"));
     a[3] = &supply;
     b[3] = &supply;
-    let maker_token = anvil.deploy_artifact("TestToken", &a).await;
-    let taker_token = anvil.deploy_artifact("TestToken", &b).await;
+    let maker_token = anvil.deploy_artifact(ACCOUNT0, "TestToken", &a).await;
+    let taker_token = anvil.deploy_artifact(ACCOUNT0, "TestToken", &b).await;
     anvil.transact(ACCOUNT0, &exchange, "registerAssetProxy(address)", &[&proxy]).await;
     anvil.transact(ACCOUNT0, &proxy, "addAuthorizedAddress(address)", &[&exchange]).await;
     let lots = format!("100000{E18}");
@@ -81,29 +81,14 @@ async fn setup() -> Book {
     Book { anvil, exchange, maker_token, taker_token }
 }
 
-/// The block at `n` with receipts and traces, as Palisade fetches it.
-async fn block(anvil: &Anvil, n: u64) -> BlockData {
-    let rpc =
-        RpcClient::new(&EndpointConfig::http(&anvil.http_url()), &RpcSettings::default()).unwrap();
-    let rec = rpc
-        .block_by_number(n, Enrich { receipts: true, traces: true })
-        .await
-        .unwrap()
-        .expect("block");
-    BlockData::from_recorded(rec).unwrap()
-}
-
 /// The 0x swaps of the block's only transaction, from its call tree and from its logs.
-fn swaps(b: &BlockData) -> (Vec<Swap>, Vec<Swap>) {
+async fn swaps(anvil: &Anvil, n: u64) -> (Vec<Swap>, Vec<Swap>) {
     let only = |b: &BlockData| {
         let a = classify(b);
         assert_eq!(a.txs.len(), 1);
         a.txs[0].swaps.iter().filter(|s| s.protocol == Protocol::ZeroEx).cloned().collect()
     };
-    let (mut traces_only, mut logs_only) = (b.clone(), b.clone());
-    traces_only.receipts = None;
-    logs_only.traces = None;
-    logs_only.call_traces = None;
+    let [(_, traces_only), (_, logs_only)] = anvil.block_both_ways(n).await;
     (only(&traces_only), only(&logs_only))
 }
 
@@ -148,7 +133,7 @@ async fn zerox_v3_fills_are_swaps_with_the_exchanges_own_amounts() {
         let h = book.anvil.send(ACCOUNT2, Some(&book.exchange), &data, 0).await;
         assert_eq!(book.anvil.receipt(&h).await["status"], "0x1", "{data}");
         let n = book.anvil.block_number().await;
-        let (from_traces, from_logs) = swaps(&block(&book.anvil, n).await);
+        let (from_traces, from_logs) = swaps(&book.anvil, n).await;
         for (how, got) in [("traces", &from_traces), ("logs", &from_logs)] {
             assert_eq!(got.len(), hashes.len(), "{how}: one swap per order filled: {got:#?}");
             for (s, hash) in got.iter().zip(&hashes) {
