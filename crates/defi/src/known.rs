@@ -22,6 +22,10 @@ pub const CREAM_CRETH: Address = address!("d06527d5e56a3495252a528c4987003b71286
 /// Uniswap V3's NonfungiblePositionManager on mainnet: it owns, in the pools, the positions
 /// of everyone who adds liquidity through it.
 pub const UNISWAP_V3_POSITIONS: Address = address!("c36442b4a4522e871399cd717abdd847ab11fe88");
+/// DAI on mainnet.
+pub const DAI: Address = address!("6b175474e89094c44da98b954eedeac495271d0f");
+/// Maker's DssFlash on mainnet (flash mints of DAI).
+pub const DSS_FLASH: Address = address!("60744434d6339a6b27d73d9eda62b6f66a0a04fa");
 /// Balancer V2's vault (the same address on every chain).
 pub const BALANCER_VAULT: Address = address!("ba12222222228d8ba445958a75a0704d566bf2c8");
 
@@ -118,6 +122,28 @@ pub mod sel {
     pub const BALANCER_FLASH_LOAN: [u8; 4] = [0x5c, 0x38, 0x44, 0x9e];
     /// dYdX SoloMargin `operate((address,uint256)[],(uint8,uint256,(bool,uint8,uint8,uint256),uint256,uint256,address,uint256,bytes)[])`
     pub const DYDX_OPERATE: [u8; 4] = [0xa6, 0x7a, 0x6a, 0x45];
+    /// 1inch v5 `fillOrder(Order,bytes,bytes,uint256,uint256,uint256)`
+    pub const ONE_INCH_V5_FILL: [u8; 4] = [0x62, 0xe2, 0x38, 0xbb];
+    /// 1inch v5 `fillOrderTo(Order,bytes,bytes,uint256,uint256,uint256,address)`
+    pub const ONE_INCH_V5_FILL_TO: [u8; 4] = [0xe5, 0xd7, 0xbd, 0xe6];
+    /// 1inch v5 `fillOrderToWithPermit(Order,bytes,bytes,uint256,uint256,uint256,address,bytes)`
+    pub const ONE_INCH_V5_FILL_TO_PERMIT: [u8; 4] = [0xd3, 0x65, 0xc6, 0x95];
+    /// 1inch v5 `fillOrderRFQ(OrderRFQ,bytes,uint256)`
+    pub const ONE_INCH_V5_RFQ: [u8; 4] = [0x3e, 0xca, 0x9c, 0x0a];
+    /// 1inch v5 `fillOrderRFQTo(OrderRFQ,bytes,uint256,address)`
+    pub const ONE_INCH_V5_RFQ_TO: [u8; 4] = [0x5a, 0x09, 0x98, 0x43];
+    /// 1inch v5 `fillOrderRFQCompact(OrderRFQ,bytes32,bytes32,uint256)`
+    pub const ONE_INCH_V5_RFQ_COMPACT: [u8; 4] = [0x95, 0x70, 0xee, 0xee];
+    /// 1inch v5 `fillOrderRFQToWithPermit(OrderRFQ,bytes,uint256,address,bytes)`
+    pub const ONE_INCH_V5_RFQ_TO_PERMIT: [u8; 4] = [0x70, 0xcc, 0xbd, 0x31];
+    /// 1inch v6 `fillOrder(Order,bytes32,bytes32,uint256,uint256)`
+    pub const ONE_INCH_V6_FILL: [u8; 4] = [0x9f, 0xda, 0x64, 0xbd];
+    /// 1inch v6 `fillOrderArgs(Order,bytes32,bytes32,uint256,uint256,bytes)`
+    pub const ONE_INCH_V6_FILL_ARGS: [u8; 4] = [0xf4, 0x97, 0xdf, 0x75];
+    /// 1inch v6 `fillContractOrder(Order,bytes,uint256,uint256)`
+    pub const ONE_INCH_V6_FILL_CONTRACT: [u8; 4] = [0xcc, 0x71, 0x3a, 0x04];
+    /// 1inch v6 `fillContractOrderArgs(Order,bytes,uint256,uint256,bytes)`
+    pub const ONE_INCH_V6_FILL_CONTRACT_ARGS: [u8; 4] = [0x56, 0xa7, 0x58, 0x68];
 }
 
 /// Event topics.
@@ -218,6 +244,30 @@ pub mod topic {
     /// dYdX `LogCall(address,uint256,address)`
     pub const DYDX_CALL: B256 =
         b256!("ab38cdc4a831ebe6542bf277d36b65dbc5c66a4d03ec6cf56ac38de05dc30098");
+    /// 1inch v5 `OrderFilled(address,bytes32,uint256)` (maker indexed)
+    pub const ONE_INCH_V5_FILLED: B256 =
+        b256!("b9ed0243fdf00f0545c63a0af8850c090d86bb46682baec4bf3c496814fe4f02");
+    /// 1inch v6 `OrderFilled(bytes32,uint256)`
+    pub const ONE_INCH_V6_FILLED: B256 =
+        b256!("fec331350fce78ba658e082a71da20ac9f8d798a99b3c79681c8440cbfe77e07");
+    /// UniswapX `Fill(bytes32,address,address,uint256)` (all but the nonce indexed)
+    pub const UNISWAPX_FILL: B256 =
+        b256!("78ad7ec0e9f89e74012afa58738b6b661c024cb0fd185ee2f616c0a28924bd66");
+    /// DODO V2 `DODOSwap(address,address,uint256,uint256,address,address)`
+    pub const DODO_SWAP: B256 =
+        b256!("c2c0245e056d5fb095f04cd6373bc770802ebd1e6c918eb78fdef843cdb37b0f");
+    /// DODO V1 `SellBaseToken(address,uint256,uint256)`
+    pub const DODO_SELL_BASE: B256 =
+        b256!("d8648b6ac54162763c86fd54bf2005af8ecd2f9cb273a5775921fd7f91e17b2d");
+    /// DODO V1 `BuyBaseToken(address,uint256,uint256)`
+    pub const DODO_BUY_BASE: B256 =
+        b256!("e93ad76094f247c0dafc1c61adc2187de1ac2738f7a3b49cb20b2263420251a3");
+    /// Maker PSM `SellGem(address,uint256,uint256)`
+    pub const PSM_SELL_GEM: B256 =
+        b256!("ef75f5a47cc9a929968796ceb84f19e7541617b4577f2c228ea95200e1572081");
+    /// Maker PSM `BuyGem(address,uint256,uint256)`
+    pub const PSM_BUY_GEM: B256 =
+        b256!("085d06ecf4c34b237767a31c0888e121d89546a77f186f1987c6b8715e1a8caa");
 }
 
 fn parse_markets(json: &str) -> BTreeMap<Address, Address> {
@@ -297,6 +347,17 @@ mod tests {
             (sel::FLASH_LOAN_3156, "flashLoan(address,address,uint256,bytes)"),
             (sel::BALANCER_FLASH_LOAN, "flashLoan(address,address[],uint256[],bytes)"),
             (sel::DYDX_OPERATE, "operate((address,uint256)[],(uint8,uint256,(bool,uint8,uint8,uint256),uint256,uint256,address,uint256,bytes)[])"),
+            (sel::ONE_INCH_V5_FILL, "fillOrder((uint256,address,address,address,address,address,uint256,uint256,uint256,bytes),bytes,bytes,uint256,uint256,uint256)"),
+            (sel::ONE_INCH_V5_FILL_TO, "fillOrderTo((uint256,address,address,address,address,address,uint256,uint256,uint256,bytes),bytes,bytes,uint256,uint256,uint256,address)"),
+            (sel::ONE_INCH_V5_FILL_TO_PERMIT, "fillOrderToWithPermit((uint256,address,address,address,address,address,uint256,uint256,uint256,bytes),bytes,bytes,uint256,uint256,uint256,address,bytes)"),
+            (sel::ONE_INCH_V5_RFQ, "fillOrderRFQ((uint256,address,address,address,address,uint256,uint256),bytes,uint256)"),
+            (sel::ONE_INCH_V5_RFQ_TO, "fillOrderRFQTo((uint256,address,address,address,address,uint256,uint256),bytes,uint256,address)"),
+            (sel::ONE_INCH_V5_RFQ_COMPACT, "fillOrderRFQCompact((uint256,address,address,address,address,uint256,uint256),bytes32,bytes32,uint256)"),
+            (sel::ONE_INCH_V5_RFQ_TO_PERMIT, "fillOrderRFQToWithPermit((uint256,address,address,address,address,uint256,uint256),bytes,uint256,address,bytes)"),
+            (sel::ONE_INCH_V6_FILL, "fillOrder((uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256),bytes32,bytes32,uint256,uint256)"),
+            (sel::ONE_INCH_V6_FILL_ARGS, "fillOrderArgs((uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256),bytes32,bytes32,uint256,uint256,bytes)"),
+            (sel::ONE_INCH_V6_FILL_CONTRACT, "fillContractOrder((uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256),bytes,uint256,uint256)"),
+            (sel::ONE_INCH_V6_FILL_CONTRACT_ARGS, "fillContractOrderArgs((uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256),bytes,uint256,uint256,bytes)"),
         ] {
             assert_eq!(got, s(sig), "{sig}");
         }
@@ -329,6 +390,14 @@ mod tests {
             (topic::V3_FLASH, "Flash(address,address,uint256,uint256,uint256,uint256)"),
             (topic::DYDX_WITHDRAW, "LogWithdraw(address,uint256,uint256,((bool,uint256),(bool,uint128)),address)"),
             (topic::DYDX_CALL, "LogCall(address,uint256,address)"),
+            (topic::ONE_INCH_V5_FILLED, "OrderFilled(address,bytes32,uint256)"),
+            (topic::ONE_INCH_V6_FILLED, "OrderFilled(bytes32,uint256)"),
+            (topic::UNISWAPX_FILL, "Fill(bytes32,address,address,uint256)"),
+            (topic::DODO_SWAP, "DODOSwap(address,address,uint256,uint256,address,address)"),
+            (topic::DODO_SELL_BASE, "SellBaseToken(address,uint256,uint256)"),
+            (topic::DODO_BUY_BASE, "BuyBaseToken(address,uint256,uint256)"),
+            (topic::PSM_SELL_GEM, "SellGem(address,uint256,uint256)"),
+            (topic::PSM_BUY_GEM, "BuyGem(address,uint256,uint256)"),
         ] {
             assert_eq!(got, keccak256(sig.as_bytes()), "{sig}");
         }

@@ -2,7 +2,8 @@
 
 use crate::frames::{CallKind, Frame};
 use crate::known::{
-    compound_markets, cream_markets, sel, topic, AAVE_V1_POOL, BALANCER_VAULT, DYDX_SOLO, ETH,
+    compound_markets, cream_markets, sel, topic, AAVE_V1_POOL, BALANCER_VAULT, DSS_FLASH,
+    DYDX_SOLO, ETH,
 };
 use crate::transfers::{inside, prior};
 use crate::words::{addr, args, topic_addr, uint};
@@ -242,8 +243,11 @@ pub(crate) fn flash_loans_from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> 
                 }
             }
             Some(sel::FLASH_LOAN_3156) => {
-                let protocol =
-                    if f.to == AAVE_V1_POOL { Protocol::AaveV1 } else { Protocol::Erc3156 };
+                let protocol = match f.to {
+                    AAVE_V1_POOL => Protocol::AaveV1,
+                    DSS_FLASH => Protocol::MakerFlash,
+                    _ => Protocol::Erc3156,
+                };
                 if let (Some(r), Some(t), Some(amt)) = (addr(a, 0), addr(a, 1), uint(a, 2)) {
                     out.push(loan(protocol, r, t, amt));
                 }
@@ -331,6 +335,16 @@ pub(crate) fn flash_loans_from_logs(
                 (topic_addr(&t[1]), topic_addr(&t[2]), uint(&l.data, 0))
             {
                 out.push(loan(Protocol::BalancerV2, r, tok, a));
+            }
+        } else if *t0 == topic::BALANCER_FLASH_LOAN && t.len() == 2 {
+            // DssFlash's `FlashLoan(receiver indexed, token, amount, fee)`: Balancer's
+            // signature with only the receiver indexed.
+            if let (Some(r), Some(tok), Some(a)) =
+                (topic_addr(&t[1]), addr(&l.data, 0), uint(&l.data, 1))
+            {
+                let protocol =
+                    if l.address == DSS_FLASH { Protocol::MakerFlash } else { Protocol::Erc3156 };
+                out.push(loan(protocol, r, tok, a));
             }
         } else if *t0 == topic::V3_FLASH && t.len() == 3 {
             if let Some(r) = topic_addr(&t[2]) {

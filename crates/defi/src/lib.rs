@@ -36,6 +36,9 @@ pub mod known;
 mod lending;
 mod liquidity;
 mod mev;
+mod orders;
+#[cfg(test)]
+mod protocol_tests;
 mod swaps;
 mod transfers;
 pub use palisade_primitives::units;
@@ -99,6 +102,16 @@ pub enum Protocol {
     ZeroEx,
     /// CoW Protocol: the settlement contract's batch of signed orders.
     CowProtocol,
+    /// 1inch's limit orders (v5 and v6 routers; Fusion's resolvers fill through them).
+    OneInch,
+    /// UniswapX's reactors: signed orders filled by fillers.
+    UniswapX,
+    /// DODO's proactive market maker pools (V1 and V2).
+    Dodo,
+    /// Maker's peg stability module (gem for DAI at a fixed rate, less a fee).
+    MakerPsm,
+    /// Maker's DssFlash: DAI minted for one transaction (ERC-3156).
+    MakerFlash,
     /// Aave v1.
     AaveV1,
     /// Aave v2 or v3 (same interface).

@@ -2,7 +2,7 @@
 //! call, as mev-inspect-py does) or from the events pools emit.
 
 use crate::frames::{caller_of, CallKind, Frame};
-use crate::known::{sel, topic, ETH};
+use crate::known::{sel, topic, DAI, ETH};
 use crate::transfers::{inside, prior};
 use crate::words::{addr, args, int, topic_addr, uint};
 use crate::{Position, Protocol, Swap, Transfer};
@@ -32,6 +32,7 @@ pub(crate) fn from_frames(frames: &[Frame<'_>], ts: &[Transfer]) -> Vec<Swap> {
     out.extend(zeroex_v3(frames));
     out.extend(balancer_v2_batch(frames));
     out.extend(cow_settle(frames));
+    out.extend(crate::orders::one_inch_from_frames(frames, ts));
     for f in frames.iter().filter(|f| f.kind == CallKind::Call) {
         let a = args(f.input);
         let swap = match f.selector() {
@@ -675,6 +676,20 @@ pub(crate) fn from_logs(logs: &[Log], ts: &[Transfer], reverted: bool) -> Vec<Sw
             zeroex_v3_log(l, &at, reverted)
         } else if *t0 == topic::COW_TRADE && l.topics.len() == 2 {
             cow_log(l, &at, reverted)
+        } else if *t0 == topic::DODO_SWAP && l.topics.len() == 1 {
+            dodo_v2_log(l, &at, ts)
+        } else if (*t0 == topic::DODO_SELL_BASE || *t0 == topic::DODO_BUY_BASE)
+            && l.topics.len() == 2
+        {
+            dodo_v1_log(l, &at, ts)
+        } else if (*t0 == topic::PSM_SELL_GEM || *t0 == topic::PSM_BUY_GEM) && l.topics.len() == 2 {
+            psm_log(l, &at, ts)
+        } else if (*t0 == topic::ONE_INCH_V5_FILLED && l.topics.len() == 2)
+            || (*t0 == topic::ONE_INCH_V6_FILLED && l.topics.len() == 1)
+        {
+            crate::orders::one_inch_log(logs, i, ts)
+        } else if *t0 == topic::UNISWAPX_FILL && l.topics.len() == 4 {
+            crate::orders::uniswapx_log(logs, i, ts)
         } else {
             None
         };
@@ -684,6 +699,91 @@ pub(crate) fn from_logs(logs: &[Log], ts: &[Transfer], reverted: bool) -> Vec<Sw
         }));
     }
     out
+}
+
+/// A DODO V2 pool's `DODOSwap(fromToken, toToken, fromAmount, toAmount, trader, receiver)`:
+/// everything but the payer, who sent the tokens in before the call (the trader, usually
+/// DODO's proxy, when no transfer says otherwise).
+fn dodo_v2_log(l: &Log, at: &Position, ts: &[Transfer]) -> Option<Swap> {
+    let d = &l.data[..];
+    let (token_in, amount_in) = (addr(d, 0)?, uint(d, 2)?);
+    let paid = latest(ts, at, Some(amount_in), |t| t.to == l.address && t.token == token_in);
+    Some(Swap {
+        at: at.clone(),
+        protocol: Protocol::Dodo,
+        pool: l.address,
+        from: paid.map_or(addr(d, 4)?, |t| t.from),
+        to: addr(d, 5)?,
+        token_in,
+        amount_in,
+        token_out: addr(d, 1)?,
+        amount_out: uint(d, 3)?,
+        reverted: false,
+        reserves: None,
+    })
+}
+
+/// A DODO V1 pool's `SellBaseToken(seller, payBase, receiveQuote)` or `BuyBaseToken(buyer,
+/// receiveBase, payQuote)`, logged after both tokens moved between the pool and the trader
+/// (the tokens are read from those transfers).
+fn dodo_v1_log(l: &Log, at: &Position, ts: &[Transfer]) -> Option<Swap> {
+    let (pool, trader) = (l.address, topic_addr(&l.topics[1])?);
+    let (first, second) = (uint(&l.data, 0)?, uint(&l.data, 1)?);
+    let (amount_in, amount_out) =
+        if l.topics[0] == topic::DODO_SELL_BASE { (first, second) } else { (second, first) };
+    let tout = latest(ts, at, Some(amount_out), |t| t.from == pool && t.to == trader)?;
+    let tin = latest(ts, at, Some(amount_in), |t| {
+        t.to == pool && t.from == trader && t.token != tout.token
+    })?;
+    Some(Swap {
+        at: at.clone(),
+        protocol: Protocol::Dodo,
+        pool,
+        from: trader,
+        to: trader,
+        token_in: tin.token,
+        amount_in,
+        token_out: tout.token,
+        amount_out,
+        reverted: false,
+        reserves: None,
+    })
+}
+
+/// Maker's PSM (the original DssPsm and the Lite PSM log alike): `SellGem(usr, gemAmt, fee)`
+/// after the gem came in from the caller and DAI went to `usr`; `BuyGem(usr, gemAmt, fee)`
+/// after DAI came in to the PSM and the gem went to `usr`. The DAI amount (the gem amount in
+/// 18 decimals less or plus the fee) is the DAI transfer's.
+fn psm_log(l: &Log, at: &Position, ts: &[Transfer]) -> Option<Swap> {
+    let usr = topic_addr(&l.topics[1])?;
+    let gem_amount = uint(&l.data, 0)?;
+    let gem = |to: Option<Address>| {
+        latest(ts, at, Some(gem_amount), |t| {
+            t.token != DAI && t.amount == gem_amount && to.is_none_or(|to| t.to == to)
+        })
+    };
+    let (from, token_in, amount_in, token_out, amount_out) = if l.topics[0] == topic::PSM_SELL_GEM {
+        let dai = latest(ts, at, None, |t| t.token == DAI && t.to == usr)?;
+        let paid = gem(None)?;
+        (paid.from, paid.token, gem_amount, DAI, dai.amount)
+    } else {
+        let dai = latest(ts, at, None, |t| t.token == DAI && t.to == l.address)?;
+        let got = gem(Some(usr))?;
+        (dai.from, DAI, dai.amount, got.token, gem_amount)
+    };
+    Some(Swap {
+        at: at.clone(),
+        protocol: Protocol::MakerPsm,
+        pool: l.address,
+        from,
+        to: usr,
+        token_in,
+        amount_in,
+        token_out,
+        amount_out,
+        reverted: false,
+        reserves: None,
+    })
 }
 
 /// The latest transfer before `at` matching `pred`, preferring one of `amount`.
