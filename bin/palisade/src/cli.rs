@@ -503,21 +503,26 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
         }),
         Cmd::Detectors { json } => {
             if json {
-                for d in palisade_detect::CATALOG {
+                for d in palisade_detect::catalog() {
                     outln!("{}", serde_json::to_string(d)?);
                 }
             } else {
-                for d in palisade_detect::CATALOG {
-                    outln!("{}  {}", d.kind, d.description);
-                    for f in d.fields {
+                fn fields(fs: &[palisade_detect::FieldInfo], indent: usize) {
+                    for f in fs {
+                        let name = format!("{:indent$}{}", "", f.name);
                         outln!(
                             "    {:<26} {:<20} default {:<28} {}",
-                            f.name,
+                            name,
                             f.ty,
-                            f.default,
+                            f.default.text(),
                             f.doc
                         );
+                        fields(&f.nested, indent + 2);
                     }
+                }
+                for d in palisade_detect::catalog() {
+                    outln!("{}  {}", d.kind, d.description);
+                    fields(&d.fields, 0);
                     outln!();
                 }
                 outln!("Runtime findings: chain_health also reports stalls (live) and reorgs deeper than max_reorg_depth.");

@@ -4,13 +4,14 @@ use crate::detectors::beacon::{
     attestations, execution_link, finality, proposals, slashings, stake, sync_committee, validators,
 };
 use crate::detectors::{
-    admin_call, bridge_invariant, chain_health, contract_deployment, liquidation_health,
+    admin_call, bridge_invariant, chain_health, comet, contract_deployment, liquidation_health,
     liquidity_drain, mempool_frontrun, oracle, rule, sandwich, simulation, storage_watch,
 };
 use crate::pending::PendingDetector;
 use crate::{Detector, Links, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Data sets built into the binary, for side files named `bundled:NAME` (so a config copied
 /// out of the repository keeps working): Forta's Etherscan-labelled malicious addresses
@@ -20,52 +21,102 @@ pub const BUNDLED: &[(&str, &str)] = &[(
     include_str!("../../../testdata/forta/ethereum-etherscan-malicious-labels.csv"),
 )];
 
-/// One `[[detectors]]` entry of the config file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum DetectorConfig {
+/// Declares every detector type once: its config variant, module (whose `INFO` gives the type
+/// name and description) and config struct (whose `#[derive(ConfigDoc)]` gives the field
+/// reference), and the chains it runs on when that is not its `chain` field. From this come the
+/// [`DetectorConfig`] enum, [`DetectorConfig::kind`], [`DetectorConfig::chains`],
+/// [`with_config_type`] and [`catalog`].
+macro_rules! detectors {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident($module:path, $config:ty) $(, chains($c:ident) => $chains:expr)?;
+    )*) => {
+        /// One `[[detectors]]` entry of the config file.
+        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum DetectorConfig {
+            $( $(#[doc = $doc])* $variant($config), )*
+        }
+
+        /// Calls `w` with the config type of detector kind `kind` (`None` for an unknown kind):
+        /// lets the config loader re-parse an entry as its concrete type, whose errors keep
+        /// their position (serde loses it inside the tagged [`DetectorConfig`]).
+        pub fn with_config_type<W: WithConfigType>(kind: &str, w: W) -> Option<W::Out> {
+            $( { use $module as m; if kind == m::INFO.kind { return Some(w.with::<$config>()); } } )*
+            None
+        }
+
+        /// Every detector type, with its fields.
+        pub fn catalog() -> &'static [DetectorInfo] {
+            static C: OnceLock<Vec<DetectorInfo>> = OnceLock::new();
+            C.get_or_init(|| vec![$( { use $module as m; DetectorInfo::of::<$config>(m::INFO) }, )*])
+        }
+
+        impl DetectorConfig {
+            /// Detector type name.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $( Self::$variant(_) => { use $module as m; m::INFO.kind } )*
+                }
+            }
+
+            /// The chains this detector is limited to; empty for every chain.
+            pub fn chains(&self) -> Vec<&str> {
+                match self {
+                    $( Self::$variant(c) => detectors!(@chains c $(, $c => $chains)?), )*
+                }
+            }
+        }
+    };
+    (@chains $cfg:ident) => { $cfg.chain.as_deref().into_iter().collect() };
+    (@chains $cfg:ident, $c:ident => $e:expr) => {{ let $c = $cfg; $e }};
+}
+
+detectors! {
     /// Block production health: intervals, stalls, reorgs, gas-limit and base-fee jumps.
-    ChainHealth(chain_health::ChainHealthConfig),
+    ChainHealth(chain_health, chain_health::ChainHealthConfig);
     /// Declarative matching of calls, events and transactions.
-    Rule(rule::RuleConfig),
+    Rule(rule, rule::RuleConfig);
     /// Proven storage slots, balances and code hashes of watched accounts.
-    StorageWatch(storage_watch::StorageWatchConfig),
+    StorageWatch(storage_watch, storage_watch::StorageWatchConfig);
     /// Front-run, victims and back-run on one pool.
-    Sandwich(sandwich::SandwichConfig),
+    Sandwich(sandwich, sandwich::SandwichConfig);
     /// Privileged calls and control events outside an allowlist.
-    AdminCall(admin_call::AdminCallConfig),
+    AdminCall(admin_call, admin_call::AdminCallConfig);
     /// Chainlink-style feeds and pool prices.
-    Oracle(oracle::OracleConfig),
+    Oracle(oracle, oracle::OracleConfig);
     /// Watched assets leaving watched contracts.
-    LiquidityDrain(liquidity_drain::LiquidityDrainConfig),
+    LiquidityDrain(liquidity_drain, liquidity_drain::LiquidityDrainConfig);
     /// New contracts scored for risk.
-    ContractDeployment(contract_deployment::ContractDeploymentConfig),
+    ContractDeployment(contract_deployment, contract_deployment::ContractDeploymentConfig);
     /// Liquidations that stop although prices fell.
-    LiquidationHealth(liquidation_health::LiquidationHealthConfig),
+    LiquidationHealth(liquidation_health, liquidation_health::LiquidationHealthConfig);
     /// A lock-and-mint bridge on two chains.
-    BridgeInvariant(bridge_invariant::BridgeInvariantConfig),
+    BridgeInvariant(bridge_invariant, bridge_invariant::BridgeInvariantConfig),
+        chains(c) => vec![&c.source_chain, &c.dest_chain];
     /// Beacon finality and justification.
-    BeaconFinality(finality::BeaconFinalityConfig),
+    BeaconFinality(finality, finality::BeaconFinalityConfig);
     /// Missed slots and proposals.
-    BeaconProposals(proposals::BeaconProposalsConfig),
+    BeaconProposals(proposals, proposals::BeaconProposalsConfig);
     /// Watched validators' attestations.
-    BeaconAttestations(attestations::BeaconAttestationsConfig),
+    BeaconAttestations(attestations, attestations::BeaconAttestationsConfig);
     /// Sync-committee participation.
-    BeaconSyncCommittee(sync_committee::BeaconSyncCommitteeConfig),
+    BeaconSyncCommittee(sync_committee, sync_committee::BeaconSyncCommitteeConfig);
     /// Slashings.
-    BeaconSlashings(slashings::BeaconSlashingsConfig),
+    BeaconSlashings(slashings, slashings::BeaconSlashingsConfig);
     /// Validator-set transitions.
-    BeaconValidators(validators::BeaconValidatorsConfig),
+    BeaconValidators(validators, validators::BeaconValidatorsConfig);
     /// Stake concentration.
-    StakeConcentration(stake::StakeConcentrationConfig),
+    StakeConcentration(stake, stake::StakeConcentrationConfig);
     /// Beacon payloads against the execution chain.
-    BeaconExecutionLink(execution_link::ExecutionLinkConfig),
+    BeaconExecutionLink(execution_link, execution_link::ExecutionLinkConfig),
+        chains(c) => vec![&c.beacon_chain, &c.execution_chain];
     /// A CometBFT validator set.
-    CometValidators(crate::detectors::comet::CometValidatorsConfig),
+    CometValidators(comet, comet::CometValidatorsConfig);
     /// Pending front-runs, sandwiches and copied calldata (pending transactions only).
-    MempoolFrontrun(mempool_frontrun::MempoolFrontrunConfig),
+    MempoolFrontrun(mempool_frontrun, mempool_frontrun::MempoolFrontrunConfig);
     /// Simulated losses, invariants and privileged slots (pending transactions only).
-    Simulation(simulation::SimulationConfig),
+    Simulation(simulation, simulation::SimulationConfig);
 }
 
 /// Work done with the concrete config type of a detector kind (see [`with_config_type`]).
@@ -76,92 +127,7 @@ pub trait WithConfigType {
     fn with<T: serde::de::DeserializeOwned>(self) -> Self::Out;
 }
 
-/// Calls `w` with the config type of detector kind `kind` (`None` for an unknown kind): lets
-/// the config loader re-parse an entry as its concrete type, whose errors keep their position
-/// (serde loses it inside the tagged [`DetectorConfig`]).
-pub fn with_config_type<W: WithConfigType>(kind: &str, w: W) -> Option<W::Out> {
-    Some(match kind {
-        "chain_health" => w.with::<chain_health::ChainHealthConfig>(),
-        "rule" => w.with::<rule::RuleConfig>(),
-        "storage_watch" => w.with::<storage_watch::StorageWatchConfig>(),
-        "sandwich" => w.with::<sandwich::SandwichConfig>(),
-        "admin_call" => w.with::<admin_call::AdminCallConfig>(),
-        "oracle" => w.with::<oracle::OracleConfig>(),
-        "liquidity_drain" => w.with::<liquidity_drain::LiquidityDrainConfig>(),
-        "contract_deployment" => w.with::<contract_deployment::ContractDeploymentConfig>(),
-        "liquidation_health" => w.with::<liquidation_health::LiquidationHealthConfig>(),
-        "bridge_invariant" => w.with::<bridge_invariant::BridgeInvariantConfig>(),
-        "beacon_finality" => w.with::<finality::BeaconFinalityConfig>(),
-        "beacon_proposals" => w.with::<proposals::BeaconProposalsConfig>(),
-        "beacon_attestations" => w.with::<attestations::BeaconAttestationsConfig>(),
-        "beacon_sync_committee" => w.with::<sync_committee::BeaconSyncCommitteeConfig>(),
-        "beacon_slashings" => w.with::<slashings::BeaconSlashingsConfig>(),
-        "beacon_validators" => w.with::<validators::BeaconValidatorsConfig>(),
-        "stake_concentration" => w.with::<stake::StakeConcentrationConfig>(),
-        "beacon_execution_link" => w.with::<execution_link::ExecutionLinkConfig>(),
-        "comet_validators" => w.with::<crate::detectors::comet::CometValidatorsConfig>(),
-        "mempool_frontrun" => w.with::<mempool_frontrun::MempoolFrontrunConfig>(),
-        "simulation" => w.with::<simulation::SimulationConfig>(),
-        _ => return None,
-    })
-}
-
 impl DetectorConfig {
-    /// Detector type name.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::ChainHealth(_) => "chain_health",
-            Self::Rule(_) => "rule",
-            Self::StorageWatch(_) => "storage_watch",
-            Self::Sandwich(_) => "sandwich",
-            Self::AdminCall(_) => "admin_call",
-            Self::Oracle(_) => "oracle",
-            Self::LiquidityDrain(_) => "liquidity_drain",
-            Self::ContractDeployment(_) => "contract_deployment",
-            Self::LiquidationHealth(_) => "liquidation_health",
-            Self::BridgeInvariant(_) => "bridge_invariant",
-            Self::BeaconFinality(_) => "beacon_finality",
-            Self::BeaconProposals(_) => "beacon_proposals",
-            Self::BeaconAttestations(_) => "beacon_attestations",
-            Self::BeaconSyncCommittee(_) => "beacon_sync_committee",
-            Self::BeaconSlashings(_) => "beacon_slashings",
-            Self::BeaconValidators(_) => "beacon_validators",
-            Self::StakeConcentration(_) => "stake_concentration",
-            Self::BeaconExecutionLink(_) => "beacon_execution_link",
-            Self::CometValidators(_) => "comet_validators",
-            Self::MempoolFrontrun(_) => "mempool_frontrun",
-            Self::Simulation(_) => "simulation",
-        }
-    }
-
-    /// The chains this detector is limited to; empty for every chain.
-    pub fn chains(&self) -> Vec<&str> {
-        let one = match self {
-            Self::ChainHealth(c) => c.chain.as_deref(),
-            Self::Rule(c) => c.chain.as_deref(),
-            Self::StorageWatch(c) => c.chain.as_deref(),
-            Self::Sandwich(c) => c.chain.as_deref(),
-            Self::AdminCall(c) => c.chain.as_deref(),
-            Self::Oracle(c) => c.chain.as_deref(),
-            Self::LiquidityDrain(c) => c.chain.as_deref(),
-            Self::ContractDeployment(c) => c.chain.as_deref(),
-            Self::LiquidationHealth(c) => c.chain.as_deref(),
-            Self::BridgeInvariant(c) => return vec![&c.source_chain, &c.dest_chain],
-            Self::BeaconExecutionLink(c) => return vec![&c.beacon_chain, &c.execution_chain],
-            Self::BeaconFinality(c) => c.chain.as_deref(),
-            Self::BeaconProposals(c) => c.chain.as_deref(),
-            Self::BeaconAttestations(c) => c.chain.as_deref(),
-            Self::BeaconSyncCommittee(c) => c.chain.as_deref(),
-            Self::BeaconSlashings(c) => c.chain.as_deref(),
-            Self::BeaconValidators(c) => c.chain.as_deref(),
-            Self::StakeConcentration(c) => c.chain.as_deref(),
-            Self::CometValidators(c) => c.chain.as_deref(),
-            Self::MempoolFrontrun(c) => c.chain.as_deref(),
-            Self::Simulation(c) => c.chain.as_deref(),
-        };
-        one.into_iter().collect()
-    }
-
     /// True when this detector runs on `chain`.
     pub fn applies_to(&self, chain: &str) -> bool {
         let cs = self.chains();
@@ -295,9 +261,7 @@ impl DetectorConfig {
             Self::BeaconSlashings(c) => slashings::BeaconSlashings::build(c.clone(), chain)?,
             Self::BeaconValidators(c) => validators::BeaconValidators::build(c.clone(), chain)?,
             Self::StakeConcentration(c) => stake::StakeConcentration::build(c.clone(), chain)?,
-            Self::CometValidators(c) => {
-                crate::detectors::comet::CometValidators::build(c.clone(), chain)?
-            }
+            Self::CometValidators(c) => comet::CometValidators::build(c.clone(), chain)?,
             Self::BeaconExecutionLink(c) => execution_link::ExecutionLink::build(
                 c.clone(),
                 chain,
@@ -310,8 +274,88 @@ impl DetectorConfig {
     }
 }
 
+/// The reference of a config struct's fields, derived from its declaration with
+/// `#[derive(palisade_derive::ConfigDoc)]` (names, doc comments, types, serde defaults).
+pub trait ConfigDoc {
+    /// Its fields, in declaration order.
+    fn fields() -> Vec<FieldInfo>;
+}
+
+/// A field's default as the reference shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldDefault {
+    /// The field must be given.
+    Required,
+    /// The value serde fills in, written as in TOML.
+    Value(String),
+    /// A default described in words (an absent optional field: "every chain").
+    Words(&'static str),
+}
+
+impl FieldDefault {
+    /// The default `v`, written as in TOML (`none` for an absent optional value).
+    pub fn value<T: Serialize>(v: &T) -> Self {
+        fn toml(v: &serde_json::Value) -> String {
+            match v {
+                serde_json::Value::Null => "none".into(),
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(a) => {
+                    let items: Vec<String> = a
+                        .iter()
+                        .map(|x| match x {
+                            serde_json::Value::String(s) => format!("{s:?}"),
+                            other => toml(other),
+                        })
+                        .collect();
+                    format!("[{}]", items.join(", "))
+                }
+                // Floats to four decimals at most (1/1024 is 0.0977, a third 33.3333).
+                serde_json::Value::Number(n) if n.is_f64() => {
+                    let f = n.as_f64().unwrap_or_default();
+                    let short = format!("{f:.4}");
+                    let short = short.trim_end_matches('0');
+                    if short.ends_with('.') {
+                        format!("{short}0")
+                    } else {
+                        short.to_string()
+                    }
+                }
+                other => other.to_string(),
+            }
+        }
+        match serde_json::to_value(v) {
+            Ok(serde_json::Value::Null) => Self::Words("none"),
+            Ok(x) => Self::Value(toml(&x)),
+            Err(_) => Self::Words("see the type's documentation"),
+        }
+    }
+
+    /// As text: the value, the words, or `required`.
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Required => "required",
+            Self::Value(v) => v,
+            Self::Words(w) => w,
+        }
+    }
+
+    /// As a Markdown table cell: a value in backticks.
+    pub fn markdown(&self) -> String {
+        match self {
+            Self::Value(v) => format!("`{v}`"),
+            other => other.text().to_string(),
+        }
+    }
+}
+
+impl Serialize for FieldDefault {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.text())
+    }
+}
+
 /// A documented config field.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FieldInfo {
     /// Field name.
     pub name: &'static str,
@@ -319,13 +363,46 @@ pub struct FieldInfo {
     #[serde(rename = "type")]
     pub ty: &'static str,
     /// Default, or `required`.
-    pub default: &'static str,
+    pub default: FieldDefault,
     /// What it does, with units.
     pub doc: &'static str,
+    /// The fields of a table (or of each entry of an array of tables).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nested: Vec<FieldInfo>,
+}
+
+impl FieldInfo {
+    /// A one-line summary of a table's fields, as TOML would write it: `{ a, b?, c = 20 }`
+    /// (`?`: optional with no default value).
+    pub fn summary(fields: &[FieldInfo]) -> String {
+        let parts: Vec<String> = fields
+            .iter()
+            .map(|f| match &f.default {
+                FieldDefault::Required => f.name.to_string(),
+                FieldDefault::Words(_) => format!("{}?", f.name),
+                FieldDefault::Value(v) if matches!(f.ty, "string" | "severity" | "address") => {
+                    format!("{} = {v:?}", f.name)
+                }
+                FieldDefault::Value(v) => format!("{} = {v}", f.name),
+            })
+            .collect();
+        format!("`{{ {} }}`", parts.join(", "))
+    }
+}
+
+/// What a detector module says about itself (its `INFO`); the fields come from its config.
+#[derive(Debug, Clone, Copy)]
+pub struct About {
+    /// Type name.
+    pub kind: &'static str,
+    /// One-line description.
+    pub description: &'static str,
+    /// True when it runs without configuration (used by `replay` without `--config`).
+    pub needs_no_config: bool,
 }
 
 /// A documented detector type.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DetectorInfo {
     /// Type name.
     #[serde(rename = "type")]
@@ -335,45 +412,139 @@ pub struct DetectorInfo {
     /// True when it runs without configuration (used by `replay` without `--config`).
     pub needs_no_config: bool,
     /// Config fields.
-    pub fields: &'static [FieldInfo],
+    pub fields: Vec<FieldInfo>,
 }
 
-/// Every detector type.
-pub const CATALOG: &[DetectorInfo] = &[
-    chain_health::INFO,
-    rule::INFO,
-    storage_watch::INFO,
-    sandwich::INFO,
-    admin_call::INFO,
-    oracle::INFO,
-    liquidity_drain::INFO,
-    contract_deployment::INFO,
-    liquidation_health::INFO,
-    bridge_invariant::INFO,
-    finality::INFO,
-    proposals::INFO,
-    attestations::INFO,
-    sync_committee::INFO,
-    slashings::INFO,
-    validators::INFO,
-    stake::INFO,
-    execution_link::INFO,
-    crate::detectors::comet::INFO,
-    mempool_frontrun::INFO,
-    simulation::INFO,
-];
+impl DetectorInfo {
+    /// The entry of a detector whose module says `about` and whose config is `C`.
+    pub fn of<C: ConfigDoc>(about: About) -> Self {
+        let mut fields = C::fields();
+        // An instance left unnamed is named after its type.
+        for f in fields.iter_mut().filter(|f| f.name == "name") {
+            if f.default == FieldDefault::Words("none") {
+                f.default = FieldDefault::Value(about.kind.to_string());
+            }
+        }
+        Self {
+            kind: about.kind,
+            description: about.description,
+            needs_no_config: about.needs_no_config,
+            fields,
+        }
+    }
+
+    /// Its fields as docs/config.md shows them: a table, then one for each table field's
+    /// own fields.
+    pub fn markdown_table(&self) -> String {
+        fn table(fields: &[FieldInfo]) -> String {
+            let mut out = String::from("| field | type | default | meaning |\n|---|---|---|---|\n");
+            for f in fields {
+                let mut doc = f.doc.to_string();
+                if !f.nested.is_empty() {
+                    doc.push_str(&format!(" {} (below)", FieldInfo::summary(&f.nested)));
+                }
+                out.push_str(&format!(
+                    "| `{}` | {} | {} | {} |\n",
+                    f.name,
+                    f.ty,
+                    f.default.markdown().replace('|', "\\|"),
+                    doc.replace('|', "\\|")
+                ));
+            }
+            out
+        }
+        fn nested(prefix: &str, fields: &[FieldInfo], out: &mut String) {
+            for f in fields.iter().filter(|f| !f.nested.is_empty()) {
+                let path = format!("{prefix}{}", f.name);
+                let what = if f.ty.starts_with("array") { "Each entry of" } else { "The table" };
+                out.push_str(&format!("\n{what} `{path}`:\n\n{}", table(&f.nested)));
+                nested(&format!("{path}."), &f.nested, out);
+            }
+        }
+        let mut out = table(&self.fields);
+        nested("", &self.fields, &mut out);
+        out
+    }
+}
+
+/// `doc` (docs/config.md) with each detector's field table rewritten from [`catalog`]: the
+/// table that follows the detector's `### \`kind\`` heading. `Err` names a detector the
+/// document lacks.
+pub fn with_generated_tables(doc: &str) -> std::result::Result<String, String> {
+    let mut lines: Vec<String> = doc.lines().map(str::to_string).collect();
+    for d in catalog() {
+        let heading = format!("### `{}`", d.kind);
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&heading))
+            .ok_or_else(|| format!("no {heading} section"))?;
+        let begin = format!("<!-- fields of {}: generated from the config struct -->", d.kind);
+        let start = (at + 1..lines.len())
+            .find(|&i| lines[i] == begin || lines[i].starts_with("| field |"))
+            .filter(|&i| !lines[at + 1..i].iter().any(|l| l.starts_with('#')))
+            .ok_or_else(|| format!("no field table under {heading}"))?;
+        let end = if lines[start] == begin {
+            (start..lines.len())
+                .find(|&i| lines[i] == "<!-- end of fields -->")
+                .map(|i| i + 1)
+                .ok_or_else(|| format!("no end of the fields under {heading}"))?
+        } else {
+            (start..lines.len()).find(|&i| !lines[i].starts_with('|')).unwrap_or(lines.len())
+        };
+        let mut block = vec![begin];
+        block.extend(d.markdown_table().lines().map(str::to_string));
+        block.push("<!-- end of fields -->".into());
+        lines.splice(start..end, block);
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    Ok(out)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn docs_config_md_shows_each_detectors_fields_as_declared() {
+        // The field tables of docs/config.md are the catalog's, which is derived from the config
+        // structs: `PALISADE_BLESS=1 cargo test -p palisade-detect docs_config_md` rewrites them.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let fixed = with_generated_tables(&doc).unwrap();
+        if std::env::var_os("PALISADE_BLESS").is_some() {
+            std::fs::write(&path, &fixed).unwrap();
+            return;
+        }
+        if let Some((a, b)) = doc.lines().zip(fixed.lines()).find(|(a, b)| a != b) {
+            panic!(
+                "docs/config.md differs from the detectors' config structs (PALISADE_BLESS=1 \
+                 cargo test -p palisade-detect docs_config_md rewrites it):\n  doc:  {a}\n  code: {b}"
+            );
+        }
+        assert_eq!(doc, fixed);
+    }
+
+    #[test]
+    fn no_field_doc_repeats_its_default() {
+        // Defaults are declared once, in serde's default: a doc comment that states one would
+        // drift from it.
+        for d in catalog() {
+            let mut stack: Vec<&FieldInfo> = d.fields.iter().collect();
+            while let Some(f) = stack.pop() {
+                assert!(!f.doc.contains("(default"), "{}.{}: {}", d.kind, f.name, f.doc);
+                stack.extend(&f.nested);
+            }
+        }
+    }
+
+    #[test]
     fn catalog_matches_the_config_structs() {
-        for info in CATALOG {
+        for info in catalog() {
             // Every documented field is accepted...
             let mut t = toml::Table::new();
             t.insert("type".into(), info.kind.into());
-            for f in info.fields {
+            for f in &info.fields {
                 let v: toml::Value = match f.ty {
                     "string" => "x".into(),
                     "address" => "0x0000000000000000000000000000000000000001".into(),
@@ -385,6 +556,7 @@ mod tests {
                     // As many integers as the documented default has (fixed-size tiers).
                     "array of integers" => toml::Value::Array(
                         f.default
+                            .text()
                             .split(|c: char| !c.is_ascii_digit())
                             .filter(|x| !x.is_empty())
                             .map(|x| toml::Value::Integer(x.parse().unwrap_or(1)))

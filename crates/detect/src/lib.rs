@@ -29,7 +29,8 @@ pub mod pending;
 pub mod vars;
 
 pub use config::{
-    with_config_type, DetectorConfig, DetectorInfo, FieldInfo, WithConfigType, CATALOG,
+    catalog, with_config_type, with_generated_tables, About, ConfigDoc, DetectorConfig,
+    DetectorInfo, FieldDefault, FieldInfo, WithConfigType,
 };
 pub use error::{DetectError, Result};
 

@@ -193,7 +193,7 @@ fn every_beacon_detector_obeys_the_laws_against_a_fork() {
     }
     // And the catalog has nothing beacon-specific left out (execution_link spans two chains:
     // crates/testing/tests/beacon_execution_link.rs).
-    for info in palisade_detect::CATALOG
+    for info in palisade_detect::catalog()
         .iter()
         .filter(|i| i.kind.starts_with("beacon_") || i.kind == "stake_concentration")
     {

@@ -75,7 +75,7 @@ const PENDING_ONLY: &[&str] = &["mempool_frontrun", "simulation"];
 #[test]
 fn every_detector_type_is_covered() {
     let defi = defi_configs();
-    for info in palisade_detect::CATALOG {
+    for info in palisade_detect::catalog() {
         assert!(
             CONFIGS
                 .iter()

@@ -108,7 +108,7 @@ fn admin_call_pending_obeys_the_laws_on_real_calls() {
 
 #[test]
 fn every_pending_detector_type_is_covered() {
-    for info in palisade_detect::CATALOG {
+    for info in palisade_detect::catalog() {
         let cfg: Result<DetectorConfig, _> = toml::from_str(&format!(
             "type = '{}'\nname = 'x'\ncontracts = ['0x0000000000000000000000000000000000000001']",
             info.kind

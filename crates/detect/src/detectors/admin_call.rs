@@ -12,45 +12,47 @@
 use crate::abi::{EvSig, FnSig};
 use crate::detectors::rule::args_json;
 use crate::pending::{mark_pending, Pending, PendingDetector};
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
+use crate::{Checkpoint, DetectError, Detector, Needs, Result};
 use palisade_primitives::pending::PendingTx;
 use palisade_primitives::{Address, BlockData, ChainSegment, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Config of `admin_call`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct AdminCallConfig {
-    /// Instance name (required); the detector id is `admin_call:<name>`.
+    /// Instance name; the detector id is `admin_call:<name>`.
     pub name: String,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Severity of calls by callers outside the allowlist (default `critical`).
+    /// Severity of calls by callers outside the allowlist.
     #[serde(default = "critical")]
     pub severity: Severity,
-    /// Contracts watched (required for events; empty: functions are matched on any contract).
+    /// Contracts watched (events need them; with none, functions match on any contract).
     #[serde(default)]
     pub contracts: Vec<Address>,
-    /// Privileged functions, as signatures (`upgradeTo(address)`,
-    /// `transferOwnership(address newOwner)`).
+    /// Privileged functions, as signatures (`upgradeTo(address)`, `transferOwnership(address
+    /// newOwner)`).
     #[serde(default)]
     pub functions: Vec<String>,
-    /// Callers allowed to call them (a multisig, a timelock).
+    /// Callers allowed to call them (a multisig, a timelock); an event in a transaction sent by
+    /// or to one of them is allowed too.
     #[serde(default)]
     pub allowed_callers: Vec<Address>,
-    /// Report the built-in control events of watched contracts (default true).
+    /// Report the built-in control events of watched contracts.
     #[serde(default = "yes")]
     pub builtin_events: bool,
-    /// Severity of control events by actors outside the allowlist (default `high`).
+    /// Severity of control events by actors outside the allowlist.
     #[serde(default = "high")]
     pub event_severity: Severity,
-    /// Also report calls that reverted (default false).
+    /// Also report calls that reverted.
     #[serde(default)]
     pub include_reverted: bool,
     /// Also judge pending transactions, before inclusion, when the chain has a mempool watch
-    /// (default true): calldata alone, and the simulated call tree and events when the
+    /// (`[chains.mempool]`): calldata alone, and the simulated call tree and events when the
     /// transaction touches a contract a simulation watches.
     #[serde(default = "yes")]
     pub pending: bool,
@@ -103,22 +105,10 @@ pub const BUILTIN_EVENTS: &[&str] = &[
 ];
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "admin_call",
     description: "Privileged functions of watched contracts called by anyone outside an allowlist, at any call depth; ownership, role, EIP-1967 upgrade, pause, Safe owner/threshold and timelock events by actors outside it.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "required", doc: "Instance name; the detector id is admin_call:<name>." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "severity", ty: "severity", default: "critical", doc: "Severity of privileged calls by others." },
-        FieldInfo { name: "contracts", ty: "array of addresses", default: "[] (functions: any)", doc: "Contracts watched (events need them)." },
-        FieldInfo { name: "functions", ty: "array of strings", default: "[]", doc: "Privileged function signatures, e.g. upgradeTo(address)." },
-        FieldInfo { name: "allowed_callers", ty: "array of addresses", default: "[]", doc: "Accounts allowed to call them." },
-        FieldInfo { name: "builtin_events", ty: "bool", default: "true", doc: "Report ownership, role, upgrade, pause, Safe and timelock events of watched contracts." },
-        FieldInfo { name: "event_severity", ty: "severity", default: "high", doc: "Severity of those events by others." },
-        FieldInfo { name: "include_reverted", ty: "bool", default: "false", doc: "Also report calls that reverted." },
-        FieldInfo { name: "pending", ty: "bool", default: "true", doc: "Also judge pending transactions (with [chains.mempool]): calldata, and the simulated call tree and events." },
-    ],
 };
 
 /// The `admin_call` detector. Stateless.

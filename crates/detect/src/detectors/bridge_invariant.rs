@@ -27,7 +27,7 @@
 use crate::abi::EvSig;
 use crate::expr::Val;
 use crate::journal::Journal;
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
+use crate::{Checkpoint, DetectError, Detector, Needs, Result};
 use palisade_primitives::{
     Address, BlockData, BlockRef, ChainSegment, Finding, Findings, Severity, B256, U256,
 };
@@ -37,10 +37,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 /// Config of `bridge_invariant`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct BridgeInvariantConfig {
-    /// Instance name (required); the detector id is `bridge_invariant:<name>`.
+    /// Instance name; the detector id is `bridge_invariant:<name>`.
     pub name: String,
     /// The chain where collateral is locked.
     pub source_chain: String,
@@ -50,41 +50,50 @@ pub struct BridgeInvariantConfig {
     pub source_contract: Address,
     /// The bridge or token contract on the destination chain (emits mints and burns).
     pub dest_contract: Address,
-    /// Lock event signature, with parameter names.
+    /// Lock event signature, with parameter names. For example `Locked(address indexed sender,
+    /// address indexed recipient, uint256 amount, uint256 nonce)`
     pub lock_event: String,
-    /// Mint event signature.
+    /// Mint event signature. For example `Minted(address indexed recipient, uint256 amount, uint256
+    /// nonce)`
     pub mint_event: String,
-    /// Burn event signature (default: none; no withdrawals are watched).
+    /// Burn event signature (no withdrawals are watched).
     #[serde(default)]
+    #[config(default = "none")]
     pub burn_event: Option<String>,
-    /// Unlock event signature (default: none).
+    /// Unlock event signature.
     #[serde(default)]
+    #[config(default = "none")]
     pub unlock_event: Option<String>,
-    /// The parameter holding the amount in every transfer event (default `amount`).
+    /// The parameter holding the amount in every transfer event.
     #[serde(default = "amount")]
     pub amount_field: String,
-    /// The parameter holding the transfer id that links a lock to its mint and a burn to its
-    /// unlock (default `nonce`; empty: match by amount, oldest first).
+    /// The parameter holding the transfer id that links a lock to its mint and a burn to its unlock
+    /// (empty: match by amount, oldest first).
     #[serde(default = "nonce")]
     pub id_field: String,
-    /// Supply above collateral that is tolerated, in raw units (default "0").
+    /// Supply above collateral that is tolerated, in raw units.
     #[serde(default)]
+    #[config(default = "\"0\"")]
     pub tolerance: Option<String>,
-    /// Collateral locked before monitoring started, in raw units (default "0").
+    /// Collateral locked before monitoring started, in raw units.
     #[serde(default)]
+    #[config(default = "\"0\"")]
     pub initial_locked: Option<String>,
-    /// Supply minted before monitoring started, in raw units (default "0").
+    /// Supply minted before monitoring started, in raw units.
     #[serde(default)]
+    #[config(default = "\"0\"")]
     pub initial_minted: Option<String>,
-    /// How far the chains' clocks may disagree, in seconds: a lock may carry a timestamp up to
-    /// this much later than its mint (default 60).
+    /// How far the chains' clocks may disagree, in seconds: a lock may carry a timestamp up to this
+    /// much later than its mint.
     #[serde(default = "sixty")]
     pub max_clock_skew_secs: u64,
-    /// Events of either bridge contract that change its signer set or threshold (default: the
-    /// built-in list).
+    /// Events of either bridge contract that change its signer set or threshold: by default
+    /// Safe's owner and threshold events, `SignerAdded`, `SignerRemoved`, `ThresholdChanged`,
+    /// `ValidatorAdded`, `ValidatorRemoved`, `GuardianSetAdded`.
     #[serde(default)]
+    #[config(default = "built-in list")]
     pub signer_events: Option<Vec<String>>,
-    /// Severity of the findings (default `critical`).
+    /// Severity of the findings.
     #[serde(default = "critical")]
     pub severity: Severity,
 }
@@ -121,29 +130,10 @@ pub const SIGNER_EVENTS: &[&str] = &[
 ];
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "bridge_invariant",
     description: "A lock-and-mint bridge on two chains at once: mints without a matching lock, unlocks without a matching burn, supply above collateral beyond a tolerance, and changes of the bridge's signer set or threshold.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "required", doc: "Instance name; the detector id is bridge_invariant:<name>." },
-        FieldInfo { name: "source_chain", ty: "string", default: "required", doc: "The chain where collateral is locked." },
-        FieldInfo { name: "dest_chain", ty: "string", default: "required", doc: "The chain where the bridged token is minted." },
-        FieldInfo { name: "source_contract", ty: "address", default: "required", doc: "Bridge contract on the source chain." },
-        FieldInfo { name: "dest_contract", ty: "address", default: "required", doc: "Bridge or token contract on the destination chain." },
-        FieldInfo { name: "lock_event", ty: "string", default: "required", doc: "Lock event signature with parameter names." },
-        FieldInfo { name: "mint_event", ty: "string", default: "required", doc: "Mint event signature." },
-        FieldInfo { name: "burn_event", ty: "string", default: "none", doc: "Burn event signature." },
-        FieldInfo { name: "unlock_event", ty: "string", default: "none", doc: "Unlock event signature." },
-        FieldInfo { name: "amount_field", ty: "string", default: "amount", doc: "Parameter holding the amount." },
-        FieldInfo { name: "id_field", ty: "string", default: "nonce", doc: "Parameter linking a lock to its mint and a burn to its unlock; empty: match by amount." },
-        FieldInfo { name: "tolerance", ty: "string", default: "0", doc: "Supply above collateral tolerated, raw units." },
-        FieldInfo { name: "initial_locked", ty: "string", default: "0", doc: "Collateral locked before monitoring started, raw units." },
-        FieldInfo { name: "initial_minted", ty: "string", default: "0", doc: "Supply minted before monitoring started, raw units." },
-        FieldInfo { name: "max_clock_skew_secs", ty: "integer", default: "60", doc: "How much later than its mint a lock's timestamp may be." },
-        FieldInfo { name: "signer_events", ty: "array of strings", default: "built-in list", doc: "Events that change the signer set or threshold." },
-        FieldInfo { name: "severity", ty: "severity", default: "critical", doc: "Severity of the findings." },
-    ],
 };
 
 /// What a transfer event is.

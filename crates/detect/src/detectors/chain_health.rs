@@ -11,42 +11,42 @@
 //! (see `stall_after_secs`); this detector sees only blocks.
 
 use super::median;
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
+use crate::{Checkpoint, DetectError, Detector, Needs, Result};
 use palisade_primitives::{BlockRef, ChainSegment, Finding, Findings, Severity, B256};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::VecDeque;
 
 /// Config of `chain_health`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChainHealthConfig {
-    /// Instance name (default `chain_health`).
+    /// Instance name.
     pub name: Option<String>,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Expected seconds between blocks (default 12).
+    /// Expected seconds between blocks.
     pub expected_block_time_secs: u64,
-    /// Number of recent intervals in the baseline (default 64).
+    /// Number of recent intervals in the baseline.
     pub window: usize,
-    /// An interval this many times the baseline is a slow block (default 3.0); twice and four
-    /// times that raise the severity to medium and high.
+    /// An interval this many times the baseline is a slow block; twice and four times that raise
+    /// the severity to medium and high.
     pub slow_factor: f64,
-    /// Seconds without a new head before the runtime reports a stalled chain (default 60).
+    /// Seconds without a new head before the runtime reports a stalled chain.
     pub stall_after_secs: u64,
-    /// Accept a block whose timestamp equals its parent's (default false: Ethereum L1 requires a
-    /// strictly increasing timestamp; some L2s and dev nodes such as anvil produce equal ones).
+    /// Accept a block whose timestamp equals its parent's (Ethereum L1 requires a strictly
+    /// increasing timestamp; some L2s and dev nodes such as anvil produce equal ones).
     pub allow_equal_timestamps: bool,
-    /// Reorg depth from which a reorg is medium severity (default 2; shallower is low).
+    /// Reorg depth from which a reorg is medium severity (shallower is low).
     pub reorg_medium_depth: u64,
-    /// Reorg depth from which a reorg is high severity (default 4).
+    /// Reorg depth from which a reorg is high severity.
     pub reorg_high_depth: u64,
-    /// Largest allowed gas-limit change between two blocks, in percent (default 0.0977, the
-    /// protocol's 1/1024).
+    /// Largest allowed gas-limit change between two blocks, in percent (the protocol's 1/1024).
     pub gas_limit_max_change_pct: f64,
-    /// Largest allowed base-fee change between two blocks, in percent (default 12.5, EIP-1559).
+    /// Largest allowed base-fee change between two blocks, in percent.
     pub base_fee_max_change_pct: f64,
-    /// A base fee this many times the recent median is a spike (default 3.0).
+    /// A base fee this many times the recent median is a spike.
     pub base_fee_spike_factor: f64,
 }
 
@@ -70,24 +70,10 @@ impl Default for ChainHealthConfig {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "chain_health",
     description: "Block intervals against a robust baseline, stalls, reorgs (depth, hashes), gas-limit and base-fee jumps.",
     needs_no_config: true,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "chain_health", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "expected_block_time_secs", ty: "integer", default: "12", doc: "Expected seconds between blocks; the baseline until `window` samples exist." },
-        FieldInfo { name: "window", ty: "integer", default: "64", doc: "Recent intervals in the median baseline." },
-        FieldInfo { name: "slow_factor", ty: "float", default: "3.0", doc: "Interval / baseline ratio that makes a slow block (x2 medium, x4 high)." },
-        FieldInfo { name: "stall_after_secs", ty: "integer", default: "60", doc: "Seconds without a new head before a stalled-chain alert (live only)." },
-        FieldInfo { name: "allow_equal_timestamps", ty: "bool", default: "false", doc: "Accept a timestamp equal to the parent's (L2s, dev nodes); a decrease is always reported." },
-        FieldInfo { name: "reorg_medium_depth", ty: "integer", default: "2", doc: "Reorg depth from which severity is medium." },
-        FieldInfo { name: "reorg_high_depth", ty: "integer", default: "4", doc: "Reorg depth from which severity is high." },
-        FieldInfo { name: "gas_limit_max_change_pct", ty: "float", default: "0.0977", doc: "Largest gas-limit change per block, percent (protocol: 1/1024)." },
-        FieldInfo { name: "base_fee_max_change_pct", ty: "float", default: "12.5", doc: "Largest base-fee change per block, percent (EIP-1559)." },
-        FieldInfo { name: "base_fee_spike_factor", ty: "float", default: "3.0", doc: "Base fee / recent median ratio that makes a spike." },
-    ],
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

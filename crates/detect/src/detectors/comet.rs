@@ -6,37 +6,40 @@
 
 use crate::detectors::beacon::instance_id;
 use crate::journal::{Snapshots, Stepper};
-use crate::{DetectError, Detector, FieldInfo, Result};
+use crate::{DetectError, Detector, Result};
 use palisade_primitives::{BlockData, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Config of `comet_validators`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct CometValidatorsConfig {
     /// Instance name.
     #[serde(default)]
+    #[config(default = "none")]
     pub name: Option<String>,
     /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Watched validators (hex addresses); their misses are counted and their leaving or
-    /// double signing is critical.
+    /// Watched validators, whose misses are counted and whose leaving or double signing is
+    /// critical: consensus addresses as 40 hex digits (as in CometBFT blocks) or bech32
+    /// (`cosmosvalcons1...`); an account or operator address (`cosmos1...`,
+    /// `cosmosvaloper1...`) is refused, since it never signs a block.
     #[serde(default)]
     pub validators: Vec<String>,
-    /// Blocks over which misses are counted (default 100).
+    /// Blocks over which misses are counted.
     #[serde(default = "hundred")]
     pub window_blocks: usize,
-    /// Missed blocks in the window for low, medium, high and critical (default [5, 25, 50, 100]).
+    /// Missed blocks in the window for low, medium, high and critical.
     #[serde(default = "tiers")]
     pub missed_tiers: [u64; 4],
-    /// Share of the voting power a validator-set change may move (default 10 %).
+    /// Share of the voting power a validator-set change may move.
     #[serde(default = "ten")]
     pub max_set_change_pct: f64,
-    /// A validator's share of the voting power that is dangerous (default 33.3 %: it can halt
-    /// the chain alone).
+    /// A validator's share of the voting power that is dangerous (it can halt the chain alone).
     #[serde(default = "third")]
     pub dangerous_share_pct: f64,
 }
@@ -58,19 +61,10 @@ fn third() -> f64 {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "comet_validators",
     description: "CometBFT validator set: changes moving a share of the power, a validator at a dangerous share, watched validators' missed blocks (tiered), validators leaving the set, double-sign evidence.",
     needs_no_config: true,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "none", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every CometBFT chain", doc: "Limit to one chain." },
-        FieldInfo { name: "validators", ty: "array of strings", default: "[]", doc: "Watched validators: consensus addresses as 40 hex digits or bech32 (...valcons1...); account and operator addresses are refused." },
-        FieldInfo { name: "window_blocks", ty: "integer", default: "100", doc: "Blocks over which misses are counted." },
-        FieldInfo { name: "missed_tiers", ty: "array of integers", default: "[5, 25, 50, 100]", doc: "Misses for low, medium, high, critical." },
-        FieldInfo { name: "max_set_change_pct", ty: "float", default: "10", doc: "Share of the power a set change may move." },
-        FieldInfo { name: "dangerous_share_pct", ty: "float", default: "33.3", doc: "A validator's dangerous share of the power." },
-    ],
 };
 
 /// The `comet_validators` detector.

@@ -12,7 +12,7 @@
 //! least `min_score` are reported, with every reason.
 
 use crate::journal::Journal;
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
+use crate::{Checkpoint, DetectError, Detector, Needs, Result};
 
 use palisade_defi::known::ETH;
 use palisade_primitives::{
@@ -43,30 +43,36 @@ pub const FLASH_CALLBACKS: &[&str] = &[
 ];
 
 /// Config of `contract_deployment`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct ContractDeploymentConfig {
-    /// Instance name (default `contract_deployment`).
+    /// Instance name.
     #[serde(default)]
     pub name: Option<String>,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
     /// Contracts whose address embedded in new code is a risk (your protocol's).
     #[serde(default)]
     pub watched: Vec<Address>,
-    /// Labelled addresses (exploiters, phishers, mixers) in addition to the built-in Tornado
-    /// Cash pools.
+    /// Labelled addresses (exploiters, phishers, mixers) in addition to the built-in Tornado Cash
+    /// pools.
     #[serde(default)]
+    #[config(default = "`[]` (+ Tornado Cash's four ether pools)")]
     pub labelled: Vec<Address>,
-    /// A CSV file of labelled addresses, relative to the config (first column the address,
-    /// second a label; a header row is skipped), such as forta-labelled-datasets' lists.
+    /// CSV of labelled addresses (first column the address, second a label; a header is skipped;
+    /// RFC 4180 quoting), relative to the config file, or
+    /// `bundled:forta-etherscan-malicious-labels`: Forta's 7,259 Etherscan-labelled phishing,
+    /// exploit and heist addresses (MIT), built into the binary so a config copied anywhere
+    /// keeps working.
     #[serde(default)]
+    #[config(default = "none")]
     pub labels_file: Option<std::path::PathBuf>,
-    /// Lowest score reported (default 40).
+    /// Lowest score reported (0-100).
     #[serde(default = "forty")]
     pub min_score: u32,
-    /// Most funded addresses remembered (default 100000; the oldest are forgotten first).
+    /// Most funded addresses remembered (the oldest are forgotten first).
     #[serde(default = "cap")]
     pub max_tracked: usize,
 }
@@ -94,19 +100,10 @@ impl Default for ContractDeploymentConfig {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "contract_deployment",
     description: "Each new contract scored for risk: SELFDESTRUCT, DELEGATECALL to a variable target, CALLCODE, embedded watched addresses, flash-loan callbacks, approve/transferFrom, proxy patterns, and a deployer labelled or funded by labelled addresses or mixers.",
     needs_no_config: true,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "contract_deployment", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "watched", ty: "array of addresses", default: "[]", doc: "Contracts whose address embedded in new code is a risk." },
-        FieldInfo { name: "labelled", ty: "array of addresses", default: "[] (+ Tornado Cash pools)", doc: "Labelled addresses (exploiters, phishers, mixers)." },
-        FieldInfo { name: "labels_file", ty: "string", default: "none", doc: "CSV of labelled addresses (address,label), relative to the config, or bundled:forta-etherscan-malicious-labels (built in)." },
-        FieldInfo { name: "min_score", ty: "integer", default: "40", doc: "Lowest risk score (0-100) reported." },
-        FieldInfo { name: "max_tracked", ty: "integer", default: "100000", doc: "Most funded addresses remembered." },
-    ],
 };
 
 /// What the bytecode shows.

@@ -9,7 +9,7 @@
 
 use crate::detectors::oracle::{Round, LATEST_ROUND_DATA};
 use crate::journal::Journal;
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, ViewCall};
+use crate::{Checkpoint, DetectError, Detector, Needs, Result, ViewCall};
 
 use palisade_primitives::{
     Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity,
@@ -18,29 +18,29 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Config of `liquidation_health`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct LiquidationHealthConfig {
-    /// Instance name (required); the detector id is `liquidation_health:<name>`.
+    /// Instance name; the detector id is `liquidation_health:<name>`.
     pub name: String,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
     /// Lending pools or markets whose liquidations count (Aave pools, Compound cTokens).
     pub markets: Vec<Address>,
     /// The collateral's price feed.
     pub feed: Address,
-    /// A fall from the window's highest price, in percent, that should bring liquidations
-    /// (default 15).
+    /// A fall from the window's highest price, in percent, that should bring liquidations.
     #[serde(default = "fifteen")]
     pub drop_pct: f64,
-    /// Blocks over which the highest price is taken (default 300).
+    /// Blocks over which the highest price is taken.
     #[serde(default = "three_hundred")]
     pub window_blocks: usize,
-    /// Blocks after the drop began within which a liquidation is expected (default 50).
+    /// Blocks after the drop began within which a liquidation is expected.
     #[serde(default = "fifty")]
     pub grace_blocks: u64,
-    /// Severity (default `high`).
+    /// Severity.
     #[serde(default = "high")]
     pub severity: Severity,
 }
@@ -62,20 +62,10 @@ fn high() -> Severity {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "liquidation_health",
     description: "Liquidations in watched lending markets, and a finding when none happens within grace_blocks of a collateral price drop that should bring them (a stuck liquidation engine).",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "required", doc: "Instance name; the detector id is liquidation_health:<name>." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "markets", ty: "array of addresses", default: "required", doc: "Lending pools or markets whose liquidations count." },
-        FieldInfo { name: "feed", ty: "address", default: "required", doc: "The collateral's Chainlink-style price feed." },
-        FieldInfo { name: "drop_pct", ty: "float", default: "15", doc: "Fall from the window's highest price that should bring liquidations, percent." },
-        FieldInfo { name: "window_blocks", ty: "integer", default: "300", doc: "Blocks over which the highest price is taken." },
-        FieldInfo { name: "grace_blocks", ty: "integer", default: "50", doc: "Blocks within which a liquidation is expected after a drop." },
-        FieldInfo { name: "severity", ty: "severity", default: "high", doc: "Severity." },
-    ],
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

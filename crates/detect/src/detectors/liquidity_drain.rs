@@ -12,7 +12,7 @@
 //! needs traces).
 
 use crate::journal::Journal;
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, StateWatch, ViewCall};
+use crate::{Checkpoint, DetectError, Detector, Needs, Result, StateWatch, ViewCall};
 use palisade_defi::known::ETH;
 use palisade_defi::net_flow;
 use palisade_primitives::{
@@ -26,22 +26,24 @@ use std::collections::BTreeMap;
 const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
 
 /// Config of `liquidity_drain`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct LiquidityDrainConfig {
-    /// Instance name (required); the detector id is `liquidity_drain:<name>`.
+    /// Instance name; the detector id is `liquidity_drain:<name>`.
     pub name: String,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Severity of the findings (default `high`; a flash-loan-funded drain is `critical`).
+    /// Severity of the findings (a flash-loan-funded drain is `critical`).
     #[serde(default = "high")]
     pub severity: Severity,
     /// Contracts whose holdings are watched.
     pub contracts: Vec<Address>,
-    /// Tokens watched (ether as `0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee`), with thresholds.
+    /// Tokens watched, with thresholds; ether is `0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee`.
+    #[config(nested)]
     pub tokens: Vec<TokenWatch>,
-    /// Blocks in the sliding window (default 10).
+    /// Blocks in the sliding window.
     #[serde(default = "ten")]
     pub window_blocks: usize,
 }
@@ -55,28 +57,30 @@ fn ten() -> usize {
 }
 
 /// A watched token and its thresholds (raw units, as decimal strings).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct TokenWatch {
     /// The token.
     pub token: Address,
-    /// Name in findings (default: the address).
+    /// Name in findings.
     #[serde(default)]
+    #[config(default = "the address")]
     pub label: Option<String>,
-    /// Net outflow over the window that is reported, in raw units (default: none).
+    /// Net outflow over the window that is reported, in raw units, as a decimal string.
     #[serde(default)]
     pub max_outflow: Option<String>,
-    /// Net outflow over the window as a share of the balance at its start, in percent
-    /// (default 20).
+    /// Net outflow over the window as a share of the balance at its start, in percent.
     #[serde(default = "twenty")]
     pub max_outflow_pct: f64,
-    /// Gain of the sender of a flash-loan-funded transaction that drains this token, in raw
-    /// units, from which it is reported (default "0": any gain).
+    /// Gain of the sender of a flash-loan-funded transaction that drains this token, in raw units
+    /// as a decimal string, from which it is reported (`"0"`: any gain).
     #[serde(default)]
+    #[config(default = "\"0\"")]
     pub flash_profit_min: Option<String>,
-    /// Decimals of its raw amounts, for titles in units (default: the bundled table's for
+    /// Decimals of its raw amounts, for titles in units (by default the bundled table's for
     /// well-known tokens; else titles give raw amounts and the runtime reads the token's own).
     #[serde(default)]
+    #[config(default = "bundled table")]
     pub decimals: Option<u8>,
 }
 
@@ -107,18 +111,10 @@ fn twenty() -> f64 {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "liquidity_drain",
     description: "Net outflow of watched tokens from watched contracts over a sliding window (absolute and as a share of the balance), and flash-loan-funded transactions that drain a watched contract while the sender profits.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "required", doc: "Instance name; the detector id is liquidity_drain:<name>." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "severity", ty: "severity", default: "high", doc: "Severity of window drains (flash-loan drains are critical)." },
-        FieldInfo { name: "contracts", ty: "array of addresses", default: "required", doc: "Contracts whose holdings are watched." },
-        FieldInfo { name: "tokens", ty: "array of tables", default: "required", doc: "{ token (0xeee...e for ether), label?, decimals? (for titles in units; well-known tokens are bundled), max_outflow? (raw units), max_outflow_pct = 20, flash_profit_min = \"0\" }." },
-        FieldInfo { name: "window_blocks", ty: "integer", default: "10", doc: "Blocks in the sliding window." },
-    ],
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

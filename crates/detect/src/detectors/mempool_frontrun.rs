@@ -13,7 +13,7 @@
 //! Entries leave when their transaction is mined or replaced; the set is bounded.
 
 use crate::pending::{mark_pending, Pending, PendingDetector};
-use crate::{DetectError, FieldInfo, Result};
+use crate::{DetectError, Result};
 use palisade_primitives::pending::SimNeeds;
 use palisade_primitives::{Address, Bytes, Finding, Findings, Severity, B256};
 use serde::{Deserialize, Serialize};
@@ -21,31 +21,33 @@ use serde_json::json;
 use std::collections::VecDeque;
 
 /// Config of `mempool_frontrun`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct MempoolFrontrunConfig {
-    /// Instance name (default `default`); the id is `mempool_frontrun:<name>`.
+    /// Instance name; the id is `mempool_frontrun:<name>`.
     #[serde(default = "default_name")]
     pub name: String,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
     /// Pools watched (empty: every pool).
     #[serde(default)]
+    #[config(default = "`[]` (every pool)")]
     pub pools: Vec<Address>,
-    /// Severity of a front-run (default `medium`).
+    /// Severity of a front-run.
     #[serde(default = "medium")]
     pub severity: Severity,
-    /// Severity of a sandwich (default `high`).
+    /// Severity of a sandwich.
     #[serde(default = "high")]
     pub sandwich_severity: Severity,
-    /// Report calldata copied from another pending transaction (default true).
+    /// Report calldata copied from another pending transaction.
     #[serde(default = "yes")]
     pub copied_calldata: bool,
-    /// Shortest calldata (bytes, selector included) considered for copying (default 36).
+    /// Shortest calldata (bytes, selector included) considered for copying.
     #[serde(default = "min_copy")]
     pub min_copy_len: usize,
-    /// Pending transactions remembered (default 4096; the oldest are forgotten first).
+    /// Pending transactions remembered (the oldest are forgotten first).
     #[serde(default = "max_tracked")]
     pub max_tracked: usize,
 }
@@ -70,20 +72,10 @@ fn max_tracked() -> usize {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "mempool_frontrun",
     description: "Pending front-runs (same pool and direction, higher priority fee, later), pending sandwiches (the front-runner's next transaction ordered after the victim) and calldata copied from another pending transaction. Needs [chains.mempool].",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "default", doc: "Instance name; the id is mempool_frontrun:<name>." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "pools", ty: "array of addresses", default: "[] (every pool)", doc: "Pools watched." },
-        FieldInfo { name: "severity", ty: "severity", default: "medium", doc: "Severity of a front-run." },
-        FieldInfo { name: "sandwich_severity", ty: "severity", default: "high", doc: "Severity of a sandwich." },
-        FieldInfo { name: "copied_calldata", ty: "bool", default: "true", doc: "Report calldata copied from another pending transaction." },
-        FieldInfo { name: "min_copy_len", ty: "integer", default: "36", doc: "Shortest calldata (bytes) considered for copying." },
-        FieldInfo { name: "max_tracked", ty: "integer", default: "4096", doc: "Pending transactions remembered." },
-    ],
 };
 
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@
 //! them raises a finding.
 
 use crate::journal::Journal;
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, ViewCall};
+use crate::{Checkpoint, DetectError, Detector, Needs, Result, ViewCall};
 use palisade_primitives::{
     Address, BlockData, BlockRef, Bytes, ChainSegment, Finding, Findings, Severity, U256,
 };
@@ -31,22 +31,25 @@ pub const LATEST_ROUND_DATA: [u8; 4] = [0xfe, 0xaf, 0x96, 0x8c];
 pub const GET_RESERVES: [u8; 4] = [0x09, 0x02, 0xf1, 0xac];
 
 /// Config of `oracle`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct OracleConfig {
-    /// Instance name (required); the detector id is `oracle:<name>`.
+    /// Instance name; the detector id is `oracle:<name>`.
     pub name: String,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Read the feeds and pools every this many blocks (default 1).
+    /// Read the feeds and pools every this many blocks.
     #[serde(default = "one")]
     pub every: u64,
     /// Feeds to watch.
     #[serde(default)]
+    #[config(nested)]
     pub feeds: Vec<FeedConfig>,
     /// Pools whose spot price is compared with its TWAP.
     #[serde(default)]
+    #[config(nested)]
     pub twap: Vec<TwapConfig>,
 }
 
@@ -55,35 +58,38 @@ fn one() -> u64 {
 }
 
 /// A watched feed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct FeedConfig {
     /// The feed (proxy or aggregator) answering `latestRoundData()`.
     pub address: Address,
-    /// Name in findings (default: the address).
+    /// Name in findings.
     #[serde(default)]
+    #[config(default = "the address")]
     pub label: Option<String>,
-    /// The feed's heartbeat in seconds (required: 3600 for ETH/USD, 86400 for stETH/ETH).
+    /// The feed's heartbeat in seconds (3600 for ETH/USD, 86400 for stETH/ETH).
     pub heartbeat_secs: u64,
-    /// Grace over the heartbeat before a round is stale, in percent (default 10).
+    /// Grace over the heartbeat before a round is stale, in percent.
     #[serde(default = "ten")]
     pub grace_pct: f64,
-    /// Largest move between two rounds, in percent (default 10).
+    /// Largest move between two rounds, in percent.
     #[serde(default = "ten")]
     pub max_jump_pct: f64,
     /// Another feed in the same units to compare with.
     #[serde(default)]
     pub reference_feed: Option<Address>,
-    /// A pool whose price is compared with the feed.
+    /// A pool whose price is compared with the feed (price of token0 in token1, inverted with
+    /// `invert`).
     #[serde(default)]
+    #[config(nested)]
     pub reference_pool: Option<PoolPrice>,
-    /// Largest deviation from the reference, in percent (default 3).
+    /// Largest deviation from the reference, in percent.
     #[serde(default = "three")]
     pub max_deviation_pct: f64,
-    /// The feed's decimals (default 8).
+    /// The feed's decimals.
     #[serde(default = "eight")]
     pub decimals: u32,
-    /// Severity of the findings (default `high`; broken rounds are `critical`).
+    /// Severity of the findings (broken rounds are `critical`).
     #[serde(default = "high")]
     pub severity: Severity,
 }
@@ -105,18 +111,18 @@ fn high() -> Severity {
 }
 
 /// A Uniswap V2-style pool read with `getReserves()`, and how its reserves make a price.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct PoolPrice {
     /// The pool.
     pub address: Address,
-    /// Decimals of the pool's token0 (default 18).
+    /// Decimals of the pool's token0.
     #[serde(default = "eighteen")]
     pub token0_decimals: u32,
-    /// Decimals of the pool's token1 (default 18).
+    /// Decimals of the pool's token1.
     #[serde(default = "eighteen")]
     pub token1_decimals: u32,
-    /// The price is token0 per token1 instead of token1 per token0 (default false).
+    /// The price is token0 per token1 instead of token1 per token0.
     #[serde(default)]
     pub invert: bool,
 }
@@ -126,19 +132,19 @@ fn eighteen() -> u32 {
 }
 
 /// A pool whose spot price is compared with its TWAP.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct TwapConfig {
     /// The pool and how to read its price.
     #[serde(flatten)]
     pub pool: PoolPrice,
-    /// Blocks in the average (default 30).
+    /// Blocks in the average.
     #[serde(default = "thirty")]
     pub window_blocks: usize,
-    /// Largest deviation of the spot price from the TWAP, in percent (default 5).
+    /// Largest deviation of the spot price from the TWAP, in percent.
     #[serde(default = "five")]
     pub max_deviation_pct: f64,
-    /// Severity (default `high`).
+    /// Severity.
     #[serde(default = "high")]
     pub severity: Severity,
 }
@@ -152,17 +158,10 @@ fn five() -> f64 {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "oracle",
     description: "Chainlink-style feeds read with latestRoundData at each block: staleness against each feed's heartbeat, zero/negative answers, nonexistent rounds, answeredInRound < roundId, jumps, deviation from another feed or a pool; a pool's spot price against its TWAP.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "required", doc: "Instance name; the detector id is oracle:<name>." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "every", ty: "integer", default: "1", doc: "Read the feeds and pools at block numbers that are multiples of this." },
-        FieldInfo { name: "feeds", ty: "array of tables", default: "[]", doc: "{ address, label?, heartbeat_secs, grace_pct = 10, max_jump_pct = 10, reference_feed?, reference_pool = { address, token0_decimals = 18, token1_decimals = 18, invert = false }?, max_deviation_pct = 3, decimals = 8, severity = high }." },
-        FieldInfo { name: "twap", ty: "array of tables", default: "[]", doc: "{ address, token0_decimals, token1_decimals, invert, window_blocks = 30, max_deviation_pct = 5, severity = high }." },
-    ],
 };
 
 /// A round as `latestRoundData()` returns it.

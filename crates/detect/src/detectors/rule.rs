@@ -8,7 +8,7 @@
 use crate::abi::{EvSig, FnSig};
 use crate::expr::{self, Expr, PathPart, Scope, Val};
 use crate::vars::{self, Ty, Vars};
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
+use crate::{Checkpoint, DetectError, Detector, Needs, Result};
 use alloy_json_abi::JsonAbi;
 use palisade_primitives::{
     Address, BlockData, CallView, ChainSegment, Finding, Findings, Severity, Transaction, U256,
@@ -22,34 +22,42 @@ use std::path::PathBuf;
 ///
 /// A proxy hop (a delegatecall that forwards its caller's calldata unchanged) is the same logical
 /// call as the call into the proxy, so it is matched once, at the proxy's address.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
-    /// Rule name, unique in the config (required); the detector id is `rule:<name>`.
+    /// Rule name, unique in the config; the detector id is `rule:<name>`.
     pub name: String,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Severity of the findings (default `medium`).
+    /// Severity of the findings: `info`, `low`, `medium`, `high` or `critical`.
     #[serde(default = "default_severity")]
     pub severity: Severity,
-    /// Title of the findings (default: the rule name and what matched).
+    /// Title of the findings.
     #[serde(default)]
+    #[config(default = "rule name and what matched")]
     pub title: Option<String>,
-    /// Contracts watched; empty means any address (default empty).
+    /// Contracts watched; empty means any address.
     #[serde(default)]
+    #[config(default = "`[]` (any)")]
     pub addresses: Vec<Address>,
     /// ABI JSON file, relative to the config file, to resolve bare function and event names.
     #[serde(default)]
+    #[config(default = "none")]
     pub abi: Option<PathBuf>,
     /// Function calls to match.
     #[serde(default)]
+    #[config(nested)]
     pub functions: Vec<FunctionMatch>,
-    /// Events to match.
+    /// Events to match; the signature marks `indexed` parameters.
     #[serde(default)]
+    #[config(nested)]
     pub events: Vec<EventMatch>,
     /// Condition on the transaction.
     #[serde(default)]
+    #[config(ty = "table", default = "none")]
+    #[config(nested)]
     pub transaction: Option<TxMatch>,
 }
 
@@ -62,31 +70,33 @@ fn yes() -> bool {
 }
 
 /// A function-call condition.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionMatch {
     /// Human-readable signature (`transfer(address to, uint256 amount)`) or a name from the ABI.
     pub signature: String,
     /// Condition over the decoded arguments (by name or `$0`, `$1`...), `call.*`, `tx.*`,
-    /// `block.*` (default: always true).
+    /// `block.*`.
     #[serde(default)]
+    #[config(default = "always true")]
     pub expression: Option<String>,
-    /// Also match calls made inside other calls, from traces (default true).
+    /// Also match calls made inside other calls, from traces.
     #[serde(default = "yes")]
     pub include_internal: bool,
-    /// Also match calls that reverted (default false).
+    /// Also match calls that reverted.
     #[serde(default)]
     pub include_reverted: bool,
 }
 
 /// An event condition.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct EventMatch {
     /// Human-readable signature with `indexed` markers, or a name from the ABI.
     pub signature: String,
-    /// Condition over the decoded fields, `log.*`, `tx.*`, `block.*` (default: always true).
+    /// Condition over the decoded fields, `log.*`, `tx.*`, `block.*`.
     #[serde(default)]
+    #[config(default = "always true")]
     pub expression: Option<String>,
 }
 
@@ -104,33 +114,24 @@ pub enum TxStatus {
 }
 
 /// A transaction condition.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct TxMatch {
-    /// Status filter (default `any`).
+    /// Status filter: `any`, `success` or `failure`.
     #[serde(default)]
+    #[config(ty = "string")]
     pub status: TxStatus,
-    /// Condition over `tx.*` and `block.*` (default: always true).
+    /// Condition over `tx.*` and `block.*`.
     #[serde(default)]
+    #[config(default = "always true")]
     pub expression: Option<String>,
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "rule",
     description: "Declarative matching of function calls (at any call depth, from traces), events and transaction fields, with expressions over decoded values.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "required", doc: "Rule name; the detector id is rule:<name>." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "severity", ty: "severity", default: "medium", doc: "info | low | medium | high | critical." },
-        FieldInfo { name: "title", ty: "string", default: "rule name and what matched", doc: "Title of the alerts." },
-        FieldInfo { name: "addresses", ty: "array of addresses", default: "[] (any)", doc: "Contracts watched." },
-        FieldInfo { name: "abi", ty: "string", default: "none", doc: "ABI JSON file (relative to the config) to resolve bare names." },
-        FieldInfo { name: "functions", ty: "array of tables", default: "[]", doc: "{ signature, expression?, include_internal = true, include_reverted = false }." },
-        FieldInfo { name: "events", ty: "array of tables", default: "[]", doc: "{ signature (with indexed), expression? }." },
-        FieldInfo { name: "transaction", ty: "table", default: "none", doc: "{ status = any|success|failure, expression? } over tx.* and block.*." },
-    ],
 };
 
 #[derive(Debug)]

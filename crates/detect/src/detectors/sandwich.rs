@@ -2,29 +2,31 @@
 //! swaps in the front-run's direction, in one block; with the attacker's profit and the victims'
 //! loss. Works on blocks with logs and on blocks with call traces only (see `palisade_defi`).
 
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result};
+use crate::{Checkpoint, DetectError, Detector, Needs, Result};
 use palisade_defi::{sandwiches, SwapRef};
 use palisade_primitives::{Address, BlockData, ChainSegment, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Config of `sandwich`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct SandwichConfig {
-    /// Instance name (default `sandwich`); the detector id is `sandwich` or `sandwich:<name>`.
+    /// Instance name; the detector id is `sandwich` or `sandwich:<name>`.
     #[serde(default)]
     pub name: Option<String>,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Severity of the findings (default `high`).
+    /// Severity of the findings.
     #[serde(default = "default_severity")]
     pub severity: Severity,
-    /// Only sandwiches on these pools (default: any pool).
+    /// Only sandwiches on these pools.
     #[serde(default)]
+    #[config(default = "`[]` (any)")]
     pub pools: Vec<Address>,
-    /// Fewest victims for a finding (default 1).
+    /// Fewest victims for a finding.
     #[serde(default = "one")]
     pub min_victims: usize,
 }
@@ -50,17 +52,10 @@ impl Default for SandwichConfig {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "sandwich",
     description: "Front-run, victim(s) and back-run on one pool in a block: attacker, profit and victims' loss; from logs or call traces; legs inside arbitrages, back-runs on other pools and earlier same-direction swaps are not taken.",
     needs_no_config: true,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "sandwich", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "severity", ty: "severity", default: "high", doc: "Severity of the findings." },
-        FieldInfo { name: "pools", ty: "array of addresses", default: "[] (any)", doc: "Only sandwiches on these pools." },
-        FieldInfo { name: "min_victims", ty: "integer", default: "1", doc: "Fewest victims for a finding." },
-    ],
 };
 
 /// The `sandwich` detector. Stateless: each block is judged alone.

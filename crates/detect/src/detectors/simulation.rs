@@ -15,14 +15,14 @@
 use crate::abi::FnSig;
 use crate::expr::{self, Expr, PathPart, Scope, Val};
 use crate::pending::{mark_pending, Pending, PendingDetector};
-use crate::{DetectError, FieldInfo, Result};
+use crate::{DetectError, Result};
 use palisade_primitives::pending::SimNeeds;
 use palisade_primitives::{Address, Bytes, Finding, Findings, Severity, B256, U256};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// An invariant over view calls of one contract.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct InvariantConfig {
     /// Name, used in findings.
@@ -34,13 +34,13 @@ pub struct InvariantConfig {
     pub views: Vec<String>,
     /// Condition that must hold (see the expression language).
     pub expr: String,
-    /// Severity when a transaction would break it (default `critical`).
+    /// Severity when a transaction would break it.
     #[serde(default = "critical")]
     pub severity: Severity,
 }
 
 /// A storage slot only an admin should write.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct SlotConfig {
     /// The contract.
@@ -50,51 +50,57 @@ pub struct SlotConfig {
     pub slot: String,
     /// Name, used in findings (`owner`).
     pub name: String,
-    /// Where the value starts in the slot, in bytes from its low-order end (default 0):
-    /// Solidity packs small variables together (OpenZeppelin 5's `Ownable` owner and
-    /// `Pausable` flag share slot 0).
+    /// Where the value starts in the slot, in bytes from its low-order end: Solidity packs small
+    /// variables together (OpenZeppelin 5's `Ownable` owner and `Pausable` flag share slot 0).
     #[serde(default)]
     pub offset: u8,
-    /// The value's size in bytes (default 32, the whole slot; 20 for an address).
+    /// The value's size in bytes (the whole slot; 20 for an address).
     #[serde(default = "whole")]
     pub size: u8,
-    /// Severity (default `critical`).
+    /// Severity.
     #[serde(default = "critical")]
     pub severity: Severity,
 }
 
 /// Config of `simulation`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct SimulationConfig {
-    /// Instance name (required); the id is `simulation:<name>`.
+    /// Instance name; the id is `simulation:<name>`.
     pub name: String,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Contracts guarded (required): a pending transaction whose call tree reaches one is judged.
+    /// Contracts guarded: a pending transaction whose call tree reaches one is judged.
     pub contracts: Vec<Address>,
     /// ERC-20 tokens whose balances of the guarded contracts count as losses.
     #[serde(default)]
     pub tokens: Vec<Address>,
-    /// Largest share of a balance a transaction may take without a finding, in percent
-    /// (default 10).
+    /// Largest share of a balance a transaction may take without a finding, in percent.
     #[serde(default = "ten")]
     pub max_loss_percent: f64,
-    /// Smallest loss reported, in raw units, as a decimal string (default "0").
+    /// Smallest loss reported, in raw units, as a decimal string.
     #[serde(default)]
+    #[config(default = "\"0\"")]
     pub min_loss: Option<String>,
-    /// Severity of a loss (default `high`).
+    /// Severity of a loss.
     #[serde(default = "high")]
     pub loss_severity: Severity,
     /// Senders whose transactions are not judged for losses (the protocol's own operations).
     #[serde(default)]
     pub allowed_senders: Vec<Address>,
-    /// Invariants.
+    /// Invariants: views without arguments, read as integers before and after; `expr` (the rule
+    /// expression language, with `+ - * / %` on exact signed integers) names them
+    /// `before.<function>` and `after.<function>`; a transaction after which it no longer holds
+    /// (when it held before) is a finding. Example: `after.totalAssets * 1000000000000000000 >=
+    /// after.totalShares * before.pricePerShare`.
     #[serde(default)]
+    #[config(nested)]
     pub invariants: Vec<InvariantConfig>,
-    /// Privileged storage slots.
+    /// Privileged storage slots: a pending transaction that would write one is a finding.
     #[serde(default)]
+    #[config(nested)]
     pub privileged_slots: Vec<SlotConfig>,
 }
 
@@ -112,22 +118,10 @@ fn ten() -> f64 {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "simulation",
     description: "Executes pending transactions that reach guarded contracts on the latest verified state (revm) and reports a loss above a threshold, a broken invariant over view calls, or a write to a privileged slot, before inclusion. Needs [chains.mempool].",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "required", doc: "Instance name; the id is simulation:<name>." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "contracts", ty: "array of addresses", default: "required", doc: "Contracts guarded." },
-        FieldInfo { name: "tokens", ty: "array of addresses", default: "[]", doc: "ERC-20 tokens whose balances of the guarded contracts count (ether always does)." },
-        FieldInfo { name: "max_loss_percent", ty: "float", default: "10", doc: "Share of a balance one transaction may take, in percent." },
-        FieldInfo { name: "min_loss", ty: "string", default: "\"0\"", doc: "Smallest loss reported, raw units (decimal string)." },
-        FieldInfo { name: "loss_severity", ty: "severity", default: "high", doc: "Severity of a loss." },
-        FieldInfo { name: "allowed_senders", ty: "array of addresses", default: "[]", doc: "Senders not judged for losses." },
-        FieldInfo { name: "invariants", ty: "array of tables", default: "[]", doc: "{name, contract, views = [\"totalAssets()\"], expr = \"after.totalAssets >= ...\", severity = critical}: must hold after if it held before." },
-        FieldInfo { name: "privileged_slots", ty: "array of tables", default: "[]", doc: "{contract, slot = 0 | 0x.. | \"eip1967.implementation\" | \"eip1967.admin\" | \"eip1967.beacon\", name, offset = 0, size = 32 (bytes from the low-order end, for packed slots), severity = critical}." },
-    ],
 };
 
 #[derive(Debug)]

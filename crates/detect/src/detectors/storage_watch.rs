@@ -10,7 +10,7 @@
 //! Balance changes smaller than `min_balance_change` are not reported, and the baseline stays
 //! where it was, so many small changes are reported once their sum crosses the threshold.
 
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Needs, Result, StateWatch};
+use crate::{Checkpoint, DetectError, Detector, Needs, Result, StateWatch};
 use palisade_primitives::{
     keccak256, Address, BlockData, BlockRef, ChainSegment, Finding, Findings, Severity, B256, U256,
 };
@@ -33,25 +33,28 @@ const EMPTY_CODE_HASH: B256 =
     palisade_primitives::b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
 
 /// Config of `storage_watch`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct StorageWatchConfig {
-    /// Instance name (required); the detector id is `storage_watch:<name>`.
+    /// Instance name; the detector id is `storage_watch:<name>`.
     pub name: String,
-    /// Limit to one chain (default: every chain).
+    /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Severity of the findings (default `high`); a slot can override it.
+    /// Severity of the findings; a slot can override it.
     #[serde(default = "default_severity")]
     pub severity: Severity,
-    /// Prove the watched state every this many blocks (default 1: every block).
+    /// Prove the watched state at block numbers that are multiples of this.
     #[serde(default = "one")]
     pub every: u64,
     /// Storage slots to watch.
     #[serde(default)]
+    #[config(nested)]
     pub slots: Vec<SlotWatch>,
     /// Accounts whose balance, nonce or code hash to watch.
     #[serde(default)]
+    #[config(nested)]
     pub accounts: Vec<AccountWatch>,
 }
 
@@ -68,7 +71,7 @@ fn yes() -> bool {
 }
 
 /// A watched storage slot.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct SlotWatch {
     /// The contract.
@@ -77,50 +80,47 @@ pub struct SlotWatch {
     /// (an ERC-7201 namespaced-storage root, such as `erc7201:openzeppelin.storage.Ownable`), a
     /// 32-byte hex slot, or a decimal slot number.
     pub slot: String,
-    /// Name in findings (default: the slot as written).
+    /// Name in findings.
     #[serde(default)]
+    #[config(default = "the slot as written")]
     pub label: Option<String>,
-    /// Severity for this slot (default: the detector's).
+    /// Severity for this slot.
     #[serde(default)]
+    #[config(default = "the detector's")]
     pub severity: Option<Severity>,
 }
 
 /// A watched account.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct AccountWatch {
     /// The account.
     pub address: Address,
-    /// Name in findings (default: the address).
+    /// Name in findings.
     #[serde(default)]
+    #[config(default = "the address")]
     pub label: Option<String>,
-    /// Report balance changes (default true).
+    /// Report balance changes.
     #[serde(default = "yes")]
     pub balance: bool,
-    /// Smallest balance change reported, in wei, as a decimal string (default "0": any).
+    /// Smallest balance change reported, in wei, as a decimal string: smaller changes are not
+    /// reported and add up until they cross it.
     #[serde(default)]
+    #[config(default = "\"0\"")]
     pub min_balance_change: Option<String>,
-    /// Report code changes: deployment, replacement, self-destruct (default true).
+    /// Report code changes: deployment, replacement, self-destruct.
     #[serde(default = "yes")]
     pub code: bool,
-    /// Report nonce changes (default false).
+    /// Report nonce changes.
     #[serde(default)]
     pub nonce: bool,
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "storage_watch",
     description: "Watched storage slots (EIP-1967 implementation/admin/beacon, ERC-7201 roots, any slot), balances, nonces and code hashes, proven with eth_getProof against each block's state root; a change is a finding with old and new values, even without an event.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "required", doc: "Instance name; the detector id is storage_watch:<name>." },
-        FieldInfo { name: "chain", ty: "string", default: "every chain", doc: "Limit to one chain." },
-        FieldInfo { name: "severity", ty: "severity", default: "high", doc: "Severity of the findings; a slot may override it." },
-        FieldInfo { name: "every", ty: "integer", default: "1", doc: "Prove the watched state at block numbers that are multiples of this." },
-        FieldInfo { name: "slots", ty: "array of tables", default: "[]", doc: "{ contract, slot = eip1967.implementation | eip1967.admin | eip1967.beacon | erc7201:<namespace> | 0x<32 bytes> | <decimal>, label?, severity? }." },
-        FieldInfo { name: "accounts", ty: "array of tables", default: "[]", doc: "{ address, label?, balance = true, min_balance_change = \"0\" (wei), code = true, nonce = false }." },
-    ],
 };
 
 /// Parses a slot as written in the config.

@@ -588,7 +588,7 @@ async fn detectors(State(s): State<ApiState>, _c: Caller) -> ApiResult {
         .iter()
         .map(|d| redact(serde_json::to_value(d).unwrap_or(Value::Null)))
         .collect();
-    Ok(Json(json!({"catalog": palisade_detect::CATALOG, "configured": configured})))
+    Ok(Json(json!({"catalog": palisade_detect::catalog(), "configured": configured})))
 }
 
 async fn config(State(s): State<ApiState>, _c: Caller) -> ApiResult {

@@ -1243,13 +1243,13 @@ mod doc_tests {
         for k in ["quorum", "genesis_hash", "verification", "confirmations", "max_reorg_depth"] {
             assert!(doc.contains(&format!("| `{k}` |")), "docs/config.md lacks chains.{k}");
         }
-        for d in palisade_detect::CATALOG {
+        for d in palisade_detect::catalog() {
             assert!(
                 doc.contains(&format!("### `{}`", d.kind)),
                 "docs/config.md lacks detector {}",
                 d.kind
             );
-            for f in d.fields {
+            for f in &d.fields {
                 assert!(
                     doc.contains(&format!("| `{}` |", f.name)),
                     "docs/config.md lacks {}.{}",

@@ -5,33 +5,36 @@
 
 use super::{instance_id, tier, SLOTS_PER_EPOCH};
 use crate::journal::{Snapshots, Stepper};
-use crate::{Detector, FieldInfo, Result};
+use crate::{Detector, Result};
 use palisade_primitives::{BlockData, Finding, Findings, Severity, B256};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Config of `beacon_attestations`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct BeaconAttestationsConfig {
     /// Instance name.
     #[serde(default)]
+    #[config(default = "none")]
     pub name: Option<String>,
     /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Watched validators (default: every duty the source attaches, which is the chain's
-    /// `watched_validators`).
+    /// Watched validators (indices); with none, every duty the source attaches, which is the
+    /// chain's `watched_validators`.
     #[serde(default)]
+    #[config(default = "`[]` (every duty read)")]
     pub validators: Vec<u64>,
-    /// Inclusion distance from which an attestation is late (default 2 slots).
+    /// Inclusion distance from which an attestation is late.
     #[serde(default = "two")]
     pub max_inclusion_distance: u64,
-    /// Epochs over which misses are counted (default 8).
+    /// Epochs over which misses are counted.
     #[serde(default = "eight")]
     pub window_epochs: u64,
-    /// Misses in the window for low, medium and high (default [1, 3, 6]).
+    /// Misses in the window for low, medium and high.
     #[serde(default = "tiers")]
     pub missed_tiers: [u64; 3],
 }
@@ -49,18 +52,10 @@ fn tiers() -> [u64; 3] {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "beacon_attestations",
     description: "Watched validators' attestations: missed, late, wrong head or target vote, from their duties and the attestations included in blocks; misses tiered over a window.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "none", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every beacon chain", doc: "Limit to one chain." },
-        FieldInfo { name: "validators", ty: "array of integers", default: "[] (every attached duty)", doc: "Watched validator indices." },
-        FieldInfo { name: "max_inclusion_distance", ty: "integer", default: "2", doc: "Slots after which an inclusion is late." },
-        FieldInfo { name: "window_epochs", ty: "integer", default: "8", doc: "Epochs over which misses are counted." },
-        FieldInfo { name: "missed_tiers", ty: "array of integers", default: "[1, 3, 6]", doc: "Misses in the window for low, medium, high." },
-    ],
 };
 
 /// The `beacon_attestations` detector.

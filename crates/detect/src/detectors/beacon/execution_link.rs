@@ -6,7 +6,7 @@
 //! beacon block.
 
 use crate::journal::Journal;
-use crate::{Checkpoint, DetectError, Detector, FieldInfo, Result};
+use crate::{Checkpoint, DetectError, Detector, Result};
 use palisade_primitives::{BlockRef, ChainSegment, Finding, Findings, Severity, B256};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -14,17 +14,18 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// Config of `beacon_execution_link`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionLinkConfig {
-    /// Instance name (default none).
+    /// Instance name.
     #[serde(default)]
+    #[config(default = "none")]
     pub name: Option<String>,
     /// The beacon chain.
     pub beacon_chain: String,
     /// The execution chain it drives.
     pub execution_chain: String,
-    /// Execution blocks on top before a payload is judged (default 2).
+    /// Execution blocks on top before a payload is judged.
     #[serde(default = "two")]
     pub confirmations: u64,
 }
@@ -34,16 +35,10 @@ fn two() -> u64 {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "beacon_execution_link",
     description: "Each beacon block's execution payload (number, hash) against the execution chain Palisade follows: a mismatch is critical.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "none", doc: "Instance name." },
-        FieldInfo { name: "beacon_chain", ty: "string", default: "required", doc: "The beacon chain." },
-        FieldInfo { name: "execution_chain", ty: "string", default: "required", doc: "The execution chain." },
-        FieldInfo { name: "confirmations", ty: "integer", default: "2", doc: "Execution blocks on top before a payload is judged." },
-    ],
 };
 
 /// One chain's side.

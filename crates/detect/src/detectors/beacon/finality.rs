@@ -3,30 +3,31 @@
 
 use super::{instance_id, SLOTS_PER_EPOCH};
 use crate::journal::{Snapshots, Stepper};
-use crate::{Detector, FieldInfo, Result};
+use crate::{Detector, Result};
 use palisade_primitives::{BlockData, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Config of `beacon_finality`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct BeaconFinalityConfig {
-    /// Instance name (default: none; the id is `beacon_finality`).
+    /// Instance name (the id is `beacon_finality`).
     #[serde(default)]
+    #[config(default = "none")]
     pub name: Option<String>,
     /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Epochs since finality from which it is reported as high (default 4; 2 is normal).
+    /// Epochs since finality from which it is reported as high (2 is normal).
     #[serde(default = "four")]
     pub max_epochs_since_finality: u64,
-    /// Epochs since finality from which it is critical: the inactivity leak is draining
-    /// offline validators (default 5).
+    /// Epochs since finality from which it is critical: the inactivity leak is draining offline
+    /// validators.
     #[serde(default = "five")]
     pub leak_epochs: u64,
-    /// Epochs since the last justified checkpoint from which a justification stall is reported
-    /// (default 3).
+    /// Epochs since the last justified checkpoint from which a justification stall is reported.
     #[serde(default = "three")]
     pub max_epochs_since_justified: u64,
 }
@@ -44,17 +45,10 @@ fn five() -> u64 {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "beacon_finality",
     description: "Beacon chain finality: epochs since the last finalized checkpoint (high, then critical when the inactivity leak starts) and justification stalls.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "none", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every beacon chain", doc: "Limit to one chain." },
-        FieldInfo { name: "max_epochs_since_finality", ty: "integer", default: "4", doc: "Epochs since finality reported as high." },
-        FieldInfo { name: "leak_epochs", ty: "integer", default: "5", doc: "Epochs since finality reported as critical (inactivity leak)." },
-        FieldInfo { name: "max_epochs_since_justified", ty: "integer", default: "3", doc: "Epochs since justification reported as a stall." },
-    ],
 };
 
 /// The `beacon_finality` detector.

@@ -3,32 +3,34 @@
 
 use super::{instance_id, SLOTS_PER_EPOCH};
 use crate::journal::{Snapshots, Stepper};
-use crate::{DetectError, Detector, FieldInfo, Result};
+use crate::{DetectError, Detector, Result};
 use palisade_primitives::{BlockData, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Config of `beacon_proposals`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct BeaconProposalsConfig {
     /// Instance name.
     #[serde(default)]
+    #[config(default = "none")]
     pub name: Option<String>,
     /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
     /// Watched validators (indices); their missed proposals are high.
     #[serde(default)]
     pub validators: Vec<u64>,
-    /// Slots over which the share of missed slots is taken (default 64).
+    /// Slots over which the share of missed slots is taken.
     #[serde(default = "sixty_four")]
     pub window_slots: u64,
-    /// Share of missed slots in the window that is reported (default 10 %).
+    /// Share of missed slots in the window that is reported.
     #[serde(default = "ten")]
     pub max_missed_pct: f64,
-    /// Consecutive missed slots that are reported (default 3).
+    /// Consecutive missed slots that are reported.
     #[serde(default = "three")]
     pub max_consecutive_missed: u64,
 }
@@ -46,18 +48,10 @@ fn three() -> u64 {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "beacon_proposals",
     description: "Missed slots (runs of consecutive misses, share missed over a window) and missed proposals of watched validators.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "none", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every beacon chain", doc: "Limit to one chain." },
-        FieldInfo { name: "validators", ty: "array of integers", default: "[]", doc: "Watched validator indices." },
-        FieldInfo { name: "window_slots", ty: "integer", default: "64", doc: "Slots in the missed-share window." },
-        FieldInfo { name: "max_missed_pct", ty: "float", default: "10", doc: "Share of missed slots in the window reported (medium)." },
-        FieldInfo { name: "max_consecutive_missed", ty: "integer", default: "3", doc: "Consecutive missed slots reported (high)." },
-    ],
 };
 
 /// The `beacon_proposals` detector.

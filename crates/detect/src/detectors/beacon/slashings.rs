@@ -3,21 +3,23 @@
 
 use super::instance_id;
 use crate::journal::{Snapshots, Stepper};
-use crate::{Detector, FieldInfo, Result};
+use crate::{Detector, Result};
 use palisade_primitives::{BlockData, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeSet;
 
 /// Config of `beacon_slashings`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct BeaconSlashingsConfig {
     /// Instance name.
     #[serde(default)]
+    #[config(default = "none")]
     pub name: Option<String>,
     /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
     /// Watched validators: their slashing is critical.
     #[serde(default)]
@@ -25,15 +27,10 @@ pub struct BeaconSlashingsConfig {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "beacon_slashings",
     description: "Proposer and attester slashings included in blocks (high) and watched validators slashed (critical).",
     needs_no_config: true,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "none", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every beacon chain", doc: "Limit to one chain." },
-        FieldInfo { name: "validators", ty: "array of integers", default: "[]", doc: "Watched validator indices." },
-    ],
 };
 
 /// The `beacon_slashings` detector.

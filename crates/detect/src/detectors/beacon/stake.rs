@@ -5,36 +5,39 @@
 
 use super::instance_id;
 use crate::journal::{Snapshots, Stepper};
-use crate::{DetectError, Detector, FieldInfo, Result};
+use crate::{DetectError, Detector, Result};
 use palisade_primitives::{Address, BlockData, Finding, Findings, Severity, B256};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Config of `stake_concentration`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct StakeConcentrationConfig {
     /// Instance name.
     #[serde(default)]
+    #[config(default = "none")]
     pub name: Option<String>,
     /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Entity labels: `{ credentials = "0x...", label = "..." }`, where `credentials` is 32
-    /// bytes of withdrawal credentials or a 20-byte withdrawal address.
+    /// Entity labels: validators whose withdrawal credentials (32 bytes) or withdrawal address (20
+    /// bytes) match count as that entity.
     #[serde(default)]
+    #[config(nested)]
     pub labels: Vec<Label>,
-    /// Share of one entity that is reported as high, percent (default 25).
+    /// Share of one entity that is reported as high, percent.
     #[serde(default = "twenty_five")]
     pub warn_share_pct: f64,
-    /// Lowest Nakamoto coefficient tolerated (default 4).
+    /// Lowest Nakamoto coefficient tolerated.
     #[serde(default = "four")]
     pub min_nakamoto: u64,
 }
 
 /// An entity label.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct Label {
     /// Withdrawal credentials (32 bytes) or address (20 bytes), hex.
@@ -52,17 +55,10 @@ fn four() -> u64 {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "stake_concentration",
     description: "Stake concentration from the validator set: largest entities' shares (by withdrawal credentials, address or label), the Nakamoto coefficient, and findings when an entity crosses 1/3 or 2/3 or the coefficient falls below a floor.",
     needs_no_config: true,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "none", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every beacon chain", doc: "Limit to one chain." },
-        FieldInfo { name: "labels", ty: "array of tables", default: "[]", doc: "{ credentials (32-byte credentials or 20-byte address), label }." },
-        FieldInfo { name: "warn_share_pct", ty: "float", default: "25", doc: "One entity's share reported as high." },
-        FieldInfo { name: "min_nakamoto", ty: "integer", default: "4", doc: "Lowest Nakamoto coefficient tolerated." },
-    ],
 };
 
 /// The `stake_concentration` detector.

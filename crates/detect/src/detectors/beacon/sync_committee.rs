@@ -4,32 +4,35 @@
 
 use super::{instance_id, tier};
 use crate::journal::{Snapshots, Stepper};
-use crate::{DetectError, Detector, FieldInfo, Result};
+use crate::{DetectError, Detector, Result};
 use palisade_primitives::{BlockData, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Config of `beacon_sync_committee`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct BeaconSyncCommitteeConfig {
     /// Instance name.
     #[serde(default)]
+    #[config(default = "none")]
     pub name: Option<String>,
     /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Watched validators (default: every sync duty the source attaches).
+    /// Watched validators.
     #[serde(default)]
+    #[config(default = "`[]` (every duty read)")]
     pub validators: Vec<u64>,
-    /// Blocks in the window (default 32).
+    /// Blocks in the window.
     #[serde(default = "thirty_two")]
     pub window_blocks: usize,
-    /// Average participation below which the network is reported, percent (default 80).
+    /// Average participation below which the network is reported, percent.
     #[serde(default = "eighty")]
     pub min_participation_pct: f64,
-    /// Blocks a watched member missed in the window, for low, medium, high (default [4, 16, 32]).
+    /// Blocks a watched member missed in the window, for low, medium, high.
     #[serde(default = "tiers")]
     pub missed_tiers: [u64; 3],
 }
@@ -47,18 +50,10 @@ fn tiers() -> [u64; 3] {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "beacon_sync_committee",
     description: "Sync-committee participation: the network's average over a window, and blocks each watched member did not sign, tiered.",
     needs_no_config: false,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "none", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every beacon chain", doc: "Limit to one chain." },
-        FieldInfo { name: "validators", ty: "array of integers", default: "[] (every attached duty)", doc: "Watched validator indices." },
-        FieldInfo { name: "window_blocks", ty: "integer", default: "32", doc: "Blocks in the window." },
-        FieldInfo { name: "min_participation_pct", ty: "float", default: "80", doc: "Average participation below which the network is reported." },
-        FieldInfo { name: "missed_tiers", ty: "array of integers", default: "[4, 16, 32]", doc: "Blocks a member missed in the window for low, medium, high." },
-    ],
 };
 
 /// The `beacon_sync_committee` detector.

@@ -3,30 +3,32 @@
 
 use super::{instance_id, SLOTS_PER_EPOCH};
 use crate::journal::{Snapshots, Stepper};
-use crate::{Detector, FieldInfo, Result};
+use crate::{Detector, Result};
 use palisade_primitives::{BlockData, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Config of `beacon_validators`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, palisade_derive::ConfigDoc)]
 #[serde(deny_unknown_fields)]
 pub struct BeaconValidatorsConfig {
     /// Instance name.
     #[serde(default)]
+    #[config(default = "none")]
     pub name: Option<String>,
     /// Limit to one chain.
     #[serde(default)]
+    #[config(default = "every chain")]
     pub chain: Option<String>,
-    /// Voluntary exits included in one epoch that are reported (default 16).
+    /// Voluntary exits included in one epoch that are reported.
     #[serde(default = "sixteen")]
     pub max_exits_per_epoch: u64,
-    /// Deposits included in one epoch that are reported (default 64).
+    /// Deposits included in one epoch that are reported.
     #[serde(default = "sixty_four")]
     pub max_deposits_per_epoch: u64,
-    /// A watched validator's balance drop between two epochs that is reported, in gwei
-    /// (default 1,000,000: 0.001 ETH, well above missed-duty penalties).
+    /// A watched validator's balance drop between two epochs that is reported, in gwei (0.001 ETH,
+    /// well above missed-duty penalties).
     #[serde(default = "milli_eth")]
     pub max_balance_drop_gwei: u64,
 }
@@ -44,17 +46,10 @@ fn milli_eth() -> u64 {
 }
 
 /// Catalog entry.
-pub const INFO: crate::DetectorInfo = crate::DetectorInfo {
+pub const INFO: crate::About = crate::About {
     kind: "beacon_validators",
     description: "Validator-set transitions: voluntary exits and deposits per epoch above thresholds, watched validators' balance drops and status changes (exits, ejections, slashing).",
     needs_no_config: true,
-    fields: &[
-        FieldInfo { name: "name", ty: "string", default: "none", doc: "Instance name." },
-        FieldInfo { name: "chain", ty: "string", default: "every beacon chain", doc: "Limit to one chain." },
-        FieldInfo { name: "max_exits_per_epoch", ty: "integer", default: "16", doc: "Voluntary exits in an epoch reported (medium)." },
-        FieldInfo { name: "max_deposits_per_epoch", ty: "integer", default: "64", doc: "Deposits in an epoch reported (low)." },
-        FieldInfo { name: "max_balance_drop_gwei", ty: "integer", default: "1000000", doc: "A watched validator's balance drop between epochs reported (high)." },
-    ],
 };
 
 /// The `beacon_validators` detector.
