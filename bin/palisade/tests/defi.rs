@@ -449,6 +449,9 @@ tokens = [{{ token = "{token}", label = "STK", max_outflow_pct = 20 }}]
 window_blocks = 10
 
 [[detectors]]
+type = "exploit_shape"
+
+[[detectors]]
 type = "contract_deployment"
 watched = ["{slow}", "{fast}"]
 labelled = ["{ACCOUNT9}"]
@@ -540,6 +543,23 @@ labels_file = "{}"
         anvil.receipt(&attack).await["blockNumber"]
     );
     assert_eq!(fw.finding.evidence["net_outflow"], (600 * E18).to_string());
+
+    // The same drain, found with no configuration at all: the vault only lost, the sender's
+    // side kept it; the harmless flash loan and the stakers' withdrawals are not exploit-shaped.
+    let shaped = of(&alerts, "exploit_shape");
+    assert_eq!(
+        shaped.len(),
+        1,
+        "{:#?}",
+        shaped.iter().map(|a| &a.finding.title).collect::<Vec<_>>()
+    );
+    let e = &shaped[0].finding;
+    assert!(has_tx(shaped[0], &attack));
+    assert_eq!(e.severity.as_str(), "critical");
+    assert_eq!(addr_json(&e.evidence["victim"]), lower(&fast));
+    assert_eq!(addr_json(&e.evidence["losses"][0]["token"]), lower(&token));
+    assert_eq!(e.evidence["losses"][0]["amount"], format!("-{}", 600 * E18));
+    assert_eq!(e.evidence["gains"][0]["amount"], (600 * E18).to_string());
 
     let deploys = of(&alerts, "contract_deployment");
     assert_eq!(

@@ -31,6 +31,7 @@
 
 mod cex;
 mod compose;
+mod exploit;
 mod frames;
 pub mod known;
 mod lending;
@@ -46,6 +47,7 @@ mod words;
 
 pub use cex::{cex_dex, CexDex, Quote, Quotes, QuotesError};
 pub use compose::{compose, liquidation_profit, LiquidationGain, Mev, TokenAmount};
+pub use exploit::{exploit_shape, ExploitShape};
 pub use frames::{frames, CallKind, Frame, TxFrames};
 pub use liquidity::{jits, Jit, LiquidityChange, LiquidityKind};
 pub use mev::{arbitrages, sandwiches, Sandwich, SwapRef};

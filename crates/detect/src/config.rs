@@ -4,8 +4,9 @@ use crate::detectors::beacon::{
     attestations, execution_link, finality, proposals, slashings, stake, sync_committee, validators,
 };
 use crate::detectors::{
-    admin_call, bridge_invariant, chain_health, comet, contract_deployment, liquidation_health,
-    liquidity_drain, mempool_frontrun, oracle, rule, sandwich, simulation, storage_watch,
+    admin_call, bridge_invariant, chain_health, comet, contract_deployment, exploit_shape,
+    liquidation_health, liquidity_drain, mempool_frontrun, oracle, rule, sandwich, simulation,
+    storage_watch,
 };
 use crate::pending::PendingDetector;
 use crate::{Detector, Links, Result};
@@ -117,6 +118,8 @@ detectors! {
     MempoolFrontrun(mempool_frontrun, mempool_frontrun::MempoolFrontrunConfig);
     /// Simulated losses, invariants and privileged slots (pending transactions only).
     Simulation(simulation, simulation::SimulationConfig);
+    /// Flash-loan-funded transactions after which the sender gained and an account only lost.
+    ExploitShape(exploit_shape, exploit_shape::ExploitShapeConfig);
 }
 
 /// Work done with the concrete config type of a detector kind (see [`with_config_type`]).
@@ -187,6 +190,7 @@ impl DetectorConfig {
         vec![
             Self::ChainHealth(chain_health::ChainHealthConfig::default()),
             Self::Sandwich(sandwich::SandwichConfig::default()),
+            Self::ExploitShape(exploit_shape::ExploitShapeConfig::default()),
         ]
     }
 
@@ -234,6 +238,7 @@ impl DetectorConfig {
             Self::Rule(c) => Box::new(rule::Rule::new(c.clone(), chain, side)?),
             Self::StorageWatch(c) => Box::new(storage_watch::StorageWatch::new(c.clone(), chain)?),
             Self::Sandwich(c) => Box::new(sandwich::Sandwich::new(c.clone(), chain)?),
+            Self::ExploitShape(c) => Box::new(exploit_shape::ExploitShape::new(c.clone(), chain)?),
             Self::AdminCall(c) => Box::new(admin_call::AdminCall::new(c.clone(), chain)?),
             Self::Oracle(c) => Box::new(oracle::Oracle::new(c.clone(), chain)?),
             Self::LiquidityDrain(c) => {

@@ -44,6 +44,8 @@ fn defi_configs() -> Vec<(String, String)> {
         .into_iter()
         .map(|d| (d["type"].as_str().unwrap().to_string(), toml::to_string(&d).unwrap()))
         .collect();
+    // The fixture's flash-loan drain of a vault (FlashExploiter), found with no configuration.
+    out.push(("exploit_shape".into(), "type = 'exploit_shape'".into()));
     // The destination half of a bridge on that chain (its source chain is not in the fixture).
     // The fixture's ERC-20 Transfers stand in for its events: as signer changes (findings at
     // once) and as mints (kept in the shared ledger, waiting for the other chain).

@@ -6,6 +6,7 @@ pub mod bridge_invariant;
 pub mod chain_health;
 pub mod comet;
 pub mod contract_deployment;
+pub mod exploit_shape;
 pub mod liquidation_health;
 pub mod liquidity_drain;
 pub mod mempool_frontrun;
