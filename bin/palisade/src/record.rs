@@ -171,7 +171,7 @@ impl Fetch<'_> {
             e.extend(slots.iter().filter(|s| !e.contains(s)).copied().collect::<Vec<_>>());
         }
         // New contracts' code, with account proofs that tie it to the state root.
-        let created = if self.needs.code { rec.created_contracts() } else { Vec::new() };
+        let created = if self.needs.code { rec.code_wanted() } else { Vec::new() };
         for a in &created {
             wanted.entry(*a).or_default();
         }

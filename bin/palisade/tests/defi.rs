@@ -915,3 +915,53 @@ async fn a_pending_sandwich_is_seen_before_inclusion_and_its_twin_is_not() {
     assert_eq!(after, before, "the twin raised a finding");
     anvil.rpc("evm_setAutomine", json!([true])).await;
 }
+
+/// Every upgrade audited with no configuration beyond the detector's type: OpenZeppelin's
+/// ERC-1967 proxy over a UUPS implementation, upgraded to a benign next version (scored low)
+/// and then to one that adds a self-destruct and a mint anyone can call (both reasons, high).
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrades_are_audited_against_the_implementation_before() {
+    let anvil = Anvil::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start(dir.path(), &anvil, "[[detectors]]\ntype = 'upgrade_audit'\n");
+    p.wait_synced(&anvil).await;
+    let v1 = anvil.deploy_artifact(ACCOUNT0, "OpenUpgradeV1", &[]).await;
+    let proxy =
+        anvil.deploy_artifact(ACCOUNT0, "ScenarioProxy", &["constructor(address)", &v1]).await;
+    let v2 = anvil.deploy_artifact(ACCOUNT0, "OpenUpgradeV2", &[]).await;
+    let risky = anvil.deploy_artifact(ACCOUNT0, "RiskyUpgradeV2", &[]).await;
+    let up = "upgradeToAndCall(address,bytes)";
+    let benign = anvil.transact(ACCOUNT1, &proxy, up, &[&v2, "0x"]).await;
+    let bad = anvil.transact(ACCOUNT1, &proxy, up, &[&risky, "0x"]).await;
+    // The proxy now runs the risky code: its version is 2 and anyone can mint.
+    assert_eq!(view(&anvil, &proxy, "version()(uint256)", &[]).trim(), "2");
+    p.wait_synced(&anvil).await;
+
+    let alerts = p.alerts().await;
+    let audits = of(&alerts, "upgrade_audit");
+    let titles: Vec<&String> = audits.iter().map(|a| &a.finding.title).collect();
+    assert_eq!(audits.len(), 3, "{titles:#?}");
+    // The deployment set V1, not seen before: audited on its own code.
+    let first = audits
+        .iter()
+        .find(|a| addr_json(&a.finding.evidence["new_implementation"]) == lower(&v1))
+        .unwrap();
+    assert_eq!(first.finding.evidence["previous_code_seen"], false);
+    assert_eq!(addr_json(&first.finding.evidence["proxy"]), lower(&proxy));
+    // V1 -> V2 changes a constant only.
+    let b = audits.iter().find(|a| has_tx(a, &benign)).unwrap();
+    assert_eq!(addr_json(&b.finding.evidence["old_implementation"]), lower(&v1));
+    assert_eq!(b.finding.evidence["score"], 0, "{}", b.finding.title);
+    assert_eq!(b.finding.severity.as_str(), "low");
+    assert_eq!(b.finding.evidence["diff"]["added"], json!([]));
+    // V2 -> the risky one: both reasons, high.
+    let r = audits.iter().find(|a| has_tx(a, &bad)).unwrap();
+    assert_eq!(addr_json(&r.finding.evidence["old_implementation"]), lower(&v2));
+    let reasons = r.finding.evidence["reasons"].to_string();
+    assert!(reasons.contains("adds SELFDESTRUCT"), "{reasons}");
+    assert!(reasons.contains("without a caller check: mint(address,uint256)"), "{reasons}");
+    assert_eq!(r.finding.severity.as_str(), "high", "{}", r.finding.title);
+    let added = r.finding.evidence["diff"]["added"].to_string();
+    assert!(added.contains("destroy()") && added.contains("mint(address,uint256)"), "{added}");
+    replay_agrees_with_live(&p, &anvil).await;
+}

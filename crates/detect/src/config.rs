@@ -6,7 +6,7 @@ use crate::detectors::beacon::{
 use crate::detectors::{
     admin_call, bridge_invariant, chain_health, comet, contract_deployment, exploit_shape,
     liquidation_health, liquidity_drain, mempool_frontrun, oracle, rule, sandwich, simulation,
-    storage_watch,
+    storage_watch, upgrade_audit,
 };
 use crate::pending::PendingDetector;
 use crate::{Detector, Links, Result};
@@ -120,6 +120,8 @@ detectors! {
     Simulation(simulation, simulation::SimulationConfig);
     /// Flash-loan-funded transactions after which the sender gained and an account only lost.
     ExploitShape(exploit_shape, exploit_shape::ExploitShapeConfig);
+    /// Every proxy upgrade audited against the implementation before.
+    UpgradeAudit(upgrade_audit, upgrade_audit::UpgradeAuditConfig);
 }
 
 /// Work done with the concrete config type of a detector kind (see [`with_config_type`]).
@@ -239,6 +241,7 @@ impl DetectorConfig {
             Self::StorageWatch(c) => Box::new(storage_watch::StorageWatch::new(c.clone(), chain)?),
             Self::Sandwich(c) => Box::new(sandwich::Sandwich::new(c.clone(), chain)?),
             Self::ExploitShape(c) => Box::new(exploit_shape::ExploitShape::new(c.clone(), chain)?),
+            Self::UpgradeAudit(c) => Box::new(upgrade_audit::UpgradeAudit::new(c.clone(), chain)?),
             Self::AdminCall(c) => Box::new(admin_call::AdminCall::new(c.clone(), chain)?),
             Self::Oracle(c) => Box::new(oracle::Oracle::new(c.clone(), chain)?),
             Self::LiquidityDrain(c) => {

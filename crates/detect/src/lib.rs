@@ -20,6 +20,7 @@
 //! - Findings anchored in reverted blocks are retracted by [`drive`], never by the detector.
 
 mod abi;
+pub mod bytecode;
 mod config;
 pub mod detectors;
 mod error;

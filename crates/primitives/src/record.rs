@@ -124,6 +124,43 @@ impl RecordedBlock {
         out
     }
 
+    /// The contracts whose code a detector that asks for code gets: those this block created,
+    /// then the implementations its upgrade events name (EIP-1967 `Upgraded(address)`, emitted
+    /// by proxies and beacons, and Safe's `ChangedMasterCopy(address)`), in first-seen order.
+    pub fn code_wanted(&self) -> Vec<alloy_primitives::Address> {
+        const UPGRADED: &str = "0xbc7cd75a20ee27fd9adebab32041f755214dbc6bffa90cc0225b39da2e5c2d3b";
+        const CHANGED_MASTER_COPY: &str =
+            "0x75e41bc35ff1bf14d81d1d2f649c0084a0f974f9289c803ec9898eeec4c8d0b8";
+        let mut out = self.created_contracts();
+        for r in self.receipts.as_array().into_iter().flatten() {
+            if r.get("status").and_then(Value::as_str) == Some("0x0") {
+                continue;
+            }
+            for l in r.get("logs").and_then(Value::as_array).into_iter().flatten() {
+                let topics = l.get("topics").and_then(Value::as_array);
+                let t0 = topics.and_then(|t| t.first()).and_then(Value::as_str);
+                let word = match t0.map(str::to_ascii_lowercase).as_deref() {
+                    Some(UPGRADED) if topics.is_some_and(|t| t.len() == 2) => {
+                        topics.and_then(|t| t[1].as_str()).map(str::to_string)
+                    }
+                    Some(CHANGED_MASTER_COPY) => {
+                        l.get("data").and_then(Value::as_str).map(str::to_string)
+                    }
+                    _ => None,
+                };
+                let a = word
+                    .as_deref()
+                    .and_then(|w| w.strip_prefix("0x"))
+                    .filter(|h| h.len() == 64)
+                    .and_then(|h| h[24..].parse::<alloy_primitives::Address>().ok());
+                if let Some(a) = a.filter(|a| !out.contains(a)) {
+                    out.push(a);
+                }
+            }
+        }
+        out
+    }
+
     /// Drops the record without recursing through its JSON (which may nest as deep as a call
     /// tree of 1,024 frames: a plain drop would recurse thousands of times).
     pub fn drop_deep(self) {

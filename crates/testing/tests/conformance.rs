@@ -31,6 +31,10 @@ const PROVEN_CONFIGS: &[(&str, &str)] = &[(
     "type = 'storage_watch'\nname = 'w'\nslots = [{ contract = '0x5fbdb2315678afecb367f032d93f642f64180aa3', slot = '0', label = 'owner' }, { contract = '0xe7f1725e7734ce288f8367e1bb143e90bb3f0512', slot = 'eip1967.implementation' }]\naccounts = [{ address = '0xe7f1725e7734ce288f8367e1bb143e90bb3f0512' }, { address = '0xcf7ed3acca5a467e9e704c703e8d87f634fb0fc9' }]",
 )];
 
+/// Detectors run on the upgrade fixture (scripts/record_upgrade_fixture.sh): a UUPS proxy
+/// upgraded twice, the fork replacing the second upgrade.
+const UPGRADE_CONFIGS: &[(&str, &str)] = &[("upgrade_audit", "type = 'upgrade_audit'")];
+
 /// The detectors of the DeFi fixture recorded from a real anvil with view calls and new
 /// contracts' code (scripts/record_fixtures.sh), from its committed config.
 fn defi_configs() -> Vec<(String, String)> {
@@ -82,6 +86,7 @@ fn every_detector_type_is_covered() {
             CONFIGS
                 .iter()
                 .chain(PROVEN_CONFIGS)
+                .chain(UPGRADE_CONFIGS)
                 .map(|(n, _)| n.to_string())
                 .chain(defi.iter().map(|(n, _)| n.clone()))
                 .chain(BEACON.iter().map(|n| n.to_string()))
@@ -113,6 +118,33 @@ fn defi_detectors_obey_the_laws_on_a_real_fork_with_view_calls_and_code() {
         d.commit(&palisade_primitives::ChainSegment::new(chain.clone()).unwrap(), &mut out)
             .unwrap();
         assert!(!out.emitted().is_empty(), "{name}: the fixture gives no findings");
+    }
+}
+
+#[test]
+fn upgrade_audits_obey_the_laws_on_a_real_fork_with_the_implementations_code() {
+    let chain: Vec<_> = fixtures::blocks("anvil/upgrade-chain.jsonl.zst")
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect();
+    let fork: Vec<_> = fixtures::blocks("anvil/upgrade-fork.jsonl.zst")
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect();
+    let fork_at = chain.iter().position(|b| b.header.number == fork[0].header.number).unwrap();
+    assert_eq!(fork[0].header.parent_hash, chain[fork_at - 1].header.hash);
+    for (name, src) in UPGRADE_CONFIGS {
+        let make = || detector(src);
+        conformance::check(name, &make, &chain, &fork, fork_at);
+        let mut d = detector(src);
+        let mut out = palisade_primitives::Findings::new();
+        d.commit(&palisade_primitives::ChainSegment::new(chain.clone()).unwrap(), &mut out)
+            .unwrap();
+        // The deployment, the benign upgrade and the risky one, each audited from its code.
+        let audited: Vec<_> =
+            out.emitted().iter().filter(|f| f.evidence["audited"] == true).collect();
+        assert_eq!(audited.len(), 3, "{name}: {:#?}", out.emitted());
+        assert_eq!(audited[2].severity.as_str(), "high");
     }
 }
 

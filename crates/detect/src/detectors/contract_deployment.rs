@@ -421,13 +421,12 @@ fn created(b: &BlockData) -> Vec<(Address, Bytes, u64, Option<Address>)> {
         if out.iter().any(|(x, ..)| x == a) {
             continue;
         }
-        let tx = b
-            .receipts
-            .iter()
-            .flatten()
-            .find(|r| r.contract_address == Some(*a))
-            .and_then(|r| r.transaction_index);
-        out.push((*a, code.clone(), tx.unwrap_or(0), None));
+        // Code is also fetched for implementations named by upgrade events: only what a
+        // receipt says this block created is new.
+        let Some(r) = b.receipts.iter().flatten().find(|r| r.contract_address == Some(*a)) else {
+            continue;
+        };
+        out.push((*a, code.clone(), r.transaction_index.unwrap_or(0), None));
     }
     out
 }

@@ -15,6 +15,7 @@ pub mod rule;
 pub mod sandwich;
 pub mod simulation;
 pub mod storage_watch;
+pub mod upgrade_audit;
 
 pub(crate) fn median(xs: &mut [u128]) -> Option<u128> {
     if xs.is_empty() {

@@ -721,7 +721,7 @@ impl Sources {
                 }
             }
             if self.needs.code {
-                let created = rec.created_contracts();
+                let created = rec.code_wanted();
                 if !created.is_empty() {
                     let code =
                         match self.pool.timed(i, self.pool.client(i).code_at(&created, hash)).await
