@@ -4,7 +4,7 @@ use crate::detectors::beacon::{
     attestations, execution_link, finality, proposals, slashings, stake, sync_committee, validators,
 };
 use crate::detectors::{
-    admin_call, bridge_invariant, chain_health, comet, contract_deployment, exploit_shape,
+    admin_call, anomaly, bridge_invariant, chain_health, comet, contract_deployment, exploit_shape,
     liquidation_health, liquidity_drain, mempool_frontrun, oracle, rule, sandwich, simulation,
     storage_watch, upgrade_audit,
 };
@@ -122,6 +122,8 @@ detectors! {
     ExploitShape(exploit_shape, exploit_shape::ExploitShapeConfig);
     /// Every proxy upgrade audited against the implementation before.
     UpgradeAudit(upgrade_audit, upgrade_audit::UpgradeAuditConfig);
+    /// Per-contract anomaly scores with a false-positive budget and a damage gate.
+    Anomaly(anomaly, anomaly::AnomalyConfig);
 }
 
 /// Work done with the concrete config type of a detector kind (see [`with_config_type`]).
@@ -193,6 +195,7 @@ impl DetectorConfig {
             Self::ChainHealth(chain_health::ChainHealthConfig::default()),
             Self::Sandwich(sandwich::SandwichConfig::default()),
             Self::ExploitShape(exploit_shape::ExploitShapeConfig::default()),
+            Self::Anomaly(anomaly::AnomalyConfig::default()),
         ]
     }
 
@@ -242,6 +245,7 @@ impl DetectorConfig {
             Self::Sandwich(c) => Box::new(sandwich::Sandwich::new(c.clone(), chain)?),
             Self::ExploitShape(c) => Box::new(exploit_shape::ExploitShape::new(c.clone(), chain)?),
             Self::UpgradeAudit(c) => Box::new(upgrade_audit::UpgradeAudit::new(c.clone(), chain)?),
+            Self::Anomaly(c) => Box::new(anomaly::Anomaly::new(c.clone(), chain)?),
             Self::AdminCall(c) => Box::new(admin_call::AdminCall::new(c.clone(), chain)?),
             Self::Oracle(c) => Box::new(oracle::Oracle::new(c.clone(), chain)?),
             Self::LiquidityDrain(c) => {

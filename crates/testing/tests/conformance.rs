@@ -15,6 +15,8 @@ const CONFIGS: &[(&str, &str)] = &[
     ("rule (events)", "type = 'rule'\nname = 'usdc'\naddresses = ['0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48']\nevents = [{ signature = 'Transfer(address indexed from, address indexed to, uint256 value)', expression = 'value > 1000000000' }]"),
     ("rule (transactions)", "type = 'rule'\nname = 'tx'\ntransaction = { status = 'success', expression = 'tx.value > 1000000000000000000' }"),
     ("sandwich", "type = 'sandwich'"),
+    // Short histories and no score floor, so that these 23 blocks are judged at all.
+    ("anomaly", "type = 'anomaly'\nmin_history = 5\nmin_score = 0.0\nlevel = '10%'"),
     // The helios block's OwnershipTransferred.
     ("admin_call", "type = 'admin_call'\nname = 'a'\ncontracts = ['0x896d64b4b7265273ddcd00808f3579563f9790a8']\nfunctions = ['transferOwnership(address)']"),
     // The gas-token contracts of block 11935012 contain SELFDESTRUCT.

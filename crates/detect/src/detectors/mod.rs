@@ -1,6 +1,7 @@
 //! One module per detector.
 
 pub mod admin_call;
+pub mod anomaly;
 pub mod beacon;
 pub mod bridge_invariant;
 pub mod chain_health;
