@@ -256,6 +256,9 @@ contracts = ["{proxy}", "{treasury}"]
 functions = ["upgradeToAndCall(address newImplementation, bytes data)", "initialize(address newOwner)",
              "transferOwnership(address newOwner)", "grantRole(bytes32 role, address account)", "pause()"]
 allowed_callers = ["{ACCOUNT0}"]
+
+[[detectors]]
+type = "exploit_shape"
 "#
     );
     let mut p = Palisade::start(dir.path(), &anvil, &body);
@@ -313,6 +316,23 @@ allowed_callers = ["{ACCOUNT0}"]
     assert!(m
         .iter()
         .any(|x| x["kind"] == "event" && x["event"] == "OwnershipTransferred(address,address)"));
+
+    // With no configuration: the treasury's owner changed while the owner took no part. The
+    // team's own calls, and the deployment's first owner, are not taken for hijacks.
+    let shaped = of(&alerts, "exploit_shape");
+    assert_eq!(
+        shaped.len(),
+        1,
+        "{:#?}",
+        shaped.iter().map(|a| &a.finding.title).collect::<Vec<_>>()
+    );
+    let e = &shaped[0].finding;
+    assert!(has_tx(shaped[0], &hijack));
+    assert_eq!(e.evidence["check"], "control_hijack");
+    assert_eq!(e.severity.as_str(), "critical");
+    assert_eq!(addr_json(&e.evidence["contract"]), lower(&treasury));
+    assert_eq!(addr_json(&e.evidence["previous"]), ACCOUNT0);
+    assert_eq!(addr_json(&e.evidence["new"]), ACCOUNT1);
 
     let pz = &get(&pause).finding;
     assert_eq!(pz.severity.as_str(), "critical", "pause() is a watched function");
