@@ -105,6 +105,8 @@ async fn main() {
 
     let data = calldata("run(address)", &[&vault]);
     let (mut warm, mut cold, mut reference) = (Vec::new(), Vec::new(), Vec::new());
+    // (latency, index) of the warm samples: which ones are slow.
+    let mut warm_at: Vec<(f64, u64, Option<f64>)> = Vec::new();
     for i in 0..n {
         let is_cold = i % 10 == 0;
         if is_cold {
@@ -119,6 +121,7 @@ async fn main() {
             .await;
         }
         let t0 = Instant::now();
+        let sent_wall = std::time::SystemTime::now();
         let hash = anvil
             .rpc(
                 "eth_sendTransaction",
@@ -161,7 +164,21 @@ async fn main() {
         if is_cold {
             cold.push(ms)
         } else {
-            warm.push(ms)
+            warm.push(ms);
+            // When the alert was stored, relative to the send: before or after the slow part.
+            let created = rx
+                .received()
+                .iter()
+                .filter(|r| {
+                    r.body["tx_hashes"][0].as_str().map(str::to_lowercase).as_deref()
+                        == Some(hash.as_str())
+                })
+                .find_map(|r| r.body["created_at"].as_str().map(str::to_string));
+            let stored_ms = created.and_then(|c| {
+                let t = humantime::parse_rfc3339(&c).ok()?;
+                Some(t.duration_since(sent_wall).ok()?.as_secs_f64() * 1e3)
+            });
+            warm_at.push((ms, i, stored_ms));
         }
         if let Some(t) = heard.lock().unwrap().get(&hash) {
             reference.push((*t - t0).as_secs_f64() * 1e3);
@@ -212,6 +229,12 @@ async fn main() {
     let revm_ms = revm_alone(&anvil, &drainer, &data, 200).await;
 
     let (w50, w99) = (pct(&mut warm, 0.5), pct(&mut warm, 0.99));
+    warm_at.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let slowest: Vec<String> = warm_at
+        .iter()
+        .take(5)
+        .map(|(ms, i, st)| format!("#{i} {ms:.1} ms (stored at {:.1} ms)", st.unwrap_or(f64::NAN)))
+        .collect();
     let (c50, c99) = (pct(&mut cold, 0.5), pct(&mut cold, 0.99));
     let (r50, r99) = (pct(&mut reference.clone(), 0.5), pct(&mut reference, 0.99));
     let mut rv = revm_ms.clone();
@@ -220,6 +243,20 @@ async fn main() {
     println!("  reference: pending tx heard by a bare subscriber     p50 {r50:7.2} ms   p99 {r99:7.2} ms");
     println!("  reference: revm alone on a warm local database       p50 {v50:7.3} ms   p99 {v99:7.3} ms");
     println!("  palisade: sent -> finding at the webhook, warm cache p50 {w50:7.2} ms   p99 {w99:7.2} ms");
+    println!(
+        "    slowest warm samples (every 10th transaction, #0, #10..., is on a new tip): {}",
+        slowest.join(", ")
+    );
+    // Palisade's own arrival -> verdict histogram: where the slow ones spent their time.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", p.api_port)).await;
+    if let Ok(m) = metrics {
+        let text = m.text().await.unwrap_or_default();
+        let buckets: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("palisade_mempool_verdict_seconds_bucket"))
+            .collect();
+        println!("    arrival -> verdict inside Palisade: {}", buckets.join(" | "));
+    }
     println!("  palisade: sent -> finding at the webhook, new tip    p50 {c50:7.2} ms   p99 {c99:7.2} ms");
     println!(
         "  ratio palisade(warm)/bare subscriber: p50 {:.1}x, p99 {:.1}x",

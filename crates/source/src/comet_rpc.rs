@@ -163,6 +163,7 @@ impl CometClient {
                 Ok(Some(Err(e))) => return Err(transport(e.to_string())),
                 Ok(Some(Ok(m))) => m,
             };
+            crate::ws::quickack(&stream);
             let text = match msg {
                 Message::Text(t) => t.to_string(),
                 Message::Ping(p) => {

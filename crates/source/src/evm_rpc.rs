@@ -696,6 +696,7 @@ impl RpcClient {
                 () = shutdown.cancelled() => return Ok(()),
                 m = tokio::time::timeout(Duration::from_secs(120), stream.next()) => m,
             };
+            crate::ws::quickack(&stream);
             let msg = match msg {
                 Err(_) => return Err(transport("no message for 120 s".into())),
                 Ok(None) => return Err(transport("connection closed".into())),

@@ -205,6 +205,7 @@ async fn ws_session(
             () = shutdown.cancelled() => return Ok(()),
             m = stream.next() => m,
         };
+        crate::ws::quickack(&stream);
         let text = match msg {
             None => return Err(transport("connection closed".into())),
             Some(Err(e)) => return Err(transport(e.to_string())),
