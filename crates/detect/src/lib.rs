@@ -172,6 +172,16 @@ pub struct Checkpoint {
     pub state: Value,
 }
 
+impl Checkpoint {
+    /// The field `key` of the state, as `T`; an error names the detector `id` and the field.
+    pub fn field<T: serde::de::DeserializeOwned>(&self, id: &str, key: &str) -> Result<T> {
+        T::deserialize(&self.state[key]).map_err(|e| DetectError::Restore {
+            detector: id.to_string(),
+            reason: format!("{key}: {e}"),
+        })
+    }
+}
+
 /// A pure state machine over the canonical chain.
 ///
 /// The runtime owns each detector in a single task and calls it only through [`drive`] (events)
@@ -211,6 +221,56 @@ pub trait Detector: Send + std::fmt::Debug {
     fn checkpoint(&self) -> Checkpoint;
     /// Restores a state produced by [`Detector::checkpoint`].
     fn restore(&mut self, cp: &Checkpoint) -> Result<()>;
+}
+
+/// A detector that keeps nothing between blocks and judges each block alone: implementing this
+/// gives its [`Detector`] (warmup 0, nothing to revert, an empty checkpoint).
+pub trait Stateless: Send + std::fmt::Debug {
+    /// Detector type as written in configs ([`Detector::kind`]).
+    const KIND: &'static str;
+    /// Instance id ([`Detector::id`]).
+    fn instance(&self) -> &str;
+    /// Data to attach to each block ([`Detector::needs`]).
+    fn wants(&self) -> Needs;
+    /// Judges one block.
+    fn judge(&self, b: &palisade_primitives::BlockData, out: &mut Findings);
+}
+
+impl<T: Stateless> Detector for T {
+    fn warmup(&self) -> Option<u64> {
+        Some(0)
+    }
+
+    fn id(&self) -> &str {
+        self.instance()
+    }
+
+    fn kind(&self) -> &'static str {
+        T::KIND
+    }
+
+    fn needs(&self) -> Needs {
+        self.wants()
+    }
+
+    fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {
+        for b in seg.blocks() {
+            self.judge(b, out);
+        }
+        Ok(())
+    }
+
+    fn revert(&mut self, _seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint::default()
+    }
+
+    fn restore(&mut self, _cp: &Checkpoint) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Feeds one chain event to a detector: reorg notice, revert of the old blocks (with retraction

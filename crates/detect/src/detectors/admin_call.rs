@@ -12,9 +12,9 @@
 use crate::abi::{EvSig, FnSig};
 use crate::detectors::rule::args_json;
 use crate::pending::{mark_pending, Pending, PendingDetector};
-use crate::{Checkpoint, DetectError, Detector, Needs, Result};
+use crate::{DetectError, Needs, Result};
 use palisade_primitives::pending::PendingTx;
-use palisade_primitives::{Address, BlockData, ChainSegment, Finding, Findings, Severity};
+use palisade_primitives::{Address, BlockData, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -308,46 +308,27 @@ impl PendingDetector for AdminCall {
     }
 }
 
-impl Detector for AdminCall {
-    fn warmup(&self) -> Option<u64> {
-        Some(0)
-    }
+impl crate::Stateless for AdminCall {
+    const KIND: &'static str = "admin_call";
 
-    fn id(&self) -> &str {
+    fn instance(&self) -> &str {
         &self.id
     }
 
-    fn kind(&self) -> &'static str {
-        "admin_call"
-    }
-
-    fn needs(&self) -> Needs {
+    fn wants(&self) -> Needs {
         Needs { receipts: !self.events.is_empty(), traces: true, ..Needs::default() }
     }
 
-    fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {
-        for b in seg.blocks() {
-            self.scan(b, None, out);
-        }
-        Ok(())
-    }
-
-    fn revert(&mut self, _seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
-        Ok(())
-    }
-
-    fn checkpoint(&self) -> Checkpoint {
-        Checkpoint::default()
-    }
-
-    fn restore(&mut self, _cp: &Checkpoint) -> Result<()> {
-        Ok(())
+    fn judge(&self, b: &BlockData, out: &mut Findings) {
+        self.scan(b, None, out);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Detector;
+    use palisade_primitives::ChainSegment;
     use palisade_primitives::{
         keccak256, BlockData, Bytes, Header, Log, Receipt, Transaction, B256,
     };

@@ -530,12 +530,8 @@ impl Detector for Anomaly {
         if cp.state.is_null() {
             return Ok(());
         }
-        let err = |e: serde_json::Error| DetectError::Restore {
-            detector: self.id.clone(),
-            reason: e.to_string(),
-        };
-        self.baselines = serde_json::from_value(cp.state["baselines"].clone()).map_err(err)?;
-        self.journal = serde_json::from_value(cp.state["journal"].clone()).map_err(err)?;
+        self.baselines = cp.field(&self.id, "baselines")?;
+        self.journal = cp.field(&self.id, "journal")?;
         Ok(())
     }
 }

@@ -575,12 +575,8 @@ impl Detector for BridgeInvariant {
         if cp.state.is_null() {
             return Ok(());
         }
-        let err = |e: serde_json::Error| DetectError::Restore {
-            detector: self.id.clone(),
-            reason: e.to_string(),
-        };
-        let side: Side = serde_json::from_value(cp.state["side"].clone()).map_err(err)?;
-        self.journal = serde_json::from_value(cp.state["journal"].clone()).map_err(err)?;
+        let side: Side = cp.field(&self.id, "side")?;
+        self.journal = cp.field(&self.id, "journal")?;
         self.ledger.lock().unwrap_or_else(|p| p.into_inner()).sides[self.side] = side;
         Ok(())
     }

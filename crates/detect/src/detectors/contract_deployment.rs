@@ -480,13 +480,9 @@ impl Detector for ContractDeployment {
         if cp.state.is_null() {
             return Ok(());
         }
-        let err = |e: serde_json::Error| DetectError::Restore {
-            detector: self.id.clone(),
-            reason: e.to_string(),
-        };
-        self.funded = serde_json::from_value(cp.state["funded"].clone()).map_err(err)?;
-        self.order = serde_json::from_value(cp.state["order"].clone()).map_err(err)?;
-        self.journal = serde_json::from_value(cp.state["journal"].clone()).map_err(err)?;
+        self.funded = cp.field(&self.id, "funded")?;
+        self.order = cp.field(&self.id, "order")?;
+        self.journal = cp.field(&self.id, "journal")?;
         Ok(())
     }
 }

@@ -559,15 +559,11 @@ impl Detector for Oracle {
     }
 
     fn restore(&mut self, cp: &Checkpoint) -> Result<()> {
-        let err = |e: serde_json::Error| DetectError::Restore {
-            detector: self.id.clone(),
-            reason: e.to_string(),
-        };
         if cp.state.is_null() {
             return Ok(());
         }
-        self.state = serde_json::from_value(cp.state["state"].clone()).map_err(err)?;
-        self.journal = serde_json::from_value(cp.state["journal"].clone()).map_err(err)?;
+        self.state = cp.field(&self.id, "state")?;
+        self.journal = cp.field(&self.id, "journal")?;
         Ok(())
     }
 }

@@ -8,10 +8,10 @@
 use crate::abi::{EvSig, FnSig};
 use crate::expr::{self, Expr, PathPart, Scope, Val};
 use crate::vars::{self, Ty, Vars};
-use crate::{Checkpoint, DetectError, Detector, Needs, Result};
+use crate::{DetectError, Needs, Result};
 use alloy_json_abi::JsonAbi;
 use palisade_primitives::{
-    Address, BlockData, CallView, ChainSegment, Finding, Findings, Severity, Transaction, U256,
+    Address, BlockData, CallView, Finding, Findings, Severity, Transaction, U256,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -587,20 +587,14 @@ fn index_into(mut v: Val, rest: &[PathPart]) -> Val {
     v
 }
 
-impl Detector for Rule {
-    fn warmup(&self) -> Option<u64> {
-        Some(0)
-    }
+impl crate::Stateless for Rule {
+    const KIND: &'static str = "rule";
 
-    fn id(&self) -> &str {
+    fn instance(&self) -> &str {
         &self.id
     }
 
-    fn kind(&self) -> &'static str {
-        "rule"
-    }
-
-    fn needs(&self) -> Needs {
+    fn wants(&self) -> Needs {
         let status = self.cfg.transaction.as_ref().is_some_and(|t| t.status != TxStatus::Any);
         Needs {
             receipts: !self.events.is_empty() || status || self.tx_expr.is_some(),
@@ -609,23 +603,8 @@ impl Detector for Rule {
         }
     }
 
-    fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {
-        for b in seg.blocks() {
-            self.scan(b, out);
-        }
-        Ok(())
-    }
-
-    fn revert(&mut self, _seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
-        Ok(())
-    }
-
-    fn checkpoint(&self) -> Checkpoint {
-        Checkpoint { head: None, state: Value::Null }
-    }
-
-    fn restore(&mut self, _cp: &Checkpoint) -> Result<()> {
-        Ok(())
+    fn judge(&self, b: &BlockData, out: &mut Findings) {
+        self.scan(b, out);
     }
 }
 

@@ -2,9 +2,9 @@
 //! swaps in the front-run's direction, in one block; with the attacker's profit and the victims'
 //! loss. Works on blocks with logs and on blocks with call traces only (see `palisade_defi`).
 
-use crate::{Checkpoint, DetectError, Detector, Needs, Result};
+use crate::{DetectError, Needs, Result};
 use palisade_defi::{sandwiches, SwapRef};
-use palisade_primitives::{Address, BlockData, ChainSegment, Finding, Findings, Severity};
+use palisade_primitives::{Address, BlockData, Finding, Findings, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -148,39 +148,18 @@ impl Sandwich {
     }
 }
 
-impl Detector for Sandwich {
-    fn warmup(&self) -> Option<u64> {
-        Some(0)
-    }
+impl crate::Stateless for Sandwich {
+    const KIND: &'static str = "sandwich";
 
-    fn id(&self) -> &str {
+    fn instance(&self) -> &str {
         &self.id
     }
 
-    fn kind(&self) -> &'static str {
-        "sandwich"
-    }
-
-    fn needs(&self) -> Needs {
+    fn wants(&self) -> Needs {
         Needs { receipts: true, traces: true, actions: true, ..Needs::default() }
     }
 
-    fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {
-        for b in seg.blocks() {
-            self.scan(b, out);
-        }
-        Ok(())
-    }
-
-    fn revert(&mut self, _seg: &ChainSegment, _out: &mut Findings) -> Result<()> {
-        Ok(())
-    }
-
-    fn checkpoint(&self) -> Checkpoint {
-        Checkpoint::default()
-    }
-
-    fn restore(&mut self, _cp: &Checkpoint) -> Result<()> {
-        Ok(())
+    fn judge(&self, b: &BlockData, out: &mut Findings) {
+        self.scan(b, out);
     }
 }

@@ -200,12 +200,8 @@ impl Detector for ExecutionLink {
         if cp.state.is_null() {
             return Ok(());
         }
-        let err = |e: serde_json::Error| DetectError::Restore {
-            detector: self.id.clone(),
-            reason: e.to_string(),
-        };
-        let side: Side = serde_json::from_value(cp.state["side"].clone()).map_err(err)?;
-        self.journal = serde_json::from_value(cp.state["journal"].clone()).map_err(err)?;
+        let side: Side = cp.field(&self.id, "side")?;
+        self.journal = cp.field(&self.id, "journal")?;
         let ledger = Arc::clone(&self.ledger);
         let mut l = ledger.lock().unwrap_or_else(|p| p.into_inner());
         *self.side(&mut l) = side;
