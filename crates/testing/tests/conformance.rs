@@ -100,52 +100,59 @@ fn every_detector_type_is_covered() {
     }
 }
 
-#[test]
-fn defi_detectors_obey_the_laws_on_a_real_fork_with_view_calls_and_code() {
-    let chain: Vec<_> = fixtures::blocks("anvil/defi-chain.jsonl.zst")
-        .into_iter()
-        .map(std::sync::Arc::new)
-        .collect();
-    let fork: Vec<_> = fixtures::blocks("anvil/defi-fork.jsonl.zst")
-        .into_iter()
-        .map(std::sync::Arc::new)
-        .collect();
+type Chain = Vec<std::sync::Arc<palisade_primitives::BlockData>>;
+
+/// A recorded chain and its recorded fork (anvil_reorg), with where the fork starts.
+fn recorded_fork(name: &str) -> (Chain, Chain, usize) {
+    let load = |part: &str| -> Chain {
+        fixtures::blocks(&format!("anvil/{name}-{part}.jsonl.zst"))
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect()
+    };
+    let (chain, fork) = (load("chain"), load("fork"));
     let fork_at = chain.iter().position(|b| b.header.number == fork[0].header.number).unwrap();
     assert_eq!(fork[0].header.parent_hash, chain[fork_at - 1].header.hash);
+    (chain, fork, fork_at)
+}
+
+/// The laws for the detector of config `src` on `chain` and its `fork`, and its findings on
+/// `chain`, which must not be empty (else the laws were not exercised).
+fn laws_with_findings(
+    name: &str,
+    src: &str,
+    chain: &Chain,
+    fork: &Chain,
+    fork_at: usize,
+) -> Vec<palisade_primitives::Finding> {
+    let make = || detector(src);
+    conformance::check(name, &make, chain, fork, fork_at);
+    let mut d = detector(src);
+    let mut out = palisade_primitives::Findings::new();
+    d.commit(&palisade_primitives::ChainSegment::new(chain.clone()).unwrap(), &mut out).unwrap();
+    assert!(
+        !out.emitted().is_empty(),
+        "{name}: the fixture gives no findings, so the laws are not exercised"
+    );
+    out.emitted().to_vec()
+}
+
+#[test]
+fn defi_detectors_obey_the_laws_on_a_real_fork_with_view_calls_and_code() {
+    let (chain, fork, fork_at) = recorded_fork("defi");
     for (name, src) in defi_configs() {
-        let make = || detector(&src);
-        conformance::check(&name, &make, &chain, &fork, fork_at);
-        let mut d = detector(&src);
-        let mut out = palisade_primitives::Findings::new();
-        d.commit(&palisade_primitives::ChainSegment::new(chain.clone()).unwrap(), &mut out)
-            .unwrap();
-        assert!(!out.emitted().is_empty(), "{name}: the fixture gives no findings");
+        laws_with_findings(&name, &src, &chain, &fork, fork_at);
     }
 }
 
 #[test]
 fn upgrade_audits_obey_the_laws_on_a_real_fork_with_the_implementations_code() {
-    let chain: Vec<_> = fixtures::blocks("anvil/upgrade-chain.jsonl.zst")
-        .into_iter()
-        .map(std::sync::Arc::new)
-        .collect();
-    let fork: Vec<_> = fixtures::blocks("anvil/upgrade-fork.jsonl.zst")
-        .into_iter()
-        .map(std::sync::Arc::new)
-        .collect();
-    let fork_at = chain.iter().position(|b| b.header.number == fork[0].header.number).unwrap();
-    assert_eq!(fork[0].header.parent_hash, chain[fork_at - 1].header.hash);
+    let (chain, fork, fork_at) = recorded_fork("upgrade");
     for (name, src) in UPGRADE_CONFIGS {
-        let make = || detector(src);
-        conformance::check(name, &make, &chain, &fork, fork_at);
-        let mut d = detector(src);
-        let mut out = palisade_primitives::Findings::new();
-        d.commit(&palisade_primitives::ChainSegment::new(chain.clone()).unwrap(), &mut out)
-            .unwrap();
+        let found = laws_with_findings(name, src, &chain, &fork, fork_at);
         // The deployment, the benign upgrade and the risky one, each audited from its code.
-        let audited: Vec<_> =
-            out.emitted().iter().filter(|f| f.evidence["audited"] == true).collect();
-        assert_eq!(audited.len(), 3, "{name}: {:#?}", out.emitted());
+        let audited: Vec<_> = found.iter().filter(|f| f.evidence["audited"] == true).collect();
+        assert_eq!(audited.len(), 3, "{name}: {found:#?}");
         assert_eq!(audited[2].severity.as_str(), "high");
     }
 }
@@ -167,40 +174,15 @@ fn detectors_obey_the_laws_on_real_blocks() {
         &alt,
     );
     for (name, src) in CONFIGS {
-        let make = || detector(src);
-        conformance::check(name, &make, &chain, &fork, fork_at);
-        // The fixture must exercise the detector: it finds something on this chain.
-        let mut d = detector(src);
-        let mut out = palisade_primitives::Findings::new();
-        d.commit(&palisade_primitives::ChainSegment::new(chain.clone()).unwrap(), &mut out)
-            .unwrap();
-        assert!(
-            !out.emitted().is_empty(),
-            "{name}: the fixture gives no findings, so the laws are not exercised"
-        );
+        laws_with_findings(name, src, &chain, &fork, fork_at);
     }
 }
 
 #[test]
 fn detectors_that_read_proven_state_obey_the_laws_on_a_real_fork() {
-    let chain: Vec<_> = fixtures::blocks("anvil/vault-chain.jsonl.zst")
-        .into_iter()
-        .map(std::sync::Arc::new)
-        .collect();
-    let fork: Vec<_> = fixtures::blocks("anvil/vault-fork.jsonl.zst")
-        .into_iter()
-        .map(std::sync::Arc::new)
-        .collect();
     // The fork replaces the chain from its first block on (anvil_reorg).
-    let fork_at = chain.iter().position(|b| b.header.number == fork[0].header.number).unwrap();
-    assert_eq!(fork[0].header.parent_hash, chain[fork_at - 1].header.hash);
+    let (chain, fork, fork_at) = recorded_fork("vault");
     for (name, src) in PROVEN_CONFIGS {
-        let make = || detector(src);
-        conformance::check(name, &make, &chain, &fork, fork_at);
-        let mut d = detector(src);
-        let mut out = palisade_primitives::Findings::new();
-        d.commit(&palisade_primitives::ChainSegment::new(chain.clone()).unwrap(), &mut out)
-            .unwrap();
-        assert!(!out.emitted().is_empty(), "{name}: the fixture gives no findings");
+        laws_with_findings(name, src, &chain, &fork, fork_at);
     }
 }
