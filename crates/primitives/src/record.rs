@@ -126,12 +126,15 @@ impl RecordedBlock {
 
     /// The contracts whose code a detector that asks for code gets: those this block created,
     /// then the implementations its upgrade events name (EIP-1967 `Upgraded(address)`, emitted
-    /// by proxies and beacons, and Safe's `ChangedMasterCopy(address)`), in first-seen order.
+    /// by proxies and beacons, and Safe's `ChangedMasterCopy(address)`), then the code those
+    /// proxies delegated to in the block's traces (the implementation a UUPS upgrade replaces),
+    /// in first-seen order.
     pub fn code_wanted(&self) -> Vec<alloy_primitives::Address> {
         const UPGRADED: &str = "0xbc7cd75a20ee27fd9adebab32041f755214dbc6bffa90cc0225b39da2e5c2d3b";
         const CHANGED_MASTER_COPY: &str =
             "0x75e41bc35ff1bf14d81d1d2f649c0084a0f974f9289c803ec9898eeec4c8d0b8";
         let mut out = self.created_contracts();
+        let mut proxies = Vec::new();
         for r in self.receipts.as_array().into_iter().flatten() {
             if r.get("status").and_then(Value::as_str) == Some("0x0") {
                 continue;
@@ -155,7 +158,39 @@ impl RecordedBlock {
                     .and_then(|h| h[24..].parse::<alloy_primitives::Address>().ok());
                 if let Some(a) = a.filter(|a| !out.contains(a)) {
                     out.push(a);
+                    proxies.push(l.get("address").and_then(|x| crate::quantity::address(x).ok()));
                 }
+            }
+        }
+        // The code each upgraded proxy delegated to in this block: a UUPS upgrade runs in the
+        // implementation it replaces, which is how the previous one is known when the proxy
+        // was deployed before monitoring began.
+        let proxies: Vec<alloy_primitives::Address> = proxies.into_iter().flatten().collect();
+        let mut add = |from: Option<&Value>, to: Option<&Value>| {
+            let from = from.and_then(|x| crate::quantity::address(x).ok());
+            let to = to.and_then(|x| crate::quantity::address(x).ok());
+            if let (Some(f), Some(t)) = (from, to) {
+                if proxies.contains(&f) && !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+        };
+        for t in self.traces.as_array().into_iter().flatten() {
+            if t.pointer("/action/callType").and_then(Value::as_str) == Some("delegatecall") {
+                add(t.pointer("/action/from"), t.pointer("/action/to"));
+            }
+        }
+        fn walk(f: &Value, add: &mut dyn FnMut(Option<&Value>, Option<&Value>)) {
+            if f.get("type").and_then(Value::as_str) == Some("DELEGATECALL") {
+                add(f.get("from"), f.get("to"));
+            }
+            for c in f.get("calls").and_then(Value::as_array).into_iter().flatten() {
+                walk(c, add);
+            }
+        }
+        if !proxies.is_empty() {
+            for t in self.call_traces.as_array().into_iter().flatten() {
+                walk(t.get("result").unwrap_or(t), &mut add);
             }
         }
         out

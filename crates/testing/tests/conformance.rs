@@ -154,6 +154,22 @@ fn upgrade_audits_obey_the_laws_on_a_real_fork_with_the_implementations_code() {
         let audited: Vec<_> = found.iter().filter(|f| f.evidence["audited"] == true).collect();
         assert_eq!(audited.len(), 3, "{name}: {found:#?}");
         assert_eq!(audited[2].severity.as_str(), "high");
+        // Monitoring that starts after the proxy's deployment (block 2): the first upgrade seen
+        // is audited against the code the proxy delegated to in that transaction (UUPS runs the
+        // upgrade in the implementation it replaces), recorded with the block.
+        let late = palisade_primitives::ChainSegment::new(chain[4..].to_vec()).unwrap();
+        let mut d = detector(src);
+        let mut out = palisade_primitives::Findings::new();
+        d.commit(&late, &mut out).unwrap();
+        let seen = out.emitted();
+        assert_eq!(seen.len(), 2, "{seen:#?}");
+        assert_eq!(seen[0].evidence["previous_code_seen"], true, "{}", seen[0].title);
+        assert_eq!(
+            seen[0].evidence["old_implementation"],
+            audited[0].evidence["new_implementation"]
+        );
+        assert_eq!(seen[0].evidence["score"], 0, "{}", seen[0].title);
+        assert_eq!(seen[1].severity.as_str(), "high");
     }
 }
 

@@ -6,9 +6,12 @@
 //! functions that write storage and those that do so without reading the caller (no access
 //! check), new SELFDESTRUCT, DELEGATECALL or CALLCODE, the code size; a risk score with its
 //! reasons sets the severity. The previous implementation is the one this detector saw last for
-//! the proxy (its own `Upgraded` event, the proxy's deployment included); a proxy first seen at
-//! an upgrade is audited on the new code alone, and the finding says so. In replay, from the
-//! code recorded with the block (`palisade record --config` with this detector).
+//! the proxy (its own `Upgraded` event, the proxy's deployment included), or, for a proxy first
+//! seen at an upgrade, the code it delegated to in the upgrade's transaction (a UUPS upgrade runs
+//! in the implementation it replaces; its code is fetched too when the block has traces). A
+//! transparent proxy first seen at an upgrade is audited on the new code alone, and the finding
+//! says so. In replay, from the code recorded with the block (`palisade record --config` with
+//! this detector).
 
 use crate::bytecode::{diff, summarize, CodeSummary};
 use crate::journal::Journal;
@@ -143,8 +146,26 @@ impl UpgradeAudit {
             if !self.cfg.proxies.is_empty() && !self.cfg.proxies.contains(&proxy) {
                 continue;
             }
-            let code = b.code.iter().flatten().find(|(a, _)| *a == new).map(|(_, c)| summarize(c));
-            let old = self.impls.get(&proxy).cloned();
+            let code_of = |a: Address| {
+                b.code.iter().flatten().find(|(x, _)| *x == a).map(|(_, c)| summarize(c))
+            };
+            let code = code_of(new);
+            // Not seen before: the code the proxy delegated to in the upgrade's transaction (a
+            // UUPS upgrade runs in the implementation it replaces), when it was recorded.
+            let old = self.impls.get(&proxy).cloned().or_else(|| {
+                let frames = palisade_defi::frames(b)?;
+                let tf = frames.iter().find(|f| f.index == tx)?;
+                let prev = tf
+                    .frames
+                    .iter()
+                    .find(|f| {
+                        f.kind == palisade_defi::CallKind::DelegateCall
+                            && f.from == proxy
+                            && f.to != new
+                    })?
+                    .to;
+                Some(Implementation { address: prev, code: code_of(prev) })
+            });
             let hash = b.receipts.iter().flatten().find(|r| r.transaction_index == Some(tx));
             let subject = format!("upgrade:{proxy:#x}:{}", log_index.unwrap_or(tx));
             let finding = match &code {
@@ -218,7 +239,7 @@ impl Detector for UpgradeAudit {
     }
 
     fn needs(&self) -> Needs {
-        Needs { receipts: true, code: true, ..Needs::default() }
+        Needs { receipts: true, traces: true, code: true, ..Needs::default() }
     }
 
     fn commit(&mut self, seg: &ChainSegment, out: &mut Findings) -> Result<()> {
