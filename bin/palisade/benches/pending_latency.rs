@@ -133,17 +133,12 @@ async fn main() {
             .to_lowercase();
         let started = Instant::now();
         let got = loop {
-            let at = rx
-                .received()
-                .iter()
-                .filter(|r| {
-                    r.body["tx_hashes"].as_array().is_some_and(|a| {
-                        a.first().and_then(|h| h.as_str()).map(str::to_lowercase).as_deref()
-                            == Some(hash.as_str())
-                    })
+            let at = rx.first_at(|r| {
+                r.body["tx_hashes"].as_array().is_some_and(|a| {
+                    a.first().and_then(|h| h.as_str()).map(str::to_lowercase).as_deref()
+                        == Some(hash.as_str())
                 })
-                .map(|r| r.at)
-                .min();
+            });
             if let Some(at) = at {
                 break at;
             }

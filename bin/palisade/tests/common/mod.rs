@@ -290,6 +290,12 @@ impl Receiver {
     pub fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
+
+    /// When the first request matching `pred` arrived, looked up without copying what was
+    /// received (a poll that clones every body each millisecond slows the receiver it waits on).
+    pub fn first_at(&self, pred: impl Fn(&Received) -> bool) -> Option<Instant> {
+        self.got.lock().unwrap().iter().filter(|r| pred(r)).map(|r| r.at).min()
+    }
 }
 
 /// A TCP proxy in front of a local port that can be cut off (an endpoint going down).
