@@ -323,23 +323,30 @@ fn defi(lines: &[String], loops: u64) -> eyre::Result<()> {
         "reference: serde_json::Value parse of the block",
         parse / n * 1e6
     );
-    for (name, src, side) in detectors {
+    // Committing every block to a fresh detector of `src`, each block its own one-block
+    // segment; fresh blocks and detectors for each pass, made outside the clock. With
+    // `decoded`, the blocks' DeFi actions are decoded beforehand (not timed).
+    let commits = |src: &str, side: Option<&str>, decoded: bool| -> eyre::Result<f64> {
         let cfg =
             Config::parse(&format!("[[detectors]]\n{src}"), "bench", std::path::Path::new("."))
                 .map_err(|e| eyre::eyre!("{e}"))?
                 .detectors
                 .remove(0);
-        // Fresh blocks (nothing derived yet) and a fresh detector for each pass, made outside
-        // the clock.
         let mut runs = Vec::new();
         for _ in 0..passes {
             let segs: Vec<palisade_primitives::ChainSegment> = parsed
                 .iter()
-                .map(|b| palisade_primitives::ChainSegment::new(vec![Arc::new((**b).clone())]))
+                .map(|b| {
+                    let b = Arc::new((**b).clone());
+                    if decoded {
+                        palisade_defi::actions(&b);
+                    }
+                    palisade_primitives::ChainSegment::new(vec![b])
+                })
                 .collect::<Result<_, _>>()?;
-            runs.push((cfg.build("mainnet", *side, &Default::default())?, segs));
+            runs.push((cfg.build("mainnet", side, &Default::default())?, segs));
         }
-        let t = time(&mut || {
+        Ok(time(&mut || {
             if let Some((mut d, segs)) = runs.pop() {
                 let mut out = palisade_primitives::Findings::new();
                 for s in &segs {
@@ -347,41 +354,16 @@ fn defi(lines: &[String], loops: u64) -> eyre::Result<()> {
                 }
                 std::hint::black_box(out);
             }
-        });
+        }))
+    };
+    for (name, src, side) in detectors {
+        let t = commits(src, *side, false)?;
         outln!("{:<52} {:>10.1} us/block  ratio to parse {:.2}x", *name, t / n * 1e6, t / parse);
     }
     // Anomaly scoring alone, in transactions a second (goal 50,000 on one core): the blocks'
     // DeFi actions are decoded beforehand, outside the clock; the reference is that decoding.
     let txs: usize = parsed.iter().map(|b| palisade_defi::actions(b).txs.len()).sum();
-    let cfg = Config::parse(
-        "[[detectors]]\ntype = 'anomaly'\nmin_history = 5",
-        "bench",
-        std::path::Path::new("."),
-    )
-    .map_err(|e| eyre::eyre!("{e}"))?
-    .detectors
-    .remove(0);
-    let mut runs = Vec::new();
-    for _ in 0..passes {
-        let segs: Vec<palisade_primitives::ChainSegment> = parsed
-            .iter()
-            .map(|b| {
-                let b = Arc::new((**b).clone());
-                palisade_defi::actions(&b);
-                palisade_primitives::ChainSegment::new(vec![b])
-            })
-            .collect::<Result<_, _>>()?;
-        runs.push((cfg.build("mainnet", None, &Default::default())?, segs));
-    }
-    let t = time(&mut || {
-        if let Some((mut d, segs)) = runs.pop() {
-            let mut out = palisade_primitives::Findings::new();
-            for s in &segs {
-                let _ = d.commit(s, &mut out);
-            }
-            std::hint::black_box(out);
-        }
-    });
+    let t = commits("type = 'anomaly'\nmin_history = 5", None, true)?;
     outln!(
         "{:<52} {:>10.0} tx/s",
         "reference: decode + classify, per transaction",

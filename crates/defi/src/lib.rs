@@ -51,7 +51,7 @@ pub use exploit::{exploit_shape, ExploitShape};
 pub use frames::{frames, CallKind, Frame, TxFrames};
 pub use liquidity::{jits, Jit, LiquidityChange, LiquidityKind};
 pub use mev::{arbitrages, sandwiches, Sandwich, SwapRef};
-pub use transfers::net_flow;
+pub use transfers::{flows, net_flow, Flow};
 
 use palisade_primitives::{Address, BlockData, B256, I256, U256};
 use serde::{Serialize, Serializer};

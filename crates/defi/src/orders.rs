@@ -197,22 +197,7 @@ mod tests {
     use crate::known::topic;
     use palisade_primitives::B256;
 
-    fn topic(a: Address) -> B256 {
-        let mut w = [0u8; 32];
-        w[12..].copy_from_slice(a.as_slice());
-        B256::from(w)
-    }
-
-    fn transfer(i: u64, token: Address, from: Address, to: Address, amount: u64) -> Transfer {
-        Transfer {
-            at: Position::Log { log_index: i },
-            token,
-            from,
-            to,
-            amount: U256::from(amount),
-            reverted: false,
-        }
-    }
+    use crate::transfers::test_transfer as transfer;
 
     fn log(i: u64, address: Address, topics: Vec<B256>) -> Log {
         Log { address, topics, data: Default::default(), log_index: Some(i) }
@@ -231,8 +216,12 @@ mod tests {
             transfer(4, weth, filler, bob, 7),
             transfer(5, ETH, reactor, bob, 3),
         ];
-        let fill = |i, swapper| {
-            log(i, reactor, vec![topic::UNISWAPX_FILL, B256::ZERO, topic(filler), topic(swapper)])
+        let fill = |i, swapper: Address| {
+            log(
+                i,
+                reactor,
+                vec![topic::UNISWAPX_FILL, B256::ZERO, filler.into_word(), swapper.into_word()],
+            )
         };
         let logs = vec![
             log(0, usdc, vec![topic::TRANSFER]),
@@ -285,7 +274,7 @@ mod tests {
     }
 
     fn u(a: Address) -> U256 {
-        U256::from_be_bytes(topic(a).0)
+        U256::from_be_bytes(a.into_word().0)
     }
 
     #[test]
@@ -368,7 +357,7 @@ mod tests {
     #[test]
     fn a_one_inch_v5_log_without_the_payment_to_the_maker_gives_no_swap() {
         let [router, maker, pair, token] = [1u8, 2, 3, 4].map(Address::repeat_byte);
-        let logs = vec![log(0, router, vec![topic::ONE_INCH_V5_FILLED, topic(maker)])];
+        let logs = vec![log(0, router, vec![topic::ONE_INCH_V5_FILLED, maker.into_word()])];
         let ts = vec![transfer(1, token, maker, pair, 10)];
         assert!(crate::swaps::from_logs(&logs, &ts, false).is_empty());
     }

@@ -7,18 +7,12 @@ use crate::known::{topic, DAI, DSS_FLASH, WETH};
 use crate::{lending, swaps, transfers, Protocol, Swap};
 use palisade_primitives::{Address, Bytes, Log, B256, U256};
 
-fn word(a: Address) -> B256 {
-    let mut w = [0u8; 32];
-    w[12..].copy_from_slice(a.as_slice());
-    B256::from(w)
-}
-
 fn data(words: &[U256]) -> Bytes {
     words.iter().flat_map(|w| w.to_be_bytes::<32>()).collect::<Vec<u8>>().into()
 }
 
 fn a2u(a: Address) -> U256 {
-    U256::from_be_bytes(word(a).0)
+    U256::from_be_bytes(a.into_word().0)
 }
 
 /// A log at index `i`.
@@ -28,7 +22,7 @@ fn log(i: u64, address: Address, topics: Vec<B256>, d: &[U256]) -> Log {
 
 /// An ERC-20 `Transfer(from, to, amount)` of `token` at index `i`.
 fn erc20(i: u64, token: Address, from: Address, to: Address, amount: U256) -> Log {
-    log(i, token, vec![topic::TRANSFER, word(from), word(to)], &[amount])
+    log(i, token, vec![topic::TRANSFER, from.into_word(), to.into_word()], &[amount])
 }
 
 fn swaps_of(logs: &[Log]) -> Vec<Swap> {
@@ -76,7 +70,7 @@ fn dodo_v1_sell_and_buy_base_read_their_tokens_from_the_transfers_before_the_log
         log(
             2,
             pool,
-            vec![topic::DODO_SELL_BASE, word(trader)],
+            vec![topic::DODO_SELL_BASE, trader.into_word()],
             &[U256::from(7u64), U256::from(99u64)],
         ),
     ];
@@ -92,7 +86,7 @@ fn dodo_v1_sell_and_buy_base_read_their_tokens_from_the_transfers_before_the_log
         log(
             2,
             pool,
-            vec![topic::DODO_BUY_BASE, word(trader)],
+            vec![topic::DODO_BUY_BASE, trader.into_word()],
             &[U256::from(7u64), U256::from(101u64)],
         ),
     ];
@@ -115,7 +109,7 @@ fn maker_psm_sell_and_buy_gem_take_the_dai_amount_from_the_dai_transfer() {
     let sell = vec![
         erc20(0, usdc, caller, join, gem),
         erc20(1, DAI, Address::ZERO, usr, gem18 - fee),
-        log(2, psm, vec![topic::PSM_SELL_GEM, word(usr)], &[gem, fee]),
+        log(2, psm, vec![topic::PSM_SELL_GEM, usr.into_word()], &[gem, fee]),
     ];
     let s = &swaps_of(&sell)[0];
     assert_eq!((s.protocol, s.pool, s.from, s.to), (Protocol::MakerPsm, psm, caller, usr));
@@ -126,7 +120,7 @@ fn maker_psm_sell_and_buy_gem_take_the_dai_amount_from_the_dai_transfer() {
         erc20(0, DAI, caller, psm, gem18 + fee),
         erc20(1, DAI, psm, Address::ZERO, gem18 + fee),
         erc20(2, usdc, join, usr, gem),
-        log(3, psm, vec![topic::PSM_BUY_GEM, word(usr)], &[gem, fee]),
+        log(3, psm, vec![topic::PSM_BUY_GEM, usr.into_word()], &[gem, fee]),
     ];
     let s = &swaps_of(&buy)[0];
     assert_eq!((s.from, s.to), (caller, usr));
@@ -144,7 +138,7 @@ fn dss_flash_loans_are_read_from_its_flash_loan_log() {
         log(
             1,
             DSS_FLASH,
-            vec![topic::BALANCER_FLASH_LOAN, word(receiver)],
+            vec![topic::BALANCER_FLASH_LOAN, receiver.into_word()],
             &[a2u(DAI), amount, U256::ZERO],
         ),
         erc20(2, DAI, receiver, DSS_FLASH, amount),
@@ -179,7 +173,7 @@ fn one_inch_v6_fill_in_the_helios_block_is_the_exchange_its_transfers_show() {
             .find(|l| {
                 l.address == token
                     && l.topics.first() == Some(&topic::TRANSFER)
-                    && l.topics.get(2) == Some(&word(to))
+                    && l.topics.get(2) == Some(&to.into_word())
             })
             .map(|l| (Address::from_slice(&l.topics[1].0[12..]), U256::from_be_slice(&l.data)))
             .expect("the transfer")

@@ -5,6 +5,7 @@ use crate::known::{sel, topic, ETH};
 use crate::words::{addr, args, topic_addr, uint};
 use crate::{Position, Transfer};
 use palisade_primitives::{Address, Log, U256};
+use std::collections::BTreeMap;
 
 /// A `transfer`/`transferFrom` call that returned `false` moved nothing.
 fn returned_false(f: &Frame<'_>) -> bool {
@@ -112,6 +113,65 @@ pub(crate) fn inside<'a>(
         }
         Position::Log { .. } => false,
     })
+}
+
+/// What one account received and sent of one token.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Received.
+    pub inflow: U256,
+    /// Sent.
+    pub outflow: U256,
+}
+
+impl Flow {
+    /// Net received, when it received more than it sent.
+    pub fn gained(&self) -> Option<U256> {
+        (self.inflow > self.outflow).then(|| self.inflow - self.outflow)
+    }
+
+    /// Net sent, when it sent more than it received.
+    pub fn lost(&self) -> Option<U256> {
+        (self.outflow > self.inflow).then(|| self.outflow - self.inflow)
+    }
+}
+
+/// Every account's flows in `ts`, account -> token -> [`Flow`], for the transfers `keep`
+/// accepts (reverted ones and transfers to oneself are always left out), each token counted as
+/// `asset(token)` (to count two tokens as one asset).
+pub fn flows(
+    ts: &[Transfer],
+    keep: impl Fn(&Transfer) -> bool,
+    asset: impl Fn(Address) -> Address,
+) -> BTreeMap<Address, BTreeMap<Address, Flow>> {
+    let mut out: BTreeMap<Address, BTreeMap<Address, Flow>> = BTreeMap::new();
+    for t in ts.iter().filter(|t| !t.reverted && t.from != t.to && keep(t)) {
+        let token = asset(t.token);
+        let o = out.entry(t.from).or_default().entry(token).or_default();
+        o.outflow = o.outflow.saturating_add(t.amount);
+        let i = out.entry(t.to).or_default().entry(token).or_default();
+        i.inflow = i.inflow.saturating_add(t.amount);
+    }
+    out
+}
+
+/// A transfer at log `i`, for tests.
+#[cfg(test)]
+pub(crate) fn test_transfer(
+    i: u64,
+    token: Address,
+    from: Address,
+    to: Address,
+    amount: u64,
+) -> Transfer {
+    Transfer {
+        at: Position::Log { log_index: i },
+        token,
+        from,
+        to,
+        amount: U256::from(amount),
+        reverted: false,
+    }
 }
 
 /// What `who` received and sent of `token` in `ts` (reverted transfers left out).

@@ -331,26 +331,21 @@ impl Anomaly {
             let gas = receipt.and_then(|r| r.gas_used).map(|g| bucket(U256::from(g)));
             let funded = tx.flash_loans.iter().any(|l| !l.reverted);
             // Outflows and inflows per contract and token (the sender's own are not judged).
-            let mut flows: BTreeMap<Address, BTreeMap<Address, (U256, U256)>> = BTreeMap::new();
-            for x in tx.transfers.iter().filter(|x| !x.reverted && x.from != x.to) {
-                let o = flows.entry(x.from).or_default().entry(x.token).or_default();
-                o.0 = o.0.saturating_add(x.amount);
-                let i = flows.entry(x.to).or_default().entry(x.token).or_default();
-                i.1 = i.1.saturating_add(x.amount);
-            }
+            let flows = palisade_defi::flows(&tx.transfers, |_| true, |t| t);
             let mut judged: Vec<Address> = tx.to.into_iter().collect();
             judged.extend(
-                flows.iter().filter(|(_, f)| f.values().any(|(o, i)| o > i)).map(|(a, _)| *a),
+                flows
+                    .iter()
+                    .filter(|(_, f)| f.values().any(|x| x.lost().is_some()))
+                    .map(|(a, _)| *a),
             );
             judged.retain(|a| Some(*a) != tx.from && *a != Address::ZERO);
             judged.sort();
             judged.dedup();
-            let sender_gained = tx
-                .from
-                .is_some_and(|s| flows.get(&s).is_some_and(|f| f.values().any(|(o, i)| i > o)))
-                || tx
-                    .to
-                    .is_some_and(|s| flows.get(&s).is_some_and(|f| f.values().any(|(o, i)| i > o)));
+            let gained = |s: Address| {
+                flows.get(&s).is_some_and(|f| f.values().any(|x| x.gained().is_some()))
+            };
+            let sender_gained = tx.from.is_some_and(gained) || tx.to.is_some_and(gained);
             for c in judged {
                 let empty = Baseline::default();
                 let base = self.baselines.get(&c).unwrap_or(&empty);
@@ -359,12 +354,7 @@ impl Anomaly {
                 let mut features: Vec<Feature> = Vec::new();
                 let net_out: Vec<(Address, U256)> = flows
                     .get(&c)
-                    .map(|f| {
-                        f.iter()
-                            .filter(|(_, (o, i))| o > i)
-                            .map(|(t, (o, i))| (*t, *o - *i))
-                            .collect()
-                    })
+                    .map(|f| f.iter().filter_map(|(t, x)| Some((*t, x.lost()?))).collect())
                     .unwrap_or_default();
                 for (token, amount) in &net_out {
                     // The share of its transactions that sent at least this much of the token.
@@ -457,13 +447,13 @@ impl Anomaly {
     fn damage(
         &self,
         c: Address,
-        flows: &BTreeMap<Address, BTreeMap<Address, (U256, U256)>>,
+        flows: &BTreeMap<Address, BTreeMap<Address, palisade_defi::Flow>>,
         sender_gained: bool,
         receipt: Option<&palisade_primitives::Receipt>,
     ) -> Option<String> {
-        let only_lost = flows
-            .get(&c)
-            .is_some_and(|f| f.values().all(|(o, i)| o >= i) && f.values().any(|(o, i)| o > i));
+        let only_lost = flows.get(&c).is_some_and(|f| {
+            f.values().all(|x| x.gained().is_none()) && f.values().any(|x| x.lost().is_some())
+        });
         if only_lost && sender_gained {
             return Some("it only lost while the sender's side gained".into());
         }
@@ -545,18 +535,16 @@ mod tests {
     const VAULT: Address = Address::repeat_byte(0x11);
     const TOKEN: Address = Address::repeat_byte(0x22);
 
-    fn word(a: Address) -> B256 {
-        let mut w = [0u8; 32];
-        w[12..].copy_from_slice(a.as_slice());
-        B256::from(w)
-    }
-
     /// A block with one transaction from `from` calling `selector` on the vault, which sends
     /// `amount` of the token to the sender.
     fn block(number: u64, from: Address, selector: [u8; 4], amount: u64) -> BlockData {
         let transfer = Log {
             address: TOKEN,
-            topics: vec![keccak256(b"Transfer(address,address,uint256)"), word(VAULT), word(from)],
+            topics: vec![
+                keccak256(b"Transfer(address,address,uint256)"),
+                VAULT.into_word(),
+                from.into_word(),
+            ],
             data: Bytes::from(U256::from(amount).to_be_bytes::<32>().to_vec()),
             log_index: Some(0),
         };

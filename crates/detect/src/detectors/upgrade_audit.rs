@@ -125,7 +125,7 @@ impl UpgradeAudit {
             for l in &r.logs {
                 let new = match l.topics.first() {
                     Some(t) if *t == UPGRADED && l.topics.len() == 2 => {
-                        Some(Address::from_slice(&l.topics[1].0[12..]))
+                        Some(Address::from_word(l.topics[1]))
                     }
                     Some(t) if *t == CHANGED_MASTER_COPY && l.data.len() == 32 => {
                         Some(Address::from_slice(&l.data[12..]))
