@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the test contracts' artifacts in testdata/contracts/ with solcjs (npm `solc`, pinned),
 # against OpenZeppelin Contracts (npm, pinned), and copies the Uniswap V2 artifacts from their npm
-# packages (pinned) into testdata/contracts/uniswap/ (with Uniswap V3's factory), and 0x v3's Exchange and ERC20Proxy from npm
+# packages (pinned), the example assertions of examples/assertions, into testdata/contracts/uniswap/ (with Uniswap V3's factory), and 0x v3's Exchange and ERC20Proxy from npm
 # @0x/contract-artifacts into testdata/contracts/zeroex/. The artifacts are committed; tests never
 # compile.
 set -euo pipefail
@@ -26,6 +26,9 @@ for src in Scenario.sol Defi.sol Defense.sol V3.sol Upgrade.sol; do
   "$tools/node_modules/.bin/solcjs" --bin --abi --optimize --base-path . \
     --include-path "$tools/node_modules" -o "$out" "$src" 2>&1 | grep -v '^$' | grep -iv 'selfdestruct\|^ *-->\|^ *|\|EIP-6780' || true
 done
+# The example assertions (examples/assertions), compiled the same way.
+cd "$root/examples/assertions"
+"$tools/node_modules/.bin/solcjs" --bin --abi --optimize --base-path . -o "$out" Examples.sol 2>&1 | grep -v '^$' || true
 python3 - "$out" "$root/testdata/contracts" "$tools/node_modules" <<'PY'
 import json, os, sys
 src, dst, nm = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -37,7 +40,8 @@ for f in sorted(os.listdir(src)):
                            ("Defi_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
                            ("Defense_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
                            ("V3_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
-                           ("Upgrade_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0")):
+                           ("Upgrade_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
+                           ("Examples_sol_", "solcjs 0.8.28 --optimize (examples/assertions)")):
         if base.startswith(unit):
             name = base[len(unit):]
             break

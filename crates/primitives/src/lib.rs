@@ -21,6 +21,7 @@
 //! - A [`FindingKey`] depends only on content (detector, chain, subject, anchor, positions), never on
 //!   time, so the same finding has the same key across restarts, replays and processes.
 
+pub mod assertion;
 mod block;
 pub mod consensus;
 mod error;

@@ -93,6 +93,8 @@ pub struct SimNeeds {
     pub views: Vec<(Address, Bytes)>,
     /// Simulate every pending transaction, watched or not (for its logs: swaps).
     pub all: bool,
+    /// Solidity assertions run on each transaction that triggers them.
+    pub assertions: Vec<std::sync::Arc<crate::assertion::AssertionSpec>>,
 }
 
 impl SimNeeds {
@@ -108,12 +110,13 @@ impl SimNeeds {
         add(&mut self.watched, &other.watched);
         add(&mut self.tokens, &other.tokens);
         add(&mut self.views, &other.views);
+        add(&mut self.assertions, &other.assertions);
         self.all |= other.all;
     }
 
     /// True when no detector needs a simulation.
     pub fn is_empty(&self) -> bool {
-        self.watched.is_empty() && !self.all
+        self.watched.is_empty() && !self.all && self.assertions.is_empty()
     }
 }
 
@@ -183,6 +186,8 @@ pub struct Simulation {
     pub total_micros: u64,
     /// State entries loaded from the node for this simulation (cache misses).
     pub fetched: u64,
+    /// Assertions the transaction triggered, and how each ended.
+    pub assertions: Vec<crate::assertion::AssertionOutcome>,
 }
 
 impl Simulation {

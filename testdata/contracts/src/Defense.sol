@@ -59,6 +59,11 @@ contract GuardedVault is Ownable, Pausable {
         return totalShares == 0 ? 1e18 : address(this).balance * 1e18 / totalShares;
     }
 
+    /// Assets `shares` redeem for (ERC-4626's view; the example share-price assertion reads it).
+    function convertToAssets(uint256 shares) external view returns (uint256) {
+        return totalShares == 0 ? shares : shares * address(this).balance / totalShares;
+    }
+
     // FLAW: no onlyOwner, no share burn.
     function migrate(address payable to) external whenNotPaused {
         uint256 amount = address(this).balance;
