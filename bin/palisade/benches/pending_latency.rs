@@ -10,7 +10,8 @@
 //! mempool monitor), and the time revm alone takes to execute it on a local cached database
 //! (the floor for any simulation).
 //!
-//! Run: `cargo bench -p palisade --bench pending_latency` (needs PALISADE_ANVIL).
+//! Run: `cargo bench -p palisade --bench pending_latency` (needs PALISADE_ANVIL);
+//! `PENDING_GUARD=assertions` guards the vault with the example Solidity assertions instead.
 
 #[path = "../tests/common/mod.rs"]
 #[allow(missing_docs)]
@@ -58,8 +59,22 @@ async fn main() {
     let rx = Receiver::new(port);
     rx.up().await;
     let dir = tempfile::tempdir().unwrap();
+    // PENDING_GUARD=assertions: the vault guarded by the example Solidity assertions (share
+    // price over its three entry points, outflow bound) instead of the simulation detector.
+    let assertions = std::env::var("PENDING_GUARD").is_ok_and(|g| g == "assertions");
+    let guard = if assertions {
+        for a in ["SharePriceAssertion", "OutflowBoundAssertion"] {
+            let src = format!("{}/../../testdata/contracts/{a}.json", env!("CARGO_MANIFEST_DIR"));
+            std::fs::copy(src, dir.path().join(format!("{a}.json"))).unwrap();
+        }
+        let sel = |s: &str| format!("0x{}", &hex::encode(palisade_primitives::keccak256(s))[..8]);
+        let entry = ["deposit()", "redeem(uint256)", "migrate(address)"].map(sel).join(",");
+        format!("[[detectors]]\ntype = 'assertion'\nname = 'vault-shares'\ncontract = '{vault}'\nartifact = 'SharePriceAssertion.json'\nargs = ['[{entry}]']\n\n[[detectors]]\ntype = 'assertion'\nname = 'vault-outflow'\ncontract = '{vault}'\nartifact = 'OutflowBoundAssertion.json'\nargs = ['5000']\n")
+    } else {
+        format!("[[detectors]]\ntype = 'simulation'\nname = 'vault'\ncontracts = ['{vault}']\nmax_loss_percent = 50.0\ninvariants = [{{ name = 'backed', contract = '{vault}', views = ['totalAssets()', 'totalShares()'], expr = 'after.totalAssets >= after.totalShares' }}]\n")
+    };
     let body = format!(
-        "[[detectors]]\ntype = 'simulation'\nname = 'vault'\ncontracts = ['{vault}']\nmax_loss_percent = 50.0\ninvariants = [{{ name = 'backed', contract = '{vault}', views = ['totalAssets()', 'totalShares()'], expr = 'after.totalAssets >= after.totalShares' }}]\n\n[[sinks]]\ntype = 'webhook'\nurl = 'http://127.0.0.1:{port}/hook'\nsecret = {{ env = 'PALISADE_TEST_WEBHOOK_SECRET' }}\n"
+        "{guard}\n[[sinks]]\ntype = 'webhook'\nurl = 'http://127.0.0.1:{port}/hook'\nsecret = {{ env = 'PALISADE_TEST_WEBHOOK_SECRET' }}\n"
     );
     // With PENDING_RPC_DELAY_MS, requests (state proofs included) go through a proxy that
     // answers that much later, as a remote node would; the subscription stays direct.
@@ -234,7 +249,7 @@ async fn main() {
     let (r50, r99) = (pct(&mut reference.clone(), 0.5), pct(&mut reference, 0.99));
     let mut rv = revm_ms.clone();
     let (v50, v99) = (pct(&mut rv, 0.5), pct(&mut rv.clone(), 0.99));
-    println!("pending latency over {n} transactions (anvil, one endpoint, WebSocket newPendingTransactions, SQLite store, signed webhook, sim_workers {workers}, RPC delay {delay} ms):");
+    println!("pending latency over {n} transactions (anvil, one endpoint, WebSocket newPendingTransactions, SQLite store, signed webhook, sim_workers {workers}, RPC delay {delay} ms, guard: {}):", if assertions { "Solidity assertions (share price, outflow bound)" } else { "simulation detector" });
     println!("  reference: pending tx heard by a bare subscriber     p50 {r50:7.2} ms   p99 {r99:7.2} ms");
     println!("  reference: revm alone on a warm local database       p50 {v50:7.3} ms   p99 {v99:7.3} ms");
     println!("  palisade: sent -> finding at the webhook, warm cache p50 {w50:7.2} ms   p99 {w99:7.2} ms");

@@ -221,6 +221,15 @@ pub(crate) enum Cmd {
         /// Defense: print the summary as JSON on the last line.
         #[arg(long)]
         json: bool,
+        /// Defense: guard the vault with the example Solidity assertions (share price, outflow
+        /// bound) instead of the simulation detector's limits.
+        #[arg(long)]
+        assertions: bool,
+    },
+    /// Solidity assertions.
+    Assertions {
+        #[command(subcommand)]
+        cmd: AssertionsCmd,
     },
     /// Check the config's alert sinks.
     Sinks {
@@ -248,6 +257,26 @@ pub(crate) enum Cmd {
         /// Replay at least this many blocks in total, looping the data (for the memory check).
         #[arg(long)]
         blocks: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AssertionsCmd {
+    /// Run the config's `assertion` detectors over a recording made with `palisade record
+    /// --config` (which keeps the state each block's re-execution reads) and print every
+    /// outcome. Exit status 1 when one was violated.
+    Test {
+        /// The recording (JSON lines, plain or .zst).
+        file: String,
+        /// Config file with the assertions.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Chain whose assertions run (default: the config's first chain).
+        #[arg(long)]
+        chain: Option<String>,
+        /// One JSON object per outcome per line.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -481,6 +510,9 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
             }
         }
         Cmd::Sinks { cmd: SinksCmd::Test { config } } => sinks_test(&config).await,
+        Cmd::Assertions { cmd: AssertionsCmd::Test { file, config, chain, json } } => {
+            crate::assertions::test(&file, &config, chain, json)
+        }
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -530,11 +562,11 @@ pub(crate) async fn dispatch(cli: Cli) -> eyre::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Alerts { config, store, cmd } => alerts(config, store, cmd).await,
-        Cmd::Demo { data_dir, scenario, benign, json } => {
+        Cmd::Demo { data_dir, scenario, benign, json, assertions } => {
             if scenario == "defense" {
-                crate::defense::cmd(data_dir, json, benign).await
-            } else if benign || json {
-                eprintln!("error: --benign and --json belong to --scenario defense");
+                crate::defense::cmd(data_dir, json, benign, assertions).await
+            } else if benign || json || assertions {
+                eprintln!("error: --benign, --json and --assertions belong to --scenario defense");
                 Ok(ExitCode::from(2))
             } else {
                 crate::demo::cmd(data_dir).await

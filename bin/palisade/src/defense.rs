@@ -30,6 +30,12 @@ const PASSWORD_ENV: &str = "PALISADE_DEMO_GUARDIAN_PASSWORD";
 
 const VAULT_ARTIFACT: &str = include_str!("../../../testdata/contracts/GuardedVault.json");
 const DRAINER_ARTIFACT: &str = include_str!("../../../testdata/contracts/VaultDrainer.json");
+/// The example assertions (examples/assertions/Examples.sol) the `--assertions` variant guards
+/// the vault with.
+const SHARE_PRICE_ARTIFACT: &str =
+    include_str!("../../../testdata/contracts/SharePriceAssertion.json");
+const OUTFLOW_ARTIFACT: &str =
+    include_str!("../../../testdata/contracts/OutflowBoundAssertion.json");
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -180,23 +186,35 @@ fn bytecode(artifact: &str) -> eyre::Result<String> {
     v["bytecode"].as_str().map(str::to_string).ok_or_else(|| eyre!("artifact without bytecode"))
 }
 
-fn config(dir: &Path, rpc: &str, vault: &str, owner: &str, keystore: &Path) -> String {
-    format!(
-        r#"# Written by `palisade demo --scenario defense`.
-data_dir = '{data}'
+/// The guard: the simulation detector's loss limit, invariant and privileged slot; or, with
+/// `assertions`, the example Solidity assertions alone (the vault's share price never drops
+/// within a transaction; no transaction takes more than half its ether).
+fn guard(vault: &str, assertions: bool) -> (String, &'static str) {
+    if assertions {
+        let entry_points =
+            ["deposit()", "redeem(uint256)", "migrate(address)"].map(selector).join(",");
+        let text = format!(
+            r#"# The vault's properties, written in Solidity (examples/assertions/Examples.sol) and
+# checked on every pending transaction that triggers them, before inclusion.
+[[detectors]]
+type = 'assertion'
+name = 'vault-shares'
+contract = '{vault}'
+artifact = 'SharePriceAssertion.json'
+args = ['[{entry_points}]']   # deposit(), redeem(uint256), migrate(address)
 
-[api]
-listen = ''
-
-[[chains]]
-name = 'local'
-chain_id = 31337
-endpoints = [{{ url = 'http://{rpc}', ws = 'ws://{rpc}' }}]
-[chains.mempool]
-enabled = true
-poll_interval_ms = 200
-
-# What the vault must never do: pay out more than its shares are worth, lose half its ether to
+[[detectors]]
+type = 'assertion'
+name = 'vault-outflow'
+contract = '{vault}'
+artifact = 'OutflowBoundAssertion.json'
+args = ['5000']               # at most 50% of its ether per transaction
+"#
+        );
+        (text, "'assertion:vault-shares', 'assertion:vault-outflow'")
+    } else {
+        let text = format!(
+            r#"# What the vault must never do: pay out more than its shares are worth, lose half its ether to
 # one transaction, or change owner.
 [[detectors]]
 type = 'simulation'
@@ -213,7 +231,37 @@ contract = '{vault}'
 slot = '0'
 name = 'owner'
 size = 20      # Ownable's owner shares slot 0 with Pausable's flag
+"#
+        );
+        (text, "'simulation:vault'")
+    }
+}
 
+fn config(
+    dir: &Path,
+    rpc: &str,
+    vault: &str,
+    owner: &str,
+    keystore: &Path,
+    assertions: bool,
+) -> String {
+    let (guard, respond_to) = guard(vault, assertions);
+    format!(
+        r#"# Written by `palisade demo --scenario defense`.
+data_dir = '{data}'
+
+[api]
+listen = ''
+
+[[chains]]
+name = 'local'
+chain_id = 31337
+endpoints = [{{ url = 'http://{rpc}', ws = 'ws://{rpc}' }}]
+[chains.mempool]
+enabled = true
+poll_interval_ms = 200
+
+{guard}
 # migrate() is the owner's: anyone else calling it, pending or mined, is reported.
 [[detectors]]
 type = 'admin_call'
@@ -232,7 +280,7 @@ type = 'pause_tx'
 chain = 'local'
 dry_run = false
 [responders.policy]
-detectors = ['simulation:vault']
+detectors = [{respond_to}]
 min_severity = 'critical'
 stage = 'pending'
 max_actions = 1
@@ -255,6 +303,7 @@ pub(crate) async fn cmd(
     data_dir: Option<PathBuf>,
     json_out: bool,
     benign: bool,
+    assertions: bool,
 ) -> eyre::Result<ExitCode> {
     let Some(bin) = anvil_binary() else {
         eprintln!("error: the defense scenario needs anvil: put it on PATH, set PALISADE_ANVIL, or run scripts/test.sh (it installs it)");
@@ -303,7 +352,11 @@ pub(crate) async fn cmd(
         palisade_respond::keys::write_keystore(dir.as_path(), &secret, &password, "guardian.json")?;
     std::env::set_var(PASSWORD_ENV, &password);
 
-    let cfg_text = config(dir.as_path(), &anvil.url, &vault, OWNER, &ks);
+    if assertions {
+        std::fs::write(dir.as_path().join("SharePriceAssertion.json"), SHARE_PRICE_ARTIFACT)?;
+        std::fs::write(dir.as_path().join("OutflowBoundAssertion.json"), OUTFLOW_ARTIFACT)?;
+    }
+    let cfg_text = config(dir.as_path(), &anvil.url, &vault, OWNER, &ks, assertions);
     let cfg_path = dir.as_path().join("defense.toml");
     std::fs::write(&cfg_path, &cfg_text)?;
     let cfg = palisade_node::config::Config::parse(
@@ -392,6 +445,7 @@ pub(crate) async fn cmd(
     ));
     let summary = json!({
         "scenario": if benign { "defense-benign" } else { "defense" },
+        "guard": if assertions { "assertions" } else { "simulation" },
         "vault_before": vault_before.to_string(),
         "vault_after": vault_after.to_string(),
         "paused": paused,

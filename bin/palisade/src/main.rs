@@ -14,6 +14,7 @@ macro_rules! outln {
     }};
 }
 
+mod assertions;
 mod bench;
 mod cli;
 mod defense;

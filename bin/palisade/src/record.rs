@@ -5,6 +5,7 @@ use eyre::WrapErr;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use palisade_source::evm_rpc::{EndpointConfig, Enrich, RpcClient};
+use serde_json::Value;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -46,7 +47,7 @@ pub(crate) async fn cmd(a: Args<'_>) -> eyre::Result<ExitCode> {
     };
     // A node that says 429 is waited for as it asks, for a while, instead of failing the run.
     let eps = match RpcClient::new(&EndpointConfig::http(rpc), &Default::default()) {
-        Ok(e) => e.with_rate_limit_retries(12),
+        Ok(e) => std::sync::Arc::new(e.with_rate_limit_retries(12)),
         Err(e) => {
             eprintln!("error: --rpc: {e}");
             return Ok(ExitCode::from(EXIT_USAGE));
@@ -95,7 +96,13 @@ pub(crate) async fn cmd(a: Args<'_>) -> eyre::Result<ExitCode> {
     } else {
         None
     };
-    let fetch = Fetch { eps: &eps, enrich, accounts: &accounts, needs };
+    // Assertions re-execute blocks: their state is recorded for the chain's own id.
+    let chain_id = if needs.assertions.is_empty() {
+        0
+    } else {
+        eps.chain_id().await.wrap_err("asking the node for its chain id")?
+    };
+    let fetch = Fetch { eps: &eps, enrich, accounts: &accounts, needs, chain_id };
     // A window of blocks in flight, each one batch of requests; written in block order.
     let mut blocks =
         futures::stream::iter(from..=to).map(|n| fetch.block(n)).buffered(concurrency.max(1));
@@ -146,7 +153,8 @@ pub(crate) async fn cmd(a: Args<'_>) -> eyre::Result<ExitCode> {
 
 /// What each block is fetched with.
 struct Fetch<'a> {
-    eps: &'a RpcClient,
+    eps: &'a std::sync::Arc<RpcClient>,
+    chain_id: u64,
     enrich: Enrich,
     accounts: &'a [(palisade_primitives::Address, Vec<palisade_primitives::B256>)],
     needs: &'a palisade_detect::Needs,
@@ -195,8 +203,42 @@ impl Fetch<'_> {
                 .await
                 .wrap_err_with(|| format!("fetching new contracts' code at block {n}"))?;
         }
+        if !self.needs.assertions.is_empty() {
+            rec.prestate = self.prestate(&rec).await.wrap_err_with(|| {
+                format!("recording the state assertions read before block {n}")
+            })?;
+        }
         let traced = !rec.traces.is_null() || !rec.call_traces.is_null();
         Ok((n, rec.to_json_line(), traced))
+    }
+
+    /// The state before `rec` that its assertions read (null when none applies to it).
+    async fn prestate(&self, rec: &palisade_primitives::RecordedBlock) -> eyre::Result<Value> {
+        let block = palisade_primitives::BlockData::from_recorded(rec.clone())?;
+        let adopters: Vec<_> = self.needs.assertions.iter().map(|s| s.adopter).collect();
+        if palisade_assert::last_candidate(&block, &adopters).is_none() {
+            return Ok(Value::Null);
+        }
+        let parent_hash = block.header.parent_hash.ok_or_else(|| eyre::eyre!("no parentHash"))?;
+        let prec = self
+            .eps
+            .block_by_hash(parent_hash, Default::default())
+            .await?
+            .ok_or_else(|| eyre::eyre!("the node has no parent block {parent_hash}"))?;
+        if !palisade_verify::verify_block(&prec).passed.contains(&palisade_verify::Check::BlockHash)
+        {
+            eyre::bail!("the parent block {parent_hash} does not hash to its hash");
+        }
+        let parent = palisade_primitives::BlockData::from_recorded(prec)?.header;
+        Ok(palisade_sim::record_prestate(
+            self.eps.clone(),
+            self.chain_id,
+            &parent,
+            &rec.block,
+            &block,
+            &self.needs.assertions,
+        )
+        .await?)
     }
 }
 

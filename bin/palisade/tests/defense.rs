@@ -98,6 +98,44 @@ fn the_owners_large_redemption_pauses_nothing() {
     assert_eq!(s["findings"], serde_json::json!([]), "{s}");
 }
 
+/// The same drain with the vault guarded by Solidity assertions alone (the share price never
+/// drops within a transaction; no transaction takes more than half its ether): each is run on
+/// the pending transaction's simulation, the violation pauses the vault before the drain lands.
+#[test]
+fn with_assertions_the_drain_breaks_them_pending_and_the_vault_is_paused() {
+    let (s, output, _dir) = demo(&["--assertions"]);
+    assert_eq!(s["guard"], "assertions", "{s}");
+    assert_eq!(s["paused"], true, "{s}\n{output}");
+    assert_eq!(s["vault_after"], s["vault_before"], "{s}");
+    assert_eq!(s["attacker_tx_status"], "failed", "{s}");
+    assert_eq!(s["pause_outcome"], "mined", "{s}");
+    let found: Vec<&str> =
+        s["findings"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(found.contains(&"assertion:vault-shares"), "{s}");
+    assert!(found.contains(&"assertion:vault-outflow"), "{s}");
+    assert!(!found.contains(&"simulation:vault"), "the simulation guard is off: {s}");
+    let store = s["store"].as_str().unwrap();
+    let out =
+        Command::new(BIN).args(["alerts", "list", "--json", "--store", store]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let shares = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|a| a["detector"] == "assertion:vault-shares")
+        .unwrap_or_else(|| panic!("no assertion alert stored: {text}"));
+    assert_eq!(shares["evidence"]["stage"], "pending", "{shares}");
+    assert_eq!(shares["evidence"]["check"], "violated", "{shares}");
+    assert!(shares["evidence"]["reads"].as_array().is_some_and(|r| !r.is_empty()), "{shares}");
+}
+
+#[test]
+fn with_assertions_the_owners_large_redemption_breaks_none() {
+    let (s, _, _dir) = demo(&["--benign", "--assertions"]);
+    assert_eq!(s["paused"], false, "{s}");
+    assert_eq!(s["attacker_tx_status"], "success", "{s}");
+    assert_eq!(s["findings"], serde_json::json!([]), "{s}");
+}
+
 #[test]
 fn without_anvil_the_scenario_says_how_to_get_it() {
     let dir = tempfile::tempdir().unwrap();

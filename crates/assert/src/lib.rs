@@ -13,6 +13,7 @@
 //! [`DatabaseRef`]: proven state loaded from a node, or state recorded with a block).
 
 pub mod abi;
+mod block;
 mod cheats;
 pub mod forks;
 mod trace;
@@ -20,6 +21,10 @@ mod trace;
 use abi::TriggerRecorder;
 use alloy_primitives::{keccak256, Address, Bytes, Log as EvmLog, B256, U256};
 use alloy_sol_types::{SolCall, SolInterface};
+pub use block::{
+    block_cfg, block_env, check_block, last_candidate, tx_env, NotRecorded, PrestateDb, ReadSet,
+    Reads, TxRun,
+};
 use cheats::{Cheats, TxFacts};
 use forks::{Fork, ForkDb, Overlay};
 pub use palisade_primitives::assertion::{

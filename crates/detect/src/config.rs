@@ -4,9 +4,9 @@ use crate::detectors::beacon::{
     attestations, execution_link, finality, proposals, slashings, stake, sync_committee, validators,
 };
 use crate::detectors::{
-    admin_call, anomaly, bridge_invariant, chain_health, comet, contract_deployment, exploit_shape,
-    liquidation_health, liquidity_drain, mempool_frontrun, oracle, rule, sandwich, simulation,
-    storage_watch, upgrade_audit,
+    admin_call, anomaly, assertion, bridge_invariant, chain_health, comet, contract_deployment,
+    exploit_shape, liquidation_health, liquidity_drain, mempool_frontrun, oracle, rule, sandwich,
+    simulation, storage_watch, upgrade_audit,
 };
 use crate::pending::PendingDetector;
 use crate::{Detector, Links, Result};
@@ -124,6 +124,8 @@ detectors! {
     UpgradeAudit(upgrade_audit, upgrade_audit::UpgradeAuditConfig);
     /// Per-contract anomaly scores with a false-positive budget and a damage gate.
     Anomaly(anomaly, anomaly::AnomalyConfig);
+    /// A Solidity assertion contract, pending and committed.
+    Assertion(assertion, assertion::AssertionConfig);
 }
 
 /// Work done with the concrete config type of a detector kind (see [`with_config_type`]).
@@ -148,6 +150,7 @@ impl DetectorConfig {
         match self {
             Self::Rule(c) => c.abi.as_deref().map(|p| ("abi", p)),
             Self::ContractDeployment(c) => c.labels_file.as_deref().map(|p| ("labels_file", p)),
+            Self::Assertion(c) => Some(("artifact", c.artifact.as_path())),
             _ => None,
         }
     }
@@ -184,6 +187,11 @@ impl DetectorConfig {
         match self {
             Self::Rule(c) => fix(&mut c.abi),
             Self::ContractDeployment(c) => fix(&mut c.labels_file),
+            Self::Assertion(c) => {
+                let mut p = Some(std::mem::take(&mut c.artifact));
+                fix(&mut p);
+                c.artifact = p.unwrap_or_default();
+            }
             _ => {}
         }
     }
@@ -206,8 +214,13 @@ impl DetectorConfig {
     }
 
     /// Builds the pending-transaction detector of this config for one chain, when it has one:
-    /// the pending-only types, and `admin_call` with `pending = true`.
-    pub fn build_pending(&self, chain: &str) -> Result<Option<Box<dyn PendingDetector>>> {
+    /// the pending-only types, `admin_call` with `pending = true` and `assertion` (unless
+    /// `pending = false`). `side` is as for [`DetectorConfig::build`].
+    pub fn build_pending(
+        &self,
+        chain: &str,
+        side: Option<&str>,
+    ) -> Result<Option<Box<dyn PendingDetector>>> {
         Ok(match self {
             Self::MempoolFrontrun(c) => {
                 Some(Box::new(mempool_frontrun::MempoolFrontrun::new(c.clone(), chain)?))
@@ -217,6 +230,9 @@ impl DetectorConfig {
             }
             Self::AdminCall(c) if c.pending => {
                 Some(Box::new(admin_call::AdminCall::new(c.clone(), chain)?))
+            }
+            Self::Assertion(c) if c.pending => {
+                Some(Box::new(assertion::AssertionDetector::new(c.clone(), chain, side)?))
             }
             _ => None,
         })
@@ -246,6 +262,9 @@ impl DetectorConfig {
             Self::ExploitShape(c) => Box::new(exploit_shape::ExploitShape::new(c.clone(), chain)?),
             Self::UpgradeAudit(c) => Box::new(upgrade_audit::UpgradeAudit::new(c.clone(), chain)?),
             Self::Anomaly(c) => Box::new(anomaly::Anomaly::new(c.clone(), chain)?),
+            Self::Assertion(c) => {
+                Box::new(assertion::AssertionDetector::new(c.clone(), chain, side)?)
+            }
             Self::AdminCall(c) => Box::new(admin_call::AdminCall::new(c.clone(), chain)?),
             Self::Oracle(c) => Box::new(oracle::Oracle::new(c.clone(), chain)?),
             Self::LiquidityDrain(c) => {

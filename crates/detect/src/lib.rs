@@ -87,6 +87,11 @@ pub struct Needs {
     /// [`Needs::prepare`] computes ahead on a worker thread when blocks are decoded in parallel.
     #[serde(default)]
     pub actions: bool,
+    /// Assertions to run on each block: the source records the state before each block whose
+    /// transactions reach their contracts (the block re-executed on a lazily loaded, proven
+    /// copy of its parent's state, keeping what was read), for the detector to run them on.
+    #[serde(default)]
+    pub assertions: Vec<std::sync::Arc<palisade_primitives::assertion::AssertionSpec>>,
 }
 
 /// A view call a detector wants made at blocks whose number is a multiple of `every`.
@@ -121,6 +126,11 @@ impl Needs {
         self.calls.extend(o.calls);
         self.code |= o.code;
         self.actions |= o.actions;
+        for a in o.assertions {
+            if !self.assertions.contains(&a) {
+                self.assertions.push(a);
+            }
+        }
         self
     }
 

@@ -103,7 +103,15 @@ impl MempoolService {
             .map_err(|e| eyre::eyre!("chain {}: ws: {e}", chain.name))?;
         let mut dets = Vec::new();
         for d in detectors.iter().filter(|d| d.applies_to(&chain.name)) {
-            if let Some(p) = d.build_pending(&chain.name)? {
+            let side = match d.side_file() {
+                Some((field, p)) => {
+                    Some(DetectorConfig::read_side_file(p).wrap_err_with(|| {
+                        format!("detector {}: {field} {}", d.kind(), p.display())
+                    })?)
+                }
+                None => None,
+            };
+            if let Some(p) = d.build_pending(&chain.name, side.as_deref())? {
                 dets.push(p);
             }
         }

@@ -129,8 +129,242 @@ pub struct AssertionOutcome {
 }
 
 impl AssertionOutcome {
+    /// An assertion that could not run on a transaction at all (its state could not be read).
+    pub fn not_run(spec: &AssertionSpec, tx: B256, reason: String) -> Self {
+        Self {
+            assertion: spec.name.clone(),
+            adopter: spec.adopter,
+            function: "-".into(),
+            tx,
+            trigger: TriggerHit {
+                kind: TriggerKind::TxEnd,
+                call_id: None,
+                caller: None,
+                selector: None,
+            },
+            verdict: Verdict::Failed { reason },
+            gas_used: 0,
+            reads: Vec::new(),
+        }
+    }
+
     /// True when the transaction breaks the assertion.
     pub fn violated(&self) -> bool {
         matches!(self.verdict, Verdict::Violated { .. })
+    }
+}
+
+/// A transaction with everything re-executing it needs (the block's own transaction objects).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecTx {
+    /// Hash.
+    pub hash: B256,
+    /// Sender.
+    pub from: Address,
+    /// Recipient (none for a creation).
+    pub to: Option<Address>,
+    /// Value.
+    pub value: alloy_primitives::U256,
+    /// Calldata.
+    pub input: Bytes,
+    /// Gas limit.
+    pub gas: u64,
+    /// Gas price (legacy) or fee cap.
+    pub max_fee: u128,
+    /// Priority fee cap (EIP-1559 and later).
+    pub priority_fee: Option<u128>,
+    /// Nonce.
+    pub nonce: u64,
+    /// EIP-2718 type.
+    pub tx_type: u8,
+    /// Access list.
+    pub access_list: Vec<(Address, Vec<B256>)>,
+    /// Blob versioned hashes (type 3).
+    pub blob_hashes: Vec<B256>,
+    /// Blob fee cap (type 3).
+    pub max_fee_per_blob_gas: Option<u128>,
+    /// The chain id it was signed for (none for a legacy transaction without EIP-155).
+    pub chain_id: Option<u64>,
+}
+
+/// An account as it was before a block: balance, nonce, code, and the slots that were read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreAccount {
+    /// The account.
+    pub address: Address,
+    /// Balance.
+    pub balance: alloy_primitives::U256,
+    /// Nonce.
+    pub nonce: u64,
+    /// Code hash.
+    pub code_hash: B256,
+    /// Code (empty for accounts without code).
+    pub code: Bytes,
+    /// Slots read, with their values.
+    pub storage: Vec<(B256, alloy_primitives::U256)>,
+}
+
+/// The state before a block that re-executing it reads (with the `eth_getProof` answers that
+/// prove it against the parent's state root), and what re-execution needs of the block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prestate {
+    /// The parent block.
+    pub parent: crate::BlockRef,
+    /// The parent's state root, as recorded (checked against the parent block when it was seen).
+    pub state_root: B256,
+    /// The accounts.
+    pub accounts: Vec<PreAccount>,
+    /// The `eth_getProof` answers, for [`Prestate::state_root`].
+    pub proofs: serde_json::Value,
+    /// The block's transactions.
+    pub txs: Vec<ExecTx>,
+    /// The block's `mixHash` (prevrandao after the merge).
+    pub prevrandao: Option<B256>,
+    /// The block's excess blob gas.
+    pub excess_blob_gas: Option<u64>,
+    /// The chain's id (what `CHAINID` returns).
+    pub chain_id: u64,
+}
+
+impl Prestate {
+    /// Decodes the `prestate` field of a recorded line, with `block`, the line's block object.
+    pub fn parse(v: &serde_json::Value, block: &serde_json::Value) -> Result<Option<Self>, String> {
+        use crate::quantity as q;
+        use serde_json::Value;
+        if v.is_null() {
+            return Ok(None);
+        }
+        let parent = v.get("parent").ok_or("no parent")?;
+        let pnum = q::u64(parent.get("number").ok_or("parent: no number")?)
+            .map_err(|e| format!("parent.number: {e}"))?;
+        let phash = q::b256(parent.get("hash").ok_or("parent: no hash")?)
+            .map_err(|e| format!("parent.hash: {e}"))?;
+        let state_root = q::b256(parent.get("stateRoot").ok_or("parent: no stateRoot")?)
+            .map_err(|e| format!("parent.stateRoot: {e}"))?;
+        let proofs = v.get("accounts").cloned().unwrap_or(Value::Array(Vec::new()));
+        let list = proofs.as_array().ok_or("accounts must be an array")?;
+        let mut accounts = Vec::with_capacity(list.len());
+        for (i, a) in list.iter().enumerate() {
+            let at =
+                |k: &str| a.get(k).filter(|x| !x.is_null()).ok_or(format!("accounts[{i}]: no {k}"));
+            let mut storage = Vec::new();
+            for (j, s) in
+                a.get("storageProof").and_then(Value::as_array).into_iter().flatten().enumerate()
+            {
+                let key = s.get("key").ok_or(format!("accounts[{i}].storageProof[{j}]: no key"))?;
+                let key = q::b256(key)
+                    .or_else(|_| q::u256(key).map(B256::from))
+                    .map_err(|e| format!("accounts[{i}].storageProof[{j}].key: {e}"))?;
+                let value = q::u256(
+                    s.get("value").ok_or(format!("accounts[{i}].storageProof[{j}]: no value"))?,
+                )
+                .map_err(|e| format!("accounts[{i}].storageProof[{j}].value: {e}"))?;
+                storage.push((key, value));
+            }
+            accounts.push(PreAccount {
+                address: q::address(at("address")?)
+                    .map_err(|e| format!("accounts[{i}].address: {e}"))?,
+                balance: q::u256(at("balance")?)
+                    .map_err(|e| format!("accounts[{i}].balance: {e}"))?,
+                nonce: q::u64(at("nonce")?).map_err(|e| format!("accounts[{i}].nonce: {e}"))?,
+                code_hash: q::b256(at("codeHash")?)
+                    .map_err(|e| format!("accounts[{i}].codeHash: {e}"))?,
+                code: match a.get("code") {
+                    None | Some(Value::Null) => Bytes::new(),
+                    Some(c) => q::bytes(c).map_err(|e| format!("accounts[{i}].code: {e}"))?,
+                },
+                storage,
+            });
+        }
+        let txs = block
+            .get("transactions")
+            .and_then(Value::as_array)
+            .ok_or("the block has no transaction list")?
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ExecTx::from_json(t).map_err(|e| format!("block.transactions[{i}]: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let prevrandao = block.get("mixHash").and_then(|x| q::b256(x).ok());
+        let excess_blob_gas = block.get("excessBlobGas").and_then(|x| q::u64(x).ok());
+        let chain_id = match v.get("chainId") {
+            Some(c) => q::u64(c).map_err(|e| format!("chainId: {e}"))?,
+            None => txs.iter().find_map(|t| t.chain_id).ok_or("no chainId")?,
+        };
+        Ok(Some(Self {
+            parent: crate::BlockRef::new(pnum, phash),
+            state_root,
+            accounts,
+            proofs,
+            txs,
+            prevrandao,
+            excess_blob_gas,
+            chain_id,
+        }))
+    }
+}
+
+impl ExecTx {
+    /// Reads a full JSON-RPC transaction object.
+    pub fn from_json(t: &serde_json::Value) -> Result<Self, String> {
+        use crate::quantity as q;
+        use serde_json::Value;
+        if !t.is_object() {
+            return Err("re-execution needs full transaction objects, not hashes".into());
+        }
+        let f = |k: &str| t.get(k).filter(|x| !x.is_null());
+        let big = |k: &str| -> Result<Option<u128>, String> {
+            f(k).map(|x| q::u128(x).map_err(|e| format!("{k}: {e}"))).transpose()
+        };
+        let tx_type =
+            f("type").map(q::u64).transpose().map_err(|e| format!("type: {e}"))?.unwrap_or(0);
+        if tx_type == 4 {
+            return Err("set-code transactions (EIP-7702) are not re-executed yet".into());
+        }
+        let mut access_list = Vec::new();
+        for e in f("accessList").and_then(Value::as_array).into_iter().flatten() {
+            let a = q::address(e.get("address").ok_or("accessList: no address")?)
+                .map_err(|e| format!("accessList: {e}"))?;
+            let keys = e
+                .get("storageKeys")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|k| q::b256(k).map_err(|e| format!("accessList: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            access_list.push((a, keys));
+        }
+        let blob_hashes = f("blobVersionedHashes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|k| q::b256(k).map_err(|e| format!("blobVersionedHashes: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            hash: q::b256(f("hash").ok_or("no hash")?).map_err(|e| format!("hash: {e}"))?,
+            from: q::address(f("from").ok_or("no from")?).map_err(|e| format!("from: {e}"))?,
+            to: f("to").map(q::address).transpose().map_err(|e| format!("to: {e}"))?,
+            value: f("value")
+                .map(q::u256)
+                .transpose()
+                .map_err(|e| format!("value: {e}"))?
+                .unwrap_or_default(),
+            input: f("input")
+                .or(f("data"))
+                .map(q::bytes)
+                .transpose()
+                .map_err(|e| format!("input: {e}"))?
+                .unwrap_or_default(),
+            gas: q::u64(f("gas").ok_or("no gas")?).map_err(|e| format!("gas: {e}"))?,
+            max_fee: big("maxFeePerGas")?
+                .or(big("gasPrice")?)
+                .ok_or("no gasPrice or maxFeePerGas")?,
+            priority_fee: big("maxPriorityFeePerGas")?,
+            nonce: q::u64(f("nonce").ok_or("no nonce")?).map_err(|e| format!("nonce: {e}"))?,
+            tx_type: tx_type as u8,
+            access_list,
+            blob_hashes,
+            max_fee_per_blob_gas: big("maxFeePerBlobGas")?,
+            chain_id: f("chainId").map(q::u64).transpose().map_err(|e| format!("chainId: {e}"))?,
+        })
     }
 }

@@ -257,6 +257,9 @@ pub struct BlockData {
     pub beacon: Option<std::sync::Arc<crate::consensus::BeaconInfo>>,
     /// A CometBFT block's commit and validators (CometBFT chains).
     pub comet: Option<std::sync::Arc<crate::consensus::CometInfo>>,
+    /// The state before the block that re-executing it reads, when attached (assertions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prestate: Option<std::sync::Arc<crate::assertion::Prestate>>,
     /// What is derived from the block once and shared by every detector (the DeFi actions);
     /// not part of the data: empty in clones, equal in comparisons, not serialized.
     #[serde(skip)]
@@ -363,6 +366,7 @@ impl BlockData {
             code,
             beacon,
             comet,
+            prestate,
         } = rec;
         let obj = match &block {
             Value::Object(m) => m,
@@ -481,6 +485,9 @@ impl BlockData {
         let code = parse_code(code).map_err(|r| inv(ctx("code"), r))?;
         let beacon = parse_consensus(beacon).map_err(|r| inv(ctx("beacon"), r))?;
         let comet = parse_consensus(comet).map_err(|r| inv(ctx("comet"), r))?;
+        let prestate = crate::assertion::Prestate::parse(prestate, block)
+            .map_err(|r| inv(ctx("prestate"), r))?
+            .map(std::sync::Arc::new);
         let notes = notes_for(
             &header,
             has_tx_list,
@@ -499,6 +506,7 @@ impl BlockData {
             notes,
             beacon,
             comet,
+            prestate,
             derived: Derived::default(),
         })
     }
@@ -954,6 +962,7 @@ mod tests {
 
     fn rec(block: Value) -> RecordedBlock {
         RecordedBlock {
+            prestate: serde_json::Value::Null,
             block,
             receipts: Value::Null,
             traces: Value::Null,
@@ -1000,6 +1009,7 @@ mod tests {
         let to1 = "0x0000000000000000000000000000000000000001";
         let to2 = "0x0000000000000000000000000000000000000002";
         let r = RecordedBlock {
+            prestate: serde_json::Value::Null,
             block: json!({"number": 1}),
             receipts: Value::Null,
             traces: Value::Null,

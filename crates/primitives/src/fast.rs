@@ -870,6 +870,7 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
         Some(raw) => {
             let v: serde_json::Value = serde_json::from_str(raw).map_err(|e| e.to_string())?;
             let rec = RecordedBlock {
+                prestate: serde_json::Value::Null,
                 block: serde_json::json!({"number": number}),
                 receipts: serde_json::Value::Null,
                 traces: serde_json::Value::Null,
@@ -915,6 +916,7 @@ pub fn decode(line: &str) -> Result<BlockData, String> {
         notes,
         beacon,
         comet,
+        prestate: None,
         derived: Default::default(),
     })
 }

@@ -188,6 +188,9 @@ pub struct Simulation {
     pub fetched: u64,
     /// Assertions the transaction triggered, and how each ended.
     pub assertions: Vec<crate::assertion::AssertionOutcome>,
+    /// Time the assertions took (the transaction run again under their tracer, then each
+    /// triggered function), in microseconds; included in `total_micros`.
+    pub assert_micros: u64,
 }
 
 impl Simulation {

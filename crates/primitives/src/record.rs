@@ -39,6 +39,11 @@ pub struct RecordedBlock {
     /// A CometBFT block's commit and validators ([`crate::consensus::CometInfo`]), or null.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub comet: Value,
+    /// The state before the block that re-executing its transactions (and the assertions they
+    /// trigger) reads: `{"parent": {"number", "hash", "stateRoot"}, "accounts":
+    /// [eth_getProof(address, slots, parent) with its "code"...]}`, or null.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub prestate: Value,
 }
 
 impl RecordedBlock {
@@ -70,6 +75,7 @@ impl RecordedBlock {
                     | "code"
                     | "beacon"
                     | "comet"
+                    | "prestate"
             )
         }) {
             let e = Error::Malformed(format!("unknown field {k:?}"));
@@ -87,6 +93,7 @@ impl RecordedBlock {
             code: m.remove("code").unwrap_or(Value::Null),
             beacon: m.remove("beacon").unwrap_or(Value::Null),
             comet: m.remove("comet").unwrap_or(Value::Null),
+            prestate: m.remove("prestate").unwrap_or(Value::Null),
         })
     }
 

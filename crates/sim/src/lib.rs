@@ -13,11 +13,14 @@
 //! [`Simulation`]; this crate only executes.
 
 mod db;
+mod prestate;
 mod tracer;
 
 pub use db::{BlockState, DbError, ForkDb};
+pub use prestate::record_prestate;
 
 use alloy_primitives::{Address, Bytes, TxKind, U256};
+use palisade_assert::{AssertionSpec, Prepared};
 pub use palisade_primitives::pending::SimNeeds;
 use palisade_primitives::pending::{BalanceChange, PendingTx, Simulation, SlotChange, ViewPair};
 use palisade_primitives::{BlockRef, CallFrame, Header, Log};
@@ -91,7 +94,12 @@ pub struct Simulator {
     rpc: Arc<RpcClient>,
     chain_id: u64,
     current: Mutex<Option<Arc<BlockState>>>,
+    /// Assertion contracts deployed once each (or why one could not be).
+    prepared: Mutex<Vec<PreparedAssertion>>,
 }
+
+/// An assertion contract and its deployment (or why it could not be deployed).
+type PreparedAssertion = (Arc<AssertionSpec>, Result<Arc<Prepared>, String>);
 
 /// Accounts of the previous tip warmed for the next one.
 const PREFETCH_ACCOUNTS: usize = 256;
@@ -105,7 +113,7 @@ impl Simulator {
     /// A simulator that loads state through `rpc` (one endpoint of the chain; what it sends is
     /// checked against verified roots).
     pub fn new(rpc: Arc<RpcClient>, chain_id: u64) -> Self {
-        Self { rpc, chain_id, current: Mutex::new(None) }
+        Self { rpc, chain_id, current: Mutex::new(None), prepared: Mutex::new(Vec::new()) }
     }
 
     /// Moves to a new verified tip: later simulations run on its state, with a fresh cache.
@@ -138,6 +146,26 @@ impl Simulator {
         Ok(())
     }
 
+    /// The assertions of `specs`, each deployed once (on first use) and kept; one that cannot
+    /// be deployed is reported once and left out.
+    fn prepare(&self, specs: &[Arc<AssertionSpec>]) -> Vec<Arc<Prepared>> {
+        let mut cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        specs
+            .iter()
+            .filter_map(|spec| {
+                if let Some((_, r)) = cache.iter().find(|(s, _)| s == spec) {
+                    return r.as_ref().ok().cloned();
+                }
+                let r = Prepared::new(spec.clone(), self.chain_id).map(Arc::new).map_err(|e| {
+                    tracing::error!(target: "palisade::sim", error = %e, "Assertion not deployed; it will not run.");
+                    e.to_string()
+                });
+                cache.push((spec.clone(), r.clone()));
+                r.ok()
+            })
+            .collect()
+    }
+
     /// The block simulations currently run on.
     pub fn tip(&self) -> Option<BlockRef> {
         self.current.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|s| s.block())
@@ -153,8 +181,9 @@ impl Simulator {
             .clone()
             .ok_or(SimError::NoState)?;
         let db = ForkDb::new(state, self.rpc.clone(), tokio::runtime::Handle::current());
+        let assertions = self.prepare(&needs.assertions);
         let (tx, needs, chain_id) = (tx.clone(), needs.clone(), self.chain_id);
-        tokio::task::spawn_blocking(move || run(db, chain_id, &tx, &needs))
+        tokio::task::spawn_blocking(move || run(db, chain_id, &tx, &needs, &assertions))
             .await
             .map_err(|e| SimError::Worker(e.to_string()))?
     }
@@ -231,7 +260,13 @@ fn balance_of_call(token: Address, holder: Address) -> (Address, Bytes) {
     (token, data.into())
 }
 
-fn run(db: ForkDb, chain_id: u64, tx: &PendingTx, needs: &SimNeeds) -> Result<Outcome, SimError> {
+fn run(
+    db: ForkDb,
+    chain_id: u64,
+    tx: &PendingTx,
+    needs: &SimNeeds,
+    assertions: &[Arc<Prepared>],
+) -> Result<Outcome, SimError> {
     let started = Instant::now();
     let state = db.state().clone();
     let block = block_env(&state);
@@ -262,6 +297,8 @@ fn run(db: ForkDb, chain_id: u64, tx: &PendingTx, needs: &SimNeeds) -> Result<Ou
                 exec_micros,
                 total_micros: started.elapsed().as_micros() as u64,
                 fetched: state.fetched() - fetched_before,
+                assertions: Vec::new(),
+                assert_micros: 0,
             };
             return Ok(Outcome { sim, logs: Vec::new(), frame: None });
         }
@@ -290,6 +327,33 @@ fn run(db: ForkDb, chain_id: u64, tx: &PendingTx, needs: &SimNeeds) -> Result<Ou
         })
         .collect();
 
+    // Assertions, on the state the simulation loaded (already in its cache): the transaction
+    // runs again under the assertion tracer, then each triggered assertion function.
+    let assert_started = Instant::now();
+    let mut outcomes = Vec::new();
+    if success && !assertions.is_empty() {
+        let pre = &evm.ctx.journaled_state.database;
+        match palisade_assert::check_tx(
+            pre,
+            &block_env(&state),
+            &cfg_env(chain_id),
+            &tx_env(tx, chain_id),
+            tx.hash,
+            assertions,
+        ) {
+            Ok(c) => outcomes = c.outcomes,
+            Err(e) => {
+                tracing::warn!(target: "palisade::sim", tx = %tx.hash, error = %e, "Assertions could not run.");
+                outcomes = assertions
+                    .iter()
+                    .map(|p| {
+                        palisade_assert::AssertionOutcome::not_run(p.spec(), tx.hash, e.to_string())
+                    })
+                    .collect();
+            }
+        }
+    }
+    let assert_micros = assert_started.elapsed().as_micros() as u64;
     let touches_watched = touched.iter().any(|a| needs.watched.contains(a));
     let mut balances = Vec::new();
     let mut slots = Vec::new();
@@ -386,6 +450,8 @@ fn run(db: ForkDb, chain_id: u64, tx: &PendingTx, needs: &SimNeeds) -> Result<Ou
         exec_micros,
         total_micros: started.elapsed().as_micros() as u64,
         fetched: state.fetched() - fetched_before,
+        assertions: outcomes,
+        assert_micros,
     };
     Ok(Outcome { sim, logs, frame })
 }

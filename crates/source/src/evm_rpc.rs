@@ -448,6 +448,7 @@ impl RpcClient {
             (Value::Null, Value::Null)
         };
         Ok(Some(RecordedBlock {
+            prestate: serde_json::Value::Null,
             block,
             receipts,
             traces,

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 /// The endpoints of one chain, with their health.
 #[derive(Debug, Clone)]
 pub struct EndpointPool {
-    clients: Arc<Vec<RpcClient>>,
+    clients: Arc<Vec<Arc<RpcClient>>>,
     health: Arc<Mutex<Vec<EndpointHealth>>>,
     settings: RpcSettings,
     policy: HealthPolicy,
@@ -36,8 +36,10 @@ impl EndpointPool {
         if cfgs.is_empty() {
             return Err(SourceError::Config("a chain needs at least one endpoint".into()));
         }
-        let clients =
-            cfgs.iter().map(|c| RpcClient::new(c, &settings)).collect::<Result<Vec<_>>>()?;
+        let clients = cfgs
+            .iter()
+            .map(|c| RpcClient::new(c, &settings).map(Arc::new))
+            .collect::<Result<Vec<_>>>()?;
         let health = vec![EndpointHealth::default(); clients.len()];
         Ok(Self {
             clients: Arc::new(clients),
@@ -63,6 +65,11 @@ impl EndpointPool {
     /// When `i` is out of range.
     pub fn client(&self, i: usize) -> &RpcClient {
         &self.clients[i]
+    }
+
+    /// Endpoint `i`'s client, shared (for work that outlives a borrow of the pool).
+    pub fn shared_client(&self, i: usize) -> Arc<RpcClient> {
+        self.clients[i].clone()
     }
 
     /// The policy.

@@ -199,6 +199,7 @@ fn mutated_json_rpc_answers_never_panic() {
         {
             let _ = palisade_source::evm_rpc::head_of(&r);
             let rec = RecordedBlock {
+                prestate: serde_json::Value::Null,
                 block: r,
                 receipts: Value::Null,
                 traces: Value::Null,

@@ -13,7 +13,7 @@ use palisade_testing::fixtures;
 
 fn pending(toml_src: &str) -> Box<dyn PendingDetector> {
     let cfg: DetectorConfig = toml::from_str(toml_src).unwrap();
-    cfg.build_pending("mainnet").unwrap().expect("a pending detector")
+    cfg.build_pending("mainnet", None).unwrap().expect("a pending detector")
 }
 
 /// A recorded block's transactions as pending ones, in the order given.
@@ -59,6 +59,8 @@ fn inputs(b: &BlockData, reverse: bool) -> Vec<PendingInput> {
                 exec_micros: 0,
                 total_micros: 0,
                 fetched: 0,
+                assertions: vec![],
+                assert_micros: 0,
             };
             let block = would_be_block(&parent, &tx, Some((&sim, receipt.logs.clone(), frame)));
             Some(PendingInput { tx, block, sim: Some(sim) })
@@ -103,7 +105,7 @@ fn admin_call_pending_obeys_the_laws_on_real_calls() {
     assert!(found.iter().all(|f| f.title.contains("in pending tx")), "{:?}", found[0].title);
     // With pending = false, there is no pending part.
     let off: DetectorConfig = toml::from_str(&format!("{cfg}\npending = false")).unwrap();
-    assert!(off.build_pending("mainnet").unwrap().is_none());
+    assert!(off.build_pending("mainnet", None).unwrap().is_none());
 }
 
 #[test]

@@ -63,6 +63,7 @@ fn needs(s: &Setup) -> SimNeeds {
         tokens: vec![],
         views: vec![(s.vault, sel("totalAssets()")), (s.vault, sel("totalShares()"))],
         all: false,
+        assertions: vec![],
     }
 }
 
@@ -185,8 +186,11 @@ async fn the_simulation_detector_obeys_the_laws_on_real_simulations() {
         v = s.vault
     ))
     .unwrap();
-    let found =
-        check_pending("simulation", &|| cfg.build_pending("local").unwrap().unwrap(), &inputs);
+    let found = check_pending(
+        "simulation",
+        &|| cfg.build_pending("local", None).unwrap().unwrap(),
+        &inputs,
+    );
     // Only the attack: a loss of all 10 ether and a broken invariant.
     assert!(found.iter().all(|f| f.tx_hashes[0] == txs[0].hash), "{found:?}");
     let checks: Vec<&str> = found.iter().filter_map(|f| f.evidence["check"].as_str()).collect();
@@ -237,8 +241,13 @@ async fn a_token_loss_is_measured_with_balance_of_before_and_after() {
     let sim = Simulator::new(rpc, 31337);
     sim.set_tip(&b.header).unwrap();
     let (vault_a, token_a): (Address, Address) = (vault.parse().unwrap(), token.parse().unwrap());
-    let needs =
-        SimNeeds { watched: vec![vault_a], tokens: vec![token_a], views: vec![], all: false };
+    let needs = SimNeeds {
+        watched: vec![vault_a],
+        tokens: vec![token_a],
+        views: vec![],
+        all: false,
+        assertions: vec![],
+    };
     let tx =
         pending(ACCOUNT0, vault_a, &calldata("withdraw(uint256)", &[&format!("{:x}", 600 * ETH)]));
     let o = sim.simulate(&tx, &needs).await.unwrap();
@@ -253,7 +262,7 @@ async fn a_token_loss_is_measured_with_balance_of_before_and_after() {
         "type = 'simulation'\nname = 'stake'\ncontracts = ['{vault}']\ntokens = ['{token}']\nmax_loss_percent = 50.0"
     ))
     .unwrap();
-    let mut d = cfg.build_pending("local").unwrap().unwrap();
+    let mut d = cfg.build_pending("local", None).unwrap().unwrap();
     let block = would_be_block(&b.header, &tx, Some((&o.sim, o.logs.clone(), o.frame.clone())));
     let mut out = Findings::new();
     d.pending(

@@ -38,6 +38,10 @@ pub enum Check {
     Proofs,
     /// The recorded code of created contracts hashes to their proven code hash.
     Code,
+    /// The recorded state before the block (for assertions) is the parent's: it names the
+    /// block's parent, its proofs lead to the state root it names, and its code hashes to the
+    /// proven code hashes. (That root is the parent's when the parent block was verified.)
+    Prestate,
     /// Recorded view-call results. Never checked: `eth_call` executes on the endpoint, and no
     /// proof covers its result; listed so that a report says so.
     Calls,
@@ -56,6 +60,7 @@ impl Check {
             Self::WithdrawalsRoot => "withdrawals_root",
             Self::Proofs => "proofs",
             Self::Code => "code",
+            Self::Prestate => "prestate",
             Self::Calls => "calls",
         }
     }
@@ -175,6 +180,12 @@ pub fn verify_block_with(rec: &RecordedBlock, senders: bool) -> BlockReport {
         match crate::proof::verify_code(n, &rec.code, &rec.proofs) {
             Ok(()) if r.passed.contains(&Check::Proofs) => r.passed.push(Check::Code),
             Ok(()) => r.skip(Check::Code, "the code's proofs were not verified"),
+            Err(e) => r.failed.push(e),
+        }
+    }
+    if !rec.prestate.is_null() {
+        match crate::proof::verify_prestate(n, field_b256(b, "parentHash"), &rec.prestate) {
+            Ok(()) => r.passed.push(Check::Prestate),
             Err(e) => r.failed.push(e),
         }
     }

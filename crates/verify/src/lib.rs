@@ -31,4 +31,6 @@ mod proof;
 pub use block::{receipt_envelope, verify_block, verify_block_with, BlockReport, Check};
 pub use error::VerifyError;
 pub use payload::verify_execution_payload;
-pub use proof::{verify_account_proof, verify_code, verify_proofs, verify_storage_proofs};
+pub use proof::{
+    verify_account_proof, verify_code, verify_prestate, verify_proofs, verify_storage_proofs,
+};

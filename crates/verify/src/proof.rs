@@ -70,6 +70,42 @@ pub fn verify_proofs(state_root: B256, proofs: &Value) -> Result<usize, VerifyEr
     Ok(list.len())
 }
 
+/// Checks the `prestate` of a recorded line: it names `parent_hash` (the block's parent), its
+/// accounts' proofs lead to the state root it names, and each account's code hashes to its
+/// proven code hash.
+pub fn verify_prestate(
+    number: u64,
+    parent_hash: Option<B256>,
+    prestate: &Value,
+) -> Result<(), VerifyError> {
+    let q = palisade_primitives::quantity::b256;
+    let bad = |reason: String| VerifyError::Proof {
+        what: format!("block {number}: prestate"),
+        root: B256::ZERO,
+        reason,
+    };
+    let named = prestate.pointer("/parent/hash").and_then(|h| q(h).ok());
+    if named.is_none() || named != parent_hash {
+        return Err(bad(format!(
+            "it is the state of block {named:?}, the block's parent is {parent_hash:?}"
+        )));
+    }
+    let root = prestate
+        .pointer("/parent/stateRoot")
+        .and_then(|h| q(h).ok())
+        .ok_or_else(|| bad("no parent.stateRoot".into()))?;
+    let accounts = prestate.get("accounts").cloned().unwrap_or(Value::Array(Vec::new()));
+    verify_proofs(root, &accounts)?;
+    let code: Vec<Value> = accounts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a.get("code").is_some_and(|c| !c.is_null()))
+        .map(|a| serde_json::json!({"address": a["address"], "code": a["code"]}))
+        .collect();
+    verify_code(number, &Value::Array(code), &accounts)
+}
+
 /// Checks the `code` of a recorded line (`[{"address", "code"}]`) against its `proofs`: every
 /// address must have a proof whose code hash is the keccak of the code. (The proofs themselves
 /// are checked against the state root by [`verify_proofs`].)

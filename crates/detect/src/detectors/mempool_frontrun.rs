@@ -371,6 +371,8 @@ mod tests {
             exec_micros: 0,
             total_micros: 0,
             fetched: 0,
+            assertions: vec![],
+            assert_micros: 0,
         };
         let logs = swap.map(|(i, o)| swap_logs(t.from, i, o)).unwrap_or_default();
         let b = would_be_block(&parent, t, Some((&sim, logs, None)));

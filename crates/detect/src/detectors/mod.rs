@@ -2,6 +2,7 @@
 
 pub mod admin_call;
 pub mod anomaly;
+pub mod assertion;
 pub mod beacon;
 pub mod bridge_invariant;
 pub mod chain_health;

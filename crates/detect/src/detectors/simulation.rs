@@ -267,6 +267,7 @@ impl SimulationGuard {
             tokens: cfg.tokens.clone(),
             views: Vec::new(),
             all: false,
+            assertions: Vec::new(),
         };
         needs.merge(&SimNeeds {
             watched: slots.iter().map(|s| s.contract).collect(),
@@ -486,6 +487,8 @@ mod tests {
             exec_micros: 0,
             total_micros: 0,
             fetched: 0,
+            assertions: vec![],
+            assert_micros: 0,
         }
     }
 

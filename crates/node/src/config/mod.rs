@@ -787,7 +787,7 @@ impl Config {
             };
             let check_chain = d.chains().first().copied().unwrap_or("check");
             let built = if d.pending_only() {
-                d.build_pending(check_chain).map(|p| p.map(|p| p.id().to_string()))
+                d.build_pending(check_chain, abi.as_deref()).map(|p| p.map(|p| p.id().to_string()))
             } else {
                 d.build(check_chain, abi.as_deref(), &palisade_detect::Links::default())
                     .map(|det| Some(det.id().to_string()))

@@ -490,6 +490,7 @@ impl ChainSource for BeaconSources {
             info.epoch = Some(e);
         }
         Ok(RecordedBlock {
+            prestate: serde_json::Value::Null,
             block: header_json(&b, &self.network),
             receipts: Value::Null,
             traces: Value::Null,

@@ -341,6 +341,7 @@ impl ChainSource for CometSources {
         let parent = h.last_block_id.map(|id| hash_of(id.hash));
         let time = h.time.unix_timestamp().max(0) as u64;
         Ok(RecordedBlock {
+            prestate: serde_json::Value::Null,
             block: json!({"number": format!("{height:#x}"), "hash": hash, "parentHash": parent, "timestamp": format!("{time:#x}")}),
             receipts: Value::Null,
             traces: Value::Null,

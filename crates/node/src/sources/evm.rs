@@ -752,6 +752,15 @@ impl Sources {
                     rec.code = code;
                 }
             }
+            if !self.needs.assertions.is_empty() {
+                match self.prestate(i, &rec).await {
+                    Ok(p) => rec.prestate = p,
+                    Err(e) => {
+                        last_err = Some(format!("{e:#}"));
+                        continue;
+                    }
+                }
+            }
             if self.content_from != Some(i) {
                 if let Some(prev) = self.content_from {
                     tracing::warn!(target: "palisade::source", chain = %self.chain, from = %redacted(&self.pool, prev), to = %redacted(&self.pool, i), "Failed over to another endpoint.");
@@ -765,6 +774,41 @@ impl Sources {
             "no endpoint served block {hash} in a form that verifies{}",
             last_err.map(|e| format!(" (last error: {e})")).unwrap_or_default()
         ))
+    }
+
+    /// The state before `rec` that its assertions read (see `palisade_sim::record_prestate`),
+    /// loaded from endpoint `i` on the parent's verified header; null when no transaction of
+    /// the block reaches an assertion's contract.
+    async fn prestate(&self, i: usize, rec: &RecordedBlock) -> eyre::Result<Value> {
+        let block = palisade_primitives::BlockData::from_recorded(rec.clone())?;
+        let adopters: Vec<_> = self.needs.assertions.iter().map(|s| s.adopter).collect();
+        if palisade_assert::last_candidate(&block, &adopters).is_none() {
+            return Ok(Value::Null);
+        }
+        let parent_hash = block
+            .header
+            .parent_hash
+            .ok_or_else(|| eyre!("block {}: no parentHash", block.header.number))?;
+        let client = self.pool.client(i);
+        let prec = client
+            .block_by_hash(parent_hash, Default::default())
+            .await?
+            .ok_or_else(|| eyre!("the endpoint does not serve the parent block {parent_hash}"))?;
+        let report = palisade_verify::verify_block(&prec);
+        if !report.passed.contains(&palisade_verify::Check::BlockHash) {
+            return Err(eyre!("the parent block {parent_hash} it sent does not hash to its hash"));
+        }
+        let parent = palisade_primitives::BlockData::from_recorded(prec)?.header;
+        palisade_sim::record_prestate(
+            self.pool.shared_client(i),
+            self.cfg.chain_id,
+            &parent,
+            &rec.block,
+            &block,
+            &self.needs.assertions,
+        )
+        .await
+        .map_err(|e| eyre!("recording the state before block {}: {e}", block.header.number))
     }
 
     /// The checks the chain's `verification` asks for, on a block asked for by `hash`.
