@@ -63,6 +63,15 @@ pub enum VerifyError {
         /// Why.
         reason: String,
     },
+    /// The state recorded before a block (what its re-execution reads, for assertions) is not
+    /// the proven state of its parent.
+    #[error("block {number}: the prestate is not proven: {reason}")]
+    Prestate {
+        /// The block.
+        number: u64,
+        /// Why (the proof or code check that failed).
+        reason: String,
+    },
     /// A check the data should have allowed could not be made (for example a transaction that
     /// cannot be rebuilt from what the node served).
     #[error("block {number}: {check} could not be checked: {reason}")]
@@ -124,6 +133,7 @@ impl VerifyError {
             Self::NotRequested { .. } => "requested_block",
             Self::Unverifiable { check, .. } | Self::Malformed { check, .. } => check,
             Self::Proof { .. } => "proofs",
+            Self::Prestate { .. } => "prestate",
         }
     }
 }

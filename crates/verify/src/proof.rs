@@ -79,11 +79,7 @@ pub fn verify_prestate(
     prestate: &Value,
 ) -> Result<(), VerifyError> {
     let q = palisade_primitives::quantity::b256;
-    let bad = |reason: String| VerifyError::Proof {
-        what: format!("block {number}: prestate"),
-        root: B256::ZERO,
-        reason,
-    };
+    let bad = |reason: String| VerifyError::Prestate { number, reason };
     let named = prestate.pointer("/parent/hash").and_then(|h| q(h).ok());
     if named.is_none() || named != parent_hash {
         return Err(bad(format!(
@@ -95,7 +91,7 @@ pub fn verify_prestate(
         .and_then(|h| q(h).ok())
         .ok_or_else(|| bad("no parent.stateRoot".into()))?;
     let accounts = prestate.get("accounts").cloned().unwrap_or(Value::Array(Vec::new()));
-    verify_proofs(root, &accounts)?;
+    verify_proofs(root, &accounts).map_err(|e| bad(e.to_string()))?;
     let code: Vec<Value> = accounts
         .as_array()
         .into_iter()
@@ -103,7 +99,7 @@ pub fn verify_prestate(
         .filter(|a| a.get("code").is_some_and(|c| !c.is_null()))
         .map(|a| serde_json::json!({"address": a["address"], "code": a["code"]}))
         .collect();
-    verify_code(number, &Value::Array(code), &accounts)
+    verify_code(number, &Value::Array(code), &accounts).map_err(|e| bad(e.to_string()))
 }
 
 /// Checks the `code` of a recorded line (`[{"address", "code"}]`) against its `proofs`: every
