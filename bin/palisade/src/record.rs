@@ -103,9 +103,24 @@ pub(crate) async fn cmd(a: Args<'_>) -> eyre::Result<ExitCode> {
         eps.chain_id().await.wrap_err("asking the node for its chain id")?
     };
     let fetch = Fetch { eps: &eps, enrich, accounts: &accounts, needs, chain_id };
-    // A window of blocks in flight, each one batch of requests; written in block order.
-    let mut blocks =
-        futures::stream::iter(from..=to).map(|n| fetch.block(n)).buffered(concurrency.max(1));
+    // A window of blocks in flight, each one batch of requests; written in block order. Once
+    // `stop` is set no block is started: the window drains.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut blocks = futures::stream::iter(from..=to)
+        .take_while(|_| std::future::ready(!stop.load(std::sync::atomic::Ordering::Relaxed)))
+        .map(|n| fetch.block(n))
+        .buffered(concurrency.max(1));
+    // The blocks still in flight are finished (and dropped) before returning, so none is cut
+    // off mid-request by the runtime's shutdown (a block's re-execution for its prestate runs on
+    // a blocking thread that still uses the runtime's timers).
+    async fn settle<S: futures::Stream + Unpin>(
+        stop: &std::sync::atomic::AtomicBool,
+        blocks: &mut S,
+    ) {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let drain = async { while blocks.next().await.is_some() {} };
+        tokio::time::timeout(std::time::Duration::from_secs(30), drain).await.ok();
+    }
     let (mut with_traces, mut written) = (0u64, 0u64);
     let mut last = None;
     let ctrl_c = tokio::signal::ctrl_c();
@@ -122,6 +137,7 @@ pub(crate) async fn cmd(a: Args<'_>) -> eyre::Result<ExitCode> {
             Err(e) => {
                 // What was fetched in order before the failure stays readable.
                 out.finish()?;
+                settle(&stop, &mut blocks).await;
                 return Err(e.wrap_err(format!(
                     "after {written} blocks{}; `--resume` goes on from there",
                     last.map(|l| format!(" (the last {l})")).unwrap_or_default()
@@ -141,6 +157,7 @@ pub(crate) async fn cmd(a: Args<'_>) -> eyre::Result<ExitCode> {
         b.finish_and_clear();
     }
     if interrupted {
+        settle(&stop, &mut blocks).await;
         eprintln!(
             "interrupted: {written} blocks ({with_traces} with traces) written to {output}{}; `palisade record --resume` with the same arguments goes on",
             last.map(|l| format!(", the last {l}")).unwrap_or_default()

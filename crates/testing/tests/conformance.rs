@@ -62,6 +62,26 @@ fn defi_configs() -> Vec<(String, String)> {
     out
 }
 
+/// The assertion detectors of the assertions fixture, recorded from a real anvil with the state
+/// before each block that reaches the vault (scripts/record_assertions_fixture.sh), each with
+/// its compiled assertion: (name, config, artifact text).
+fn assertion_configs() -> Vec<(String, DetectorConfig, String)> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        detectors: Vec<DetectorConfig>,
+    }
+    let f: File = toml::from_str(&fixtures::text("anvil/assertions.toml")).unwrap();
+    f.detectors
+        .into_iter()
+        .map(|d| {
+            let (_, path) = d.side_file().expect("an assertion names its artifact");
+            let artifact = fixtures::text(&format!("anvil/{}", path.display()));
+            let DetectorConfig::Assertion(a) = &d else { panic!("not an assertion: {d:?}") };
+            (format!("assertion ({})", a.name), d.clone(), artifact)
+        })
+        .collect()
+}
+
 /// Beacon-chain detectors: their conformance run is on the beacon scenario chain and its fork
 /// (`beacon_detectors.rs`).
 const BEACON: &[&str] = &[
@@ -91,6 +111,7 @@ fn every_detector_type_is_covered() {
                 .chain(UPGRADE_CONFIGS)
                 .map(|(n, _)| n.to_string())
                 .chain(defi.iter().map(|(n, _)| n.clone()))
+                .chain(assertion_configs().into_iter().map(|(n, _, _)| n))
                 .chain(BEACON.iter().map(|n| n.to_string()))
                 .chain(PENDING_ONLY.iter().map(|n| n.to_string()))
                 .any(|n| n.starts_with(info.kind)),
@@ -125,9 +146,19 @@ fn laws_with_findings(
     fork: &Chain,
     fork_at: usize,
 ) -> Vec<palisade_primitives::Finding> {
-    let make = || detector(src);
-    conformance::check(name, &make, chain, fork, fork_at);
-    let mut d = detector(src);
+    laws_with_findings_of(name, &|| detector(src), chain, fork, fork_at)
+}
+
+/// [`laws_with_findings`] for the detectors `make` builds.
+fn laws_with_findings_of(
+    name: &str,
+    make: &dyn Fn() -> Box<dyn Detector>,
+    chain: &Chain,
+    fork: &Chain,
+    fork_at: usize,
+) -> Vec<palisade_primitives::Finding> {
+    conformance::check(name, make, chain, fork, fork_at);
+    let mut d = make();
     let mut out = palisade_primitives::Findings::new();
     d.commit(&palisade_primitives::ChainSegment::new(chain.clone()).unwrap(), &mut out).unwrap();
     assert!(
@@ -201,4 +232,27 @@ fn detectors_that_read_proven_state_obey_the_laws_on_a_real_fork() {
     for (name, src) in PROVEN_CONFIGS {
         laws_with_findings(name, src, &chain, &fork, fork_at);
     }
+}
+
+#[test]
+fn assertions_obey_the_laws_on_a_real_fork_with_the_state_before_each_block() {
+    // The chain's block 6 is the drain (both assertions violated); the fork replaces it with a
+    // redemption that breaks neither.
+    let (chain, fork, fork_at) = recorded_fork("assertions");
+    let mut violated = Vec::new();
+    for (name, cfg, artifact) in assertion_configs() {
+        let make = || cfg.build("mainnet", Some(&artifact), &Default::default()).unwrap();
+        let found = laws_with_findings_of(&name, &make, &chain, &fork, fork_at);
+        violated.extend(
+            found
+                .iter()
+                .filter(|f| f.evidence["check"] == "violated")
+                .map(|f| (f.detector.clone(), f.anchor.number)),
+        );
+    }
+    let drain = chain[fork_at].header.number;
+    assert_eq!(
+        violated,
+        [("assertion:vault-shares".to_string(), drain), ("assertion:vault-outflow".into(), drain)]
+    );
 }
