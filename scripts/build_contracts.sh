@@ -22,7 +22,7 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cd "$root/testdata/contracts/src"
-for src in Scenario.sol Defi.sol Defense.sol V3.sol Upgrade.sol; do
+for src in Scenario.sol Defi.sol Defense.sol V3.sol Upgrade.sol Manipulation.sol; do
   "$tools/node_modules/.bin/solcjs" --bin --abi --optimize --base-path . \
     --include-path "$tools/node_modules" -o "$out" "$src" 2>&1 | grep -v '^$' | grep -iv 'selfdestruct\|^ *-->\|^ *|\|EIP-6780' || true
 done
@@ -41,6 +41,7 @@ for f in sorted(os.listdir(src)):
                            ("Defense_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
                            ("V3_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
                            ("Upgrade_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
+                           ("Manipulation_sol_", "solcjs 0.8.28 --optimize, OpenZeppelin Contracts 5.1.0"),
                            ("Examples_sol_", "solcjs 0.8.28 --optimize (examples/assertions)")):
         if base.startswith(unit):
             name = base[len(unit):]

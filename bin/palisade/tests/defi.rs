@@ -607,6 +607,79 @@ labels_file = "{}"
     replay_agrees_with_live(&p, &anvil).await;
 }
 
+/// A lending market that prices collateral at a Uniswap V2 pair's spot reserves
+/// (testdata/contracts/src/Manipulation.sol), robbed in one transaction: a flash loan buys the
+/// collateral (its price goes up 16x), a little of it is pledged and borrowed against at that
+/// price, the rest is sold back, the loan repaid. Found by `exploit_shape` with no
+/// configuration; its twins, the same borrow at the fair price and the same flash-loan-funded
+/// round trip on the pair without the borrow, are silent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flash_loan_price_manipulation_is_found_with_no_config_and_its_twins_are_not() {
+    let anvil = Anvil::start(&[]).await;
+    // Collateral A, debt B (a flash-mint token), their pair at 1,000 each.
+    let u = uniswap(&anvil, &[]).await;
+    let market = anvil
+        .deploy_artifact(
+            ACCOUNT0,
+            "SpotLendingPool",
+            &["constructor(address,address,address)", &u.a, &u.b, &u.pair],
+        )
+        .await;
+    anvil
+        .transact(
+            ACCOUNT0,
+            &u.b,
+            "transfer(address,uint256)",
+            &[&market, &(5000 * E18).to_string()],
+        )
+        .await;
+    let attacker = anvil
+        .deploy_artifact(ACCOUNT3, "PriceManipulator", &["constructor(address)", &market])
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Palisade::start(dir.path(), &anvil, "[[detectors]]\ntype = \"exploit_shape\"\n");
+    p.wait_synced(&anvil).await;
+    let attack_fn = "attack(uint256,uint256)";
+    let (loan, pledge) = ((3000 * E18).to_string(), (50 * E18).to_string());
+    // Twin 1: 50 A pledged at the fair price (1 B per A), no flash loan: borrows 40 B.
+    anvil.transact(ACCOUNT0, &u.a, "transfer(address,uint256)", &[&attacker, &pledge]).await;
+    let fair = anvil.transact(ACCOUNT3, &attacker, attack_fn, &[&"0".to_string(), &pledge]).await;
+    assert_eq!(balance(&anvil, &u.b, ACCOUNT3), 40 * E18);
+    // Twin 2: the flash-loan round trip on the pair alone (the attacker pays the pair's fees).
+    anvil
+        .transact(
+            ACCOUNT0,
+            &u.b,
+            "transfer(address,uint256)",
+            &[&attacker, &(100 * E18).to_string()],
+        )
+        .await;
+    let round = anvil.transact(ACCOUNT3, &attacker, attack_fn, &[&loan, "0"]).await;
+    // The attack.
+    let market_before = balance(&anvil, &u.b, &market);
+    let attack = anvil.transact(ACCOUNT3, &attacker, attack_fn, &[&loan, &pledge]).await;
+    assert_eq!(anvil.receipt(&attack).await["status"], "0x1");
+    let taken = market_before - balance(&anvil, &u.b, &market);
+    assert!(taken > 600 * E18, "the market lent {taken} against 50 A");
+    p.wait_synced(&anvil).await;
+
+    let alerts = p.alerts().await;
+    let shaped = of(&alerts, "exploit_shape");
+    let titles: Vec<&String> = shaped.iter().map(|a| &a.finding.title).collect();
+    assert_eq!(shaped.len(), 1, "{titles:#?}");
+    assert!(has_tx(shaped[0], &attack), "{titles:#?}");
+    assert!(!shaped.iter().any(|a| has_tx(a, &fair) || has_tx(a, &round)));
+    let e = &shaped[0].finding;
+    assert_eq!(e.severity.as_str(), "critical");
+    assert_eq!(addr_json(&e.evidence["victim"]), lower(&market));
+    assert_eq!(addr_json(&e.evidence["losses"][0]["token"]), lower(&u.b));
+    assert_eq!(e.evidence["losses"][0]["amount"], format!("-{taken}"));
+    assert_eq!(addr_json(&e.evidence["manipulated"]["token"]), lower(&u.a));
+    assert_eq!(addr_json(&e.evidence["manipulated"]["pool"]), lower(&u.pair));
+    assert!(e.title.contains("pushed up"), "{}", e.title);
+    replay_agrees_with_live(&p, &anvil).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bridge_mint_without_a_lock_on_a_second_chain_and_a_signer_change_alert_and_a_matched_mint_does_not(
 ) {
