@@ -643,7 +643,7 @@ async fn a_flash_loan_price_manipulation_is_found_with_no_config_and_its_twins_a
     let (loan, pledge) = ((3000 * E18).to_string(), (50 * E18).to_string());
     // Twin 1: 50 A pledged at the fair price (1 B per A), no flash loan: borrows 40 B.
     anvil.transact(ACCOUNT0, &u.a, "transfer(address,uint256)", &[&attacker, &pledge]).await;
-    let fair = anvil.transact(ACCOUNT3, &attacker, attack_fn, &[&"0".to_string(), &pledge]).await;
+    let fair = anvil.transact(ACCOUNT3, &attacker, attack_fn, &["0", &pledge]).await;
     assert_eq!(balance(&anvil, &u.b, ACCOUNT3), 40 * E18);
     // Twin 2: the flash-loan round trip on the pair alone (the attacker pays the pair's fees).
     anvil
