@@ -14,3 +14,6 @@ echo "== replay throughput, mev-inspect-py's blocks"; "$bin" bench testdata/main
 echo "== memory over 100,000 blocks"; "$bin" bench --loops 1 --blocks 100000 | sed -n '/memory/,$p'
 echo "== live latency, one endpoint"; LATENCY_BLOCKS="${LATENCY_BLOCKS:-1000}" cargo bench --locked -q -p palisade --bench live_latency
 echo "== live latency, three endpoints, quorum 2"; LATENCY_ENDPOINTS=3 LATENCY_BLOCKS="${LATENCY_BLOCKS:-1000}" cargo bench --locked -q -p palisade --bench live_latency
+echo "== pending transaction -> verdict, simulation guard"; cargo bench --locked -q -p palisade --bench pending_latency
+echo "== pending transaction -> verdict, Solidity assertions guard"; PENDING_GUARD=assertions cargo bench --locked -q -p palisade --bench pending_latency
+echo "== assertions per transaction, next to revm alone"; cargo bench --locked -q -p palisade-assert --bench assertion_cost
