@@ -179,6 +179,17 @@ async fn a_drain_breaks_the_assertions_on_its_block_in_replay_and_in_assertions_
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("the recorded state is not proven"), "{stdout}");
     assert!(!stdout.contains("VIOLATED"), "{stdout}");
+    // Replay uses a prestate only once proven: the tampered one is dropped, said so, and no
+    // assertion judges the drain's block on it.
+    let out = Command::new(BIN)
+        .args(["replay", bad.to_str().unwrap(), "--config", p.config.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("is not proven, assertions do not run on it"), "{stderr}");
+    assert!(!stdout.contains("\"violated\""), "{stdout}");
 
     // A recording without the state: said so, nothing judged.
     let plain = dir.path().join("plain.jsonl");

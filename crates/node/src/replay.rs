@@ -85,7 +85,11 @@ pub fn map_ahead<T: Send + 'static>(
                 f(r.and_then(|(line, text)| {
                     let bytes = text.len() as u64 + 1;
                     BlockData::from_json_line(&text)
-                        .map(|block| RecordedLine { line, block, bytes })
+                        .map(|block| RecordedLine {
+                            line,
+                            block: proven_prestate(block, &text, &path, line),
+                            bytes,
+                        })
                         .map_err(|e| SourceError::Recorded {
                             path: path.clone(),
                             line,
@@ -103,6 +107,30 @@ pub fn map_ahead<T: Send + 'static>(
         }
     });
     rx.into_iter().flatten()
+}
+
+/// `block` with its recorded `prestate` only when it is proven (proofs against the parent's
+/// state root, code against the proven code hashes, the parent against `parentHash`); one that
+/// is not is dropped, with a warning naming the line, so no assertion judges a block on state
+/// nobody proved (the recording's other checks are `palisade verify`'s).
+fn proven_prestate(mut block: BlockData, text: &str, path: &str, line: u64) -> BlockData {
+    if block.prestate.is_none() {
+        return block;
+    }
+    let pre = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|mut v| v.get_mut("prestate").map(std::mem::take))
+        .unwrap_or_default();
+    if let Err(e) =
+        palisade_verify::verify_prestate(block.header.number, block.header.parent_hash, &pre)
+    {
+        tracing::warn!(
+            "{path}:{line}: the recorded state before block {} is not proven, assertions do not run on it: {e}",
+            block.header.number
+        );
+        block.prestate = None;
+    }
+    block
 }
 
 /// Decoded lines of one input, decoded ahead on a thread pool, or inline.
@@ -289,6 +317,7 @@ pub fn replay_range(
         }
         let block = BlockData::from_json_line(&text)
             .map_err(|e| eyre::eyre!("{}:{line}: {e}", reader.path()))?;
+        let block = proven_prestate(block, &text, reader.path(), line);
         if (range.from..=range.to).contains(&line) {
             lo = lo.min(block.header.number);
             hi = hi.max(block.header.number);
