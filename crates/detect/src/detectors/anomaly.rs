@@ -9,6 +9,8 @@
 //!   ones;
 //! - **the selector mix**: how rare the called function is among its calls;
 //! - **flash-loan funding**: how rare flash-loan-funded transactions are for it;
+//! - **call depth**: how deep in the call tree the transaction reached it (1: called by the
+//!   sender), against how often its history reached it that deep (with traces);
 //! - **gas**: the transaction's gas against its history.
 //!
 //! Each feature's surprise is `-log2(p)` (bits, with add-one smoothing), the score their sum, and
@@ -18,8 +20,11 @@
 //! score is above the score the contract's history exceeds that often, once the contract has
 //! `min_history` transactions. Without damage a finding is low (medium at the two strictest
 //! levels); the damage gate makes it high: the contract only lost in the transaction (tokens
-//! out, nothing in) while the sender's side gained, or it logged an implementation, admin or
-//! owner change. Critical when the transaction was also flash-loan funded.
+//! out, nothing in) while the sender's side gained, it logged an implementation, admin or owner
+//! change, its share price fell (an ERC-4626 vault's assets per share, from its `Deposit` and
+//! `Withdraw` logs, more than 1 % below the last seen), or a price it publishes moved more than
+//! 10 % from the last seen (a Chainlink aggregator's `AnswerUpdated`, a Uniswap V2 pair's
+//! `Sync` reserves). Critical when the transaction was also flash-loan funded.
 //!
 //! Pure like every detector: each block's baseline updates are journaled and undone on a revert,
 //! and the baselines are the checkpoint, so they survive restarts and reorgs.
@@ -111,10 +116,139 @@ struct Baseline {
     flash: u32,
     /// Gas used.
     gas: Hist,
+    /// Transactions per call depth at which they reached it (with traces).
+    #[serde(default)]
+    depths: BTreeMap<u8, u32>,
+    /// The last price it published (share price, oracle answer or pool price).
+    #[serde(default)]
+    price: Option<Price>,
     /// Past scores (tenths of a bit, in log2 buckets).
     scores: Hist,
     /// The last block it was seen in (for the bound).
     last: u64,
+}
+
+/// A price a contract publishes in its own logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum PriceKind {
+    /// An ERC-4626 vault's assets per share (1e18 shares), from `Deposit`/`Withdraw`.
+    Share,
+    /// A Chainlink aggregator's answer, from `AnswerUpdated`.
+    Answer,
+    /// A Uniswap V2 pair's reserve1 per reserve0 (times 1e18), from `Sync`.
+    Pool,
+}
+
+/// One price seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Price {
+    kind: PriceKind,
+    value: U256,
+}
+
+/// ERC-4626 `Deposit(address,address,uint256,uint256)`.
+const DEPOSIT_4626: B256 =
+    b256!("dcbc1c05240f31ff3ad067ef1ee35ce4997762752e3a095284754544f4c709d7");
+/// ERC-4626 `Withdraw(address,address,address,uint256,uint256)`.
+const WITHDRAW_4626: B256 =
+    b256!("fbde797d201c681b91056529119e0b02407c7bb96a4a2c75c01fc9667232c8db");
+/// Chainlink's `AnswerUpdated(int256,uint256,uint256)` (answer and round indexed).
+const ANSWER_UPDATED: B256 =
+    b256!("0559884fd3a460db3073b7fc896cc77986f16e378210ded43186175bf646fc5f");
+/// Uniswap V2's `Sync(uint112,uint112)`.
+const SYNC: B256 = b256!("1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1");
+
+/// The prices `c` published in `logs`, in order.
+fn prices(c: Address, logs: &[palisade_primitives::Log]) -> Vec<Price> {
+    let e18 = U256::from(1_000_000_000_000_000_000u64);
+    let word = |d: &[u8], i: usize| d.get(i * 32..i * 32 + 32).map(U256::from_be_slice);
+    let ratio = |num: U256, den: U256| {
+        (!den.is_zero()).then(|| num.checked_mul(e18).map(|x| x / den)).flatten()
+    };
+    logs.iter()
+        .filter(|l| l.address == c)
+        .filter_map(|l| {
+            let t = *l.topics.first()?;
+            if (t == DEPOSIT_4626 && l.topics.len() == 3)
+                || (t == WITHDRAW_4626 && l.topics.len() == 4)
+            {
+                let value = ratio(word(&l.data, 0)?, word(&l.data, 1)?)?;
+                Some(Price { kind: PriceKind::Share, value })
+            } else if t == ANSWER_UPDATED && l.topics.len() == 3 {
+                let answer = U256::from_be_bytes(l.topics[1].0);
+                // A negative answer (the top bit set) is no price to compare.
+                (!answer.bit(255)).then_some(Price { kind: PriceKind::Answer, value: answer })
+            } else if t == SYNC && l.data.len() == 64 {
+                let value = ratio(word(&l.data, 1)?, word(&l.data, 0)?)?;
+                Some(Price { kind: PriceKind::Pool, value })
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Why the prices `seen` in a transaction are damage, against `prev` (the last seen before it).
+fn price_damage(prev: Option<Price>, seen: &[Price]) -> Option<String> {
+    let mut last = prev;
+    for p in seen {
+        if let Some(q) = last.filter(|q| q.kind == p.kind && !q.value.is_zero()) {
+            let (old, new) = (q.value, p.value);
+            match p.kind {
+                // More than 1 % below.
+                PriceKind::Share
+                    if new.saturating_mul(U256::from(100)) < old.saturating_mul(U256::from(99)) =>
+                {
+                    return Some(format!(
+                        "its share price fell from {old} to {new} (assets per 1e18 shares)"
+                    ));
+                }
+                // More than 10 % either way.
+                PriceKind::Answer | PriceKind::Pool => {
+                    let moved = if new > old { new - old } else { old - new };
+                    if moved.saturating_mul(U256::from(10)) > old {
+                        let what = if p.kind == PriceKind::Answer {
+                            "its oracle answer"
+                        } else {
+                            "its pool price"
+                        };
+                        return Some(format!("{what} moved more than 10 %: from {old} to {new}"));
+                    }
+                }
+                PriceKind::Share => {}
+            }
+        }
+        last = Some(*p);
+    }
+    None
+}
+
+/// How deep in transaction `index`'s call tree `c` was first reached (1: the sender's call),
+/// from callTracer frames or Parity traces.
+fn call_depth(b: &BlockData, index: u64, hash: Option<B256>, c: Address) -> Option<u8> {
+    if let Some(frames) = &b.call_traces {
+        let at = usize::try_from(index).ok();
+        let root = at
+            .and_then(|i| frames.get(i))
+            .filter(|(h, _)| hash.is_none() || h.is_none() || *h == hash)
+            .or_else(|| frames.iter().find(|(h, _)| h.is_some() && *h == hash))?;
+        let mut level = vec![&root.1];
+        let mut depth = 1u8;
+        while !level.is_empty() {
+            if level.iter().any(|f| f.to == Some(c)) {
+                return Some(depth);
+            }
+            level = level.iter().flat_map(|f| f.calls.iter()).collect();
+            depth = depth.saturating_add(1);
+        }
+        return None;
+    }
+    let traces = b.traces.as_ref()?;
+    traces
+        .iter()
+        .filter(|t| t.transaction_position == Some(index) && t.action.to == Some(c))
+        .map(|t| u8::try_from(t.trace_address.len() + 1).unwrap_or(u8::MAX))
+        .min()
 }
 
 /// One baseline update, kept to undo it.
@@ -128,6 +262,9 @@ enum Update {
     Flash(Address),
     Gas(Address, usize),
     Score(Address, usize),
+    Depth(Address, u8),
+    /// The price before and after.
+    Price(Address, Option<Price>, Price),
 }
 
 /// Sensitivity levels: the share of a contract's transactions allowed to be reported.
@@ -169,7 +306,7 @@ impl Default for AnomalyConfig {
 /// Catalog entry.
 pub const INFO: crate::About = crate::About {
     kind: "anomaly",
-    description: "Per-contract anomaly scores learnt online from each contract's own history (value out, new callers, selector mix, flash-loan funding, gas), a sensitivity ladder set as a false-positive budget measured on that history, and a damage gate before a finding is high or critical; each finding names its top features.",
+    description: "Per-contract anomaly scores learnt online from each contract's own history (value out, new callers, selector mix, flash-loan funding, call depth, gas), a sensitivity ladder set as a false-positive budget measured on that history, and a damage gate (only lost while the sender gained, control changed, share price fell, oracle or pool price moved) before a finding is high or critical; each finding names its top features.",
     needs_no_config: true,
 };
 
@@ -263,7 +400,9 @@ impl Anomaly {
             | Update::Selector(c, _)
             | Update::Flash(c)
             | Update::Gas(c, _)
-            | Update::Score(c, _) => match self.baselines.get_mut(c) {
+            | Update::Score(c, _)
+            | Update::Depth(c, _)
+            | Update::Price(c, ..) => match self.baselines.get_mut(c) {
                 Some(b) => b,
                 None => return,
             },
@@ -304,6 +443,14 @@ impl Anomaly {
             Update::Flash(_) => step(&mut b.flash),
             Update::Gas(_, k) => b.gas.add(*k, n),
             Update::Score(_, k) => b.scores.add(*k, n),
+            Update::Depth(_, d) => {
+                let c = b.depths.entry(*d).or_default();
+                step(c);
+                if *c == 0 {
+                    b.depths.remove(d);
+                }
+            }
+            Update::Price(_, before, after) => b.price = if n > 0 { Some(*after) } else { *before },
         }
     }
 
@@ -381,16 +528,30 @@ impl Anomaly {
                     let p = (f64::from(base.flash) + 1.0) / (n + 2.0);
                     features.push(Feature { name: "flash-loan funded".into(), bits: bits(p) });
                 }
+                let depth = call_depth(b, tx.index, tx.hash, c);
+                if let Some(d) = depth {
+                    // The share of its history reached at least this deep.
+                    let seen: u32 = base.depths.values().sum();
+                    let deep: u32 = base.depths.range(d..).map(|(_, k)| *k).sum();
+                    let p = (f64::from(deep) + 1.0) / (f64::from(seen) + 2.0);
+                    features.push(Feature {
+                        name: format!("reached at call depth {d}"),
+                        bits: bits(p),
+                    });
+                }
                 if let Some(g) = gas {
                     features
                         .push(Feature { name: "gas used".into(), bits: bits(base.gas.tail(g)) });
                 }
+                let seen_prices = receipt.map(|r| prices(c, &r.logs)).unwrap_or_default();
                 let score: f64 = features.iter().map(|f| f.bits).sum();
                 // Judged against the history before this transaction.
                 if base.n >= self.cfg.min_history {
                     let threshold = base.scores.quantile_above(self.budget);
                     if score >= self.cfg.min_score && score_bucket(score) > threshold {
-                        let damage = self.damage(c, &flows, sender_gained, receipt);
+                        let damage = self
+                            .damage(c, &flows, sender_gained, receipt)
+                            .or_else(|| price_damage(base.price, &seen_prices));
                         let severity = match (&damage, funded) {
                             (Some(_), true) => Severity::Critical,
                             (Some(_), false) => Severity::High,
@@ -429,6 +590,10 @@ impl Anomaly {
                     mine.push(Update::Flash(c));
                 }
                 mine.extend(gas.map(|g| Update::Gas(c, g)));
+                mine.extend(depth.map(|d| Update::Depth(c, d)));
+                if let Some(p) = seen_prices.last() {
+                    mine.push(Update::Price(c, base.price, *p));
+                }
                 mine.push(Update::Score(c, score_bucket(score)));
                 for u in &mine {
                     self.apply(u, 1);
@@ -664,9 +829,117 @@ mod tests {
                 found.len() as f64 * 100.0 / txs as f64,
                 severe.len()
             );
+            for t in &severe {
+                println!("  high or critical: {t}");
+            }
             if min_score > 0.0 {
                 assert!(severe.is_empty(), "{level}: {severe:#?}");
             }
         }
+    }
+
+    #[test]
+    fn the_price_events_are_the_hashes_of_their_signatures() {
+        assert_eq!(DEPOSIT_4626, keccak256(b"Deposit(address,address,uint256,uint256)"));
+        assert_eq!(WITHDRAW_4626, keccak256(b"Withdraw(address,address,address,uint256,uint256)"));
+        assert_eq!(ANSWER_UPDATED, keccak256(b"AnswerUpdated(int256,uint256,uint256)"));
+        assert_eq!(SYNC, keccak256(b"Sync(uint112,uint112)"));
+    }
+
+    fn withdraw_log(assets: u64, shares: u64) -> Log {
+        let mut data = U256::from(assets).to_be_bytes::<32>().to_vec();
+        data.extend(U256::from(shares).to_be_bytes::<32>());
+        Log {
+            address: VAULT,
+            topics: vec![WITHDRAW_4626, B256::ZERO, B256::ZERO, B256::ZERO],
+            data: Bytes::from(data),
+            log_index: Some(1),
+        }
+    }
+
+    #[test]
+    fn prices_from_logs_and_when_they_are_damage() {
+        let e18 = U256::from(1_000_000_000_000_000_000u64);
+        let seen = prices(VAULT, &[withdraw_log(2_000, 1_000)]);
+        assert_eq!(seen, vec![Price { kind: PriceKind::Share, value: e18 * U256::from(2) }]);
+        // Another contract's logs are not its prices; zero shares give none.
+        assert!(prices(TOKEN, &[withdraw_log(2_000, 1_000)]).is_empty());
+        assert!(prices(VAULT, &[withdraw_log(2_000, 0)]).is_empty());
+        let share = |v: u64| Price { kind: PriceKind::Share, value: U256::from(v) };
+        let answer = |v: u64| Price { kind: PriceKind::Answer, value: U256::from(v) };
+        // A share price 1 % down is tolerated, 2 % is damage; up is never.
+        assert_eq!(price_damage(Some(share(1_000)), &[share(990)]), None);
+        assert!(price_damage(Some(share(1_000)), &[share(980)])
+            .unwrap()
+            .contains("share price fell"));
+        assert_eq!(price_damage(Some(share(1_000)), &[share(5_000)]), None);
+        // Within the transaction: up, then down below where it went.
+        assert!(price_damage(None, &[share(1_000), share(500)]).is_some());
+        // An oracle answer: 10 % either way is tolerated, more is damage.
+        assert_eq!(price_damage(Some(answer(1_000)), &[answer(1_100)]), None);
+        assert!(price_damage(Some(answer(1_000)), &[answer(1_101)]).unwrap().contains("oracle"));
+        assert!(price_damage(Some(answer(1_000)), &[answer(850)]).is_some());
+        // No history, or a price of another kind: nothing to compare.
+        assert_eq!(price_damage(None, &[answer(1)]), None);
+        assert_eq!(price_damage(Some(share(1_000)), &[answer(1)]), None);
+    }
+
+    #[test]
+    fn a_share_price_drop_is_damage_and_depth_is_a_feature() {
+        let mut d = Anomaly::new(AnomalyConfig::default(), "anvil").unwrap();
+        let redeem = [0xba, 0x08, 0x76, 0x52];
+        let with = |mut b: BlockData, log: Log, depth: usize| {
+            let r = &mut b.receipts.as_mut().unwrap()[0];
+            r.logs.push(log);
+            // The vault reached `depth` deep: the sender calls a router, which calls on.
+            let mut frame =
+                palisade_primitives::CallFrame { to: Some(VAULT), ..Default::default() };
+            for k in 1..depth {
+                frame = palisade_primitives::CallFrame {
+                    to: Some(Address::repeat_byte(0x40 + k as u8)),
+                    calls: vec![frame],
+                    ..Default::default()
+                };
+            }
+            b.call_traces = Some(vec![(None, frame)]);
+            b
+        };
+        // 300 routine redemptions at one asset per share, the vault called directly.
+        for n in 0..300u64 {
+            let user = Address::repeat_byte(0x30 + (n % 10) as u8);
+            let b = with(block(n, user, redeem, 1_000), withdraw_log(1_000, 1_000), 1);
+            assert!(run(&mut d, b).is_empty(), "routine {n}");
+        }
+        assert_eq!(d.baselines[&VAULT].depths.get(&1), Some(&300));
+        // A stranger reaching it three calls deep through a function never called before
+        // redeems at half the price: the vault still
+        // got shares back (it did not only lose), but its share price fell.
+        let mut b = with(
+            block(300, Address::repeat_byte(0x99), [0xde, 0xad, 0xbe, 0xef], 400_000),
+            withdraw_log(400_000, 800_000),
+            3,
+        );
+        b.receipts.as_mut().unwrap()[0].logs.push(Log {
+            address: VAULT,
+            topics: vec![
+                keccak256(b"Transfer(address,address,uint256)"),
+                Address::repeat_byte(0x99).into_word(),
+                VAULT.into_word(),
+            ],
+            data: Bytes::from(U256::from(1u64).to_be_bytes::<32>().to_vec()),
+            log_index: Some(2),
+        });
+        let f = run(&mut d, b);
+        assert_eq!(f.len(), 1, "{f:?}");
+        let names: Vec<&str> = f[0].evidence["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"reached at call depth 3"), "{names:?}");
+        assert_eq!(f[0].severity, Severity::High);
+        let damage = f[0].evidence["damage"].as_str().unwrap();
+        assert!(damage.contains("share price fell"), "{damage}");
     }
 }
