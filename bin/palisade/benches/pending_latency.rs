@@ -311,6 +311,7 @@ async fn revm_alone(anvil: &Anvil, drainer: &str, data: &str, loops: usize) -> V
         priority_fee: 1,
         max_fee: 100_000_000_000,
         tx_type: 2,
+        authorizations: Vec::new(),
     };
     let needs = SimNeeds::default();
     sim.simulate(&tx, &needs).await.unwrap();

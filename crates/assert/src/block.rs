@@ -54,8 +54,38 @@ pub fn tx_env(t: &ExecTx) -> TxEnv {
         gas_priority_fee: t.priority_fee,
         blob_hashes: t.blob_hashes.clone(),
         max_fee_per_blob_gas: t.max_fee_per_blob_gas.unwrap_or_default(),
-        ..Default::default()
+        // EIP-7702: revm recovers each authority from its signature, as a node does.
+        authorization_list: authorization_list(&t.authorizations),
     }
+}
+
+/// The signed authorizations of a set-code transaction, as revm takes them (it recovers each
+/// authority from its signature).
+pub fn authorization_list(
+    auths: &[palisade_primitives::assertion::SetCodeAuth],
+) -> Vec<
+    revm::context::either::Either<
+        revm::context::transaction::SignedAuthorization,
+        revm::context::transaction::RecoveredAuthorization,
+    >,
+> {
+    auths
+        .iter()
+        .map(|a| {
+            revm::context::either::Either::Left(
+                revm::context::transaction::SignedAuthorization::new_unchecked(
+                    revm::context::transaction::Authorization {
+                        chain_id: a.chain_id,
+                        address: a.address,
+                        nonce: a.nonce,
+                    },
+                    a.y_parity,
+                    a.r,
+                    a.s,
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The revm block of a block header (and what its prestate recorded of the rest).

@@ -22,8 +22,8 @@ use abi::TriggerRecorder;
 use alloy_primitives::{keccak256, Address, Bytes, Log as EvmLog, B256, U256};
 use alloy_sol_types::{SolCall, SolInterface};
 pub use block::{
-    block_cfg, block_env, check_block, last_candidate, tx_env, NotRecorded, PrestateDb, ReadSet,
-    Reads, TxRun,
+    authorization_list, block_cfg, block_env, check_block, last_candidate, tx_env, NotRecorded,
+    PrestateDb, ReadSet, Reads, TxRun,
 };
 use cheats::{Cheats, TxFacts};
 use forks::{Fork, ForkDb, Overlay};

@@ -185,6 +185,27 @@ pub struct ExecTx {
     pub max_fee_per_blob_gas: Option<u128>,
     /// The chain id it was signed for (none for a legacy transaction without EIP-155).
     pub chain_id: Option<u64>,
+    /// Signed authorizations (type 4, EIP-7702 set-code transactions).
+    #[serde(default)]
+    pub authorizations: Vec<SetCodeAuth>,
+}
+
+/// A signed EIP-7702 authorization: `authority` (recovered from the signature) delegates its
+/// code to `address`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetCodeAuth {
+    /// The chain it is valid on (0: any).
+    pub chain_id: alloy_primitives::U256,
+    /// The code it delegates to.
+    pub address: Address,
+    /// The authority's nonce it expects.
+    pub nonce: u64,
+    /// Signature parity.
+    pub y_parity: u8,
+    /// Signature r.
+    pub r: alloy_primitives::U256,
+    /// Signature s.
+    pub s: alloy_primitives::U256,
 }
 
 /// An account as it was before a block: balance, nonce, code, and the slots that were read.
@@ -303,6 +324,34 @@ impl Prestate {
     }
 }
 
+impl SetCodeAuth {
+    /// The `authorizationList` of a JSON-RPC transaction object (empty when it has none).
+    pub fn list_from_json(t: &serde_json::Value) -> Result<Vec<Self>, String> {
+        use crate::quantity as q;
+        let list = t.get("authorizationList").and_then(serde_json::Value::as_array);
+        let mut out = Vec::new();
+        for (i, a) in list.into_iter().flatten().enumerate() {
+            let at = |k: &str| {
+                a.get(k).filter(|x| !x.is_null()).ok_or(format!("authorizationList[{i}]: no {k}"))
+            };
+            let ctx = |k: &str, e: String| format!("authorizationList[{i}].{k}: {e}");
+            let parity = a.get("yParity").or(a.get("v")).filter(|x| !x.is_null());
+            out.push(Self {
+                chain_id: q::u256(at("chainId")?).map_err(|e| ctx("chainId", e.to_string()))?,
+                address: q::address(at("address")?).map_err(|e| ctx("address", e.to_string()))?,
+                nonce: q::u64(at("nonce")?).map_err(|e| ctx("nonce", e.to_string()))?,
+                y_parity: parity
+                    .ok_or(format!("authorizationList[{i}]: no yParity"))
+                    .and_then(|p| q::u64(p).map_err(|e| ctx("yParity", e.to_string())))
+                    .and_then(|p| u8::try_from(p).map_err(|e| ctx("yParity", e.to_string())))?,
+                r: q::u256(at("r")?).map_err(|e| ctx("r", e.to_string()))?,
+                s: q::u256(at("s")?).map_err(|e| ctx("s", e.to_string()))?,
+            });
+        }
+        Ok(out)
+    }
+}
+
 impl ExecTx {
     /// Reads a full JSON-RPC transaction object.
     pub fn from_json(t: &serde_json::Value) -> Result<Self, String> {
@@ -317,8 +366,9 @@ impl ExecTx {
         };
         let tx_type =
             f("type").map(q::u64).transpose().map_err(|e| format!("type: {e}"))?.unwrap_or(0);
-        if tx_type == 4 {
-            return Err("set-code transactions (EIP-7702) are not re-executed yet".into());
+        let authorizations = SetCodeAuth::list_from_json(t)?;
+        if tx_type == 4 && authorizations.is_empty() {
+            return Err("a set-code transaction (EIP-7702) without its authorizationList".into());
         }
         let mut access_list = Vec::new();
         for e in f("accessList").and_then(Value::as_array).into_iter().flatten() {
@@ -365,6 +415,7 @@ impl ExecTx {
             blob_hashes,
             max_fee_per_blob_gas: big("maxFeePerBlobGas")?,
             chain_id: f("chainId").map(q::u64).transpose().map_err(|e| format!("chainId: {e}"))?,
+            authorizations,
         })
     }
 }

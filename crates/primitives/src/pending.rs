@@ -29,6 +29,9 @@ pub struct PendingTx {
     pub max_fee: u128,
     /// Transaction type (0 legacy, 1 access list, 2 EIP-1559, 3 blob, 4 set-code).
     pub tx_type: u64,
+    /// Signed authorizations (type 4, EIP-7702): simulated as the chain would apply them.
+    #[serde(default)]
+    pub authorizations: Vec<crate::assertion::SetCodeAuth>,
 }
 
 impl PendingTx {
@@ -71,6 +74,7 @@ impl PendingTx {
             priority_fee: priority_fee.min(max_fee),
             max_fee,
             tx_type: u("type")?.unwrap_or(0),
+            authorizations: crate::assertion::SetCodeAuth::list_from_json(v)?,
         })
     }
 

@@ -222,8 +222,17 @@ fn view_cfg(chain_id: u64) -> CfgEnv {
 
 fn tx_env(tx: &PendingTx, chain_id: u64) -> TxEnv {
     let dynamic = tx.tx_type >= 2;
+    let set_code = !tx.authorizations.is_empty();
     TxEnv {
-        tx_type: if dynamic { 2 } else { 0 },
+        tx_type: if set_code {
+            4
+        } else if dynamic {
+            2
+        } else {
+            0
+        },
+        // EIP-7702: the delegations it sets are applied before it runs, as on chain.
+        authorization_list: palisade_assert::authorization_list(&tx.authorizations),
         caller: tx.from,
         gas_limit: if tx.gas == 0 { GAS_CAP } else { tx.gas.min(GAS_CAP) },
         gas_price: tx.max_fee,

@@ -267,6 +267,7 @@ mod tests {
             priority_fee: tip,
             max_fee: tip,
             tx_type: 2,
+            authorizations: Vec::new(),
         }
     }
 

@@ -43,6 +43,7 @@ fn inputs(b: &BlockData, reverse: bool) -> Vec<PendingInput> {
                 priority_fee: fee,
                 max_fee: fee + 100_000_000_000,
                 tx_type: t.tx_type.unwrap_or(2),
+                authorizations: Vec::new(),
             };
             let frame = b.call_traces.as_ref().and_then(|cs| {
                 cs.iter().find(|(h, _)| *h == Some(tx.hash)).map(|(_, f)| f.clone())

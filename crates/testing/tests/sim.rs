@@ -50,6 +50,7 @@ fn pending(from: &str, to: Address, data: &str) -> PendingTx {
         priority_fee: 2_000_000_000,
         max_fee: 100_000_000_000,
         tx_type: 2,
+        authorizations: Vec::new(),
     }
 }
 
@@ -109,6 +110,47 @@ async fn a_drain_through_a_contract_is_seen_before_inclusion_on_proven_state() {
     let again = sim.simulate(&attack, &needs(&s)).await.unwrap();
     assert_eq!(again.sim.fetched, 0);
     assert_eq!(again.sim.balances, r.balances);
+}
+
+/// An EIP-7702 set-code transaction is simulated with its authorization, as the chain applies
+/// it: an account that delegates its code to the drainer in the same transaction drains the
+/// vault when called (without the delegation it has no code and nothing would happen).
+#[tokio::test]
+async fn a_set_code_drain_is_simulated_with_its_delegation() {
+    use alloy_signer::SignerSync;
+    let s = setup().await;
+    let b = tip(&s).await;
+    let sim = Simulator::new(s.rpc.clone(), 31337);
+    sim.set_tip(&b.header).unwrap();
+    let key = alloy_signer_local::PrivateKeySigner::random();
+    let auth = alloy_eips::eip7702::Authorization {
+        chain_id: U256::from(31337),
+        address: s.drainer,
+        nonce: 0,
+    };
+    let sig = key.sign_hash_sync(&auth.signature_hash()).unwrap();
+    let vault_word = format!("{:x}", s.vault);
+    let tx = json!({
+        "hash": B256::repeat_byte(0x78), "from": ACCOUNT1, "to": key.address(), "nonce": "0x2",
+        "value": "0x0", "input": calldata("run(address)", &[&vault_word]), "gas": "0x7a120",
+        "maxPriorityFeePerGas": "0x77359400", "maxFeePerGas": "0x174876e800", "type": "0x4",
+        "chainId": "0x7a69", "accessList": [],
+        "authorizationList": [{"chainId": "0x7a69", "address": s.drainer, "nonce": "0x0",
+            "yParity": if sig.v() { "0x1" } else { "0x0" }, "r": format!("{:#x}", sig.r()),
+            "s": format!("{:#x}", sig.s())}],
+    });
+    let attack = PendingTx::from_json(&tx).unwrap();
+    assert_eq!(attack.authorizations.len(), 1);
+    let out = sim.simulate(&attack, &needs(&s)).await.unwrap();
+    assert!(out.sim.success, "{:?}", out.sim.error);
+    let bal = out.sim.balances.iter().find(|c| c.account == s.vault && c.asset.is_none()).unwrap();
+    assert_eq!((bal.before, bal.after), (U256::from(10 * ETH), U256::ZERO));
+    // The same transaction without its authorization: the account has no code, nothing moves.
+    let mut bare = attack.clone();
+    bare.authorizations.clear();
+    bare.tx_type = 2;
+    let out = sim.simulate(&bare, &needs(&s)).await.unwrap();
+    assert!(!out.sim.balances.iter().any(|c| c.account == s.vault && c.before != c.after));
 }
 
 #[tokio::test]

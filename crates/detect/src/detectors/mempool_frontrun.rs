@@ -349,6 +349,7 @@ mod tests {
             priority_fee: fee,
             max_fee: fee + 100,
             tx_type: 2,
+            authorizations: Vec::new(),
         }
     }
 

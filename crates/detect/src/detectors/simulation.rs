@@ -504,6 +504,7 @@ mod tests {
             priority_fee: 1,
             max_fee: 2,
             tx_type: 2,
+            authorizations: Vec::new(),
         };
         let parent = Header { number: 10, hash: Some(B256::repeat_byte(10)), ..Default::default() };
         let b = would_be_block(&parent, &t, Some((s, vec![], None)));
