@@ -197,6 +197,7 @@ impl revm::database_interface::DBErrorMarker for NotRecorded {}
 pub struct PrestateDb {
     accounts: HashMap<Address, (AccountInfo, HashMap<U256, U256>)>,
     codes: HashMap<B256, Bytecode>,
+    hashes: HashMap<u64, B256>,
 }
 
 impl PrestateDb {
@@ -219,7 +220,9 @@ impl PrestateDb {
                 e.1.insert(U256::from_be_bytes(k.0), *v);
             }
         }
-        Self { accounts, codes }
+        let mut hashes: HashMap<u64, B256> = p.block_hashes.iter().copied().collect();
+        hashes.insert(p.parent.number, p.parent.hash);
+        Self { accounts, codes, hashes }
     }
 }
 
@@ -247,19 +250,26 @@ impl DatabaseRef for PrestateDb {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, NotRecorded> {
-        Err(NotRecorded(format!("the hash of block {number} is not in the recorded prestate")))
+        self.hashes.get(&number).copied().ok_or_else(|| {
+            NotRecorded(format!("the hash of block {number} is not in the recorded prestate"))
+        })
     }
 }
 
-/// What a [`ReadSet`] saw read: each account with the slots read.
+/// What a [`ReadSet`] saw read: each account with the slots read, and the block hashes.
 #[derive(Debug, Clone, Default)]
-pub struct Reads(Arc<Mutex<BTreeMap<Address, BTreeSet<U256>>>>);
+pub struct Reads(Arc<Mutex<BTreeMap<Address, BTreeSet<U256>>>>, Arc<Mutex<BTreeMap<u64, B256>>>);
 
 impl Reads {
     /// The accounts read so far, each with the slots read.
     pub fn take(&self) -> Vec<(Address, Vec<U256>)> {
         let r = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
         r.into_iter().map(|(a, s)| (a, s.into_iter().collect())).collect()
+    }
+
+    /// The block hashes read so far (`BLOCKHASH`), by number.
+    pub fn take_hashes(&self) -> Vec<(u64, B256)> {
+        std::mem::take(&mut *self.1.lock().unwrap_or_else(|p| p.into_inner())).into_iter().collect()
     }
 }
 
@@ -304,6 +314,8 @@ impl<D: DatabaseRef> DatabaseRef for ReadSet<D> {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, D::Error> {
-        self.inner.block_hash_ref(number)
+        let h = self.inner.block_hash_ref(number)?;
+        self.read.1.lock().unwrap_or_else(|p| p.into_inner()).insert(number, h);
+        Ok(h)
     }
 }

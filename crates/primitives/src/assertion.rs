@@ -245,6 +245,10 @@ pub struct Prestate {
     pub excess_blob_gas: Option<u64>,
     /// The chain's id (what `CHAINID` returns).
     pub chain_id: u64,
+    /// Hashes of earlier blocks the re-execution read (`BLOCKHASH`): the parent's is proven (it
+    /// is the block's `parentHash`), older ones are the node's word.
+    #[serde(default)]
+    pub block_hashes: Vec<(u64, B256)>,
 }
 
 impl Prestate {
@@ -311,6 +315,16 @@ impl Prestate {
             Some(c) => q::u64(c).map_err(|e| format!("chainId: {e}"))?,
             None => txs.iter().find_map(|t| t.chain_id).ok_or("no chainId")?,
         };
+        let mut block_hashes = Vec::new();
+        for (i, h) in
+            v.get("blockHashes").and_then(Value::as_array).into_iter().flatten().enumerate()
+        {
+            let n = h.get("number").ok_or(format!("blockHashes[{i}]: no number"))?;
+            let n = q::u64(n).map_err(|e| format!("blockHashes[{i}].number: {e}"))?;
+            let x = h.get("hash").ok_or(format!("blockHashes[{i}]: no hash"))?;
+            let x = q::b256(x).map_err(|e| format!("blockHashes[{i}].hash: {e}"))?;
+            block_hashes.push((n, x));
+        }
         Ok(Some(Self {
             parent: crate::BlockRef::new(pnum, phash),
             state_root,
@@ -320,6 +334,7 @@ impl Prestate {
             prevrandao,
             excess_blob_gas,
             chain_id,
+            block_hashes,
         }))
     }
 }

@@ -53,6 +53,7 @@ pub async fn record_prestate(
             .get("excessBlobGas")
             .and_then(|x| palisade_primitives::quantity::u64(x).ok()),
         chain_id,
+        block_hashes: Vec::new(),
     };
     let env = block_env(&block.header, &env_of);
     let state = Arc::new(BlockState::new(parent)?);
@@ -71,6 +72,11 @@ pub async fn record_prestate(
     .await
     .map_err(|e| SimError::Worker(e.to_string()))?
     .map_err(|e| SimError::State { number: parent.number, reason: e })?;
+    let hashes: Vec<serde_json::Value> = reads
+        .take_hashes()
+        .into_iter()
+        .map(|(n, h)| json!({"number": format!("{n:#x}"), "hash": h}))
+        .collect();
     let wanted: Vec<(Address, Vec<B256>)> = reads
         .take()
         .into_iter()
@@ -112,6 +118,7 @@ pub async fn record_prestate(
         "parent": {"number": format!("{:#x}", parent.number), "hash": parent_hash, "stateRoot": state_root},
         "chainId": format!("{chain_id:#x}"),
         "accounts": proofs,
+        "blockHashes": hashes,
     });
     palisade_verify::verify_prestate(number, Some(parent_hash), &prestate)
         .map_err(|e| SimError::Lie { number: parent.number, reason: e.to_string() })?;

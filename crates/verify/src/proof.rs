@@ -79,6 +79,7 @@ pub fn verify_prestate(
     prestate: &Value,
 ) -> Result<(), VerifyError> {
     let q = palisade_primitives::quantity::b256;
+    let q_u64 = |v: &Value| palisade_primitives::quantity::u64(v).ok();
     let bad = |reason: String| VerifyError::Prestate { number, reason };
     let named = prestate.pointer("/parent/hash").and_then(|h| q(h).ok());
     if named.is_none() || named != parent_hash {
@@ -90,6 +91,21 @@ pub fn verify_prestate(
         .pointer("/parent/stateRoot")
         .and_then(|h| q(h).ok())
         .ok_or_else(|| bad("no parent.stateRoot".into()))?;
+    // BLOCKHASH reads: the parent's hash must be the parent's (older ones cannot be checked
+    // here: they are the node's word).
+    let parent_number = prestate.pointer("/parent/number").and_then(q_u64);
+    for h in prestate.get("blockHashes").and_then(Value::as_array).into_iter().flatten() {
+        let n = h.get("number").and_then(q_u64);
+        let x = h.get("hash").and_then(|x| q(x).ok());
+        if n.is_none() || x.is_none() {
+            return Err(bad(format!("a blockHashes entry is malformed: {h}")));
+        }
+        if n == parent_number && x != named {
+            return Err(bad(format!(
+                "it says block {n:?} has hash {x:?}, the parent is {named:?}"
+            )));
+        }
+    }
     let accounts = prestate.get("accounts").cloned().unwrap_or(Value::Array(Vec::new()));
     verify_proofs(root, &accounts).map_err(|e| bad(e.to_string()))?;
     let code: Vec<Value> = accounts
