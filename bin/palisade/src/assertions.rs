@@ -75,16 +75,12 @@ pub(crate) fn test(
             }
         };
         blocks += 1;
-        if b.prestate.is_some() {
+        if let Some(pre) = &b.prestate {
             with_state += 1;
             // The state is checked before anything runs on it: proofs to the parent's root,
             // code to its proven hash, the parent to the block's parentHash.
-            let pre = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|mut v| v.get_mut("prestate").map(std::mem::take))
-                .unwrap_or_default();
             if let Err(e) =
-                palisade_verify::verify_prestate(b.header.number, b.header.parent_hash, &pre)
+                palisade_verify::verify_decoded_prestate(b.header.number, b.header.parent_hash, pre)
             {
                 trouble += 1;
                 println!(

@@ -22,6 +22,17 @@ fn copy_artifact(dir: &std::path::Path, name: &str) {
     std::fs::copy(src, dir.join(format!("{name}.json"))).unwrap();
 }
 
+/// `palisade assertions test FILE --config CONFIG`.
+fn assertions_test(file: &std::path::Path, config: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["assertions", "test"])
+        .arg(file)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
 fn selector(sig: &str) -> String {
     format!("0x{}", &hex::encode(palisade_primitives::keccak256(sig))[..8])
 }
@@ -119,16 +130,7 @@ async fn a_drain_breaks_the_assertions_on_its_block_in_replay_and_in_assertions_
     // run found.
     common::replay_agrees_with_live(&p, &anvil).await;
     let file = dir.path().join("recorded-anvil.jsonl");
-    let out = Command::new(BIN)
-        .args([
-            "assertions",
-            "test",
-            file.to_str().unwrap(),
-            "--config",
-            p.config.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = assertions_test(&file, &p.config);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "a violation exits 1:\n{stdout}\n{stderr}");
@@ -172,10 +174,7 @@ async fn a_drain_breaks_the_assertions_on_its_block_in_replay_and_in_assertions_
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{report}");
     assert!(report.contains("prestate"), "{report}");
-    let out = Command::new(BIN)
-        .args(["assertions", "test", bad.to_str().unwrap(), "--config", p.config.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = assertions_test(&bad, &p.config);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("the recorded state is not proven"), "{stdout}");
     assert!(!stdout.contains("VIOLATED"), "{stdout}");
@@ -194,16 +193,7 @@ async fn a_drain_breaks_the_assertions_on_its_block_in_replay_and_in_assertions_
     // A recording without the state: said so, nothing judged.
     let plain = dir.path().join("plain.jsonl");
     common::record(&anvil, drain_block, drain_block, &plain);
-    let out = Command::new(BIN)
-        .args([
-            "assertions",
-            "test",
-            plain.to_str().unwrap(),
-            "--config",
-            p.config.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = assertions_test(&plain, &p.config);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("record with `palisade record --config"), "{stderr}");

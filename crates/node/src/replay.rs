@@ -87,7 +87,7 @@ pub fn map_ahead<T: Send + 'static>(
                     BlockData::from_json_line(&text)
                         .map(|block| RecordedLine {
                             line,
-                            block: proven_prestate(block, &text, &path, line),
+                            block: proven_prestate(block, &path, line),
                             bytes,
                         })
                         .map_err(|e| SourceError::Recorded {
@@ -113,20 +113,12 @@ pub fn map_ahead<T: Send + 'static>(
 /// state root, code against the proven code hashes, the parent against `parentHash`); one that
 /// is not is dropped, with a warning naming the line, so no assertion judges a block on state
 /// nobody proved (the recording's other checks are `palisade verify`'s).
-fn proven_prestate(mut block: BlockData, text: &str, path: &str, line: u64) -> BlockData {
-    if block.prestate.is_none() {
-        return block;
-    }
-    let pre = serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|mut v| v.get_mut("prestate").map(std::mem::take))
-        .unwrap_or_default();
-    if let Err(e) =
-        palisade_verify::verify_prestate(block.header.number, block.header.parent_hash, &pre)
-    {
+fn proven_prestate(mut block: BlockData, path: &str, line: u64) -> BlockData {
+    let Some(pre) = &block.prestate else { return block };
+    let n = block.header.number;
+    if let Err(e) = palisade_verify::verify_decoded_prestate(n, block.header.parent_hash, pre) {
         tracing::warn!(
-            "{path}:{line}: the recorded state before block {} is not proven, assertions do not run on it: {e}",
-            block.header.number
+            "{path}:{line}: the recorded state before block {n} is not proven, assertions do not run on it: {e}"
         );
         block.prestate = None;
     }
@@ -317,7 +309,7 @@ pub fn replay_range(
         }
         let block = BlockData::from_json_line(&text)
             .map_err(|e| eyre::eyre!("{}:{line}: {e}", reader.path()))?;
-        let block = proven_prestate(block, &text, reader.path(), line);
+        let block = proven_prestate(block, reader.path(), line);
         if (range.from..=range.to).contains(&line) {
             lo = lo.min(block.header.number);
             hi = hi.max(block.header.number);

@@ -368,21 +368,20 @@ impl SetCodeAuth {
 }
 
 impl ExecTx {
-    /// Reads a full JSON-RPC transaction object.
+    /// Reads a full JSON-RPC transaction object: what a pending transaction has
+    /// ([`crate::pending::PendingTx::from_json`]), held to what re-execution needs (gas and fee
+    /// given), and the access list, blob fields and chain id.
     pub fn from_json(t: &serde_json::Value) -> Result<Self, String> {
         use crate::quantity as q;
         use serde_json::Value;
         if !t.is_object() {
             return Err("re-execution needs full transaction objects, not hashes".into());
         }
+        let p = crate::pending::PendingTx::from_json(t)?;
         let f = |k: &str| t.get(k).filter(|x| !x.is_null());
-        let big = |k: &str| -> Result<Option<u128>, String> {
-            f(k).map(|x| q::u128(x).map_err(|e| format!("{k}: {e}"))).transpose()
-        };
-        let tx_type =
-            f("type").map(q::u64).transpose().map_err(|e| format!("type: {e}"))?.unwrap_or(0);
-        let authorizations = SetCodeAuth::list_from_json(t)?;
-        if tx_type == 4 && authorizations.is_empty() {
+        f("gas").ok_or("no gas")?;
+        f("maxFeePerGas").or(f("gasPrice")).ok_or("no gasPrice or maxFeePerGas")?;
+        if p.tx_type == 4 && p.authorizations.is_empty() {
             return Err("a set-code transaction (EIP-7702) without its authorizationList".into());
         }
         let mut access_list = Vec::new();
@@ -405,32 +404,26 @@ impl ExecTx {
             .map(|k| q::b256(k).map_err(|e| format!("blobVersionedHashes: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            hash: q::b256(f("hash").ok_or("no hash")?).map_err(|e| format!("hash: {e}"))?,
-            from: q::address(f("from").ok_or("no from")?).map_err(|e| format!("from: {e}"))?,
-            to: f("to").map(q::address).transpose().map_err(|e| format!("to: {e}"))?,
-            value: f("value")
-                .map(q::u256)
-                .transpose()
-                .map_err(|e| format!("value: {e}"))?
-                .unwrap_or_default(),
-            input: f("input")
-                .or(f("data"))
-                .map(q::bytes)
-                .transpose()
-                .map_err(|e| format!("input: {e}"))?
-                .unwrap_or_default(),
-            gas: q::u64(f("gas").ok_or("no gas")?).map_err(|e| format!("gas: {e}"))?,
-            max_fee: big("maxFeePerGas")?
-                .or(big("gasPrice")?)
-                .ok_or("no gasPrice or maxFeePerGas")?,
-            priority_fee: big("maxPriorityFeePerGas")?,
-            nonce: q::u64(f("nonce").ok_or("no nonce")?).map_err(|e| format!("nonce: {e}"))?,
-            tx_type: tx_type as u8,
+            hash: p.hash,
+            from: p.from,
+            to: p.to,
+            value: p.value,
+            input: p.input,
+            gas: p.gas,
+            max_fee: p.max_fee,
+            // Legacy and access-list transactions have none (their gas price is the fee).
+            priority_fee: f("maxPriorityFeePerGas").map(|_| p.priority_fee),
+            nonce: p.nonce,
+            tx_type: u8::try_from(p.tx_type)
+                .map_err(|_| format!("type: {} is no type", p.tx_type))?,
             access_list,
             blob_hashes,
-            max_fee_per_blob_gas: big("maxFeePerBlobGas")?,
+            max_fee_per_blob_gas: f("maxFeePerBlobGas")
+                .map(q::u128)
+                .transpose()
+                .map_err(|e| format!("maxFeePerBlobGas: {e}"))?,
             chain_id: f("chainId").map(q::u64).transpose().map_err(|e| format!("chainId: {e}"))?,
-            authorizations,
+            authorizations: p.authorizations,
         })
     }
 }

@@ -32,5 +32,6 @@ pub use block::{receipt_envelope, verify_block, verify_block_with, BlockReport, 
 pub use error::VerifyError;
 pub use payload::verify_execution_payload;
 pub use proof::{
-    verify_account_proof, verify_code, verify_prestate, verify_proofs, verify_storage_proofs,
+    verify_account_proof, verify_code, verify_decoded_prestate, verify_prestate, verify_proofs,
+    verify_storage_proofs,
 };

@@ -71,43 +71,77 @@ pub fn verify_proofs(state_root: B256, proofs: &Value) -> Result<usize, VerifyEr
 }
 
 /// Checks the `prestate` of a recorded line: it names `parent_hash` (the block's parent), its
-/// accounts' proofs lead to the state root it names, and each account's code hashes to its
-/// proven code hash.
+/// accounts' proofs lead to the state root it names, each account's code hashes to its proven
+/// code hash, and a BLOCKHASH read of the parent gives the parent's hash.
 pub fn verify_prestate(
     number: u64,
     parent_hash: Option<B256>,
     prestate: &Value,
 ) -> Result<(), VerifyError> {
-    let q = palisade_primitives::quantity::b256;
+    let q = |v: &Value| palisade_primitives::quantity::b256(v).ok();
     let q_u64 = |v: &Value| palisade_primitives::quantity::u64(v).ok();
+    let mut hashes = Vec::new();
+    for h in prestate.get("blockHashes").and_then(Value::as_array).into_iter().flatten() {
+        match (h.get("number").and_then(q_u64), h.get("hash").and_then(q)) {
+            (Some(n), Some(x)) => hashes.push((n, x)),
+            _ => {
+                return Err(VerifyError::Prestate {
+                    number,
+                    reason: format!("a blockHashes entry is malformed: {h}"),
+                })
+            }
+        }
+    }
+    let empty = Value::Array(Vec::new());
+    check_prestate(
+        number,
+        parent_hash,
+        (
+            prestate.pointer("/parent/number").and_then(q_u64),
+            prestate.pointer("/parent/hash").and_then(q),
+            prestate.pointer("/parent/stateRoot").and_then(q),
+        ),
+        prestate.get("accounts").unwrap_or(&empty),
+        &hashes,
+    )
+}
+
+/// [`verify_prestate`] of a prestate already decoded with its block (what replay holds), so
+/// the line need not be read again.
+pub fn verify_decoded_prestate(
+    number: u64,
+    parent_hash: Option<B256>,
+    p: &palisade_primitives::assertion::Prestate,
+) -> Result<(), VerifyError> {
+    let parent = (Some(p.parent.number), Some(p.parent.hash), Some(p.state_root));
+    check_prestate(number, parent_hash, parent, &p.proofs, &p.block_hashes)
+}
+
+/// The checks of [`verify_prestate`]: `parent` is the (number, hash, state root) the prestate
+/// names, `accounts` its `eth_getProof` answers (with `code`).
+fn check_prestate(
+    number: u64,
+    parent_hash: Option<B256>,
+    parent: (Option<u64>, Option<B256>, Option<B256>),
+    accounts: &Value,
+    block_hashes: &[(u64, B256)],
+) -> Result<(), VerifyError> {
     let bad = |reason: String| VerifyError::Prestate { number, reason };
-    let named = prestate.pointer("/parent/hash").and_then(|h| q(h).ok());
+    let (parent_number, named, root) = parent;
     if named.is_none() || named != parent_hash {
         return Err(bad(format!(
             "it is the state of block {named:?}, the block's parent is {parent_hash:?}"
         )));
     }
-    let root = prestate
-        .pointer("/parent/stateRoot")
-        .and_then(|h| q(h).ok())
-        .ok_or_else(|| bad("no parent.stateRoot".into()))?;
+    let root = root.ok_or_else(|| bad("no parent.stateRoot".into()))?;
     // BLOCKHASH reads: the parent's hash must be the parent's (older ones cannot be checked
     // here: they are the node's word).
-    let parent_number = prestate.pointer("/parent/number").and_then(q_u64);
-    for h in prestate.get("blockHashes").and_then(Value::as_array).into_iter().flatten() {
-        let n = h.get("number").and_then(q_u64);
-        let x = h.get("hash").and_then(|x| q(x).ok());
-        if n.is_none() || x.is_none() {
-            return Err(bad(format!("a blockHashes entry is malformed: {h}")));
-        }
-        if n == parent_number && x != named {
-            return Err(bad(format!(
-                "it says block {n:?} has hash {x:?}, the parent is {named:?}"
-            )));
+    for (n, x) in block_hashes {
+        if Some(*n) == parent_number && Some(*x) != named {
+            return Err(bad(format!("it says block {n} has hash {x}, the parent is {named:?}")));
         }
     }
-    let accounts = prestate.get("accounts").cloned().unwrap_or(Value::Array(Vec::new()));
-    verify_proofs(root, &accounts).map_err(|e| bad(e.to_string()))?;
+    verify_proofs(root, accounts).map_err(|e| bad(e.to_string()))?;
     let code: Vec<Value> = accounts
         .as_array()
         .into_iter()
@@ -115,7 +149,7 @@ pub fn verify_prestate(
         .filter(|a| a.get("code").is_some_and(|c| !c.is_null()))
         .map(|a| serde_json::json!({"address": a["address"], "code": a["code"]}))
         .collect();
-    verify_code(number, &Value::Array(code), &accounts).map_err(|e| bad(e.to_string()))
+    verify_code(number, &Value::Array(code), accounts).map_err(|e| bad(e.to_string()))
 }
 
 /// Checks the `code` of a recorded line (`[{"address", "code"}]`) against its `proofs`: every
